@@ -1,0 +1,85 @@
+"""Pose estimation with MediaPipe's PoseLandmarker (Tasks API), in VIDEO mode.
+
+VIDEO mode tracks the person between frames (IMAGE mode re-detects every frame and misses
+small people). mediapipe is imported on first use: it is heavy, and a landmarks-file capture
+never needs it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from capture.errors import ModelMissingError
+from capture.landmarks import LandmarkFrame
+from capture.sources import ImageFrame
+
+
+def _mediapipe() -> Any:
+    # Keep MediaPipe's and TFLite's C++ start-up logging off the user's terminal.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import mediapipe
+        from mediapipe.tasks.python import BaseOptions, vision
+    except ImportError as exc:
+        raise ModelMissingError(f"mediapipe is not installed ({exc}); run `./dev setup`") from None
+    return mediapipe, BaseOptions, vision
+
+
+class PoseEstimator:
+    """World landmarks of one person per image. Use as a context manager: it must be closed.
+
+    Frames must come in increasing time; equal or earlier times are nudged 1 ms forward, as
+    the landmarker requires strictly increasing timestamps.
+    """
+
+    def __init__(
+        self,
+        bundle: Path,
+        *,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+    ) -> None:
+        mp, BaseOptions, vision = _mediapipe()
+        self._mp = mp
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(bundle)),
+            running_mode=vision.RunningMode.VIDEO,
+            num_poses=1,
+            min_pose_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+        )
+        self._landmarker = vision.PoseLandmarker.create_from_options(options)
+        self._last_ms = -1
+
+    def estimate(self, frame: ImageFrame) -> LandmarkFrame | None:
+        """Landmarks of the person in ``frame``, or None when nobody is found."""
+        ms = max(round(frame.t * 1000.0), self._last_ms + 1)
+        self._last_ms = ms
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=frame.rgb)
+        result = self._landmarker.detect_for_video(image, ms)
+        if not result.pose_world_landmarks:
+            return None
+        rows = np.array(
+            [[p.x, p.y, p.z, p.visibility or 0.0] for p in result.pose_world_landmarks[0]]
+        )
+        return LandmarkFrame.from_array(frame.t, rows)
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+    def __enter__(self) -> PoseEstimator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,189 @@
+"""The pose model: MediaPipe ``.task`` bundles built at set-up from a registry package.
+
+mediapipe ships no model and nothing is downloaded at run time. The npm package
+``@mediapipe/pose`` (Apache-2.0) ships the BlazePose landmark models (lite, full, heavy) and,
+packed inside ``pose_solution_packed_assets.data``, the person detector. The Tasks API wants
+TFLite metadata on each (image input, RGB, normalisation), which this module adds with the
+flatbuffer schemas mediapipe itself ships, leaving the weights bit-identical; a ``.task``
+bundle is then an uncompressed, 4-byte-aligned zip of ``pose_detector.tflite`` and
+``pose_landmarks_detector.tflite``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any, Literal
+
+from capture.cache import models_dir
+from capture.errors import ModelMissingError
+
+ModelName = Literal["lite", "full", "heavy"]
+MODEL_NAMES: tuple[ModelName, ...] = ("lite", "full", "heavy")
+NPM_PACKAGE = "@mediapipe/pose@0.5.1675469404"
+# The fix a user is told about when a bundle is missing.
+SETUP_HINT = "run `./dev setup` (or `immersion models build`)"
+
+_DETECTOR_MEMBER = "pose_detection.tflite"
+# Normalisation the models were trained with: landmark models take [0, 1], the detector [-1, 1].
+_LANDMARK_NORM = (0.0, 255.0)
+_DETECTOR_NORM = (127.5, 127.5)
+
+
+def bundle_path(model: ModelName, directory: Path | None = None) -> Path:
+    """The built bundle for ``model``; a clear error with the fix when it is missing."""
+    path = (directory or models_dir()) / f"pose_landmarker_{model}.task"
+    if not path.is_file():
+        raise ModelMissingError(f"pose model bundle {path} not found; {SETUP_HINT}")
+    return path
+
+
+def build_bundles(out_dir: Path | None = None, npm_tarball: Path | None = None) -> list[Path]:
+    """Build all three bundles into ``out_dir`` from the npm package (fetched with ``npm pack``
+    unless ``npm_tarball`` is given). Returns the bundle paths; writes a manifest of hashes."""
+    out_dir = out_dir or models_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tarball = npm_tarball or _npm_pack(out_dir)
+    files = _read_package(tarball)
+    detector = _with_metadata(_unpack_detector(files), "pose_detector", *_DETECTOR_NORM)
+    manifest: dict[str, Any] = {"package": NPM_PACKAGE, "bundles": {}}
+    paths = []
+    for model in MODEL_NAMES:
+        landmarks = _with_metadata(
+            files[f"pose_landmark_{model}.tflite"], "pose_landmarks_detector", *_LANDMARK_NORM
+        )
+        path = out_dir / f"pose_landmarker_{model}.task"
+        tmp = path.with_suffix(".task.partial")
+        _write_bundle(tmp, {"pose_detector.tflite": detector, "pose_landmarks_detector.tflite": landmarks})
+        tmp.replace(path)
+        manifest["bundles"][model] = hashlib.sha256(path.read_bytes()).hexdigest()
+        paths.append(path)
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return paths
+
+
+def _npm_pack(out_dir: Path) -> Path:
+    try:
+        done = subprocess.run(
+            ["npm", "pack", NPM_PACKAGE, "--silent", "--pack-destination", str(out_dir)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    except FileNotFoundError:
+        raise ModelMissingError("npm is not installed; it fetches the pose models") from None
+    except subprocess.CalledProcessError as exc:
+        raise ModelMissingError(f"npm pack {NPM_PACKAGE} failed: {exc.stderr.strip()}") from None
+    return out_dir / done.stdout.strip().splitlines()[-1]
+
+
+def _read_package(tarball: Path) -> dict[str, bytes]:
+    wanted = {
+        *(f"pose_landmark_{m}.tflite" for m in MODEL_NAMES),
+        "pose_solution_packed_assets.data",
+        "pose_solution_packed_assets_loader.js",
+    }
+    files: dict[str, bytes] = {}
+    with tarfile.open(tarball) as tar:
+        for member in tar.getmembers():
+            name = Path(member.name).name
+            if name in wanted and member.isfile():
+                extracted = tar.extractfile(member)
+                if extracted is not None:
+                    files[name] = extracted.read()
+    missing = wanted - set(files)
+    if missing:
+        raise ModelMissingError(f"{tarball}: missing {sorted(missing)}")
+    return files
+
+
+def _unpack_detector(files: dict[str, bytes]) -> bytes:
+    loader = files["pose_solution_packed_assets_loader.js"].decode()
+    m = re.search(
+        r'"filename":\s*"[^"]*/' + re.escape(_DETECTOR_MEMBER) + r'",\s*"start":\s*(\d+),\s*"end":\s*(\d+)',
+        loader,
+    )
+    if not m:
+        raise ModelMissingError(f"{_DETECTOR_MEMBER} is not listed in the packed assets loader")
+    return files["pose_solution_packed_assets.data"][int(m[1]) : int(m[2])]
+
+
+def _with_metadata(model: bytes, name: str, mean: float, std: float) -> bytes:
+    """``model`` with a TFLITE_METADATA record for an RGB image input normalised by mean/std."""
+    import flatbuffers
+    import numpy as np
+    from mediapipe.tasks.metadata import metadata_schema_py_generated as meta
+    from mediapipe.tasks.metadata import schema_py_generated as tfl
+
+    norm = meta.NormalizationOptionsT()
+    norm.mean, norm.std = [mean], [std]
+    unit = meta.ProcessUnitT()
+    unit.optionsType, unit.options = meta.ProcessUnitOptions.NormalizationOptions, norm
+    props = meta.ImagePropertiesT()
+    props.colorSpace = meta.ColorSpaceType.RGB
+    content = meta.ContentT()
+    content.contentPropertiesType = meta.ContentProperties.ImageProperties
+    content.contentProperties = props
+    tensor = meta.TensorMetadataT()
+    tensor.name, tensor.content, tensor.processUnits = "image", content, [unit]
+    subgraph = meta.SubGraphMetadataT()
+    subgraph.inputTensorMetadata = [tensor]
+    record = meta.ModelMetadataT()
+    record.name, record.subgraphMetadata, record.minParserVersion = name, [subgraph], "1.0.0"
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(record.Pack(builder), file_identifier=b"M001")
+    metadata_bytes = bytes(builder.Output())
+
+    graph = tfl.ModelT.InitFromPackedBuf(bytearray(model), 0)
+    buffer = tfl.BufferT()
+    buffer.data = np.frombuffer(metadata_bytes, dtype=np.uint8)
+    graph.buffers.append(buffer)
+    entry = tfl.MetadataT()
+    entry.name, entry.buffer = "TFLITE_METADATA", len(graph.buffers) - 1
+    graph.metadata = [*(graph.metadata or []), entry]
+    builder = flatbuffers.Builder(len(model) + 4096)
+    builder.Finish(graph.Pack(builder), file_identifier=b"TFL3")
+    out = bytes(builder.Output())
+    if _weights(out)[:-1] != _weights(model):
+        raise ModelMissingError(f"{name}: weights changed while adding metadata")
+    return out
+
+
+def _weights(model: bytes) -> list[bytes]:
+    from mediapipe.tasks.metadata import schema_py_generated as tfl
+
+    graph = tfl.Model.GetRootAsModel(model, 0)
+    return [
+        graph.Buffers(i).DataAsNumpy().tobytes() if graph.Buffers(i).DataLength() else b""
+        for i in range(graph.BuffersLength())
+    ]
+
+
+def _write_bundle(path: Path, members: dict[str, bytes]) -> None:
+    """An uncompressed zip whose members start on 4-byte boundaries, with mediapipe's writer."""
+    from mediapipe.tasks.python.metadata.metadata_writers import model_asset_bundle_utils
+
+    model_asset_bundle_utils.create_model_asset_bundle(members, str(path))
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as member:
+                offset = member._fileobj.tell()  # type: ignore[attr-defined]
+            if info.compress_type != zipfile.ZIP_STORED or offset % 4:
+                raise ModelMissingError(f"{path}: {info.filename} is not stored 4-byte aligned")
+
+
+def verify_bundle(path: Path) -> None:
+    """Load ``path`` in PoseLandmarker (VIDEO mode) once; raises ModelMissingError if it fails."""
+    from capture.estimator import PoseEstimator
+
+    try:
+        with PoseEstimator(path):
+            pass
+    except Exception as exc:  # noqa: BLE001 - any failure to load means a bad bundle
+        raise ModelMissingError(f"{path}: does not load in PoseLandmarker ({exc}); {SETUP_HINT}") from None

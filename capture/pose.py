@@ -1,0 +1,86 @@
+"""A humanoid pose: the unit of the pose stream that the stage, headset and mirror feed consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from capture.errors import TakeFormatError
+from capture.skeleton import BONE_COUNT, BONE_NAMES, Bone
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Pose:
+    """One frame of a VRM 1.0 normalized humanoid pose.
+
+    ``t``: source time in seconds. ``hips``: hips translation in metres, Y being the hips' height
+    above the floor the feet stand on. ``rotations``: (22, 4) local rotations ``[x, y, z, w]`` in
+    :class:`Bone` order, each relative to its parent, identity at the T-pose rest.
+    ``confidence``: (22,) in [0, 1]; how far each bone can be trusted (0 for bones the
+    landmarks do not determine, which stay at rest). Arrays are read-only.
+    """
+
+    t: float
+    hips: FloatArray
+    rotations: FloatArray
+    confidence: FloatArray
+
+    def __post_init__(self) -> None:
+        for arr in (self.hips, self.rotations, self.confidence):
+            arr.flags.writeable = False
+
+    @classmethod
+    def rest(cls, t: float = 0.0, hips_height: float = 0.0) -> Pose:
+        rot = np.zeros((BONE_COUNT, 4))
+        rot[:, 3] = 1.0
+        return cls(t, np.array([0.0, hips_height, 0.0]), rot, np.zeros(BONE_COUNT))
+
+    def rotation(self, bone: Bone) -> FloatArray:
+        return self.rotations[bone]
+
+    def to_json(self) -> dict[str, Any]:
+        """The take-file form: ``{"t", "hips", "bones": {name: [x,y,z,w]}, "confidence"}``."""
+        return {
+            "t": round(self.t, 6),
+            "hips": [round(float(v), 5) for v in self.hips],
+            "bones": {
+                name: [round(float(v), 6) for v in q]
+                for name, q in zip(BONE_NAMES, self.rotations, strict=True)
+            },
+            "confidence": {
+                name: round(float(c), 3)
+                for name, c in zip(BONE_NAMES, self.confidence, strict=True)
+            },
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], where: str = "pose") -> Pose:
+        """Parse :meth:`to_json`'s form; missing bones are at rest with confidence 0."""
+        try:
+            t = float(obj["t"])
+            hips = np.array(obj["hips"], dtype=np.float64)
+            bones = obj["bones"]
+            conf = obj.get("confidence", {})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TakeFormatError(f"{where}: missing or malformed field {exc}") from None
+        if hips.shape != (3,) or not isinstance(bones, dict) or not isinstance(conf, dict):
+            raise TakeFormatError(f"{where}: 'hips' must be 3 numbers and 'bones' an object")
+        rest = cls.rest(t)
+        rot = rest.rotations.copy()
+        confidence = np.zeros(BONE_COUNT)
+        for name, q in bones.items():
+            try:
+                bone = Bone.from_vrm_name(name)
+                value = np.array(q, dtype=np.float64)
+            except (KeyError, TypeError, ValueError):
+                raise TakeFormatError(f"{where}: bad bone entry {name!r}") from None
+            if value.shape != (4,) or not np.all(np.isfinite(value)) or np.linalg.norm(value) < 0.5:
+                raise TakeFormatError(f"{where}: bone {name!r} is not a quaternion [x, y, z, w]")
+            rot[bone] = value / np.linalg.norm(value)
+            confidence[bone] = float(conf.get(name, 1.0))
+        return cls(t, hips, rot, confidence)

@@ -1,0 +1,214 @@
+"""Capture sources: a video file, a webcam, an image folder, or recorded landmarks.
+
+Each yields frames stamped with the source's own time in seconds (never the wall clock, except
+for a camera whose driver gives no timestamps). Image sources yield RGB images for the pose
+estimator; landmark sources yield landmark frames that skip estimation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from capture.errors import CaptureError, LandmarkShapeError, SourceError, TakeFormatError
+from capture.landmarks import LANDMARK_COUNT, LandmarkFrame
+from capture.take import read_json_lines
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+LANDMARK_SUFFIXES = frozenset({".jsonl", ".json", ".npy"})
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFrame:
+    """One RGB image (H, W, 3) uint8 and its time in seconds."""
+
+    t: float
+    rgb: NDArray[np.uint8]
+
+
+Frame = ImageFrame | LandmarkFrame
+
+
+class Source(Protocol):
+    """What the pipeline reads from."""
+
+    name: str
+    live: bool  # a camera: no end, no total
+    total: int | None  # frame count when known, for progress bars
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+def _cv2():  # type: ignore[no-untyped-def]
+    import cv2  # opencv is heavy; only image sources need it
+
+    return cv2
+
+
+class VideoSource:
+    """A video file decoded with OpenCV; times from the stream's timestamps."""
+
+    live = False
+
+    def __init__(self, path: Path) -> None:
+        cv2 = _cv2()
+        self.name = str(path)
+        if not path.is_file():
+            raise SourceError(f"{path}: no such video file")
+        self._cap = cv2.VideoCapture(str(path))
+        if not self._cap.isOpened():
+            raise SourceError(f"{path}: cannot be decoded as a video")
+        self.fps = float(self._cap.get(cv2.CAP_PROP_FPS)) or 30.0
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.total = count if count > 0 else None
+        self._path = path
+
+    def frames(self) -> Iterator[ImageFrame]:
+        cv2 = _cv2()
+        index = 0
+        last_t = -1.0
+        while True:
+            ok, bgr = self._cap.read()
+            if not ok:
+                break
+            t = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+            if t <= last_t:  # containers without usable timestamps: fall back to the frame rate
+                t = index / self.fps
+            last_t = t
+            index += 1
+            yield ImageFrame(t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        if index == 0:
+            raise SourceError(f"{self._path}: no frame could be decoded")
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class CameraSource:
+    """A webcam by OpenCV device index; times from the driver's buffer timestamps."""
+
+    live = True
+    total = None
+
+    def __init__(self, index: int) -> None:
+        cv2 = _cv2()
+        self.name = f"camera {index}"
+        self._cap = cv2.VideoCapture(index)
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise SourceError(f"camera {index}: not found or busy (no /dev/video{index}?)")
+        self._index = index
+
+    def frames(self) -> Iterator[ImageFrame]:
+        cv2 = _cv2()
+        start = time.monotonic()
+        while True:
+            ok, bgr = self._cap.read()
+            if not ok:
+                raise SourceError(f"camera {self._index}: stopped delivering frames")
+            t = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+            yield ImageFrame(t if t > 0 else time.monotonic() - start, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class ImageFolderSource:
+    """Images in a folder, in name order, at ``fps`` frames per second."""
+
+    live = False
+
+    def __init__(self, folder: Path, fps: float) -> None:
+        self.name = str(folder)
+        self._files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self._files:
+            raise SourceError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        self.total = len(self._files)
+        self._fps = fps
+
+    def frames(self) -> Iterator[ImageFrame]:
+        cv2 = _cv2()
+        for i, path in enumerate(self._files):
+            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise SourceError(f"{path}: cannot be decoded as an image")
+            yield ImageFrame(i / self._fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+    def close(self) -> None:
+        pass
+
+
+class LandmarksFileSource:
+    """Recorded world landmarks: JSON lines (a take written with landmarks) or a .npy array."""
+
+    live = False
+
+    def __init__(self, path: Path, fps: float | None) -> None:
+        self.name = str(path)
+        if not path.is_file():
+            raise SourceError(f"{path}: no such landmarks file")
+        self._frames = _load_npy(path, fps) if path.suffix == ".npy" else _load_jsonl(path)
+        self.total = len(self._frames)
+
+    def frames(self) -> Iterator[LandmarkFrame]:
+        yield from self._frames
+
+    def close(self) -> None:
+        pass
+
+
+def _load_npy(path: Path, fps: float | None) -> list[LandmarkFrame]:
+    if fps is None or fps <= 0:
+        raise SourceError(f"{path}: a .npy file has no timestamps; give --fps")
+    try:
+        arr = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"{path}: not a readable .npy array ({exc})") from None
+    if arr.ndim != 3 or arr.shape[1] != LANDMARK_COUNT or arr.shape[2] not in (3, 4):
+        raise LandmarkShapeError(
+            f"{path}: expected an array of shape (T, {LANDMARK_COUNT}, 3) or "
+            f"(T, {LANDMARK_COUNT}, 4), got {arr.shape}"
+        )
+    try:
+        return [LandmarkFrame.from_array(i / fps, arr[i]) for i in range(arr.shape[0])]
+    except LandmarkShapeError as exc:
+        raise LandmarkShapeError(f"{path}: {exc}") from None
+
+
+def _load_jsonl(path: Path) -> list[LandmarkFrame]:
+    frames: list[LandmarkFrame] = []
+    for lineno, obj in read_json_lines(path).frames:
+        rows = obj.get("worldLandmarks")
+        if rows is None:
+            if obj.get("pose", True) is None:
+                continue  # a frame where no person was seen
+            raise TakeFormatError(
+                f"{path}:{lineno}: no 'worldLandmarks' (write takes with --landmarks to re-use them)"
+            )
+        try:
+            frames.append(LandmarkFrame.from_array(float(obj["t"]), rows))
+        except (CaptureError, TypeError, ValueError) as exc:
+            raise TakeFormatError(f"{path}:{lineno}: 'worldLandmarks': {exc}") from None
+    if not frames:
+        raise TakeFormatError(f"{path}: no landmark frames")
+    return frames
+
+
+def open_source(spec: str, fps: float | None = None) -> Source:
+    """The source ``spec`` names: a camera index, a folder, a landmarks file or a video file."""
+    if spec.isdigit():
+        return CameraSource(int(spec))
+    path = Path(spec)
+    if path.is_dir():
+        return ImageFolderSource(path, fps or 30.0)
+    if path.suffix.lower() in LANDMARK_SUFFIXES:
+        return LandmarksFileSource(path, fps)
+    return VideoSource(path)

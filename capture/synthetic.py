@@ -1,0 +1,236 @@
+"""Landmarks with known ground truth: a T-pose, and DeepMimic motion-capture clips.
+
+DeepMimic clips (shipped in pybullet's data, zlib licence) hold real motion capture as a root
+position and joint quaternions per frame, on the humanoid in ``pybullet_data/humanoid``. Forward
+kinematics gives true joint positions and segment frames; rigid offsets for the face, hands and
+feet turn them into BlazePose's 33 landmarks, in MediaPipe world axes, so the retargeter can be
+measured against the truth. Used by the tests and ``benchmarks/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from capture.errors import TakeFormatError
+from capture.landmarks import LANDMARK_COUNT, FloatArray, LandmarkFrame, avatar_to_mediapipe
+from capture.landmarks import Landmark as L
+from capture.rotations import quat_to_matrix
+
+
+def tpose_avatar_points() -> FloatArray:
+    """(33, 3) landmarks of a 1.7 m person in the rest T-pose, avatar space, origin at hips."""
+    p = np.zeros((LANDMARK_COUNT, 3))
+    for side, s in (("LEFT", 1.0), ("RIGHT", -1.0)):
+        p[L[f"{side}_HIP"]] = [0.09 * s, 0.0, 0.0]
+        p[L[f"{side}_KNEE"]] = [0.09 * s, -0.42, 0.0]
+        p[L[f"{side}_ANKLE"]] = [0.09 * s, -0.83, 0.0]
+        p[L[f"{side}_HEEL"]] = [0.09 * s, -0.90, -0.05]
+        p[L[f"{side}_FOOT_INDEX"]] = [0.09 * s, -0.90, 0.15]
+        p[L[f"{side}_SHOULDER"]] = [0.18 * s, 0.50, 0.0]
+        p[L[f"{side}_ELBOW"]] = [0.46 * s, 0.50, 0.0]
+        p[L[f"{side}_WRIST"]] = [0.72 * s, 0.50, 0.0]
+        p[L[f"{side}_PINKY"]] = [0.805 * s, 0.50, -0.03]
+        p[L[f"{side}_INDEX"]] = [0.805 * s, 0.50, 0.03]
+        p[L[f"{side}_THUMB"]] = [0.76 * s, 0.49, 0.045]
+        p[L[f"{side}_EAR"]] = [0.075 * s, 0.70, 0.0]
+        p[L[f"{side}_EYE_INNER"]] = [0.015 * s, 0.71, 0.085]
+        p[L[f"{side}_EYE"]] = [0.032 * s, 0.71, 0.085]
+        p[L[f"{side}_EYE_OUTER"]] = [0.045 * s, 0.71, 0.08]
+        p[L[f"MOUTH_{side}"]] = [0.025 * s, 0.63, 0.085]
+    p[L.NOSE] = [0.0, 0.675, 0.10]
+    return p
+
+
+def frame_from_avatar_points(t: float, points: FloatArray, visibility: float = 1.0) -> LandmarkFrame:
+    """A landmark frame (MediaPipe axes) from avatar-space points, all with one visibility."""
+    rows = np.concatenate(
+        [avatar_to_mediapipe(points), np.full((LANDMARK_COUNT, 1), visibility)], axis=1
+    )
+    return LandmarkFrame.from_array(t, rows)
+
+
+# --- DeepMimic -----------------------------------------------------------------------------
+
+# DeepMimic's world: Y up, +X forward, +Z the character's right. Avatar: left on +X, facing +Z.
+_DM_TO_AVATAR = np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+# pybullet's DeepMimic environment loads the URDF at a quarter of its size.
+_URDF_SCALE = 0.25
+
+# Frame layout of humanoid3d clips: duration, root position, then joints in this order, each a
+# quaternion [w, x, y, z] (spherical) or an angle about Z in radians (revolute).
+_DM_JOINTS: tuple[tuple[str, int], ...] = (
+    ("root", 4),
+    ("chest", 4),
+    ("neck", 4),
+    ("right_hip", 4),
+    ("right_knee", 1),
+    ("right_ankle", 4),
+    ("right_shoulder", 4),
+    ("right_elbow", 1),
+    ("left_hip", 4),
+    ("left_knee", 1),
+    ("left_ankle", 4),
+    ("left_shoulder", 4),
+    ("left_elbow", 1),
+)
+_DM_PARENT = {
+    "chest": "root",
+    "neck": "chest",
+    "right_hip": "root",
+    "right_knee": "right_hip",
+    "right_ankle": "right_knee",
+    "right_shoulder": "chest",
+    "right_elbow": "right_shoulder",
+    "right_wrist": "right_elbow",
+    "left_hip": "root",
+    "left_knee": "left_hip",
+    "left_ankle": "left_knee",
+    "left_shoulder": "chest",
+    "left_elbow": "left_shoulder",
+    "left_wrist": "left_elbow",
+}
+
+# Landmarks as rigid offsets (metres) in a DeepMimic joint's own frame (its rest: arms hanging
+# with palms toward the body, feet flat and forward, head level). "s" flips with the side:
+# the left side is -Z in DeepMimic.
+_HEAD = {
+    L.NOSE: (0.10, 0.095, 0.0),
+    "EAR": (0.0, 0.12, -0.075),
+    "EYE_INNER": (0.085, 0.13, -0.015),
+    "EYE": (0.085, 0.13, -0.032),
+    "EYE_OUTER": (0.08, 0.13, -0.045),
+    "MOUTH": (0.085, 0.05, -0.025),
+}
+_HAND = {"INDEX": (0.025, -0.35, 0.0), "PINKY": (-0.03, -0.34, 0.0), "THUMB": (0.045, -0.30, 0.01)}
+_FOOT = {"HEEL": (-0.05, -0.07, 0.0), "FOOT_INDEX": (0.15, -0.07, 0.0)}
+
+
+@dataclass(frozen=True, slots=True)
+class MotionClip:
+    """A DeepMimic clip: per-frame times (s), root positions (m) and joint values."""
+
+    name: str
+    times: FloatArray
+    frames: FloatArray  # (T, 44) as in the file
+
+    @classmethod
+    def load(cls, path: Path) -> MotionClip:
+        try:
+            data = json.loads(path.read_text())
+            frames = np.array(data["Frames"], dtype=np.float64)
+        except (OSError, ValueError, KeyError) as exc:
+            raise TakeFormatError(f"{path}: not a DeepMimic motion clip ({exc})") from None
+        if frames.ndim != 2 or frames.shape[1] != 44:
+            raise TakeFormatError(f"{path}: expected frames of 44 values, got {frames.shape}")
+        times = np.concatenate([[0.0], np.cumsum(frames[:-1, 0])])
+        return cls(path.stem, times, frames)
+
+
+@dataclass(frozen=True, slots=True)
+class Humanoid:
+    """Joint offsets (metres, parent frame) of the DeepMimic humanoid, read from its URDF."""
+
+    offsets: dict[str, FloatArray]
+
+    @classmethod
+    def load(cls, urdf: Path) -> Humanoid:
+        text = urdf.read_text(errors="replace").replace("\x00", "")
+        offsets: dict[str, FloatArray] = {}
+        for m in re.finditer(r'<joint name="(\w+)".*?</joint>', text, re.S):
+            xyz = re.search(r'<origin[^>]*xyz\s*=\s*"([^"]+)"', m.group(0))
+            if xyz:
+                offsets[m.group(1)] = np.array([float(v) for v in xyz.group(1).split()]) * _URDF_SCALE
+        missing = set(_DM_PARENT) - set(offsets)
+        if missing:
+            raise TakeFormatError(f"{urdf}: joints missing from the humanoid: {sorted(missing)}")
+        return cls(offsets)
+
+
+@dataclass(frozen=True, slots=True)
+class TruthFrame:
+    """Ground truth for one frame: landmarks (avatar space, origin at the hip midpoint)."""
+
+    t: float
+    points: FloatArray  # (33, 3)
+
+
+def clip_truth(clip: MotionClip, body: Humanoid, yaw_deg: float = 0.0) -> list[TruthFrame]:
+    """True landmark positions for every frame of ``clip``, seen from a camera the actor's root
+    faces when ``yaw_deg`` is 0 (the actor turned by ``yaw_deg`` about the vertical otherwise).
+
+    The clip's heading is removed per frame (the camera follows the actor, as a casting camera
+    framing a performer does), leaving the body's own turns relative to it.
+    """
+    out: list[TruthFrame] = []
+    yaw = np.radians(yaw_deg)
+    turn = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+    for t, row in zip(clip.times, clip.frames, strict=True):
+        world = _forward_kinematics(row, body)
+        pts = world @ _DM_TO_AVATAR.T
+        heading = _heading(row)
+        pts = pts - 0.5 * (pts[L.LEFT_HIP] + pts[L.RIGHT_HIP])
+        out.append(TruthFrame(float(t), pts @ (turn @ heading).T))
+    return out
+
+
+def _heading(row: FloatArray) -> FloatArray:
+    """Rotation (avatar space) that undoes the root's heading about the vertical."""
+    root = _DM_TO_AVATAR @ quat_to_matrix(_wxyz(row[4:8])) @ _DM_TO_AVATAR.T
+    fwd = root @ np.array([0.0, 0.0, 1.0])
+    angle = np.arctan2(fwd[0], fwd[2])
+    c, s = np.cos(-angle), np.sin(-angle)
+    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+
+
+def _wxyz(q: FloatArray) -> FloatArray:
+    return np.array([q[1], q[2], q[3], q[0]])
+
+
+def _forward_kinematics(row: FloatArray, body: Humanoid) -> FloatArray:
+    """(33, 3) landmark positions in DeepMimic world axes for one clip frame."""
+    local: dict[str, FloatArray] = {}
+    i = 4
+    for name, size in _DM_JOINTS:
+        if size == 4:
+            local[name] = quat_to_matrix(_wxyz(row[i : i + 4]))
+        else:
+            c, s = np.cos(row[i]), np.sin(row[i])
+            local[name] = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+        i += size
+    local["left_wrist"] = local["right_wrist"] = np.eye(3)
+
+    rot = {"root": local["root"]}
+    pos = {"root": row[1:4]}
+    for joint, parent in _DM_PARENT.items():  # parents come before children
+        pos[joint] = pos[parent] + rot[parent] @ body.offsets[joint]
+        rot[joint] = rot[parent] @ local[joint]
+
+    pts = np.zeros((LANDMARK_COUNT, 3))
+
+    def place(frame: str, offset: tuple[float, float, float], flip: float = 1.0) -> FloatArray:
+        o = np.array([offset[0], offset[1], offset[2] * flip])
+        return pos[frame] + rot[frame] @ o
+
+    for side, dm, flip in (("LEFT", "left", 1.0), ("RIGHT", "right", -1.0)):
+        pts[L[f"{side}_SHOULDER"]] = pos[f"{dm}_shoulder"]
+        pts[L[f"{side}_ELBOW"]] = pos[f"{dm}_elbow"]
+        pts[L[f"{side}_WRIST"]] = pos[f"{dm}_wrist"]
+        pts[L[f"{side}_HIP"]] = pos[f"{dm}_hip"]
+        pts[L[f"{side}_KNEE"]] = pos[f"{dm}_knee"]
+        pts[L[f"{side}_ANKLE"]] = pos[f"{dm}_ankle"]
+        for key, off in _HAND.items():
+            # Hand offsets are from the elbow, so that the wrist's fixed joint needs no frame.
+            pts[L[f"{side}_{key}"]] = place(f"{dm}_elbow", off, flip)
+        for key, off in _FOOT.items():
+            pts[L[f"{side}_{key}"]] = place(f"{dm}_ankle", off)
+        for key, off in _HEAD.items():
+            if isinstance(key, str):
+                name = f"MOUTH_{side}" if key == "MOUTH" else f"{side}_{key}"
+                pts[L[name]] = place("neck", off, flip)
+    pts[L.NOSE] = place("neck", _HEAD[L.NOSE])
+    return pts

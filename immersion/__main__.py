@@ -1,0 +1,5 @@
+import sys
+
+from immersion.cli import main
+
+sys.exit(main())
