@@ -33,7 +33,7 @@ class OneEuroFilter:
     def __init__(
         self,
         min_cutoff: float = 1.0,
-        beta: float = 2.0,
+        beta: float = 6.0,
         d_cutoff: float = 1.0,
         max_gap: float = 0.5,
     ) -> None:

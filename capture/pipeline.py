@@ -32,7 +32,7 @@ class CaptureSettings:
     model: ModelName = "lite"
     smoothing: bool = True
     min_cutoff: float = 1.0
-    beta: float = 2.0
+    beta: float = 6.0
     d_cutoff: float = 1.0
 
 

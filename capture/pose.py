@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from capture.errors import TakeFormatError
+from capture.rotations import quat_multiply
 from capture.skeleton import BONE_COUNT, BONE_NAMES, Bone
 
 FloatArray = NDArray[np.float64]
@@ -42,6 +43,15 @@ class Pose:
 
     def rotation(self, bone: Bone) -> FloatArray:
         return self.rotations[bone]
+
+    def global_rotations(self) -> FloatArray:
+        """(22, 4) rotations of each bone relative to avatar space (forward kinematics)."""
+        world = np.empty_like(self.rotations)
+        for bone in Bone:  # parents come before children
+            parent = bone.parent
+            local = self.rotations[bone]
+            world[bone] = local if parent is None else quat_multiply(world[parent], local)
+        return world
 
     def to_json(self) -> dict[str, Any]:
         """The take-file form: ``{"t", "hips", "bones": {name: [x,y,z,w]}, "confidence"}``."""

@@ -30,7 +30,6 @@ from capture.rotations import (
     quat_conjugate,
     quat_multiply,
     quat_power,
-    quat_slerp,
     rotation_between_bases,
     swing_perpendicular,
 )
@@ -216,8 +215,10 @@ def retarget(
     confidence = np.append(frame.visibility, 0.0)[_CONF_TABLE].min(axis=1)
     low = (confidence < min_confidence) & ~_UNTRACKED
     if np.any(low):
-        held = _REST_ROTATIONS[low] if fallback is None else fallback.rotations[low]
-        rotations[low] = quat_slerp(held, _REST_ROTATIONS[low], relax)
+        # Easing toward rest (the identity) by `relax` is raising to the power 1 - relax.
+        rotations[low] = (
+            _REST_ROTATIONS[low] if fallback is None else quat_power(fallback.rotations[low], 1.0 - relax)
+        )
 
     hips = np.array([0.0, float(v[_OVER_FEET, 1].max()), 0.0])
     return Pose(frame.t, hips, rotations, confidence)

@@ -115,8 +115,7 @@ def quat_power(q: FloatArray, fraction: float | FloatArray) -> FloatArray:
     sin_half = np.sin(half)
     axis = q[..., :3] / np.maximum(sin_half, _EPS)[..., None]
     new_half = half * fraction
-    out = np.concatenate([axis * np.sin(new_half)[..., None], np.cos(new_half)[..., None]], -1)
-    return normalize(out)
+    return np.concatenate([axis * np.sin(new_half)[..., None], np.cos(new_half)[..., None]], -1)
 
 
 def quat_slerp(a: FloatArray, b: FloatArray, t: float | FloatArray) -> FloatArray:

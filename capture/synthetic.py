@@ -19,7 +19,10 @@ import numpy as np
 from capture.errors import TakeFormatError
 from capture.landmarks import LANDMARK_COUNT, FloatArray, LandmarkFrame, avatar_to_mediapipe
 from capture.landmarks import Landmark as L
-from capture.rotations import quat_to_matrix
+from capture.pose import Pose
+from capture.retarget import HEAD_FORWARD_REST
+from capture.rotations import normalize, quat_to_matrix
+from capture.skeleton import Bone
 
 
 def tpose_avatar_points() -> FloatArray:
@@ -234,3 +237,43 @@ def _forward_kinematics(row: FloatArray, body: Humanoid) -> FloatArray:
                 pts[L[name]] = place("neck", off, flip)
     pts[L.NOSE] = place("neck", _HEAD[L.NOSE])
     return pts
+
+
+# --- Measuring a pose against the truth ------------------------------------------------------
+
+# (bone, its rest direction, landmarks whose difference is that direction now: (+ terms, - terms))
+_CHECKS: tuple[tuple[Bone, tuple[float, float, float], tuple[tuple[L, ...], tuple[L, ...]]], ...] = (
+    (Bone.HIPS, (1, 0, 0), ((L.LEFT_HIP,), (L.RIGHT_HIP,))),
+    (Bone.UPPER_CHEST, (0, 1, 0), ((L.LEFT_SHOULDER, L.RIGHT_SHOULDER), (L.LEFT_HIP, L.RIGHT_HIP))),
+    (Bone.HEAD, tuple(HEAD_FORWARD_REST), ((L.NOSE, L.NOSE), (L.LEFT_EAR, L.RIGHT_EAR))),
+    (Bone.LEFT_UPPER_ARM, (1, 0, 0), ((L.LEFT_ELBOW,), (L.LEFT_SHOULDER,))),
+    (Bone.LEFT_LOWER_ARM, (1, 0, 0), ((L.LEFT_WRIST,), (L.LEFT_ELBOW,))),
+    (Bone.LEFT_HAND, (1, 0, 0), ((L.LEFT_INDEX, L.LEFT_PINKY), (L.LEFT_WRIST, L.LEFT_WRIST))),
+    (Bone.RIGHT_UPPER_ARM, (-1, 0, 0), ((L.RIGHT_ELBOW,), (L.RIGHT_SHOULDER,))),
+    (Bone.RIGHT_LOWER_ARM, (-1, 0, 0), ((L.RIGHT_WRIST,), (L.RIGHT_ELBOW,))),
+    (Bone.RIGHT_HAND, (-1, 0, 0), ((L.RIGHT_INDEX, L.RIGHT_PINKY), (L.RIGHT_WRIST, L.RIGHT_WRIST))),
+    (Bone.LEFT_UPPER_LEG, (0, -1, 0), ((L.LEFT_KNEE,), (L.LEFT_HIP,))),
+    (Bone.LEFT_LOWER_LEG, (0, -1, 0), ((L.LEFT_ANKLE,), (L.LEFT_KNEE,))),
+    (Bone.LEFT_FOOT, (0, 0, 1), ((L.LEFT_FOOT_INDEX,), (L.LEFT_HEEL,))),
+    (Bone.RIGHT_UPPER_LEG, (0, -1, 0), ((L.RIGHT_KNEE,), (L.RIGHT_HIP,))),
+    (Bone.RIGHT_LOWER_LEG, (0, -1, 0), ((L.RIGHT_ANKLE,), (L.RIGHT_KNEE,))),
+    (Bone.RIGHT_FOOT, (0, 0, 1), ((L.RIGHT_FOOT_INDEX,), (L.RIGHT_HEEL,))),
+)
+CHECKED_BONES: tuple[Bone, ...] = tuple(b for b, _, _ in _CHECKS)
+
+
+def direction_errors(pose: Pose, truth: FloatArray) -> FloatArray:
+    """Angle in degrees, per bone of :data:`CHECKED_BONES`, between the bone's direction in avatar
+    space (its rest direction carried by the pose's global rotation) and the true direction
+    given by the landmarks ``truth`` (33, 3, avatar space)."""
+    world = pose.global_rotations()
+    out = np.empty(len(_CHECKS))
+    for i, (bone, rest, (plus, minus)) in enumerate(_CHECKS):
+        predicted = quat_to_matrix(world[bone]) @ np.array(rest, dtype=np.float64)
+        true = truth[list(plus)].sum(axis=0) - truth[list(minus)].sum(axis=0)
+        if bone is Bone.UPPER_CHEST:  # the chest's up is perpendicular to its shoulder line
+            line = normalize(truth[L.LEFT_SHOULDER] - truth[L.RIGHT_SHOULDER])
+            true = true - (true @ line) * line
+        cos = predicted @ true / (np.linalg.norm(predicted) * np.linalg.norm(true))
+        out[i] = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    return out

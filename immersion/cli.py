@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--landmarks", action="store_true", help="also store raw world landmarks in the take, so it can be retargeted again")
     cap.add_argument("--no-smoothing", dest="smoothing", action="store_false", help="turn the One Euro filter off")
     cap.add_argument("--min-cutoff", type=_positive, default=1.0, metavar="HZ", help="One Euro cutoff at rest, Hz (default: 1.0)")
-    cap.add_argument("--beta", type=_non_negative, default=2.0, metavar="PER_M", help="One Euro speed coefficient, Hz per m/s (default: 2.0)")
+    cap.add_argument("--beta", type=_non_negative, default=6.0, metavar="PER_M", help="One Euro speed coefficient, Hz per m/s (default: 6.0)")
     cap.add_argument("--fps", type=_positive, metavar="FPS", help="frame rate of an image folder or .npy file")
     cap.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     cap.add_argument("--quiet", action="store_true", help="no progress bar or summary")

