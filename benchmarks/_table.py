@@ -11,6 +11,11 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[obje
     line = "  ".join("-" * w for w in widths)
     print(f"\n{title}\n{line}")
     for n, row in enumerate(cells):
-        print("  ".join(c.rjust(w) if n and i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        print(
+            "  ".join(
+                c.rjust(w) if n and i else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
         if n == 0:
             print(line)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-
 from _table import print_table
+
 from capture.cache import fixtures_dir
 from capture.filters import LandmarkSmoother
 from capture.retarget import retarget
@@ -23,6 +23,7 @@ from capture.synthetic import (
     CHECKED_BONES,
     Humanoid,
     MotionClip,
+    TruthFrame,
     clip_truth,
     direction_errors,
     frame_from_avatar_points,
@@ -33,7 +34,7 @@ CASES = ((0.0, False), (0.01, True), (0.02, True), (0.03, True))
 YAWS = (0.0, 35.0, -35.0)
 
 
-def errors(truth: list, noise: float, smoothing: bool, seed: int) -> np.ndarray:  # type: ignore[type-arg]
+def errors(truth: list[TruthFrame], noise: float, smoothing: bool, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     smoother = LandmarkSmoother() if smoothing else None
     out = []
@@ -53,19 +54,30 @@ def main() -> int:
     body = Humanoid.load(folder / "humanoid.urdf")
     clips = {name: MotionClip.load(folder / f"humanoid3d_{name}.txt") for name in CLIPS}
     summary = []
-    per_bone: dict[tuple[float, bool], list[np.ndarray]] = {}  # type: ignore[type-arg]
+    per_bone: dict[tuple[float, bool], list[np.ndarray]] = {}
     for noise, smoothing in CASES:
         for yaw in YAWS:
             errs = np.concatenate(
-                [errors(clip_truth(c, body, yaw), noise, smoothing, i) for i, c in enumerate(clips.values())]
+                [
+                    errors(clip_truth(c, body, yaw), noise, smoothing, i)
+                    for i, c in enumerate(clips.values())
+                ]
             )
             per_bone.setdefault((noise, smoothing), []).append(errs)
             target = 2.0 if noise == 0 else 6.0 if noise == 0.01 else None
             mean = errs.mean()
             verdict = "-" if target is None else ("ok" if mean <= target else "MISSED")
             summary.append(
-                [f"{noise * 100:.0f} cm", "on" if smoothing else "off", f"{yaw:+.0f}°", len(errs),
-                 f"{mean:.2f}", f"{np.percentile(errs, 95):.2f}", f"≤ {target:.0f}" if target else "-", verdict]
+                [
+                    f"{noise * 100:.0f} cm",
+                    "on" if smoothing else "off",
+                    f"{yaw:+.0f}°",
+                    len(errs),
+                    f"{mean:.2f}",
+                    f"{np.percentile(errs, 95):.2f}",
+                    f"≤ {target:.0f}" if target else "-",
+                    verdict,
+                ]
             )
     print_table(
         f"Retarget bone-direction error, degrees ({len(CLIPS)} DeepMimic clips: {', '.join(CLIPS)})",

@@ -52,8 +52,11 @@ class OneEuroFilter:
 
     def __call__(self, t: float, x: FloatArray) -> FloatArray:
         """Filtered value of sample ``x`` taken at time ``t`` seconds. ``x`` is not modified."""
-        if self._t is None or self._x is None or self._dx is None or not (
-            0.0 < t - self._t <= self.max_gap
+        if (
+            self._t is None
+            or self._x is None
+            or self._dx is None
+            or not (0.0 < t - self._t <= self.max_gap)
         ):
             self._t, self._x, self._dx = t, np.array(x, dtype=np.float64), np.zeros(x.shape[:-1])
             return self._x.copy()
@@ -63,7 +66,7 @@ class OneEuroFilter:
         cutoff = self.min_cutoff + self.beta * dx
         # alpha = 1 / (1 + tau/dt) with tau = 1 / (2π·cutoff), elementwise.
         a = 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * dt))
-        out = self._x + a[..., None] * (x - self._x)
+        out: FloatArray = self._x + a[..., None] * (x - self._x)
         self._t, self._x, self._dx = t, out, dx
         return out.copy()
 

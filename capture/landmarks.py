@@ -75,7 +75,9 @@ class LandmarkFrame:
     visibility: FloatArray
 
     @classmethod
-    def from_array(cls, t: float, values: NDArray[np.floating] | list[list[float]]) -> LandmarkFrame:
+    def from_array(
+        cls, t: float, values: NDArray[np.floating] | list[list[float]]
+    ) -> LandmarkFrame:
         """Build a frame from (33, 3) or (33, 4) values; the 4th column is visibility (default 1)."""
         arr = np.array(values, dtype=np.float64)
         if arr.ndim != 2 or arr.shape[0] != LANDMARK_COUNT or arr.shape[1] not in (3, 4):
@@ -97,9 +99,11 @@ class LandmarkFrame:
 
     def avatar_xyz(self) -> FloatArray:
         """Landmark positions in avatar space (Y up, facing +Z, left on +X), metres."""
-        return self.xyz * _MEDIAPIPE_TO_AVATAR
+        out: FloatArray = self.xyz * _MEDIAPIPE_TO_AVATAR
+        return out
 
 
 def avatar_to_mediapipe(points: FloatArray) -> FloatArray:
     """Inverse of the axis change in :meth:`LandmarkFrame.avatar_xyz` (it is its own inverse)."""
-    return points * _MEDIAPIPE_TO_AVATAR
+    out: FloatArray = points * _MEDIAPIPE_TO_AVATAR
+    return out

@@ -12,7 +12,6 @@ bundle is then an uncompressed, 4-byte-aligned zip of ``pose_detector.tflite`` a
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
 import subprocess
@@ -60,7 +59,9 @@ def build_bundles(out_dir: Path | None = None, npm_tarball: Path | None = None) 
         )
         path = out_dir / f"pose_landmarker_{model}.task"
         tmp = path.with_suffix(".task.partial")
-        _write_bundle(tmp, {"pose_detector.tflite": detector, "pose_landmarks_detector.tflite": landmarks})
+        _write_bundle(
+            tmp, {"pose_detector.tflite": detector, "pose_landmarks_detector.tflite": landmarks}
+        )
         tmp.replace(path)
         manifest["bundles"][model] = hashlib.sha256(path.read_bytes()).hexdigest()
         paths.append(path)
@@ -106,7 +107,9 @@ def _read_package(tarball: Path) -> dict[str, bytes]:
 def _unpack_detector(files: dict[str, bytes]) -> bytes:
     loader = files["pose_solution_packed_assets_loader.js"].decode()
     m = re.search(
-        r'"filename":\s*"[^"]*/' + re.escape(_DETECTOR_MEMBER) + r'",\s*"start":\s*(\d+),\s*"end":\s*(\d+)',
+        r'"filename":\s*"[^"]*/'
+        + re.escape(_DETECTOR_MEMBER)
+        + r'",\s*"start":\s*(\d+),\s*"end":\s*(\d+)',
         loader,
     )
     if not m:
@@ -185,5 +188,7 @@ def verify_bundle(path: Path) -> None:
     try:
         with PoseEstimator(path):
             pass
-    except Exception as exc:  # noqa: BLE001 - any failure to load means a bad bundle
-        raise ModelMissingError(f"{path}: does not load in PoseLandmarker ({exc}); {SETUP_HINT}") from None
+    except Exception as exc:
+        raise ModelMissingError(
+            f"{path}: does not load in PoseLandmarker ({exc}); {SETUP_HINT}"
+        ) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,7 +50,9 @@ class CapturedFrame:
     timings: dict[str, float]
 
 
-def pose_stream(source: Source, settings: CaptureSettings | None = None) -> Iterator[CapturedFrame]:
+def pose_stream(
+    source: Source, settings: CaptureSettings | None = None
+) -> Generator[CapturedFrame, None, None]:
     """Capture ``source`` frame by frame. The source is closed when the generator ends."""
     settings = settings or CaptureSettings()
     smoother = (

@@ -42,7 +42,7 @@ class Pose:
         return cls(t, np.array([0.0, hips_height, 0.0]), rot, np.zeros(BONE_COUNT))
 
     def rotation(self, bone: Bone) -> FloatArray:
-        return self.rotations[bone]
+        return np.asarray(self.rotations[bone], dtype=np.float64)
 
     def global_rotations(self) -> FloatArray:
         """(22, 4) rotations of each bone relative to avatar space (forward kinematics)."""

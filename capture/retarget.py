@@ -217,7 +217,9 @@ def retarget(
     if np.any(low):
         # Easing toward rest (the identity) by `relax` is raising to the power 1 - relax.
         rotations[low] = (
-            _REST_ROTATIONS[low] if fallback is None else quat_power(fallback.rotations[low], 1.0 - relax)
+            _REST_ROTATIONS[low]
+            if fallback is None
+            else quat_power(fallback.rotations[low], 1.0 - relax)
         )
 
     hips = np.array([0.0, float(v[_OVER_FEET, 1].max()), 0.0])

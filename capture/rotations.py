@@ -16,7 +16,8 @@ _EPS = 1e-9
 def normalize(v: FloatArray) -> FloatArray:
     """Unit vectors along the last axis; zero vectors stay zero."""
     n = np.sqrt(np.einsum("...i,...i->...", v, v))[..., None]
-    return v / np.maximum(n, _EPS)
+    out: FloatArray = v / np.maximum(n, _EPS)
+    return out
 
 
 def cross(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -37,7 +38,7 @@ def basis(primary: FloatArray, secondary: FloatArray) -> FloatArray:
     """
     a = normalize(primary)
     b = normalize(secondary - np.einsum("...i,...i->...", secondary, a)[..., None] * a)
-    out = np.empty(a.shape + (3,))
+    out = np.empty((*a.shape, 3))
     out[..., 0], out[..., 1], out[..., 2] = a, b, cross(a, b)
     return out
 
@@ -64,10 +65,22 @@ def swing_perpendicular(src: FloatArray, dst: FloatArray, v: FloatArray) -> Floa
 _QQ = np.zeros((10, 16))
 for _row, _terms in enumerate(
     [
-        {9: 1, 0: 1, 4: -1, 8: -1}, {1: 1, 3: 1}, {2: 1, 6: 1}, {7: 1, 5: -1},
-        {1: 1, 3: 1}, {9: 1, 0: -1, 4: 1, 8: -1}, {5: 1, 7: 1}, {2: 1, 6: -1},
-        {2: 1, 6: 1}, {5: 1, 7: 1}, {9: 1, 0: -1, 4: -1, 8: 1}, {3: 1, 1: -1},
-        {7: 1, 5: -1}, {2: 1, 6: -1}, {3: 1, 1: -1}, {9: 1, 0: 1, 4: 1, 8: 1},
+        {9: 1, 0: 1, 4: -1, 8: -1},
+        {1: 1, 3: 1},
+        {2: 1, 6: 1},
+        {7: 1, 5: -1},
+        {1: 1, 3: 1},
+        {9: 1, 0: -1, 4: 1, 8: -1},
+        {5: 1, 7: 1},
+        {2: 1, 6: -1},
+        {2: 1, 6: 1},
+        {5: 1, 7: 1},
+        {9: 1, 0: -1, 4: -1, 8: 1},
+        {3: 1, 1: -1},
+        {7: 1, 5: -1},
+        {2: 1, 6: -1},
+        {3: 1, 1: -1},
+        {9: 1, 0: 1, 4: 1, 8: 1},
     ]
 ):
     for _entry, _sign in _terms.items():
@@ -85,7 +98,7 @@ def matrix_to_quat(m: FloatArray) -> FloatArray:
     # Row k of 4·q·qᵀ is 4·q_k·q: normalise it, then fix the sign so that w ≥ 0.
     q = normalize(qq.reshape(-1, 4, 4)[np.arange(len(qq)), pick])
     q *= np.where(q[:, 3:] < 0.0, -1.0, 1.0)
-    return q.reshape(lead + (4,))
+    return q.reshape((*lead, 4))
 
 
 # Rotation matrix entries are linear in the ten products of a unit quaternion's components:
@@ -93,9 +106,15 @@ def matrix_to_quat(m: FloatArray) -> FloatArray:
 _RQ = np.zeros((16, 9))
 for _entry, _terms in enumerate(
     [
-        {0: 1, 5: -1, 10: -1, 15: 1}, {1: 2, 11: -2}, {2: 2, 7: 2},
-        {1: 2, 11: 2}, {0: -1, 5: 1, 10: -1, 15: 1}, {6: 2, 3: -2},
-        {2: 2, 7: -2}, {6: 2, 3: 2}, {0: -1, 5: -1, 10: 1, 15: 1},
+        {0: 1, 5: -1, 10: -1, 15: 1},
+        {1: 2, 11: -2},
+        {2: 2, 7: 2},
+        {1: 2, 11: 2},
+        {0: -1, 5: 1, 10: -1, 15: 1},
+        {6: 2, 3: -2},
+        {2: 2, 7: -2},
+        {6: 2, 3: 2},
+        {0: -1, 5: -1, 10: 1, 15: 1},
     ]
 ):
     for _product, _weight in _terms.items():
@@ -104,8 +123,8 @@ for _entry, _terms in enumerate(
 
 def quat_to_matrix(q: FloatArray) -> FloatArray:
     """Unit quaternions (..., 4) → rotation matrices (..., 3, 3)."""
-    outer = (q[..., :, None] * q[..., None, :]).reshape(q.shape[:-1] + (16,))
-    return (outer @ _RQ).reshape(q.shape[:-1] + (3, 3))
+    outer = (q[..., :, None] * q[..., None, :]).reshape((*q.shape[:-1], 16))
+    return (outer @ _RQ).reshape((*q.shape[:-1], 3, 3))
 
 
 def quat_power(q: FloatArray, fraction: float | FloatArray) -> FloatArray:
@@ -140,17 +159,19 @@ for (_i, _j), (_k, _sign) in {
 def quat_multiply(a: FloatArray, b: FloatArray) -> FloatArray:
     """Hamilton product ``a·b`` (apply ``b`` first, then ``a``)."""
     outer = a[..., :, None] * b[..., None, :]
-    return outer.reshape(outer.shape[:-2] + (16,)) @ _HAMILTON
+    return outer.reshape((*outer.shape[:-2], 16)) @ _HAMILTON
 
 
 def quat_conjugate(q: FloatArray) -> FloatArray:
-    return q * np.array([-1.0, -1.0, -1.0, 1.0])
+    out: FloatArray = q * np.array([-1.0, -1.0, -1.0, 1.0])
+    return out
 
 
 def quat_angle(a: FloatArray, b: FloatArray) -> FloatArray:
     """Angle in radians of the rotation between unit quaternions ``a`` and ``b``."""
     dot = np.abs(np.sum(a * b, axis=-1))
-    return 2.0 * np.arccos(np.clip(dot, -1.0, 1.0))
+    out: FloatArray = 2.0 * np.arccos(np.clip(dot, -1.0, 1.0))
+    return out
 
 
 def axis_angle_quat(axis: FloatArray | list[float], angle: float) -> FloatArray:

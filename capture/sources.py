@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,16 +38,23 @@ Frame = ImageFrame | LandmarkFrame
 class Source(Protocol):
     """What the pipeline reads from."""
 
-    name: str
-    live: bool  # a camera: no end, no total
-    total: int | None  # frame count when known, for progress bars
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def live(self) -> bool:  # a camera: no end, no total
+        ...
+
+    @property
+    def total(self) -> int | None:  # frame count when known, for progress bars
+        ...
 
     def frames(self) -> Iterator[Frame]: ...
 
     def close(self) -> None: ...
 
 
-def _cv2():  # type: ignore[no-untyped-def]
+def _cv2() -> Any:
     import cv2  # opencv is heavy; only image sources need it
 
     return cv2
@@ -57,6 +64,7 @@ class VideoSource:
     """A video file decoded with OpenCV; times from the stream's timestamps."""
 
     live = False
+    total: int | None
 
     def __init__(self, path: Path) -> None:
         cv2 = _cv2()
@@ -96,7 +104,7 @@ class CameraSource:
     """A webcam by OpenCV device index; times from the driver's buffer timestamps."""
 
     live = True
-    total = None
+    total: int | None = None
 
     def __init__(self, index: int) -> None:
         cv2 = _cv2()
@@ -115,7 +123,9 @@ class CameraSource:
             if not ok:
                 raise SourceError(f"camera {self._index}: stopped delivering frames")
             t = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
-            yield ImageFrame(t if t > 0 else time.monotonic() - start, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            yield ImageFrame(
+                t if t > 0 else time.monotonic() - start, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            )
 
     def close(self) -> None:
         self._cap.release()
@@ -125,6 +135,7 @@ class ImageFolderSource:
     """Images in a folder, in name order, at ``fps`` frames per second."""
 
     live = False
+    total: int | None
 
     def __init__(self, folder: Path, fps: float) -> None:
         self.name = str(folder)
@@ -150,6 +161,7 @@ class LandmarksFileSource:
     """Recorded world landmarks: JSON lines (a take written with landmarks) or a .npy array."""
 
     live = False
+    total: int | None
 
     def __init__(self, path: Path, fps: float | None) -> None:
         self.name = str(path)

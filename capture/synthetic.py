@@ -49,7 +49,9 @@ def tpose_avatar_points() -> FloatArray:
     return p
 
 
-def frame_from_avatar_points(t: float, points: FloatArray, visibility: float = 1.0) -> LandmarkFrame:
+def frame_from_avatar_points(
+    t: float, points: FloatArray, visibility: float = 1.0
+) -> LandmarkFrame:
     """A landmark frame (MediaPipe axes) from avatar-space points, all with one visibility."""
     rows = np.concatenate(
         [avatar_to_mediapipe(points), np.full((LANDMARK_COUNT, 1), visibility)], axis=1
@@ -101,8 +103,8 @@ _DM_PARENT = {
 # Landmarks as rigid offsets (metres) in a DeepMimic joint's own frame (its rest: arms hanging
 # with palms toward the body, feet flat and forward, head level). "s" flips with the side:
 # the left side is -Z in DeepMimic.
+_NOSE = (0.10, 0.095, 0.0)
 _HEAD = {
-    L.NOSE: (0.10, 0.095, 0.0),
     "EAR": (0.0, 0.12, -0.075),
     "EYE_INNER": (0.085, 0.13, -0.015),
     "EYE": (0.085, 0.13, -0.032),
@@ -147,7 +149,9 @@ class Humanoid:
         for m in re.finditer(r'<joint name="(\w+)".*?</joint>', text, re.S):
             xyz = re.search(r'<origin[^>]*xyz\s*=\s*"([^"]+)"', m.group(0))
             if xyz:
-                offsets[m.group(1)] = np.array([float(v) for v in xyz.group(1).split()]) * _URDF_SCALE
+                offsets[m.group(1)] = (
+                    np.array([float(v) for v in xyz.group(1).split()]) * _URDF_SCALE
+                )
         missing = set(_DM_PARENT) - set(offsets)
         if missing:
             raise TakeFormatError(f"{urdf}: joints missing from the humanoid: {sorted(missing)}")
@@ -217,7 +221,8 @@ def _forward_kinematics(row: FloatArray, body: Humanoid) -> FloatArray:
 
     def place(frame: str, offset: tuple[float, float, float], flip: float = 1.0) -> FloatArray:
         o = np.array([offset[0], offset[1], offset[2] * flip])
-        return pos[frame] + rot[frame] @ o
+        placed: FloatArray = pos[frame] + rot[frame] @ o
+        return placed
 
     for side, dm, flip in (("LEFT", "left", 1.0), ("RIGHT", "right", -1.0)):
         pts[L[f"{side}_SHOULDER"]] = pos[f"{dm}_shoulder"]
@@ -232,17 +237,18 @@ def _forward_kinematics(row: FloatArray, body: Humanoid) -> FloatArray:
         for key, off in _FOOT.items():
             pts[L[f"{side}_{key}"]] = place(f"{dm}_ankle", off)
         for key, off in _HEAD.items():
-            if isinstance(key, str):
-                name = f"MOUTH_{side}" if key == "MOUTH" else f"{side}_{key}"
-                pts[L[name]] = place("neck", off, flip)
-    pts[L.NOSE] = place("neck", _HEAD[L.NOSE])
+            name = f"MOUTH_{side}" if key == "MOUTH" else f"{side}_{key}"
+            pts[L[name]] = place("neck", off, flip)
+    pts[L.NOSE] = place("neck", _NOSE)
     return pts
 
 
 # --- Measuring a pose against the truth ------------------------------------------------------
 
 # (bone, its rest direction, landmarks whose difference is that direction now: (+ terms, - terms))
-_CHECKS: tuple[tuple[Bone, tuple[float, float, float], tuple[tuple[L, ...], tuple[L, ...]]], ...] = (
+_CHECKS: tuple[
+    tuple[Bone, tuple[float, float, float], tuple[tuple[L, ...], tuple[L, ...]]], ...
+] = (
     (Bone.HIPS, (1, 0, 0), ((L.LEFT_HIP,), (L.RIGHT_HIP,))),
     (Bone.UPPER_CHEST, (0, 1, 0), ((L.LEFT_SHOULDER, L.RIGHT_SHOULDER), (L.LEFT_HIP, L.RIGHT_HIP))),
     (Bone.HEAD, tuple(HEAD_FORWARD_REST), ((L.NOSE, L.NOSE), (L.LEFT_EAR, L.RIGHT_EAR))),

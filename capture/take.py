@@ -59,7 +59,9 @@ class TakeWriter:
         )
 
     def write(self, t: float, pose: Pose | None, landmarks: LandmarkFrame | None = None) -> None:
-        record: dict[str, Any] = pose.to_json() if pose is not None else {"t": round(t, 6), "pose": None}
+        record: dict[str, Any] = (
+            pose.to_json() if pose is not None else {"t": round(t, 6), "pose": None}
+        )
         if landmarks is not None:
             record["worldLandmarks"] = landmarks.as_rows()
         self._line(record)

@@ -34,7 +34,11 @@ def run_capture(args: argparse.Namespace, source_spec: str) -> int:
     )
     stats = CaptureStats()
     stream = pose_stream(source, settings)
-    total = source.total if args.max_frames is None else min(source.total or args.max_frames, args.max_frames)
+    total = (
+        source.total
+        if args.max_frames is None
+        else min(source.total or args.max_frames, args.max_frames)
+    )
     bar = tqdm(
         total=total,
         desc="live" if source.live else "capture",

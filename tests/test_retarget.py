@@ -1,0 +1,141 @@
+"""Retargeting conventions: left is left, up is up, rest is identity, known moves, known rotations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from capture.landmarks import Landmark as L
+from capture.landmarks import LandmarkFrame
+from capture.retarget import retarget
+from capture.rotations import axis_angle_quat, quat_angle
+from capture.skeleton import UNTRACKED, Bone
+from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
+
+LEFT_ARM = (L.LEFT_ELBOW, L.LEFT_WRIST, L.LEFT_PINKY, L.LEFT_INDEX, L.LEFT_THUMB)
+RIGHT_ARM = (L.RIGHT_ELBOW, L.RIGHT_WRIST, L.RIGHT_PINKY, L.RIGHT_INDEX, L.RIGHT_THUMB)
+
+
+def _rotate(
+    points: np.ndarray, about: L, which: tuple[L, ...], axis: list[float], angle: float
+) -> np.ndarray:
+    """Points with ``which`` rotated rigidly about landmark ``about`` (avatar space)."""
+    out = points.copy()
+    c, s = np.cos(angle), np.sin(angle)
+    k = np.array(axis, dtype=float) / np.linalg.norm(axis)
+    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    R = np.eye(3) + s * K + (1 - c) * K @ K
+    pivot = points[about]
+    for lm in which:
+        out[lm] = pivot + R @ (points[lm] - pivot)
+    return out
+
+
+def _angle_deg(q: np.ndarray, expected: np.ndarray) -> float:
+    return float(np.degrees(quat_angle(q, expected)))
+
+
+def test_t_pose_gives_identity_everywhere() -> None:
+    pose = retarget(frame_from_avatar_points(0.0, tpose_avatar_points()))
+    np.testing.assert_allclose(pose.rotations[:, 3], 1.0, atol=1e-9)
+    assert pose.hips[1] == pytest.approx(0.90)  # hips above the soles
+
+
+def test_actor_raising_left_arm_raises_avatar_left_arm() -> None:
+    # In MediaPipe's axes the actor's left wrist goes up (y decreases) on the image's right (+x).
+    frame = frame_from_avatar_points(0.0, tpose_avatar_points())
+    rows = np.concatenate([frame.xyz, frame.visibility[:, None]], axis=1)
+    assert rows[L.LEFT_WRIST, 0] > 0  # the actor's left is on the image right
+    raised = _rotate(tpose_avatar_points(), L.LEFT_SHOULDER, LEFT_ARM, [0, 0, 1], np.pi / 2)
+    pose = retarget(frame_from_avatar_points(0.0, raised))
+    # +X (the avatar's left) swung up to +Y: a quarter turn about +Z.
+    expected = axis_angle_quat([0, 0, 1], np.pi / 2)
+    assert _angle_deg(pose.rotation(Bone.LEFT_UPPER_ARM), expected) < 0.01
+    assert _angle_deg(pose.rotation(Bone.RIGHT_UPPER_ARM), axis_angle_quat([0, 0, 1], 0)) < 0.01
+
+
+def test_right_arm_raise_is_the_mirror_rotation() -> None:
+    raised = _rotate(tpose_avatar_points(), L.RIGHT_SHOULDER, RIGHT_ARM, [0, 0, 1], -np.pi / 2)
+    pose = retarget(frame_from_avatar_points(0.0, raised))
+    assert (
+        _angle_deg(pose.rotation(Bone.RIGHT_UPPER_ARM), axis_angle_quat([0, 0, 1], -np.pi / 2))
+        < 0.01
+    )
+
+
+def test_elbow_bend_is_a_hinge_of_the_lower_arm_only() -> None:
+    # Forearm swings forward (+Z) by 90 degrees: about -Y for the left arm.
+    bent = _rotate(tpose_avatar_points(), L.LEFT_ELBOW, LEFT_ARM[1:], [0, -1, 0], np.pi / 2)
+    pose = retarget(frame_from_avatar_points(0.0, bent))
+    assert (
+        _angle_deg(pose.rotation(Bone.LEFT_LOWER_ARM), axis_angle_quat([0, -1, 0], np.pi / 2))
+        < 0.01
+    )
+    assert _angle_deg(pose.rotation(Bone.LEFT_UPPER_ARM), axis_angle_quat([0, 0, 1], 0)) < 0.01
+
+
+def test_knee_bend_and_flat_foot() -> None:
+    leg = (L.LEFT_ANKLE, L.LEFT_HEEL, L.LEFT_FOOT_INDEX)
+    bent = _rotate(tpose_avatar_points(), L.LEFT_KNEE, leg, [1, 0, 0], np.pi / 3)
+    pose = retarget(frame_from_avatar_points(0.0, bent))
+    # The shin swings back: +60 degrees about +X; the foot turns with it.
+    assert (
+        _angle_deg(pose.rotation(Bone.LEFT_LOWER_LEG), axis_angle_quat([1, 0, 0], np.pi / 3)) < 0.01
+    )
+    assert _angle_deg(pose.rotation(Bone.LEFT_FOOT), axis_angle_quat([1, 0, 0], 0)) < 0.01
+    # The T-pose foot's ankle→toe line points down, yet a flat foot is identity.
+    rest = retarget(frame_from_avatar_points(0.0, tpose_avatar_points()))
+    assert _angle_deg(rest.rotation(Bone.LEFT_FOOT), axis_angle_quat([1, 0, 0], 0)) < 0.01
+
+
+def test_turning_to_face_left_turns_the_hips() -> None:
+    everything = tuple(L)
+    turned = _rotate(tpose_avatar_points(), L.LEFT_HIP, everything, [0, 1, 0], np.radians(35))
+    pose = retarget(frame_from_avatar_points(0.0, turned))
+    assert _angle_deg(pose.rotation(Bone.HIPS), axis_angle_quat([0, 1, 0], np.radians(35))) < 0.01
+    assert _angle_deg(pose.rotation(Bone.SPINE), axis_angle_quat([0, 1, 0], 0)) < 0.01
+
+
+def test_straight_arm_lowered_to_the_side_never_flips() -> None:
+    # Sweep a straight arm from the T-pose down past the hip; the upper arm's rotation must
+    # change smoothly (no twist jump where the bend plane vanishes).
+    previous = None
+    for deg in np.linspace(0, 100, 101):
+        pts = _rotate(tpose_avatar_points(), L.LEFT_SHOULDER, LEFT_ARM, [0, 0, 1], -np.radians(deg))
+        q = retarget(frame_from_avatar_points(0.0, pts)).rotation(Bone.LEFT_UPPER_ARM)
+        if previous is not None:
+            assert _angle_deg(q, previous) < 1.5
+        previous = q
+    assert previous is not None
+    np.testing.assert_allclose(
+        np.degrees(quat_angle(previous, axis_angle_quat([0, 0, 1], -np.radians(100)))), 0, atol=0.01
+    )
+
+
+def test_occluded_bones_hold_then_relax_and_report_low_confidence() -> None:
+    points = tpose_avatar_points()
+    raised = _rotate(points, L.LEFT_SHOULDER, LEFT_ARM, [0, 0, 1], np.pi / 2)
+    seen = retarget(frame_from_avatar_points(0.0, raised))
+    # The left wrist and hand go out of view; the arm drops in the landmarks (guessed).
+    frame = frame_from_avatar_points(0.1, points)
+    vis = frame.visibility.copy()
+    vis[[L.LEFT_WRIST, L.LEFT_INDEX, L.LEFT_PINKY, L.LEFT_ELBOW]] = 0.1
+    hidden = LandmarkFrame.from_array(0.1, np.concatenate([frame.xyz, vis[:, None]], axis=1))
+    held = retarget(hidden, fallback=seen, relax=0.1)
+    assert held.confidence[Bone.LEFT_UPPER_ARM] == pytest.approx(0.1)
+    assert held.confidence[Bone.RIGHT_UPPER_ARM] == pytest.approx(1.0)
+    # Held: 90% of the raise remains after one frame; without a fallback it is at rest.
+    assert _angle_deg(
+        held.rotation(Bone.LEFT_UPPER_ARM), seen.rotation(Bone.LEFT_UPPER_ARM)
+    ) == pytest.approx(9.0, abs=0.01)
+    alone = retarget(hidden)
+    assert _angle_deg(alone.rotation(Bone.LEFT_UPPER_ARM), axis_angle_quat([0, 0, 1], 0)) < 0.01
+    assert all(held.confidence[b] == 0 for b in UNTRACKED)
+
+
+def test_input_frame_is_not_modified() -> None:
+    frame = frame_from_avatar_points(0.0, tpose_avatar_points())
+    before = frame.xyz.copy()
+    retarget(frame)
+    np.testing.assert_array_equal(frame.xyz, before)
+    assert not frame.xyz.flags.writeable
