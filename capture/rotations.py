@@ -137,14 +137,6 @@ def quat_power(q: FloatArray, fraction: float | FloatArray) -> FloatArray:
     return np.concatenate([axis * np.sin(new_half)[..., None], np.cos(new_half)[..., None]], -1)
 
 
-def quat_slerp(a: FloatArray, b: FloatArray, t: float | FloatArray) -> FloatArray:
-    """Spherical interpolation from ``a`` (t=0) to ``b`` (t=1) along the shorter arc."""
-    dot = np.sum(a * b, axis=-1, keepdims=True)
-    b = np.where(dot < 0.0, -b, b)
-    rel = quat_multiply(quat_conjugate(a), b)
-    return quat_multiply(a, quat_power(rel, t))
-
-
 # The Hamilton product is bilinear: out_k = Σ a_i·b_j·_HAMILTON[i·4 + j, k].
 _HAMILTON = np.zeros((16, 4))
 for (_i, _j), (_k, _sign) in {

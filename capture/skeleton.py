@@ -81,11 +81,6 @@ _PARENT: dict[Bone, Bone | None] = {
     Bone.RIGHT_TOES: Bone.RIGHT_FOOT,
 }
 
-# Index of each bone's parent (the root points at itself), for batched forward kinematics.
-PARENT_INDEX: tuple[int, ...] = tuple(
-    int(p) if (p := _PARENT[b]) is not None else int(b) for b in Bone
-)
-
 # Bones no BlazePose landmark determines: they stay at rest and report confidence 0.
 UNTRACKED: frozenset[Bone] = frozenset(
     {Bone.LEFT_SHOULDER, Bone.RIGHT_SHOULDER, Bone.LEFT_TOES, Bone.RIGHT_TOES}
