@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import TypeVar
 
 import numpy as np
 
 from capture.landmarks import FloatArray, LandmarkFrame
+
+_Cutoff = TypeVar("_Cutoff", float, FloatArray)
 
 
 class OneEuroFilter:
@@ -64,14 +67,13 @@ class OneEuroFilter:
         speed = np.sqrt(np.einsum("...i,...i->...", x - self._x, x - self._x)) / dt
         dx = self._dx + _alpha(dt, self.d_cutoff) * (speed - self._dx)
         cutoff = self.min_cutoff + self.beta * dx
-        # alpha = 1 / (1 + tau/dt) with tau = 1 / (2π·cutoff), elementwise.
-        a = 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * dt))
-        out: FloatArray = self._x + a[..., None] * (x - self._x)
+        out: FloatArray = self._x + _alpha(dt, cutoff)[..., None] * (x - self._x)
         self._t, self._x, self._dx = t, out, dx
         return out.copy()
 
 
-def _alpha(dt: float, cutoff: float) -> float:
+def _alpha(dt: float, cutoff: _Cutoff) -> _Cutoff:
+    """Smoothing factor 1 / (1 + tau/dt), tau = 1 / (2π·cutoff); elementwise for arrays."""
     return 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * dt))
 
 
