@@ -1,0 +1,170 @@
+"""Write a skinned glTF 2.0 binary (GLB): one mesh, one skin, a joint hierarchy.
+
+trimesh exports static meshes only (it drops skins), so the avatar generator and the tests that
+build VRM files use this. The layout is the one panda3d-gltf needs to keep the skin: the mesh
+node and the skeleton's root joint are siblings under one scene root node.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from capture.rotations import quat_to_matrix
+
+_FLOAT, _USHORT, _UINT = 5126, 5123, 5125
+_ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
+
+
+@dataclass(frozen=True)
+class SkinJoint:
+    """A joint: ``translation`` (metres) and ``rotation`` ``[x, y, z, w]`` relative to its parent."""
+
+    name: str
+    parent: int | None
+    translation: tuple[float, float, float]
+    rotation: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class SkinnedMesh:
+    """Vertices in the bind pose. ``joints``/``weights``: four influences a vertex."""
+
+    positions: NDArray[np.float32]
+    normals: NDArray[np.float32]
+    colors: NDArray[np.float32]
+    joints: NDArray[np.uint16]
+    weights: NDArray[np.float32]
+    triangles: NDArray[np.uint32]
+
+
+@dataclass
+class _Bin:
+    data: bytearray = field(default_factory=bytearray)
+    views: list[dict[str, Any]] = field(default_factory=list)
+    accessors: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, arr: NDArray[Any], kind: str, ctype: int, target: int | None = None) -> int:
+        while len(self.data) % 4:
+            self.data.append(0)
+        raw = np.ascontiguousarray(arr).tobytes()
+        view: dict[str, Any] = {"buffer": 0, "byteOffset": len(self.data), "byteLength": len(raw)}
+        if target is not None:
+            view["target"] = target
+        self.data += raw
+        self.views.append(view)
+        acc: dict[str, Any] = {
+            "bufferView": len(self.views) - 1,
+            "componentType": ctype,
+            "count": int(arr.shape[0]),
+            "type": kind,
+        }
+        if kind == "VEC3" and ctype == _FLOAT and target == _ARRAY_BUFFER:
+            acc["min"] = [float(v) for v in arr.min(axis=0)]
+            acc["max"] = [float(v) for v in arr.max(axis=0)]
+        self.accessors.append(acc)
+        return len(self.accessors) - 1
+
+
+def joint_globals(joints: list[SkinJoint]) -> NDArray[np.float64]:
+    """(J, 4, 4) bind-pose world matrices of the joints (parents listed before children)."""
+    out = np.empty((len(joints), 4, 4))
+    for i, j in enumerate(joints):
+        local = _trs(j.translation, j.rotation)
+        out[i] = local if j.parent is None else out[j.parent] @ local
+    return out
+
+
+def write_skinned_glb(
+    path: Path,
+    mesh: SkinnedMesh,
+    joints: list[SkinJoint],
+    *,
+    name: str,
+    extensions: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write ``path``; ``extensions`` (e.g. ``VRMC_vrm``) may refer to joints as ``node`` =
+    joint index + 2 (node 0 is the root, node 1 the mesh). Returns the glTF JSON written."""
+    b = _Bin()
+    attrs = {
+        "POSITION": b.add(mesh.positions.astype(np.float32), "VEC3", _FLOAT, _ARRAY_BUFFER),
+        "NORMAL": b.add(mesh.normals.astype(np.float32), "VEC3", _FLOAT, _ARRAY_BUFFER),
+        "COLOR_0": b.add(mesh.colors.astype(np.float32), "VEC4", _FLOAT, _ARRAY_BUFFER),
+        "JOINTS_0": b.add(mesh.joints.astype(np.uint16), "VEC4", _USHORT, _ARRAY_BUFFER),
+        "WEIGHTS_0": b.add(mesh.weights.astype(np.float32), "VEC4", _FLOAT, _ARRAY_BUFFER),
+    }
+    indices = b.add(
+        mesh.triangles.astype(np.uint32).reshape(-1), "SCALAR", _UINT, _ELEMENT_ARRAY_BUFFER
+    )
+    inverse_bind = np.linalg.inv(joint_globals(joints))
+    # glTF matrices are column-major.
+    ibm = b.add(inverse_bind.transpose(0, 2, 1).reshape(-1, 16).astype(np.float32), "MAT4", _FLOAT)
+
+    first_joint = 2
+    nodes: list[dict[str, Any]] = [
+        {"name": name, "children": [1, first_joint]},
+        {"name": f"{name}_body", "mesh": 0, "skin": 0},
+    ]
+    for i, j in enumerate(joints):
+        node: dict[str, Any] = {"name": j.name, "translation": [float(v) for v in j.translation]}
+        if j.rotation != (0.0, 0.0, 0.0, 1.0):
+            node["rotation"] = [float(v) for v in j.rotation]
+        children = [first_joint + k for k, c in enumerate(joints) if c.parent == i]
+        if children:
+            node["children"] = children
+        nodes.append(node)
+    if [j.parent for j in joints].count(None) != 1 or joints[0].parent is not None:
+        raise ValueError("the first joint must be the single root")
+
+    doc: dict[str, Any] = {
+        "asset": {"version": "2.0", "generator": "immersion avatar builder"},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": nodes,
+        "meshes": [
+            {"name": f"{name}_body", "primitives": [{"attributes": attrs, "indices": indices, "material": 0}]}
+        ],
+        "materials": [
+            {
+                "name": f"{name}_skin",
+                "pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0, "roughnessFactor": 0.8},
+            }
+        ],
+        "skins": [
+            {"inverseBindMatrices": ibm, "joints": [first_joint + i for i in range(len(joints))], "skeleton": first_joint}
+        ],
+        "accessors": b.accessors,
+        "bufferViews": b.views,
+        "buffers": [{"byteLength": len(b.data)}],
+    }
+    if extensions:
+        doc["extensions"] = extensions
+        doc["extensionsUsed"] = sorted(extensions)
+    write_glb(path, doc, bytes(b.data))
+    return doc
+
+
+def write_glb(path: Path, doc: dict[str, Any], binary: bytes) -> None:
+    """Pack a glTF JSON document and its binary chunk as GLB (4-byte aligned chunks)."""
+    js = json.dumps(doc, separators=(",", ":")).encode()
+    js += b" " * (-len(js) % 4)
+    binary += b"\0" * (-len(binary) % 4)
+    total = 12 + 8 + len(js) + (8 + len(binary) if binary else 0)
+    with path.open("wb") as f:
+        f.write(struct.pack("<4sII", b"glTF", 2, total))
+        f.write(struct.pack("<I4s", len(js), b"JSON") + js)
+        if binary:
+            f.write(struct.pack("<I4s", len(binary), b"BIN\0") + binary)
+
+
+def _trs(t: tuple[float, float, float], q: tuple[float, float, float, float]) -> NDArray[np.float64]:
+    m = np.eye(4)
+    m[:3, :3] = quat_to_matrix(np.array(q, dtype=np.float64))
+    m[:3, 3] = t
+    return m

@@ -1,0 +1,142 @@
+"""What an avatar file says about itself: humanoid bone mapping, facing and licence (VRM meta).
+
+Pure JSON inspection, no engine. VRM 1.0 (``VRMC_vrm``) faces +Z like the capture contract;
+VRM 0.x (``VRM``) faces -Z and is turned round. A plain glTF humanoid needs a bone map
+(VRM bone name → glTF node name); joints already named with VRM names are found by themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from capture.skeleton import Bone
+from immersion.errors import AvatarError, LicenceError
+
+REQUIRED = (
+    Bone.HIPS, Bone.SPINE, Bone.HEAD, Bone.NECK,
+    Bone.LEFT_UPPER_ARM, Bone.LEFT_LOWER_ARM, Bone.LEFT_HAND,
+    Bone.RIGHT_UPPER_ARM, Bone.RIGHT_LOWER_ARM, Bone.RIGHT_HAND,
+    Bone.LEFT_UPPER_LEG, Bone.LEFT_LOWER_LEG, Bone.LEFT_FOOT,
+    Bone.RIGHT_UPPER_LEG, Bone.RIGHT_LOWER_LEG, Bone.RIGHT_FOOT,
+)  # fmt: skip
+
+# How an audition uses an avatar: an actor other than its author performs it for a production.
+USES = ("personal-non-profit", "personal-profit", "corporation")
+
+
+@dataclass(frozen=True)
+class AvatarLicence:
+    """The VRM ``meta`` fields that decide whether an audition may use the avatar."""
+
+    title: str
+    authors: str
+    licence: str
+    performers: str  # everyone | licensed | author
+    commercial: str  # one of USES: the widest commercial use allowed
+    credit: str
+
+    def summary(self) -> str:
+        return (
+            f"{self.title} by {self.authors or 'unknown'}; licence: {self.licence or 'none stated'}; "
+            f"performers: {self.performers}; commercial use: {self.commercial}"
+        )
+
+
+@dataclass(frozen=True)
+class AvatarSpec:
+    version: str  # "1.0", "0.x" or "gltf"
+    bones: dict[Bone, str]  # humanoid bone → glTF node name (the engine joint's name)
+    faces_minus_z: bool
+    licence: AvatarLicence
+
+
+def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = None) -> AvatarSpec:
+    """Humanoid mapping and licence from a glTF JSON document; ``name`` is used in errors."""
+    nodes = doc.get("nodes", [])
+    ext = doc.get("extensions", {}) if isinstance(doc.get("extensions"), dict) else {}
+
+    def node_name(index: Any, where: str) -> str:
+        if not isinstance(index, int) or not 0 <= index < len(nodes):
+            raise AvatarError(f"{name}: {where}: node {index!r} does not exist")
+        n = nodes[index].get("name")
+        if not isinstance(n, str) or not n:
+            raise AvatarError(f"{name}: {where}: node {index} has no name")
+        return n
+
+    if "VRMC_vrm" in ext:
+        vrm = ext["VRMC_vrm"]
+        human = vrm.get("humanoid", {}).get("humanBones", {})
+        bones = {
+            Bone.from_vrm_name(k): node_name(v.get("node"), f"humanoid.humanBones.{k}")
+            for k, v in human.items()
+            if k in _KNOWN
+        }
+        spec = AvatarSpec("1.0", bones, False, _meta1(vrm.get("meta", {})))
+    elif "VRM" in ext:
+        vrm = ext["VRM"]
+        bones = {}
+        for i, hb in enumerate(vrm.get("humanoid", {}).get("humanBones", [])):
+            if hb.get("bone") in _KNOWN:
+                bones[Bone.from_vrm_name(hb["bone"])] = node_name(hb.get("node"), f"humanoid.humanBones[{i}]")
+        spec = AvatarSpec("0.x", bones, True, _meta0(vrm.get("meta", {})))
+    else:
+        names = {n.get("name") for n in nodes if isinstance(n, dict)}
+        if bone_map is None:
+            bone_map = {b.vrm_name: b.vrm_name for b in Bone if b.vrm_name in names}
+        bones = {}
+        for k, v in bone_map.items():
+            if k not in _KNOWN:
+                raise AvatarError(f"{name}: bone map: {k!r} is not a VRM humanoid bone name")
+            if v not in names:
+                raise AvatarError(f"{name}: bone map: {k} → {v!r}, no node of that name")
+            bones[Bone.from_vrm_name(k)] = v
+        unknown = AvatarLicence(str(doc.get("asset", {}).get("copyright", name)), "", "", "everyone", "corporation", "")
+        spec = AvatarSpec("gltf", bones, False, unknown)
+    missing = [b.vrm_name for b in REQUIRED if b not in spec.bones]
+    if missing:
+        raise AvatarError(f"{name}: not a usable humanoid, missing bones: {', '.join(missing)}")
+    return spec
+
+
+_KNOWN = {b.vrm_name for b in Bone}
+
+
+def _meta1(meta: dict[str, Any]) -> AvatarLicence:
+    perm = {"everyone": "everyone", "onlySeparatelyLicensedPerson": "licensed", "onlyAuthor": "author"}
+    use = {"personalNonProfit": USES[0], "personalProfit": USES[1], "corporation": USES[2]}
+    return AvatarLicence(
+        str(meta.get("name", "untitled")),
+        ", ".join(map(str, meta.get("authors", []))),
+        str(meta.get("licenseUrl", "")),
+        perm.get(meta.get("avatarPermission", "onlyAuthor"), "author"),
+        use.get(meta.get("commercialUsage", "personalNonProfit"), USES[0]),
+        str(meta.get("creditNotation", "required")),
+    )
+
+
+def _meta0(meta: dict[str, Any]) -> AvatarLicence:
+    perm = {"Everyone": "everyone", "ExplicitlyLicensedPerson": "licensed", "OnlyAuthor": "author"}
+    commercial = USES[2] if meta.get("commercialUssageName") == "Allow" else USES[0]
+    return AvatarLicence(
+        str(meta.get("title", "untitled")),
+        str(meta.get("author", "")),
+        str(meta.get("licenseName", "")),
+        perm.get(meta.get("allowedUserName", "OnlyAuthor"), "author"),
+        commercial,
+        "required",
+    )
+
+
+def check_use(lic: AvatarLicence, use: str, licensed: bool, name: str) -> None:
+    """Refuse what the avatar's meta forbids. An audition has someone other than the author
+    perform the avatar (``performers``), for the commercial ``use`` given (one of USES);
+    ``licensed`` says the room holds a separate licence from the author."""
+    if lic.performers == "author":
+        raise LicenceError(f"{name}: meta allows only its author to perform this avatar")
+    if lic.performers == "licensed" and not licensed:
+        raise LicenceError(
+            f"{name}: meta allows only separately licensed performers (pass --avatar-licensed if you hold a licence)"
+        )
+    if USES.index(use) > USES.index(lic.commercial):
+        raise LicenceError(f"{name}: meta allows commercial use up to {lic.commercial}, not {use}")

@@ -1,0 +1,116 @@
+"""A rigged avatar in Panda3D, driven each frame by a capture :class:`~capture.pose.Pose`.
+
+The file is checked (:mod:`immersion.gltf_guard`), its humanoid map and licence read
+(:mod:`immersion.avatars.vrm`), then loaded with panda3d-gltf as an ``Actor`` whose humanoid
+joints are taken under control. Rest frames are read back from the engine, so whatever axis
+convention the loader applied is accounted for; :class:`~immersion.avatars.rig.Rig` does the
+maths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from capture.pose import Pose
+from capture.skeleton import Bone
+from immersion.avatars.rig import Rig
+from immersion.avatars.vrm import AvatarSpec, check_use, read_spec
+from immersion.gltf_guard import inspect_gltf
+from immersion.stage import space
+from immersion.stage.models import load_gltf
+
+# VRM 0.x avatars face -Z: normalized space is turned half round about Y to meet them.
+_HALF_TURN_Y = np.diag([-1.0, 1.0, -1.0])
+
+
+@dataclass
+class AvatarActor:
+    """``node`` is placed on a mark; the actor inside it faces +Z of the pack."""
+
+    path: Path
+    spec: AvatarSpec
+    node: Any
+    actor: Any
+    rig: Rig
+    controls: list[Any] = field(default_factory=list)
+    rest_translation: list[tuple[float, float, float]] = field(default_factory=list)
+
+    @classmethod
+    def load(
+        cls,
+        path: Path,
+        *,
+        use: str = "corporation",
+        licensed: bool = False,
+        bone_map: dict[str, str] | None = None,
+    ) -> AvatarActor:
+        from direct.actor.Actor import Actor
+        from panda3d.core import NodePath
+
+        doc = inspect_gltf(path, path.parent)
+        spec = read_spec(doc.json, path.name, bone_map)
+        check_use(spec.licence, use, licensed, path.name)
+        actor = Actor(load_gltf(doc))
+        node = NodePath(f"avatar-{path.stem}")
+        actor.reparentTo(node)
+        basis = space.TO_PANDA @ (_HALF_TURN_Y if spec.faces_minus_z else np.eye(3))
+        if spec.faces_minus_z:
+            actor.setH(180)
+
+        bones = tuple(b for b in Bone if b in spec.bones)
+        controls, rest_t, rest_local, rest_global, rest_pos = [], [], [], [], []
+        for b in bones:
+            name = spec.bones[b]
+            rest_local.append(space.from_panda_matrix(actor.getJoints(jointName=name)[0].getDefaultValue()))
+        actor.getPartBundle("modelRoot").forceUpdate()
+        for b in bones:
+            exposed = actor.exposeJoint(None, "modelRoot", spec.bones[b])
+            r, t = space.from_panda_matrix(exposed.getMat(actor))
+            rest_global.append(_orthonormal(r))
+            rest_pos.append(t)
+            exposed.removeNode()
+        for b in bones:
+            controls.append(actor.controlJoint(None, "modelRoot", spec.bones[b]))
+        for r_l, t_l in rest_local:
+            rest_t.append((float(t_l[0]), float(t_l[1]), float(t_l[2])))
+        g = np.array(rest_global)
+        local_r = np.array([_orthonormal(r) for r, _ in rest_local])
+        parent_frame = g @ local_r.transpose(0, 2, 1)
+        hips_t = np.array(rest_t[bones.index(Bone.HIPS)])
+        rig = Rig(bones, g, parent_frame, np.array(rest_pos), basis, hips_t)
+        return cls(path, spec, node, actor, rig, controls, rest_t)
+
+    def apply(self, pose: Pose) -> None:
+        """Set every humanoid joint from ``pose`` (the engine skins at the next render)."""
+        from panda3d.core import LMatrix4f
+
+        local, hips_t = self.rig.solve(pose)
+        hips = self.rig.bones.index(Bone.HIPS)
+        for i, ctrl in enumerate(self.controls):
+            t = hips_t if i == hips else self.rest_translation[i]
+            ctrl.setMat(LMatrix4f(*space.panda_matrix(local[i], t)))
+
+    def joint_positions(self) -> dict[Bone, np.ndarray[Any, np.dtype[np.float64]]]:
+        """World positions (pack space: Y up) of the humanoid joints, read from the engine."""
+        from panda3d.core import NodePath
+
+        self.actor.getPartBundle("modelRoot").forceUpdate()
+        out = {}
+        render = self.node.getTop()
+        for b in self.rig.bones:
+            exposed: NodePath = self.actor.exposeJoint(None, "modelRoot", self.spec.bones[b])
+            p = exposed.getPos(render)
+            out[b] = space.TO_PANDA.T @ np.array([p[0], p[1], p[2]])
+            exposed.removeNode()
+        return out
+
+
+def _orthonormal(m: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The rotation nearest ``m`` (drops any joint scale)."""
+    u, _, vt = np.linalg.svd(m)
+    out: np.ndarray[Any, np.dtype[np.float64]] = u @ vt
+    return out

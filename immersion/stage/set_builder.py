@@ -1,0 +1,130 @@
+"""A scene pack, built into Panda3D nodes: geometry, props, lights (as shader inputs), backdrop."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from immersion.scenes.manifest import Light, ScenePack
+from immersion.stage import space
+from immersion.stage.models import load_model
+from immersion.stage.target import RenderTarget
+
+def srgb_to_linear(hex_colour: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+    c = np.array([int(hex_colour[i : i + 2], 16) / 255.0 for i in (1, 3, 5)])
+    out: np.ndarray[Any, np.dtype[np.float64]] = np.where(
+        c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4
+    )
+    return out
+
+
+def shader(name: str) -> Any:
+    from panda3d.core import Shader
+
+    folder = resources.files("immersion.stage").joinpath("shaders")
+    return Shader.make(
+        Shader.SL_GLSL,
+        folder.joinpath(f"{name}.vert").read_text(),
+        folder.joinpath(f"{name}.frag").read_text(),
+    )
+
+
+def _vec(v: tuple[float, ...] | np.ndarray[Any, np.dtype[np.float64]]) -> str:
+    return f"vec3({float(v[0]):.6f}, {float(v[1]):.6f}, {float(v[2]):.6f})"
+
+
+def light_code(lights: tuple[Light, ...]) -> str:
+    """GLSL statements adding each light's contribution to ``light`` (Panda space)."""
+    lines = []
+    ambient = np.zeros(3)
+    for li in lights:
+        c = srgb_to_linear(li.colour) * li.intensity
+        if li.type == "ambient":
+            ambient += c
+            continue
+        if li.type == "directional":
+            assert li.direction is not None
+            to_light = -np.asarray(space.point(li.direction))
+            to_light /= np.linalg.norm(to_light)
+            lines.append(f"light += {_vec(c)} * max(dot(n, {_vec(to_light)}), 0.0);")
+            continue
+        assert li.position is not None
+        k = 3.0 / li.range**2 if li.range else 0.0  # a quarter brightness at `range` metres
+        lines.append(f"d = {_vec(space.point(li.position))} - v_world;")
+        lines.append("lambert = max(dot(n, d), 0.0) * inversesqrt(dot(d, d));")
+        if li.type == "spot":
+            assert li.direction is not None and li.angle is not None
+            axis = np.asarray(space.point(li.direction))
+            axis /= np.linalg.norm(axis)
+            outer = float(np.cos(np.radians(li.angle / 2)))
+            inner = outer + (1.0 - outer) * 0.25
+            lines.append(
+                f"lambert *= smoothstep({outer:.6f}, {inner:.6f}, dot(-normalize(d), {_vec(axis)}));"
+            )
+        lines.append(f"light += {_vec(c)} * lambert / (1.0 + {k:.6f} * dot(d, d));")
+    # Ambient is a little brighter on upward faces, as skylight is.
+    lines.insert(0, f"light += {_vec(ambient)} * (0.75 + 0.25 * n.z);")
+    return "\n    ".join(lines)
+
+
+def shadow_light(lights: tuple[Light, ...]) -> tuple[float, float, float, float]:
+    """The shadow shader's light: position (w = 1) or direction (w = 0), Panda space.
+    Without a light marked ``shadows``, straight down: a contact shadow under the feet."""
+    for li in lights:
+        if li.shadows and li.type == "directional" and li.direction is not None:
+            d = np.asarray(space.point(li.direction))
+            d /= np.linalg.norm(d)
+            return (float(d[0]), float(d[1]), float(d[2]), 0.0)
+        if li.shadows and li.position is not None:
+            return (*space.point(li.position), 1.0)
+    return (0.0, 0.0, -1.0, 0.0)
+
+
+def lit_shader(lights: tuple[Light, ...]) -> Any:
+    from panda3d.core import Shader
+
+    folder = resources.files("immersion.stage").joinpath("shaders")
+    frag = folder.joinpath("lit.frag").read_text().replace("// LIGHTS", light_code(lights))
+    return Shader.make(Shader.SL_GLSL, folder.joinpath("lit.vert").read_text(), frag)
+
+
+def build_set(pack: ScenePack, parent: Any) -> Any:
+    """Geometry and props under a new node of ``parent``; returns that node."""
+    from panda3d.core import LMatrix4f
+
+    node = parent.attachNewNode(f"set-{pack.name}")
+    for placed in (*pack.geometry, *pack.props):
+        model = load_model(placed.file, pack.root)
+        rot = space.TO_PANDA @ space.rotation_yup(placed.rotation) @ space.TO_PANDA.T
+        model.setMat(LMatrix4f(*space.panda_matrix(rot, space.point(placed.position), placed.scale)))
+        model.setName(placed.name)
+        model.reparentTo(node)
+    node.flattenMedium()  # fewer nodes and state changes; the set never moves
+    return node
+
+
+def build_backdrop(pack: ScenePack, target: RenderTarget) -> Any:
+    """A full-frame card behind the set: gradient or image."""
+    from panda3d.core import CardMaker, Filename, Texture, TexturePool
+
+    for child in target.backdrop.findAllMatches("=backdrop-card"):
+        child.removeNode()
+    cm = CardMaker("backdrop")
+    cm.setFrame(-1, 1, -1, 1)
+    cm.setUvRange((0, 0), (1, 1))
+    card = target.backdrop.attachNewNode(cm.generate())
+    card.setTag("backdrop-card", "1")
+    card.setY(1)
+    card.setShader(shader("backdrop"))
+    bd = pack.backdrop
+    top = np.array([int(bd.top[i : i + 2], 16) / 255.0 for i in (1, 3, 5)])
+    bottom = np.array([int(bd.bottom[i : i + 2], 16) / 255.0 for i in (1, 3, 5)])
+    card.setShaderInput("u_top", tuple(map(float, top)))
+    card.setShaderInput("u_bottom", tuple(map(float, bottom)))
+    card.setShaderInput("u_use_image", 1.0 if bd.image is not None else 0.0)
+    if bd.image is not None:
+        tex: Texture = TexturePool.loadTexture(Filename.fromOsSpecific(str(bd.image)))
+        card.setTexture(tex)
+    return card

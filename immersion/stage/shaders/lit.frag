@@ -1,0 +1,27 @@
+#version 130
+// The stage's lighting: per-pixel Lambert from the pack's lights. The lights are compiled in
+// (set_builder.lit_shader writes them over LIGHTS below): on a software rasteriser a loop over
+// uniform arrays cost four times as much as this unrolled, branch-free form.
+// Colours are linear; the output is gamma-encoded for an 8-bit sRGB frame.
+uniform struct p3d_MaterialParameters { vec4 baseColor; vec4 emission; } p3d_Material;
+uniform sampler2D p3d_Texture0;
+uniform vec3 u_eye;
+in vec3 v_world;
+in vec3 v_normal;
+in vec4 v_colour;
+in vec2 v_uv;
+out vec4 o_colour;
+
+void main() {
+    vec4 base = p3d_Material.baseColor * v_colour * texture(p3d_Texture0, v_uv);
+    if (base.a < 0.3) discard;
+    vec3 n = normalize(v_normal);
+    if (dot(n, u_eye - v_world) < 0.0) n = -n;  // thin sheets are lit on the side in view
+    vec3 light = vec3(0.0);
+    vec3 d;
+    float lambert;
+    // LIGHTS
+    vec3 c = base.rgb * light + p3d_Material.emission.rgb;
+    c = c / (1.0 + 0.15 * max(c - 1.0, 0.0));  // soften highlights past white
+    o_colour = vec4(pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+}

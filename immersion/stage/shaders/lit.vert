@@ -1,0 +1,20 @@
+#version 130
+// World-space position and normal for the set's own lighting (lit.frag).
+uniform mat4 p3d_ModelViewProjectionMatrix;
+uniform mat4 p3d_ModelMatrix;
+in vec4 p3d_Vertex;
+in vec3 p3d_Normal;
+in vec4 p3d_Color;
+in vec2 p3d_MultiTexCoord0;
+out vec3 v_world;
+out vec3 v_normal;
+out vec4 v_colour;
+out vec2 v_uv;
+
+void main() {
+    gl_Position = p3d_ModelViewProjectionMatrix * p3d_Vertex;
+    v_world = (p3d_ModelMatrix * p3d_Vertex).xyz;
+    v_normal = mat3(p3d_ModelMatrix) * p3d_Normal;
+    v_colour = p3d_Color;
+    v_uv = p3d_MultiTexCoord0;
+}

@@ -1,0 +1,115 @@
+"""The stage: a scene pack's set, an avatar on a mark, a camera preset, rendered offscreen.
+
+Engine handles are fields; :meth:`Stage.show` applies the newest pose and renders one frame.
+The live room adds the per-frame work as a task; ``immersion render`` calls it in a loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from capture.pose import Pose
+from immersion.scenes.manifest import CameraPreset, Mark, ScenePack
+from immersion.stage import space
+from immersion.stage.avatar_actor import AvatarActor
+from immersion.stage.engine import Engine, engine
+from immersion.stage.set_builder import build_backdrop, build_set, lit_shader, shader, shadow_light
+from immersion.stage.target import RenderTarget
+
+SHADOW_STRENGTH = 0.45
+_SHADOW_LIFT = 0.004  # metres above the floor, against z-fighting
+
+
+@dataclass
+class Stage:
+    engine: Engine
+    pack: ScenePack
+    target: RenderTarget
+    root: Any
+    set_node: Any
+    avatar: AvatarActor | None
+    mark: Mark
+    camera_preset: CameraPreset
+
+    @classmethod
+    def open(
+        cls,
+        pack: ScenePack,
+        avatar: Path | AvatarActor | None,
+        *,
+        width: int = 1280,
+        height: int = 720,
+        mark: str | None = None,
+        camera: str | None = None,
+        target: RenderTarget | None = None,
+    ) -> Stage:
+        from panda3d.core import Material, NodePath
+
+        eng = engine()
+        target = target or RenderTarget(eng, width, height)
+        root = NodePath(f"stage-{pack.name}")
+        target.camera.reparentTo(root)
+        root.setShader(lit_shader(pack.lights))
+        default = Material("untextured-default")  # models without a material render white
+        default.setBaseColor((1, 1, 1, 1))
+        root.setMaterial(default)
+        set_node = build_set(pack, root)
+        build_backdrop(pack, target)
+        actor = AvatarActor.load(avatar) if isinstance(avatar, Path) else avatar
+        stage = cls(eng, pack, target, root, set_node, actor, pack.mark(mark), pack.camera(camera))
+        if actor is not None:
+            stage.place_avatar(actor, stage.mark)
+        stage.set_camera(stage.camera_preset)
+        return stage
+
+    def place_avatar(self, actor: AvatarActor, mark: Mark) -> None:
+        """Stand ``actor`` on ``mark`` with its planar shadow; replaces any previous avatar."""
+        from panda3d.core import StencilAttrib, TransparencyAttrib
+
+        if self.avatar is not None and self.avatar is not actor:
+            self.avatar.node.removeNode()
+        for old in self.root.findAllMatches("avatar-shadow"):
+            old.removeNode()
+        self.avatar, self.mark = actor, mark
+        actor.node.reparentTo(self.root)
+        actor.node.setPos(*space.point((mark.position[0], 0.0, mark.position[1])))
+        actor.node.setH(mark.facing)
+
+        shadow = self.root.attachNewNode("avatar-shadow")
+        actor.actor.instanceTo(shadow)
+        shadow.setShader(shader("shadow"), 10)
+        shadow.setShaderInput("u_shadow_light", shadow_light(self.pack.lights))
+        shadow.setShaderInput("u_floor", _SHADOW_LIFT)
+        shadow.setShaderInput("u_shadow_strength", SHADOW_STRENGTH)
+        shadow.setTransparency(TransparencyAttrib.MAlpha, 10)
+        shadow.setDepthWrite(False, 10)
+        shadow.setTwoSided(True, 10)
+        # Each floor pixel is darkened once, however many body parts overlap there.
+        shadow.setAttrib(
+            StencilAttrib.make(
+                True, StencilAttrib.SCF_not_equal, StencilAttrib.SO_keep, StencilAttrib.SO_keep,
+                StencilAttrib.SO_replace, 1, 0xFF, 0xFF,
+            ),
+            10,
+        )  # fmt: skip
+        shadow.setBin("transparent", 0)
+
+    def set_camera(self, preset: CameraPreset) -> None:
+        cam = self.target.camera
+        cam.setPos(*space.point(preset.position))
+        cam.lookAt(*space.point(preset.look_at))
+        self.target.set_fov(preset.fov)
+        self.root.setShaderInput("u_eye", space.point(preset.position))
+        self.camera_preset = preset
+
+    def show(self, pose: Pose | None) -> None:
+        """Pose the avatar (None: hold the last pose) and render one frame."""
+        if pose is not None and self.avatar is not None:
+            self.avatar.apply(pose)
+        self.target.render()
+
+    def close(self) -> None:
+        self.root.removeNode()
+        self.target.close()
