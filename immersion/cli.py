@@ -12,6 +12,9 @@ from typing import Any
 from capture.cache import demo_clip, models_dir
 from capture.errors import CaptureError
 from capture.models import MODEL_NAMES
+from immersion.avatars.vrm import USES
+from immersion.catalogue import DEFAULT_AVATAR, DEFAULT_PACK
+from immersion.errors import StageError
 
 DESCRIPTION = """\
 Immersion: an audition room in a virtual set. A camera captures the actor's body,
@@ -19,6 +22,9 @@ MediaPipe turns it into a pose, and the pose drives a CGI avatar.
 
 commands:
   capture   turn a video, camera, image folder or landmarks file into a pose take
+  render    render a take (or a video) on a scene pack with an avatar: PNG, frames or MP4
+  scenes    list, validate or start scene packs
+  avatars   show an avatar's humanoid rig and licence
   models    build or check the pose model bundles (done by ./dev setup)
 """
 
@@ -56,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
         return code
-    except CaptureError as exc:
+    except (CaptureError, StageError) as exc:
         print(f"immersion: error: {exc}", file=sys.stderr)
         return 1
 
@@ -127,6 +133,9 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     cap.set_defaults(run=_run_capture)
 
+    _add_render(sub)
+    _add_scenes(sub)
+
     models = sub.add_parser(
         "models",
         help="build or check the pose model bundles",
@@ -159,6 +168,175 @@ def _parser() -> argparse.ArgumentParser:
 
     models.set_defaults(run=models_help)
     return parser
+
+
+RENDER_HELP = """\
+Render a performance on a scene pack: the avatar stands on a mark and a camera preset frames
+it. The performance is a take (immersion capture --out), a video (captured first), or,
+with neither, the rest T-pose.
+
+OUT decides the output:
+  NAME.png     one still (at --at seconds into the take; default: its middle)
+  NAME.mp4     an H.264 video at the take's frame rate (or --fps)
+  FOLDER       one PNG per frame
+
+examples:
+  immersion render --scene noir-office --out sam.png
+  immersion render --scene western-saloon --avatar captain --take takes/demo.jsonl --out demo.mp4
+  immersion render --scene starship-bridge --camera medium --source clip.mp4 --out frames/
+"""
+
+
+def _add_render(sub: Any) -> None:
+    from immersion.render_cmd import parse_size
+
+    ren = sub.add_parser(
+        "render",
+        help="render a take on a set to PNG, frames or MP4",
+        description=RENDER_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ren.add_argument(
+        "--scene",
+        default=DEFAULT_PACK,
+        metavar="PACK",
+        help=f"shipped pack name or path (default: {DEFAULT_PACK})",
+    )
+    ren.add_argument(
+        "--avatar",
+        default=DEFAULT_AVATAR,
+        metavar="AVATAR",
+        help=f"shipped avatar name or a .vrm/.glb file (default: {DEFAULT_AVATAR})",
+    )
+    perf = ren.add_mutually_exclusive_group()
+    perf.add_argument("--take", type=Path, metavar="TAKE", help="a take file (JSON lines)")
+    perf.add_argument(
+        "--source", type=Path, metavar="VIDEO", help="a video, captured with MediaPipe first"
+    )
+    ren.add_argument("--camera", metavar="PRESET", help="camera preset (default: the pack's first)")
+    ren.add_argument(
+        "--mark", metavar="MARK", help="where the avatar stands (default: the pack's first mark)"
+    )
+    ren.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="OUT",
+        help="NAME.png, NAME.mp4 or a folder; never overwrites",
+    )
+    ren.add_argument(
+        "--size",
+        type=parse_size,
+        default=(1280, 720),
+        metavar="WxH",
+        help="frame size (default: 1280x720)",
+    )
+    ren.add_argument(
+        "--fps", type=_positive, metavar="FPS", help="output frame rate (default: the take's)"
+    )
+    ren.add_argument(
+        "--at", type=_non_negative, metavar="SECONDS", help="for a .png: time into the take"
+    )
+    ren.add_argument(
+        "--use",
+        choices=USES,
+        default="corporation",
+        help="how the avatar is used, checked against its licence (default: corporation)",
+    )
+    ren.add_argument(
+        "--avatar-licensed",
+        action="store_true",
+        help="you hold a separate licence from the avatar's author",
+    )
+    ren.add_argument("--quiet", action="store_true", help="no progress bar")
+    ren.set_defaults(run=_run_render)
+
+
+def _add_scenes(sub: Any) -> None:
+    scenes = sub.add_parser(
+        "scenes",
+        help="list, validate or start scene packs",
+        description="Scene packs: themed sets as data (see scene.toml in any pack).",
+    )
+    ssub = scenes.add_subparsers(title="actions", metavar="ACTION")
+    ls = ssub.add_parser(
+        "list",
+        help="the shipped packs",
+        description="List the shipped scene packs with their marks and cameras.",
+    )
+    ls.set_defaults(run=_run_scenes_list)
+    val = ssub.add_parser(
+        "validate",
+        help="report every problem in a pack",
+        description="Check a pack (folder, .zip or scene.toml) against the schema, its files and its floor; every problem is reported, one per line.",
+    )
+    val.add_argument("pack", metavar="PACK", help="a pack name, folder, .zip or scene.toml")
+    val.set_defaults(run=_run_scenes_validate)
+    new = ssub.add_parser(
+        "new",
+        help="start a pack a designer can edit",
+        description="Create a starting pack: a commented scene.toml and a plain stage model.",
+    )
+    new.add_argument("name", metavar="NAME", help="folder name: lower-case letters, digits, '-'")
+    new.add_argument(
+        "--into", type=Path, metavar="DIR", help="where to create it (default: the scenes folder)"
+    )
+    new.set_defaults(run=_run_scenes_new)
+
+    def scenes_help(args: argparse.Namespace) -> int:
+        scenes.print_help()
+        return 2
+
+    scenes.set_defaults(run=scenes_help)
+    avatars = sub.add_parser(
+        "avatars",
+        help="show an avatar's rig and licence",
+        description="Avatars: VRM 0.x/1.0 files or glTF humanoids.",
+    )
+    asub = avatars.add_subparsers(title="actions", metavar="ACTION")
+    show = asub.add_parser(
+        "show",
+        help="humanoid bones and VRM licence metadata",
+        description="Show an avatar's humanoid mapping and what its licence allows.",
+    )
+    show.add_argument("avatar", metavar="AVATAR", help="a shipped avatar name or a file")
+    show.set_defaults(run=_run_avatar_show)
+
+    def avatars_help(args: argparse.Namespace) -> int:
+        avatars.print_help()
+        return 2
+
+    avatars.set_defaults(run=avatars_help)
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from immersion.render_cmd import run_render
+
+    return run_render(args)
+
+
+def _run_scenes_list(args: argparse.Namespace) -> int:
+    from immersion.scenes_cmd import run_list
+
+    return run_list(args)
+
+
+def _run_scenes_validate(args: argparse.Namespace) -> int:
+    from immersion.scenes_cmd import run_validate
+
+    return run_validate(args)
+
+
+def _run_scenes_new(args: argparse.Namespace) -> int:
+    from immersion.scenes_cmd import run_new
+
+    return run_new(args)
+
+
+def _run_avatar_show(args: argparse.Namespace) -> int:
+    from immersion.scenes_cmd import run_avatar_show
+
+    return run_avatar_show(args)
 
 
 def _positive(text: str) -> float:

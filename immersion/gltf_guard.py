@@ -85,7 +85,9 @@ def _parse(raw: bytes, name: str, limits: Limits) -> tuple[dict[str, Any], bytes
                 raise AssetError(f"{name}: truncated GLB chunk header at byte {pos}")
             size, kind = struct.unpack_from("<I4s", raw, pos)
             if pos + 8 + size > len(raw):
-                raise AssetError(f"{name}: GLB chunk at byte {pos} claims {size} bytes past the end")
+                raise AssetError(
+                    f"{name}: GLB chunk at byte {pos} claims {size} bytes past the end"
+                )
             chunks.append((kind, raw[pos + 8 : pos + 8 + size]))
             pos += 8 + size
         if not chunks or chunks[0][0] != b"JSON":
@@ -115,7 +117,11 @@ def _list(doc: dict[str, Any], key: str, name: str) -> list[Any]:
 
 
 def _check_counts(doc: dict[str, Any], name: str, limits: Limits) -> None:
-    for key, most in (("nodes", limits.nodes), ("meshes", limits.meshes), ("accessors", limits.accessors)):
+    for key, most in (
+        ("nodes", limits.nodes),
+        ("meshes", limits.meshes),
+        ("accessors", limits.accessors),
+    ):
         count = len(_list(doc, key, name))
         if count > most:
             raise AssetError(f"{name}: {count} {key}, over the limit of {most}")
@@ -143,7 +149,9 @@ def _load_buffers(
         length = _length(buf.get("byteLength"), f"{where}.byteLength")
         total += length
         if length > limits.buffer_bytes or total > limits.buffer_bytes:
-            raise AssetError(f"{where}.byteLength: {length} bytes, over the {limits.buffer_bytes >> 20} MB limit")
+            raise AssetError(
+                f"{where}.byteLength: {length} bytes, over the {limits.buffer_bytes >> 20} MB limit"
+            )
         uri = buf.get("uri")
         if uri is None:
             if i != 0 or glb_bin is None:
@@ -179,8 +187,8 @@ def _check_views_and_accessors(doc: dict[str, Any], buffers: list[bytes], name: 
     for i, acc in enumerate(_list(doc, "accessors", name)):
         where = f"{name}: accessors[{i}]"
         count = _length(acc.get("count"), f"{where}.count")
-        comp = _COMPONENT_BYTES.get(acc.get("componentType"))  # type: ignore[arg-type]
-        width = _TYPE_COUNT.get(acc.get("type"))  # type: ignore[arg-type]
+        comp = _COMPONENT_BYTES.get(acc.get("componentType"))
+        width = _TYPE_COUNT.get(acc.get("type"))
         if comp is None or width is None:
             raise AssetError(f"{where}: unknown componentType/type")
         if "sparse" in acc:
@@ -192,7 +200,9 @@ def _check_views_and_accessors(doc: dict[str, Any], buffers: list[bytes], name: 
         start = _length(acc.get("byteOffset", 0), f"{where}.byteOffset")
         need = start + (stride * (count - 1) + comp * width if count else 0)
         if need > view["byteLength"]:
-            raise AssetError(f"{where}: {count} elements need {need} bytes, the view has {view['byteLength']}")
+            raise AssetError(
+                f"{where}: {count} elements need {need} bytes, the view has {view['byteLength']}"
+            )
 
 
 def _check_nodes(doc: dict[str, Any], name: str, limits: Limits) -> None:
@@ -220,7 +230,9 @@ def _check_nodes(doc: dict[str, Any], name: str, limits: Limits) -> None:
             n = parent[n]
             depth += 1
             if depth > limits.depth:
-                raise AssetError(f"{name}: nodes[{i}] is nested deeper than {limits.depth} (or in a cycle)")
+                raise AssetError(
+                    f"{name}: nodes[{i}] is nested deeper than {limits.depth} (or in a cycle)"
+                )
     for s, scene in enumerate(_list(doc, "scenes", name)):
         for n in scene.get("nodes", []):
             _index(n, len(nodes), f"{name}: scenes[{s}].nodes")

@@ -35,7 +35,9 @@ def read_bounded(path: Path, limit: int, where: str) -> bytes:
     """The whole file, refused without reading when it is larger than ``limit`` bytes."""
     size = path.stat().st_size
     if size > limit:
-        raise AssetError(f"{where}: {path.name} is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit")
+        raise AssetError(
+            f"{where}: {path.name} is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit"
+        )
     with path.open("rb") as f:
         data = f.read(limit + 1)
     if len(data) > limit:  # grew while we looked

@@ -23,9 +23,9 @@ from meshkit import box, capsule, cone, cylinder, ellipsoid, srgb, torus
 from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from capture.rotations import matrix_to_quat  # noqa: E402
-from capture.skeleton import Bone  # noqa: E402
-from immersion.avatars.glb_writer import SkinJoint, SkinnedMesh, write_skinned_glb  # noqa: E402
+from capture.rotations import matrix_to_quat
+from capture.skeleton import Bone
+from immersion.avatars.glb_writer import SkinJoint, SkinnedMesh, write_skinned_glb
 
 OUT = Path(__file__).resolve().parents[1] / "assets" / "avatars"
 F = NDArray[np.float64]
@@ -52,7 +52,11 @@ for _b, _p in list(JOINTS.items()):
         JOINTS[Bone[_b.name.replace("LEFT_", "RIGHT_")]] = (-_p[0], _p[1], _p[2])
 
 # Where each bone ends, for the "Y down the bone" rest frames; hands, head and toes point on.
-_TIPS = {Bone.HEAD: (0.0, 1.75, 0.0), Bone.LEFT_HAND: (0.86, 1.40, 0.0), Bone.LEFT_TOES: (0.095, 0.02, 0.20)}
+_TIPS = {
+    Bone.HEAD: (0.0, 1.75, 0.0),
+    Bone.LEFT_HAND: (0.86, 1.40, 0.0),
+    Bone.LEFT_TOES: (0.095, 0.02, 0.20),
+}
 _TIPS[Bone.RIGHT_HAND] = (-0.86, 1.40, 0.0)
 _TIPS[Bone.RIGHT_TOES] = (-0.095, 0.02, 0.20)
 _NEXT = {
@@ -63,8 +67,14 @@ _NEXT = {
     Bone.NECK: Bone.HEAD,
 }
 for _s in ("LEFT", "RIGHT"):
-    for _a, _b2 in (("SHOULDER", "UPPER_ARM"), ("UPPER_ARM", "LOWER_ARM"), ("LOWER_ARM", "HAND"),
-                    ("UPPER_LEG", "LOWER_LEG"), ("LOWER_LEG", "FOOT"), ("FOOT", "TOES")):
+    for _a, _b2 in (
+        ("SHOULDER", "UPPER_ARM"),
+        ("UPPER_ARM", "LOWER_ARM"),
+        ("LOWER_ARM", "HAND"),
+        ("UPPER_LEG", "LOWER_LEG"),
+        ("LOWER_LEG", "FOOT"),
+        ("FOOT", "TOES"),
+    ):
         _NEXT[Bone[f"{_s}_{_a}"]] = Bone[f"{_s}_{_b2}"]
 
 
@@ -106,10 +116,14 @@ def face(skin: str, eye: str, brow: str, hair: str) -> list[Part]:
     ]
     for s in (1.0, -1.0):
         parts += [
-            Part(ellipsoid(c + [0.04 * s, 0.025, 0.09], (0.022, 0.026, 0.014), "#f4f4f0"), Bone.HEAD),
+            Part(
+                ellipsoid(c + [0.04 * s, 0.025, 0.09], (0.022, 0.026, 0.014), "#f4f4f0"), Bone.HEAD
+            ),
             Part(ellipsoid(c + [0.04 * s, 0.022, 0.102], (0.011, 0.013, 0.006), eye), Bone.HEAD),
             Part(box(c + [0.042 * s, 0.062, 0.098], (0.04, 0.009, 0.01), brow), Bone.HEAD),
-            Part(ellipsoid(c + [0.105 * s, 0.0, 0.0], (0.015, 0.028, 0.02), skin), Bone.HEAD),  # ear
+            Part(
+                ellipsoid(c + [0.105 * s, 0.0, 0.0], (0.015, 0.028, 0.02), skin), Bone.HEAD
+            ),  # ear
         ]
     parts.append(Part(ellipsoid(c + [0, 0.045, -0.01], (0.112, 0.095, 0.115), hair, 3), Bone.HEAD))
     return parts
@@ -123,31 +137,87 @@ def detective() -> list[Part]:
     parts += [
         Part(cylinder(c + [0, 0.07, -0.01], c + [0, 0.17, -0.01], 0.1, "#3a3530"), Bone.HEAD),
         Part(cylinder(c + [0, 0.065, -0.01], c + [0, 0.08, -0.01], 0.19, "#3a3530"), Bone.HEAD),
-        Part(cylinder(c + [0, 0.08, -0.01], c + [0, 0.10, -0.01], 0.103, "#7a2f2a"), Bone.HEAD),  # band
+        Part(
+            cylinder(c + [0, 0.08, -0.01], c + [0, 0.10, -0.01], 0.103, "#7a2f2a"), Bone.HEAD
+        ),  # band
         Part(capsule(P(Bone.NECK), P(Bone.HEAD) + [0, 0.02, 0], 0.05, skin), Bone.NECK),
         # Coat torso, lapels, tie, belt and the coat's skirt.
-        Part(ellipsoid(P(Bone.UPPER_CHEST) + [0, 0.03, 0], (0.20, 0.14, 0.12), coat), Bone.UPPER_CHEST),
+        Part(
+            ellipsoid(P(Bone.UPPER_CHEST) + [0, 0.03, 0], (0.20, 0.14, 0.12), coat),
+            Bone.UPPER_CHEST,
+        ),
         Part(ellipsoid(P(Bone.CHEST), (0.175, 0.13, 0.11), coat), Bone.CHEST),
         Part(ellipsoid(P(Bone.SPINE) + [0, 0.02, 0], (0.16, 0.11, 0.10), coat), Bone.SPINE),
-        Part(box(P(Bone.UPPER_CHEST) + [0, 0.02, 0.112], (0.07, 0.16, 0.02), "#f1ede4"), Bone.UPPER_CHEST),
-        Part(box(P(Bone.UPPER_CHEST) + [0, 0.0, 0.124], (0.03, 0.15, 0.012), "#8c1c1c"), Bone.UPPER_CHEST),
+        Part(
+            box(P(Bone.UPPER_CHEST) + [0, 0.02, 0.112], (0.07, 0.16, 0.02), "#f1ede4"),
+            Bone.UPPER_CHEST,
+        ),
+        Part(
+            box(P(Bone.UPPER_CHEST) + [0, 0.0, 0.124], (0.03, 0.15, 0.012), "#8c1c1c"),
+            Bone.UPPER_CHEST,
+        ),
         Part(box(P(Bone.CHEST) + [0, -0.01, 0.11], (0.035, 0.14, 0.012), "#8c1c1c"), Bone.CHEST),
-        Part(cylinder(P(Bone.SPINE) + [0, -0.05, 0], P(Bone.SPINE) + [0, -0.01, 0], 0.165, "#5a4630"), Bone.SPINE),
-        Part(cone(P(Bone.HIPS) + [0, 0.05, 0], P(Bone.HIPS) + [0, -0.25, 0], 0.17, 0.22, coat), Bone.HIPS),
+        Part(
+            cylinder(
+                P(Bone.SPINE) + [0, -0.05, 0], P(Bone.SPINE) + [0, -0.01, 0], 0.165, "#5a4630"
+            ),
+            Bone.SPINE,
+        ),
+        Part(
+            cone(P(Bone.HIPS) + [0, 0.05, 0], P(Bone.HIPS) + [0, -0.25, 0], 0.17, 0.22, coat),
+            Bone.HIPS,
+        ),
     ]
     for s in (1.0, -1.0):
-        parts.append(Part(box(P(Bone.UPPER_CHEST) + [0.065 * s, 0.04, 0.118], (0.05, 0.14, 0.015), "#9c8459", 12 * s), Bone.UPPER_CHEST))
+        parts.append(
+            Part(
+                box(
+                    P(Bone.UPPER_CHEST) + [0.065 * s, 0.04, 0.118],
+                    (0.05, 0.14, 0.015),
+                    "#9c8459",
+                    12 * s,
+                ),
+                Bone.UPPER_CHEST,
+            )
+        )
     left = [
-        Part(ellipsoid(P(Bone.LEFT_UPPER_ARM) + [-0.02, 0.0, 0], (0.09, 0.07, 0.08), coat), Bone.LEFT_SHOULDER),
+        Part(
+            ellipsoid(P(Bone.LEFT_UPPER_ARM) + [-0.02, 0.0, 0], (0.09, 0.07, 0.08), coat),
+            Bone.LEFT_SHOULDER,
+        ),
         limb(Bone.LEFT_UPPER_ARM, Bone.LEFT_LOWER_ARM, 0.058, coat),
         limb(Bone.LEFT_LOWER_ARM, Bone.LEFT_HAND, 0.05, coat),
-        Part(cylinder(P(Bone.LEFT_HAND) - [0.03, 0, 0], P(Bone.LEFT_HAND) - [0.005, 0, 0], 0.056, "#9c8459"), Bone.LEFT_LOWER_ARM),
-        Part(ellipsoid(P(Bone.LEFT_HAND) + [0.07, 0, 0], (0.075, 0.028, 0.045), skin), Bone.LEFT_HAND),
-        Part(capsule(P(Bone.LEFT_HAND) + [0.03, 0, 0.04], P(Bone.LEFT_HAND) + [0.07, -0.01, 0.07], 0.015, skin), Bone.LEFT_HAND),
+        Part(
+            cylinder(
+                P(Bone.LEFT_HAND) - [0.03, 0, 0],
+                P(Bone.LEFT_HAND) - [0.005, 0, 0],
+                0.056,
+                "#9c8459",
+            ),
+            Bone.LEFT_LOWER_ARM,
+        ),
+        Part(
+            ellipsoid(P(Bone.LEFT_HAND) + [0.07, 0, 0], (0.075, 0.028, 0.045), skin), Bone.LEFT_HAND
+        ),
+        Part(
+            capsule(
+                P(Bone.LEFT_HAND) + [0.03, 0, 0.04],
+                P(Bone.LEFT_HAND) + [0.07, -0.01, 0.07],
+                0.015,
+                skin,
+            ),
+            Bone.LEFT_HAND,
+        ),
         limb(Bone.LEFT_UPPER_LEG, Bone.LEFT_LOWER_LEG, 0.08, trousers),
         limb(Bone.LEFT_LOWER_LEG, Bone.LEFT_FOOT, 0.062, trousers),
-        Part(ellipsoid(P(Bone.LEFT_FOOT) + [0, -0.045, 0.03], (0.055, 0.045, 0.1), shoe), Bone.LEFT_FOOT),
-        Part(ellipsoid(P(Bone.LEFT_TOES) + [0, -0.005, 0.02], (0.052, 0.035, 0.06), shoe), Bone.LEFT_TOES),
+        Part(
+            ellipsoid(P(Bone.LEFT_FOOT) + [0, -0.045, 0.03], (0.055, 0.045, 0.1), shoe),
+            Bone.LEFT_FOOT,
+        ),
+        Part(
+            ellipsoid(P(Bone.LEFT_TOES) + [0, -0.005, 0.02], (0.052, 0.035, 0.06), shoe),
+            Bone.LEFT_TOES,
+        ),
     ]
     return parts + left + mirror(left)
 
@@ -161,28 +231,82 @@ def captain() -> list[Part]:
         Part(ellipsoid(c + [0, 0.05, -0.13], (0.06, 0.06, 0.06), "#14100e"), Bone.HEAD),  # hair bun
         Part(capsule(P(Bone.NECK), P(Bone.HEAD) + [0, 0.02, 0], 0.048, skin), Bone.NECK),
         Part(torus(P(Bone.NECK) + [0, -0.005, 0], 0.075, 0.022, "#c9a227"), Bone.UPPER_CHEST),
-        Part(ellipsoid(P(Bone.UPPER_CHEST) + [0, 0.03, 0], (0.19, 0.13, 0.115), trim), Bone.UPPER_CHEST),
+        Part(
+            ellipsoid(P(Bone.UPPER_CHEST) + [0, 0.03, 0], (0.19, 0.13, 0.115), trim),
+            Bone.UPPER_CHEST,
+        ),
         Part(ellipsoid(P(Bone.CHEST), (0.165, 0.125, 0.105), suit), Bone.CHEST),
         Part(ellipsoid(P(Bone.SPINE) + [0, 0.01, 0], (0.15, 0.11, 0.095), suit), Bone.SPINE),
-        Part(cylinder(P(Bone.SPINE) + [0, -0.06, 0], P(Bone.SPINE) + [0, -0.025, 0], 0.152, "#2b2f36"), Bone.SPINE),
+        Part(
+            cylinder(
+                P(Bone.SPINE) + [0, -0.06, 0], P(Bone.SPINE) + [0, -0.025, 0], 0.152, "#2b2f36"
+            ),
+            Bone.SPINE,
+        ),
         Part(box(P(Bone.SPINE) + [0, -0.043, 0.152], (0.06, 0.04, 0.01), "#c9a227"), Bone.SPINE),
         Part(ellipsoid(P(Bone.HIPS) + [0, -0.02, 0], (0.16, 0.12, 0.11), suit), Bone.HIPS),
         # Chevron badge and a stripe down the front.
-        Part(cone(P(Bone.UPPER_CHEST) + [0.08, 0.06, 0.115], P(Bone.UPPER_CHEST) + [0.08, 0.06, 0.135], 0.035, 0.03, "#c9a227", 3), Bone.UPPER_CHEST),
+        Part(
+            cone(
+                P(Bone.UPPER_CHEST) + [0.08, 0.06, 0.115],
+                P(Bone.UPPER_CHEST) + [0.08, 0.06, 0.135],
+                0.035,
+                0.03,
+                "#c9a227",
+                3,
+            ),
+            Bone.UPPER_CHEST,
+        ),
         Part(box(P(Bone.CHEST) + [0, 0, 0.103], (0.05, 0.22, 0.01), trim), Bone.CHEST),
     ]
     left = [
-        Part(ellipsoid(P(Bone.LEFT_UPPER_ARM) + [-0.015, 0.01, 0], (0.085, 0.065, 0.075), trim), Bone.LEFT_SHOULDER),
+        Part(
+            ellipsoid(P(Bone.LEFT_UPPER_ARM) + [-0.015, 0.01, 0], (0.085, 0.065, 0.075), trim),
+            Bone.LEFT_SHOULDER,
+        ),
         limb(Bone.LEFT_UPPER_ARM, Bone.LEFT_LOWER_ARM, 0.052, suit),
         limb(Bone.LEFT_LOWER_ARM, Bone.LEFT_HAND, 0.045, suit),
-        Part(cylinder(P(Bone.LEFT_LOWER_ARM) + [0.12, 0, 0], P(Bone.LEFT_LOWER_ARM) + [0.15, 0, 0], 0.05, trim), Bone.LEFT_LOWER_ARM),
-        Part(ellipsoid(P(Bone.LEFT_HAND) + [0.07, 0, 0], (0.075, 0.028, 0.045), "#2b2f36"), Bone.LEFT_HAND),
-        Part(capsule(P(Bone.LEFT_HAND) + [0.03, 0, 0.04], P(Bone.LEFT_HAND) + [0.07, -0.01, 0.07], 0.015, "#2b2f36"), Bone.LEFT_HAND),
+        Part(
+            cylinder(
+                P(Bone.LEFT_LOWER_ARM) + [0.12, 0, 0],
+                P(Bone.LEFT_LOWER_ARM) + [0.15, 0, 0],
+                0.05,
+                trim,
+            ),
+            Bone.LEFT_LOWER_ARM,
+        ),
+        Part(
+            ellipsoid(P(Bone.LEFT_HAND) + [0.07, 0, 0], (0.075, 0.028, 0.045), "#2b2f36"),
+            Bone.LEFT_HAND,
+        ),
+        Part(
+            capsule(
+                P(Bone.LEFT_HAND) + [0.03, 0, 0.04],
+                P(Bone.LEFT_HAND) + [0.07, -0.01, 0.07],
+                0.015,
+                "#2b2f36",
+            ),
+            Bone.LEFT_HAND,
+        ),
         limb(Bone.LEFT_UPPER_LEG, Bone.LEFT_LOWER_LEG, 0.075, suit),
         limb(Bone.LEFT_LOWER_LEG, Bone.LEFT_FOOT, 0.058, boot),
-        Part(cylinder(P(Bone.LEFT_LOWER_LEG) - [0, 0.02, 0], P(Bone.LEFT_LOWER_LEG) + [0, 0.02, 0], 0.066, "#c9a227"), Bone.LEFT_LOWER_LEG),
-        Part(ellipsoid(P(Bone.LEFT_FOOT) + [0, -0.045, 0.03], (0.058, 0.045, 0.1), boot), Bone.LEFT_FOOT),
-        Part(ellipsoid(P(Bone.LEFT_TOES) + [0, -0.005, 0.02], (0.055, 0.035, 0.06), boot), Bone.LEFT_TOES),
+        Part(
+            cylinder(
+                P(Bone.LEFT_LOWER_LEG) - [0, 0.02, 0],
+                P(Bone.LEFT_LOWER_LEG) + [0, 0.02, 0],
+                0.066,
+                "#c9a227",
+            ),
+            Bone.LEFT_LOWER_LEG,
+        ),
+        Part(
+            ellipsoid(P(Bone.LEFT_FOOT) + [0, -0.045, 0.03], (0.058, 0.045, 0.1), boot),
+            Bone.LEFT_FOOT,
+        ),
+        Part(
+            ellipsoid(P(Bone.LEFT_TOES) + [0, -0.005, 0.02], (0.055, 0.035, 0.06), boot),
+            Bone.LEFT_TOES,
+        ),
     ]
     return parts + left + mirror(left)
 
@@ -298,8 +422,12 @@ def main() -> None:
     for key, (title, build, axes) in AVATARS.items():
         mesh = skin_parts(build())
         path = OUT / f"{key}.vrm"
-        write_skinned_glb(path, mesh, skeleton(axes), name=key, extensions=vrm_extension(title, "Immersion"))
-        print(f"{path.relative_to(OUT.parents[1])}: {len(mesh.triangles)} triangles, {len(mesh.positions)} vertices")
+        write_skinned_glb(
+            path, mesh, skeleton(axes), name=key, extensions=vrm_extension(title, "Immersion")
+        )
+        print(
+            f"{path.relative_to(OUT.parents[1])}: {len(mesh.triangles)} triangles, {len(mesh.positions)} vertices"
+        )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,9 @@ def cylinder(a: Vec, b: Vec, radius: float, colour: str, sections: int = 24) -> 
     return paint(mesh, colour)
 
 
-def cone(a: Vec, b: Vec, r_a: float, r_b: float, colour: str, sections: int = 24) -> trimesh.Trimesh:
+def cone(
+    a: Vec, b: Vec, r_a: float, r_b: float, colour: str, sections: int = 24
+) -> trimesh.Trimesh:
     """A frustum from radius ``r_a`` at ``a`` to ``r_b`` at ``b`` (both ends capped)."""
     length = float(np.linalg.norm(np.asarray(b, float) - np.asarray(a, float)))
     ang = np.linspace(0, 2 * np.pi, sections, endpoint=False)
@@ -60,8 +62,8 @@ def cone(a: Vec, b: Vec, r_a: float, r_b: float, colour: str, sections: int = 24
     faces = []
     for i in range(sections):
         j = (i + 1) % sections
-        faces += [[i, j, sections + j], [i, sections + j, sections + i]]
-        faces += [[2 * sections, j, i], [2 * sections + 1, sections + i, sections + j]]
+        faces += [[i, sections + j, j], [i, sections + i, sections + j]]
+        faces += [[2 * sections, i, j], [2 * sections + 1, sections + j, sections + i]]
     mesh = trimesh.Trimesh(verts, faces, process=True)
     return paint(_align(mesh, a, b), colour)
 
@@ -76,13 +78,19 @@ def ellipsoid(centre: Vec, radii: Vec, colour: str, subdivisions: int = 2) -> tr
 def box(centre: Vec, size: Vec, colour: str, yaw_deg: float = 0.0) -> trimesh.Trimesh:
     mesh = trimesh.creation.box(extents=np.asarray(size, float))
     if yaw_deg:
-        mesh.apply_transform(trimesh.transformations.rotation_matrix(np.radians(yaw_deg), [0, 1, 0]))
+        mesh.apply_transform(
+            trimesh.transformations.rotation_matrix(np.radians(yaw_deg), [0, 1, 0])
+        )
     mesh.apply_translation(np.asarray(centre, float))
     return paint(mesh, colour)
 
 
-def torus(centre: Vec, major: float, minor: float, colour: str, axis: Vec = (0, 1, 0)) -> trimesh.Trimesh:
-    mesh = trimesh.creation.torus(major_radius=major, minor_radius=minor, major_sections=32, minor_sections=12)
+def torus(
+    centre: Vec, major: float, minor: float, colour: str, axis: Vec = (0, 1, 0)
+) -> trimesh.Trimesh:
+    mesh = trimesh.creation.torus(
+        major_radius=major, minor_radius=minor, major_sections=32, minor_sections=12
+    )
     m = trimesh.geometry.align_vectors([0.0, 0.0, 1.0], np.asarray(axis, float))
     mesh.apply_transform(m)
     mesh.apply_translation(np.asarray(centre, float))

@@ -10,9 +10,10 @@ VENV=.venv
 PY="${PYTHON:-python3}"
 say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 
-# 1. Debian packages: OpenCV's GL/GLib libraries, npm (fetches the pose models), venv support.
+# 1. Debian packages: OpenCV's GL/GLib libraries, EGL with Mesa's software renderer (Panda3D
+#    renders headless through it), npm (fetches the pose models), venv support.
 missing=()
-for pkg in libgl1 libglib2.0-0 libegl1; do
+for pkg in libgl1 libglib2.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
 done
 command -v npm >/dev/null || missing+=(npm)

@@ -128,16 +128,27 @@ def write_skinned_glb(
         "scenes": [{"nodes": [0]}],
         "nodes": nodes,
         "meshes": [
-            {"name": f"{name}_body", "primitives": [{"attributes": attrs, "indices": indices, "material": 0}]}
+            {
+                "name": f"{name}_body",
+                "primitives": [{"attributes": attrs, "indices": indices, "material": 0}],
+            }
         ],
         "materials": [
             {
                 "name": f"{name}_skin",
-                "pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0, "roughnessFactor": 0.8},
+                "pbrMetallicRoughness": {
+                    "baseColorFactor": [1, 1, 1, 1],
+                    "metallicFactor": 0.0,
+                    "roughnessFactor": 0.8,
+                },
             }
         ],
         "skins": [
-            {"inverseBindMatrices": ibm, "joints": [first_joint + i for i in range(len(joints))], "skeleton": first_joint}
+            {
+                "inverseBindMatrices": ibm,
+                "joints": [first_joint + i for i in range(len(joints))],
+                "skeleton": first_joint,
+            }
         ],
         "accessors": b.accessors,
         "bufferViews": b.views,
@@ -163,7 +174,9 @@ def write_glb(path: Path, doc: dict[str, Any], binary: bytes) -> None:
             f.write(struct.pack("<I4s", len(binary), b"BIN\0") + binary)
 
 
-def _trs(t: tuple[float, float, float], q: tuple[float, float, float, float]) -> NDArray[np.float64]:
+def _trs(
+    t: tuple[float, float, float], q: tuple[float, float, float, float]
+) -> NDArray[np.float64]:
     m = np.eye(4)
     m[:3, :3] = quat_to_matrix(np.array(q, dtype=np.float64))
     m[:3, 3] = t

@@ -78,7 +78,9 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
         bones = {}
         for i, hb in enumerate(vrm.get("humanoid", {}).get("humanBones", [])):
             if hb.get("bone") in _KNOWN:
-                bones[Bone.from_vrm_name(hb["bone"])] = node_name(hb.get("node"), f"humanoid.humanBones[{i}]")
+                bones[Bone.from_vrm_name(hb["bone"])] = node_name(
+                    hb.get("node"), f"humanoid.humanBones[{i}]"
+                )
         spec = AvatarSpec("0.x", bones, True, _meta0(vrm.get("meta", {})))
     else:
         names = {n.get("name") for n in nodes if isinstance(n, dict)}
@@ -91,7 +93,9 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
             if v not in names:
                 raise AvatarError(f"{name}: bone map: {k} → {v!r}, no node of that name")
             bones[Bone.from_vrm_name(k)] = v
-        unknown = AvatarLicence(str(doc.get("asset", {}).get("copyright", name)), "", "", "everyone", "corporation", "")
+        unknown = AvatarLicence(
+            str(doc.get("asset", {}).get("copyright", name)), "", "", "everyone", "corporation", ""
+        )
         spec = AvatarSpec("gltf", bones, False, unknown)
     missing = [b.vrm_name for b in REQUIRED if b not in spec.bones]
     if missing:
@@ -103,7 +107,11 @@ _KNOWN = {b.vrm_name for b in Bone}
 
 
 def _meta1(meta: dict[str, Any]) -> AvatarLicence:
-    perm = {"everyone": "everyone", "onlySeparatelyLicensedPerson": "licensed", "onlyAuthor": "author"}
+    perm = {
+        "everyone": "everyone",
+        "onlySeparatelyLicensedPerson": "licensed",
+        "onlyAuthor": "author",
+    }
     use = {"personalNonProfit": USES[0], "personalProfit": USES[1], "corporation": USES[2]}
     return AvatarLicence(
         str(meta.get("name", "untitled")),

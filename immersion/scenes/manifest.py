@@ -101,7 +101,9 @@ class ScenePack:
         for m in self.marks:
             if m.name == name:
                 return m
-        raise PackError([f"{self.name}: no mark {name!r} (marks: {', '.join(m.name for m in self.marks)})"])
+        raise PackError(
+            [f"{self.name}: no mark {name!r} (marks: {', '.join(m.name for m in self.marks)})"]
+        )
 
     def camera(self, name: str | None = None) -> CameraPreset:
         if name is None:
@@ -109,7 +111,11 @@ class ScenePack:
         for c in self.cameras:
             if c.name == name:
                 return c
-        raise PackError([f"{self.name}: no camera preset {name!r} (presets: {', '.join(c.name for c in self.cameras)})"])
+        raise PackError(
+            [
+                f"{self.name}: no camera preset {name!r} (presets: {', '.join(c.name for c in self.cameras)})"
+            ]
+        )
 
 
 @cache
@@ -222,7 +228,11 @@ class _Checker:
         centre = (float(floor.get("centre", [0, 0])[0]), float(floor.get("centre", [0, 0])[1]))
 
         bd = data["backdrop"]
-        image = self.asset("backdrop.image", bd["image"], (".png", ".jpg", ".jpeg")) if bd["type"] == "image" else None
+        image = (
+            self.asset("backdrop.image", bd["image"], (".png", ".jpg", ".jpeg"))
+            if bd["type"] == "image"
+            else None
+        )
         colour = bd.get("colour", "#000000")
         backdrop = Backdrop(bd["type"], bd.get("top", colour), bd.get("bottom", colour), image)
 
@@ -276,16 +286,27 @@ class _Checker:
         for i, c in enumerate(data["cameras"]):
             if math.dist(c["position"], c["look_at"]) < 1e-3:
                 self.fail(f"cameras[{i}].look_at", "is the camera's own position")
-            cameras.append(CameraPreset(c["name"], _vec3(c["position"]), _vec3(c["look_at"]), float(c.get("fov", 45.0))))
+            cameras.append(
+                CameraPreset(
+                    c["name"], _vec3(c["position"]), _vec3(c["look_at"]), float(c.get("fov", 45.0))
+                )
+            )
 
-        for key, items in (("marks", marks), ("cameras", cameras)):
+        for key, names in (
+            ("marks", [m.name for m in marks]),
+            ("cameras", [c.name for c in cameras]),
+        ):
             seen: set[str] = set()
-            for i, item in enumerate(items):
-                if item.name in seen:
-                    self.fail(f"{key}[{i}].name", f"{item.name!r} is used twice")
-                seen.add(item.name)
+            for i, item in enumerate(names):
+                if item in seen:
+                    self.fail(f"{key}[{i}].name", f"{item!r} is used twice")
+                seen.add(item)
 
-        sound = self.asset("sound.file", data["sound"]["file"], (".ogg", ".wav")) if "sound" in data else None
+        sound = (
+            self.asset("sound.file", data["sound"]["file"], (".ogg", ".wav"))
+            if "sound" in data
+            else None
+        )
         p = data["pack"]
         return ScenePack(
             root=self.root,

@@ -65,7 +65,9 @@ class AvatarActor:
         controls, rest_t, rest_local, rest_global, rest_pos = [], [], [], [], []
         for b in bones:
             name = spec.bones[b]
-            rest_local.append(space.from_panda_matrix(actor.getJoints(jointName=name)[0].getDefaultValue()))
+            rest_local.append(
+                space.from_panda_matrix(actor.getJoints(jointName=name)[0].getDefaultValue())
+            )
         actor.getPartBundle("modelRoot").forceUpdate()
         for b in bones:
             exposed = actor.exposeJoint(None, "modelRoot", spec.bones[b])
@@ -75,7 +77,7 @@ class AvatarActor:
             exposed.removeNode()
         for b in bones:
             controls.append(actor.controlJoint(None, "modelRoot", spec.bones[b]))
-        for r_l, t_l in rest_local:
+        for _r, t_l in rest_local:
             rest_t.append((float(t_l[0]), float(t_l[1]), float(t_l[2])))
         g = np.array(rest_global)
         local_r = np.array([_orthonormal(r) for r, _ in rest_local])
@@ -91,7 +93,7 @@ class AvatarActor:
         local, hips_t = self.rig.solve(pose)
         hips = self.rig.bones.index(Bone.HIPS)
         for i, ctrl in enumerate(self.controls):
-            t = hips_t if i == hips else self.rest_translation[i]
+            t = hips_t if i == hips else np.array(self.rest_translation[i])
             ctrl.setMat(LMatrix4f(*space.panda_matrix(local[i], t)))
 
     def joint_positions(self) -> dict[Bone, np.ndarray[Any, np.dtype[np.float64]]]:

@@ -44,7 +44,8 @@ def engine(headless: bool | None = None) -> Engine:
                 "audio-library-name null",
                 "sync-video false",
                 "framebuffer-multisample false",
-                "notify-level-device error",  # no /dev/input on servers
+                "notify-level-device fatal",  # no /dev/input on servers: not our concern
+                "print-pipe-types false",
                 "notify-level-display error",
                 "notify-level-glgsg error",
                 "textures-power-2 none",
@@ -58,7 +59,11 @@ def engine(headless: bool | None = None) -> Engine:
         base = ShowBase(windowType="none")
         base.makeDefaultPipe()
     except Exception as exc:  # Panda raises bare Exceptions for a missing pipe
-        raise RenderError(f"cannot start Panda3D's renderer ({exc}); run ./dev setup for libegl1/libgl1") from None
+        raise RenderError(
+            f"cannot start Panda3D's renderer ({exc}); run ./dev setup for libegl1/libgl1"
+        ) from None
     if base.pipe is None:
-        raise RenderError("no graphics pipe: install Debian's libegl1 libgl1 libgl1-mesa-dri (./dev setup)")
+        raise RenderError(
+            "no graphics pipe: install Debian's libegl1 libgl1 libgl1-mesa-dri (./dev setup)"
+        )
     return Engine(base, base.pipe, base.pipe.getInterfaceName())

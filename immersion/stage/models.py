@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +21,20 @@ def load_gltf(doc: GltfDocument) -> Any:
         def load_buffer(self, buffid: int, gltf_buffer: dict[str, Any]) -> None:
             self.buffers[buffid] = doc.buffers[buffid]
 
-    converter = _CheckedBuffers(Filename.fromOsSpecific(str(doc.path)), GltfSettings(skip_animations=True))
+    converter = _CheckedBuffers(
+        Filename.fromOsSpecific(str(doc.path)), GltfSettings(skip_animations=True)
+    )
+    chatter = io.StringIO()
     try:
-        converter.update(doc.json)
+        with contextlib.redirect_stdout(chatter):  # panda3d-gltf prints its warnings
+            converter.update(doc.json)
     except (KeyError, IndexError, TypeError, ValueError, AssertionError, RuntimeError) as exc:
-        raise AssetError(f"{doc.path.name}: glTF content the loader cannot use ({type(exc).__name__}: {exc})") from None
+        raise AssetError(
+            f"{doc.path.name}: glTF content the loader cannot use ({type(exc).__name__}: {exc})"
+        ) from None
+    for line in chatter.getvalue().splitlines():
+        if "with no material" not in line:  # the stage's default material covers that
+            print(f"{doc.path.name}: {line}", file=sys.stderr)
     return NodePath(converter.active_scene.node())
 
 
@@ -35,7 +47,9 @@ def load_model(path: Path, root: Path) -> Any:
     from direct.showbase import ShowBaseGlobal
 
     options = LoaderOptions(LoaderOptions.LF_no_cache | LoaderOptions.LF_report_errors)
-    node = ShowBaseGlobal.base.loader.loadModel(Filename.fromOsSpecific(str(path)), loaderOptions=options, okMissing=True)
+    node = ShowBaseGlobal.base.loader.loadModel(
+        Filename.fromOsSpecific(str(path)), loaderOptions=options, okMissing=True
+    )
     if node is None:
         raise AssetError(f"{path.name}: Panda3D could not load this OBJ file")
     return NodePath(node)

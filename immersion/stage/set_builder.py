@@ -12,6 +12,7 @@ from immersion.stage import space
 from immersion.stage.models import load_model
 from immersion.stage.target import RenderTarget
 
+
 def srgb_to_linear(hex_colour: str) -> np.ndarray[Any, np.dtype[np.float64]]:
     c = np.array([int(hex_colour[i : i + 2], 16) / 255.0 for i in (1, 3, 5)])
     out: np.ndarray[Any, np.dtype[np.float64]] = np.where(
@@ -98,7 +99,9 @@ def build_set(pack: ScenePack, parent: Any) -> Any:
     for placed in (*pack.geometry, *pack.props):
         model = load_model(placed.file, pack.root)
         rot = space.TO_PANDA @ space.rotation_yup(placed.rotation) @ space.TO_PANDA.T
-        model.setMat(LMatrix4f(*space.panda_matrix(rot, space.point(placed.position), placed.scale)))
+        model.setMat(
+            LMatrix4f(*space.panda_matrix(rot, space.point(placed.position), placed.scale))
+        )
         model.setName(placed.name)
         model.reparentTo(node)
     node.flattenMedium()  # fewer nodes and state changes; the set never moves

@@ -33,7 +33,7 @@ def rotation_yup(degrees_xyz: Sequence[float]) -> F:
     return out
 
 
-def panda_matrix(rotation: F, translation: Sequence[float], scale: float = 1.0) -> list[float]:
+def panda_matrix(rotation: F, translation: Sequence[float] | F, scale: float = 1.0) -> list[float]:
     """16 floats for ``LMatrix4`` (Panda's row-vector layout) from a column-vector rotation
     and translation already in Panda space."""
     m = np.eye(4)

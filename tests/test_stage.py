@@ -1,0 +1,276 @@
+"""The stage on Panda3D's offscreen EGL renderer (Mesa llvmpipe): real renders, real skins."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from capture.pose import Pose
+from capture.rotations import axis_angle_quat, quat_to_matrix
+from capture.skeleton import Bone
+from immersion.avatars.vrm import read_spec
+from immersion.catalogue import avatars_dir, shipped_packs
+from immersion.errors import LicenceError
+from immersion.scenes.manifest import load_pack
+from immersion.stage import space
+from immersion.stage.avatar_actor import AvatarActor
+from immersion.stage.stage import Stage
+from tests.conftest import run_cli
+
+AVATARS = ["detective", "captain"]
+_CHILD = {
+    Bone.LEFT_UPPER_ARM: Bone.LEFT_LOWER_ARM, Bone.LEFT_LOWER_ARM: Bone.LEFT_HAND,
+    Bone.RIGHT_UPPER_ARM: Bone.RIGHT_LOWER_ARM, Bone.RIGHT_LOWER_ARM: Bone.RIGHT_HAND,
+    Bone.LEFT_UPPER_LEG: Bone.LEFT_LOWER_LEG, Bone.LEFT_LOWER_LEG: Bone.LEFT_FOOT,
+    Bone.RIGHT_UPPER_LEG: Bone.RIGHT_LOWER_LEG, Bone.RIGHT_LOWER_LEG: Bone.RIGHT_FOOT,
+    Bone.SPINE: Bone.CHEST, Bone.CHEST: Bone.UPPER_CHEST, Bone.NECK: Bone.HEAD,
+}  # fmt: skip
+
+
+def _pose(**turns: tuple[list[float], float]) -> Pose:
+    rest = Pose.rest(hips_height=0.9)
+    rot = rest.rotations.copy()
+    for name, (axis, deg) in turns.items():
+        rot[Bone[name.upper()]] = axis_angle_quat(axis, np.radians(deg))
+    return Pose(0.0, rest.hips, rot, np.ones(len(Bone)))
+
+
+POSES = {
+    "t-pose": _pose(),
+    "arms raised": _pose(left_upper_arm=([0, 0, 1], 80), right_upper_arm=([0, 0, 1], -80)),
+    "squat": _pose(
+        left_upper_leg=([1, 0, 0], -95), right_upper_leg=([1, 0, 0], -95),
+        left_lower_leg=([1, 0, 0], 110), right_lower_leg=([1, 0, 0], 110), spine=([1, 0, 0], 25),
+    ),
+    "reach and turn": _pose(
+        hips=([0, 1, 0], 30), left_upper_arm=([0, 1, 0], 60), left_lower_arm=([0, 1, 0], 45),
+        right_upper_arm=([0, 0, 1], 40), neck=([0, 1, 0], -20), left_upper_leg=([1, 0, 0], -30),
+    ),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stage() -> Stage:
+    pack = load_pack(shipped_packs()[0])
+    s = Stage.open(pack, None, width=480, height=270)
+    return s
+
+
+def _bone_dirs(positions: dict[Bone, np.ndarray]) -> dict[Bone, np.ndarray]:
+    out = {}
+    for b, c in _CHILD.items():
+        d = positions[c] - positions[b]
+        out[b] = d / np.linalg.norm(d)
+    return out
+
+
+@pytest.mark.parametrize("avatar", AVATARS)
+@pytest.mark.parametrize("pose_name", list(POSES))
+def test_pose_fidelity_through_the_engine(stage: Stage, avatar: str, pose_name: str) -> None:
+    """Joint positions read back from Panda3D agree with the capture contract's kinematics."""
+    actor = AvatarActor.load(avatars_dir() / f"{avatar}.vrm")
+    stage.place_avatar(actor, stage.pack.marks[0])
+    rest = _bone_dirs(actor.joint_positions())
+    pose = POSES[pose_name]
+    stage.show(pose)
+    got = _bone_dirs(actor.joint_positions())
+    glob = quat_to_matrix(pose.global_rotations())
+    facing = quat_to_matrix(axis_angle_quat([0, 1, 0], np.radians(stage.mark.facing)))
+    for b in _CHILD:
+        expected = facing @ glob[b] @ facing.T @ rest[b]
+        angle = np.degrees(np.arccos(np.clip(expected @ got[b], -1, 1)))
+        assert angle < 2.0, f"{avatar} {pose_name}: {b.vrm_name} off by {angle:.2f}°"
+    if pose_name == "t-pose":
+        pos = actor.joint_positions()
+        mark_x = stage.mark.position[0]
+        assert (
+            pos[Bone.LEFT_HAND][0] > mark_x + 0.5 > mark_x - 0.5 > pos[Bone.RIGHT_HAND][0]
+        )  # left is left
+        for foot in (Bone.LEFT_FOOT, Bone.RIGHT_FOOT):
+            assert (
+                abs(pos[foot][1] - 0.09) < 0.02
+            )  # ankle height of these avatars: feet on the floor
+    if pose_name == "squat":
+        pos = actor.joint_positions()
+        lowest = min(pos[Bone.LEFT_TOES][1], pos[Bone.RIGHT_TOES][1], pos[Bone.LEFT_FOOT][1] - 0.09)
+        assert abs(lowest - 0.03) < 0.03 and pos[Bone.HIPS][1] < 0.7  # crouched, feet still down
+
+
+def _mask(stage: Stage) -> np.ndarray:
+    assert stage.avatar is not None
+    stage.show(POSES["t-pose"])
+    with_avatar = stage.target.rgb().astype(int)
+    stage.avatar.node.hide()
+    stage.root.find("avatar-shadow").hide()
+    stage.show(None)
+    without = stage.target.rgb().astype(int)
+    stage.avatar.node.show()
+    stage.root.find("avatar-shadow").show()
+    out: np.ndarray = np.abs(with_avatar - without).sum(axis=2) > 30
+    return out
+
+
+@pytest.mark.parametrize("pack_dir", shipped_packs(), ids=lambda p: p.name)
+def test_each_pack_renders_with_the_avatar_on_its_mark_in_every_preset(pack_dir: Path) -> None:
+    pack = load_pack(pack_dir)
+    stage = Stage.open(pack, avatars_dir() / "detective.vrm", width=320, height=180)
+    try:
+        for preset in pack.cameras:
+            stage.set_camera(preset)
+            stage.show(POSES["t-pose"])
+            frame = stage.target.rgb()
+            assert frame.std() > 12, f"{pack.name}/{preset.name}: blank frame"
+            mask = _mask(stage)
+            assert mask.sum() > 150, f"{pack.name}/{preset.name}: avatar not in view"
+            # The mark, projected through the preset's lens, lies on the avatar's silhouette.
+            from panda3d.core import LPoint2f, LPoint3f
+
+            x, z = stage.mark.position
+            hips = stage.target.camera.getRelativePoint(
+                stage.root, LPoint3f(*space.point((x, 0.95, z)))
+            )
+            film = LPoint2f()
+            assert stage.target.lens.project(hips, film), f"{preset.name}: mark out of frame"
+            col = int((film[0] + 1) / 2 * 320)
+            row = int((1 - film[1]) / 2 * 180)
+            ys, xs = np.nonzero(mask)
+            assert xs.min() - 3 <= col <= xs.max() + 3 and ys.min() - 3 <= row <= ys.max() + 3, (
+                preset.name
+            )
+    finally:
+        stage.close()
+
+
+def _vrm0_copy(tmp_path: Path, meta: dict[str, object]) -> Path:
+    """The detective rewritten as a VRM 0.x file: turned to face -Z, humanBones as a list."""
+    data = (avatars_dir() / "detective.vrm").read_bytes()
+    jlen = struct.unpack_from("<I", data, 12)[0]
+    doc = json.loads(data[20 : 20 + jlen])
+    binary = bytearray(data[20 + jlen + 8 :])
+    for node in doc["nodes"]:
+        if "translation" in node:
+            x, y, z = node["translation"]
+            node["translation"] = [-x, y, -z]
+    for name in ("POSITION", "NORMAL"):
+        acc = doc["accessors"][doc["meshes"][0]["primitives"][0]["attributes"][name]]
+        view = doc["bufferViews"][acc["bufferView"]]
+        arr = (
+            np.frombuffer(binary, np.float32, acc["count"] * 3, view["byteOffset"])
+            .reshape(-1, 3)
+            .copy()
+        )
+        arr[:, [0, 2]] *= -1
+        binary[view["byteOffset"] : view["byteOffset"] + arr.nbytes] = arr.tobytes()
+        if "min" in acc:
+            acc["min"], acc["max"] = arr.min(axis=0).tolist(), arr.max(axis=0).tolist()
+    ibm = doc["accessors"][doc["skins"][0]["inverseBindMatrices"]]
+    view = doc["bufferViews"][ibm["bufferView"]]
+    mats = (
+        np.frombuffer(binary, np.float32, ibm["count"] * 16, view["byteOffset"])
+        .reshape(-1, 4, 4)
+        .copy()
+    )
+    mats[:, 3, [0, 2]] *= -1  # column-major: row 3 of the array is the translation column
+    binary[view["byteOffset"] : view["byteOffset"] + mats.nbytes] = mats.tobytes()
+    human = doc["extensions"].pop("VRMC_vrm")["humanoid"]["humanBones"]
+    doc["extensions"]["VRM"] = {
+        "meta": meta,
+        "humanoid": {"humanBones": [{"bone": k, "node": v["node"]} for k, v in human.items()]},
+    }
+    doc["extensionsUsed"] = ["VRM"]
+    from immersion.avatars.glb_writer import write_glb
+
+    path = tmp_path / "vrm0.vrm"
+    write_glb(path, doc, bytes(binary))
+    return path
+
+
+def test_vrm0_avatar_is_turned_to_face_the_audience(stage: Stage, tmp_path: Path) -> None:
+    path = _vrm0_copy(
+        tmp_path,
+        {
+            "title": "Old",
+            "author": "A",
+            "allowedUserName": "Everyone",
+            "commercialUssageName": "Allow",
+        },
+    )
+    actor = AvatarActor.load(path)
+    assert actor.spec.version == "0.x"
+    stage.place_avatar(actor, stage.pack.marks[0])
+    stage.show(POSES["arms raised"])
+    pos = actor.joint_positions()
+    assert pos[Bone.LEFT_HAND][0] > pos[Bone.RIGHT_HAND][0]  # its left hand on the audience's right
+    assert pos[Bone.LEFT_HAND][1] > pos[Bone.LEFT_UPPER_ARM][1] + 0.3  # raised
+
+
+def test_licence_metadata_is_respected(tmp_path: Path) -> None:
+    author_only = _vrm0_copy(
+        tmp_path,
+        {"title": "Mine", "allowedUserName": "OnlyAuthor", "commercialUssageName": "Allow"},
+    )
+    with pytest.raises(LicenceError, match="only its author"):
+        AvatarActor.load(author_only)
+    path = tmp_path / "vrm0.vrm"
+    path.unlink()
+    _vrm0_copy(
+        tmp_path,
+        {"title": "Hobby", "allowedUserName": "Everyone", "commercialUssageName": "Disallow"},
+    )
+    with pytest.raises(LicenceError, match="up to personal-non-profit, not corporation"):
+        AvatarActor.load(path)
+    assert AvatarActor.load(path, use="personal-non-profit").spec.licence.title == "Hobby"
+
+
+def test_shipped_avatars_are_vrm1_humanoids() -> None:
+    for name in AVATARS:
+        data = (avatars_dir() / f"{name}.vrm").read_bytes()
+        jlen = struct.unpack_from("<I", data, 12)[0]
+        spec = read_spec(json.loads(data[20 : 20 + jlen]), name)
+        assert spec.version == "1.0" and len(spec.bones) == len(Bone)
+        assert spec.licence.performers == "everyone" and spec.licence.commercial == "corporation"
+
+
+def test_render_cli_turns_a_take_into_a_video_and_refuses_overwrites(tmp_path: Path) -> None:
+    from capture.take import TakeWriter
+
+    take = tmp_path / "wave.jsonl"
+    with TakeWriter(take, {"fps": 10.0}) as w:
+        for k in range(8):
+            p = _pose(left_upper_arm=([0, 0, 1], 10.0 * k))
+            w.write(k / 10, Pose(k / 10, p.hips, p.rotations, p.confidence))
+    out = tmp_path / "wave.mp4"
+    result = run_cli(
+        "render",
+        "--scene",
+        "enchanted-forest",
+        "--avatar",
+        "captain",
+        "--take",
+        str(take),
+        "--out",
+        str(out),
+        "--size",
+        "320x180",
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    import av
+
+    with av.open(str(out)) as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) == 8 and frames[0].width == 320
+    again = run_cli("render", "--take", str(take), "--out", str(out), "--quiet")
+    assert (
+        again.returncode == 1
+        and "already exists" in again.stderr
+        and "Traceback" not in again.stderr
+    )
+    missing = run_cli(
+        "render", "--take", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x.png")
+    )
+    assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
