@@ -36,16 +36,24 @@ def moving_pose(k: int) -> Pose:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=40)
-    parser.add_argument("--screenshots", type=Path, help="also save a 1280x720 PNG of each pack here")
+    parser.add_argument(
+        "--screenshots", type=Path, help="also save a 1280x720 PNG of each pack here"
+    )
     args = parser.parse_args()
 
     rows = []
     apply_ms: list[float] = []
     for pack_dir in shipped_packs():
         pack = load_pack(pack_dir)
-        avatar = avatars_dir() / ("captain.vrm" if pack.name in ("starship-bridge", "enchanted-forest") else "detective.vrm")
+        avatar = avatars_dir() / (
+            "captain.vrm"
+            if pack.name in ("starship-bridge", "enchanted-forest")
+            else "detective.vrm"
+        )
         row: list[object] = [pack.name]
         for width, height in ((1280, 720), (1920, 1080)):
             stage = Stage.open(pack, avatar, width=width, height=height)
@@ -64,13 +72,19 @@ def main() -> None:
                 stage.avatar.apply(moving_pose(k))
                 apply_ms.append((time.perf_counter() - t0) * 1000)
             med = statistics.median(times)
-            row += [f"{med:.1f}", f"{sorted(times)[int(0.95 * len(times))]:.1f}", f"{1000 / med:.0f}"]
+            row += [
+                f"{med:.1f}",
+                f"{sorted(times)[int(0.95 * len(times))]:.1f}",
+                f"{1000 / med:.0f}",
+            ]
             if args.screenshots and width == 1280:
                 args.screenshots.mkdir(parents=True, exist_ok=True)
                 stage.show(Pose.rest(hips_height=0.9))
                 from panda3d.core import Filename
 
-                stage.target.texture.write(Filename.fromOsSpecific(str(args.screenshots / f"{pack.name}.png")))
+                stage.target.texture.write(
+                    Filename.fromOsSpecific(str(args.screenshots / f"{pack.name}.png"))
+                )
             stage.close()
         rows.append(row)
     print_table(
@@ -82,7 +96,13 @@ def main() -> None:
     print_table(
         "Pose apply (rig maths + 22 joints set in Panda3D), ms per frame; target <= 1 ms",
         ["median", "p95", "max"],
-        [[f"{statistics.median(apply_ms):.3f}", f"{apply_ms[int(0.95 * len(apply_ms))]:.3f}", f"{apply_ms[-1]:.3f}"]],
+        [
+            [
+                f"{statistics.median(apply_ms):.3f}",
+                f"{apply_ms[int(0.95 * len(apply_ms))]:.3f}",
+                f"{apply_ms[-1]:.3f}",
+            ]
+        ],
     )
 
 
