@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from immersion.catalogue import find_avatar, find_pack, scenes_dir, shipped_packs
-from immersion.errors import AvatarError, StageError
+from immersion.errors import StageError
 from immersion.scenes.manifest import load_pack, validate_pack
 
 
@@ -97,10 +97,7 @@ def run_avatar_show(args: argparse.Namespace) -> int:
 
     path = find_avatar(args.avatar)
     doc = inspect_gltf(path, path.parent)
-    try:
-        spec = read_spec(doc.json, path.name)
-    except AvatarError:
-        raise
+    spec = read_spec(doc.json, path.name)
     lic = spec.licence
     print(
         f"{path}: {'VRM ' + spec.version if spec.version != 'gltf' else 'glTF humanoid'}, {len(spec.bones)} humanoid bones"
