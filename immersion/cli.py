@@ -162,11 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(run=_run_models_verify)
 
-    def models_help(args: argparse.Namespace) -> int:
-        models.print_help()
-        return 2
-
-    models.set_defaults(run=models_help)
+    models.set_defaults(run=_print_help(models))
     return parser
 
 
@@ -283,11 +279,7 @@ def _add_scenes(sub: Any) -> None:
     )
     new.set_defaults(run=_run_scenes_new)
 
-    def scenes_help(args: argparse.Namespace) -> int:
-        scenes.print_help()
-        return 2
-
-    scenes.set_defaults(run=scenes_help)
+    scenes.set_defaults(run=_print_help(scenes))
     avatars = sub.add_parser(
         "avatars",
         help="show an avatar's rig and licence",
@@ -302,11 +294,7 @@ def _add_scenes(sub: Any) -> None:
     show.add_argument("avatar", metavar="AVATAR", help="a shipped avatar name or a file")
     show.set_defaults(run=_run_avatar_show)
 
-    def avatars_help(args: argparse.Namespace) -> int:
-        avatars.print_help()
-        return 2
-
-    avatars.set_defaults(run=avatars_help)
+    avatars.set_defaults(run=_print_help(avatars))
 
 
 def _run_render(args: argparse.Namespace) -> int:
@@ -337,6 +325,16 @@ def _run_avatar_show(args: argparse.Namespace) -> int:
     from immersion.scenes_cmd import run_avatar_show
 
     return run_avatar_show(args)
+
+
+def _print_help(group: argparse.ArgumentParser) -> Any:
+    """The run function of a command group called without an action: its help, exit 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        group.print_help()
+        return 2
+
+    return run
 
 
 def _positive(text: str) -> float:

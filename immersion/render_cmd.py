@@ -149,16 +149,19 @@ class _Sink:
         pass
 
 
+def _write_png(stage: Stage, path: Path) -> None:
+    from panda3d.core import Filename
+
+    if not stage.target.texture.write(Filename.fromOsSpecific(str(path))):
+        raise RenderError(f"{path}: could not be written")
+
+
 class _Png(_Sink):
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.count = 0
 
     def write(self, stage: Stage) -> None:
-        from panda3d.core import Filename
-
-        if not stage.target.texture.write(Filename.fromOsSpecific(str(self.path))):
-            raise RenderError(f"{self.path}: could not be written")
+        _write_png(stage, self.path)
 
 
 class _Folder(_Sink):
@@ -168,12 +171,8 @@ class _Folder(_Sink):
         self.count = 0
 
     def write(self, stage: Stage) -> None:
-        from panda3d.core import Filename
-
         self.count += 1
-        path = self.folder / f"frame_{self.count:06d}.png"
-        if not stage.target.texture.write(Filename.fromOsSpecific(str(path))):
-            raise RenderError(f"{path}: could not be written")
+        _write_png(stage, self.folder / f"frame_{self.count:06d}.png")
 
 
 class _Mp4(_Sink):

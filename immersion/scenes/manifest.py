@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jsonschema import Draft202012Validator
 
@@ -27,6 +27,7 @@ from immersion.scenes.unzip import open_pack_folder
 MANIFEST = "scene.toml"
 MAX_MANIFEST_BYTES = 1 << 20
 Vec3 = tuple[float, float, float]
+_N = TypeVar("_N", "Mark", "CameraPreset")
 
 
 @dataclass(frozen=True)
@@ -96,26 +97,20 @@ class ScenePack:
     sound: Path | None
 
     def mark(self, name: str | None = None) -> Mark:
-        if name is None:
-            return self.marks[0]
-        for m in self.marks:
-            if m.name == name:
-                return m
-        raise PackError(
-            [f"{self.name}: no mark {name!r} (marks: {', '.join(m.name for m in self.marks)})"]
-        )
+        return _named(self.marks, name, f"{self.name}: no mark", "marks")
 
     def camera(self, name: str | None = None) -> CameraPreset:
-        if name is None:
-            return self.cameras[0]
-        for c in self.cameras:
-            if c.name == name:
-                return c
-        raise PackError(
-            [
-                f"{self.name}: no camera preset {name!r} (presets: {', '.join(c.name for c in self.cameras)})"
-            ]
-        )
+        return _named(self.cameras, name, f"{self.name}: no camera preset", "presets")
+
+
+def _named(items: tuple[_N, ...], name: str | None, missing: str, plural: str) -> _N:
+    """The item called ``name``, or the first when ``name`` is None."""
+    if name is None:
+        return items[0]
+    for item in items:
+        if item.name == name:
+            return item
+    raise PackError([f"{missing} {name!r} ({plural}: {', '.join(i.name for i in items)})"])
 
 
 @cache

@@ -37,7 +37,10 @@ class AvatarActor:
     actor: Any
     rig: Rig
     controls: list[Any] = field(default_factory=list)
-    rest_translation: list[tuple[float, float, float]] = field(default_factory=list)
+    # (n, 3) each controlled joint's rest translation in its parent's frame; only the hips move.
+    rest_translation: np.ndarray[Any, np.dtype[np.float64]] = field(
+        default_factory=lambda: np.zeros((0, 3))
+    )
 
     @classmethod
     def load(
@@ -62,12 +65,11 @@ class AvatarActor:
             actor.setH(180)
 
         bones = tuple(b for b in Bone if b in spec.bones)
-        controls, rest_t, rest_local, rest_global, rest_pos = [], [], [], [], []
-        for b in bones:
-            name = spec.bones[b]
-            rest_local.append(
-                space.from_panda_matrix(actor.getJoints(jointName=name)[0].getDefaultValue())
-            )
+        rest_local = [
+            space.from_panda_matrix(actor.getJoints(jointName=spec.bones[b])[0].getDefaultValue())
+            for b in bones
+        ]
+        rest_global, rest_pos = [], []
         actor.getPartBundle("modelRoot").forceUpdate()
         for b in bones:
             exposed = actor.exposeJoint(None, "modelRoot", spec.bones[b])
@@ -75,26 +77,25 @@ class AvatarActor:
             rest_global.append(_orthonormal(r))
             rest_pos.append(t)
             exposed.removeNode()
-        for b in bones:
-            controls.append(actor.controlJoint(None, "modelRoot", spec.bones[b]))
-        for _r, t_l in rest_local:
-            rest_t.append((float(t_l[0]), float(t_l[1]), float(t_l[2])))
+        controls = [actor.controlJoint(None, "modelRoot", spec.bones[b]) for b in bones]
         g = np.array(rest_global)
         local_r = np.array([_orthonormal(r) for r, _ in rest_local])
         parent_frame = g @ local_r.transpose(0, 2, 1)
-        hips_t = np.array(rest_t[bones.index(Bone.HIPS)])
-        rig = Rig(bones, g, parent_frame, np.array(rest_pos), basis, hips_t)
-        return cls(path, spec, node, actor, rig, controls, rest_t)
+        translations = np.array([t for _, t in rest_local])
+        rig = Rig(
+            bones, g, parent_frame, np.array(rest_pos), basis, translations[bones.index(Bone.HIPS)]
+        )
+        return cls(path, spec, node, actor, rig, controls, translations)
 
     def apply(self, pose: Pose) -> None:
         """Set every humanoid joint from ``pose`` (the engine skins at the next render)."""
         from panda3d.core import LMatrix4f
 
         local, hips_t = self.rig.solve(pose)
-        hips = self.rig.bones.index(Bone.HIPS)
-        for i, ctrl in enumerate(self.controls):
-            t = hips_t if i == hips else np.array(self.rest_translation[i])
-            ctrl.setMat(LMatrix4f(*space.panda_matrix(local[i], t)))
+        translations = self.rest_translation.copy()
+        translations[self.rig.bones.index(Bone.HIPS)] = hips_t
+        for ctrl, r, t in zip(self.controls, local, translations, strict=True):
+            ctrl.setMat(LMatrix4f(*space.panda_matrix(r, t)))
 
     def joint_positions(self) -> dict[Bone, np.ndarray[Any, np.dtype[np.float64]]]:
         """World positions (pack space: Y up) of the humanoid joints, read from the engine."""

@@ -47,10 +47,6 @@ class LatestPose:
                 self._older = self._newer
             self._newer = pose
 
-    def newest(self) -> Pose | None:
-        with self._lock:
-            return self._newer
-
     def at(self, t: float) -> Pose | None:
         """The pose for a frame shown at capture time ``t``."""
         with self._lock:

@@ -13,8 +13,13 @@ from immersion.stage.models import load_model
 from immersion.stage.target import RenderTarget
 
 
+def hex_rgb(hex_colour: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """'#rrggbb' → sRGB floats in [0, 1]."""
+    return np.array([int(hex_colour[i : i + 2], 16) / 255.0 for i in (1, 3, 5)])
+
+
 def srgb_to_linear(hex_colour: str) -> np.ndarray[Any, np.dtype[np.float64]]:
-    c = np.array([int(hex_colour[i : i + 2], 16) / 255.0 for i in (1, 3, 5)])
+    c = hex_rgb(hex_colour)
     out: np.ndarray[Any, np.dtype[np.float64]] = np.where(
         c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4
     )
@@ -122,10 +127,8 @@ def build_backdrop(pack: ScenePack, target: RenderTarget) -> Any:
     card.setY(1)
     card.setShader(shader("backdrop"))
     bd = pack.backdrop
-    top = np.array([int(bd.top[i : i + 2], 16) / 255.0 for i in (1, 3, 5)])
-    bottom = np.array([int(bd.bottom[i : i + 2], 16) / 255.0 for i in (1, 3, 5)])
-    card.setShaderInput("u_top", tuple(map(float, top)))
-    card.setShaderInput("u_bottom", tuple(map(float, bottom)))
+    card.setShaderInput("u_top", tuple(map(float, hex_rgb(bd.top))))
+    card.setShaderInput("u_bottom", tuple(map(float, hex_rgb(bd.bottom))))
     card.setShaderInput("u_use_image", 1.0 if bd.image is not None else 0.0)
     if bd.image is not None:
         tex: Texture = TexturePool.loadTexture(Filename.fromOsSpecific(str(bd.image)))
