@@ -204,6 +204,7 @@ def _add_render(sub: Any) -> None:
         metavar="AVATAR",
         help=f"shipped avatar name or a .vrm/.glb file (default: {DEFAULT_AVATAR})",
     )
+    _bone_map_option(ren)
     perf = ren.add_mutually_exclusive_group()
     perf.add_argument("--take", type=Path, metavar="TAKE", help="a take file (JSON lines)")
     perf.add_argument(
@@ -292,6 +293,7 @@ def _add_scenes(sub: Any) -> None:
         description="Show an avatar's humanoid mapping and what its licence allows.",
     )
     show.add_argument("avatar", metavar="AVATAR", help="a shipped avatar name or a file")
+    _bone_map_option(show)
     show.set_defaults(run=_run_avatar_show)
 
     avatars.set_defaults(run=_print_help(avatars))
@@ -319,6 +321,16 @@ def _run_scenes_new(args: argparse.Namespace) -> int:
     from immersion.scenes_cmd import run_new
 
     return run_new(args)
+
+
+def _bone_map_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bone-map",
+        type=Path,
+        metavar="FILE",
+        help="for a plain glTF humanoid: JSON object of VRM bone name → the file's joint name "
+        '(e.g. {"hips": "mixamorig:Hips", ...}); not needed when joints carry VRM names',
+    )
 
 
 def _run_avatar_show(args: argparse.Namespace) -> int:

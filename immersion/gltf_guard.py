@@ -50,8 +50,15 @@ _DATA_URI = ("data:application/octet-stream;base64,", "data:application/gltf-buf
 
 def inspect_gltf(path: Path, root: Path, limits: Limits = Limits()) -> GltfDocument:
     """Parse and check ``path`` (inside ``root``); :class:`AssetError` names what is wrong."""
+    raw = read_bounded(path, limits.file_bytes, _rel(path, root))
+    return inspect_glb_bytes(raw, path, root, limits)
+
+
+def inspect_glb_bytes(
+    raw: bytes, path: Path, root: Path, limits: Limits = Limits()
+) -> GltfDocument:
+    """As :func:`inspect_gltf`, for content already in memory that ``path`` names."""
     name = _rel(path, root)
-    raw = read_bounded(path, limits.file_bytes, name)
     doc, glb_bin = _parse(raw, name, limits)
     _check_counts(doc, name, limits)
     buffers = _load_buffers(doc, glb_bin, path.parent, root, name, limits)

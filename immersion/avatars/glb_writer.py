@@ -92,11 +92,13 @@ def write_skinned_glb(
     """Write ``path``; ``extensions`` (e.g. ``VRMC_vrm``) may refer to joints as ``node`` =
     joint index + 2 (node 0 is the root, node 1 the mesh). Returns the glTF JSON written."""
     b = _Bin()
+    # glTF wants an unused influence slot to name joint 0, not a stale joint with weight 0.
+    used_joints = np.where(mesh.weights > 0, mesh.joints, 0)
     attrs = {
         "POSITION": b.add(mesh.positions.astype(np.float32), "VEC3", _FLOAT, _ARRAY_BUFFER),
         "NORMAL": b.add(mesh.normals.astype(np.float32), "VEC3", _FLOAT, _ARRAY_BUFFER),
         "COLOR_0": b.add(mesh.colors.astype(np.float32), "VEC4", _FLOAT, _ARRAY_BUFFER),
-        "JOINTS_0": b.add(mesh.joints.astype(np.uint16), "VEC4", _USHORT, _ARRAY_BUFFER),
+        "JOINTS_0": b.add(used_joints.astype(np.uint16), "VEC4", _USHORT, _ARRAY_BUFFER),
         "WEIGHTS_0": b.add(mesh.weights.astype(np.float32), "VEC4", _FLOAT, _ARRAY_BUFFER),
     }
     indices = b.add(

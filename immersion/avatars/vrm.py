@@ -7,11 +7,14 @@ VRM 0.x (``VRM``) faces -Z and is turned round. A plain glTF humanoid needs a bo
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from capture.skeleton import Bone
 from immersion.errors import AvatarError, LicenceError
+from immersion.safe_files import read_bounded
 
 REQUIRED = (
     Bone.HIPS, Bone.SPINE, Bone.HEAD, Bone.NECK,
@@ -93,8 +96,14 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
             if v not in names:
                 raise AvatarError(f"{name}: bone map: {k} → {v!r}, no node of that name")
             bones[Bone.from_vrm_name(k)] = v
+        # No VRM meta: nothing to enforce, and `avatars show` says so rather than inventing terms.
         unknown = AvatarLicence(
-            str(doc.get("asset", {}).get("copyright", name)), "", "", "everyone", "corporation", ""
+            name,
+            str(doc.get("asset", {}).get("copyright", "")),
+            "not stated (plain glTF: check its rights yourself)",
+            "everyone",
+            "corporation",
+            "",
         )
         spec = AvatarSpec("gltf", bones, False, unknown)
     missing = [b.vrm_name for b in REQUIRED if b not in spec.bones]
@@ -104,6 +113,27 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
 
 
 _KNOWN = {b.vrm_name for b in Bone}
+MAX_BONE_MAP_BYTES = 64 << 10
+
+
+def load_bone_map(path: Path) -> dict[str, str]:
+    """A bone map file: a JSON object from VRM humanoid bone names (``"leftUpperArm"``) to the
+    glTF node names of a plain humanoid (``"mixamorig:LeftArm"``). Unknown bone names are
+    refused here; node names are checked against the avatar by :func:`read_spec`."""
+    try:
+        raw = json.loads(read_bounded(path, MAX_BONE_MAP_BYTES, "bone map"))
+    except FileNotFoundError:
+        raise AvatarError(f"{path}: no such bone map file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AvatarError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise AvatarError(f"{path}: a bone map is a JSON object of bone name → node name")
+    for key, value in raw.items():
+        if key not in _KNOWN:
+            raise AvatarError(f"{path}: {key!r} is not a VRM humanoid bone name")
+        if not isinstance(value, str) or not value:
+            raise AvatarError(f"{path}: {key}: the node name must be a non-empty string")
+    return raw
 
 
 def _meta1(meta: dict[str, Any]) -> AvatarLicence:

@@ -342,3 +342,24 @@ def _check_magic(path: Path, field: str) -> None:
         return
     if not head.startswith(_MAGIC[suffix]):
         raise AssetError(f"{path.name} is not a {suffix[1:].upper()} file")
+    if suffix in (".png", ".jpg", ".jpeg"):
+        _check_image_size(path)
+
+
+MAX_IMAGE_SIDE = 8192
+
+
+def _check_image_size(path: Path) -> None:
+    """A backdrop's pixel size from its header, so a small file claiming a huge image (which
+    the texture loader would allocate) is refused before anything decodes it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise AssetError(f"{path.name}: unreadable image ({exc})") from None
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise AssetError(
+            f"{path.name}: {width}x{height} pixels, over the {MAX_IMAGE_SIDE} pixel side limit"
+        )

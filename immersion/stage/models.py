@@ -1,4 +1,4 @@
-"""Load a checked model file into Panda3D: glTF/GLB through panda3d-gltf, OBJ by Panda."""
+"""Load a checked model file into Panda3D through panda3d-gltf; OBJ is turned into GLB first."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from immersion.errors import AssetError
-from immersion.gltf_guard import GltfDocument, inspect_gltf
+from immersion.gltf_guard import GltfDocument, inspect_glb_bytes, inspect_gltf
+from immersion.safe_files import MAX_FILE_BYTES, read_bounded
 
 
 def load_gltf(doc: GltfDocument) -> Any:
@@ -40,16 +41,26 @@ def load_gltf(doc: GltfDocument) -> Any:
 
 def load_model(path: Path, root: Path) -> Any:
     """A NodePath for a .glb/.gltf/.obj inside ``root`` (checked again here, not trusted)."""
-    from panda3d.core import Filename, LoaderOptions, NodePath
+    if path.suffix.lower() == ".obj":
+        return load_gltf(inspect_glb_bytes(obj_as_glb(path, root), path, root))
+    return load_gltf(inspect_gltf(path, root))
 
-    if path.suffix.lower() in (".glb", ".gltf"):
-        return load_gltf(inspect_gltf(path, root))
-    from direct.showbase import ShowBaseGlobal
 
-    options = LoaderOptions(LoaderOptions.LF_no_cache | LoaderOptions.LF_report_errors)
-    node = ShowBaseGlobal.base.loader.loadModel(
-        Filename.fromOsSpecific(str(path)), loaderOptions=options, okMissing=True
-    )
-    if node is None:
-        raise AssetError(f"{path.name}: Panda3D could not load this OBJ file")
-    return NodePath(node)
+def obj_as_glb(path: Path, root: Path) -> bytes:
+    """An OBJ's geometry (and vertex colours) as GLB, so every model takes the one checked
+    glTF path. Materials (``mtllib``) are not followed: no file beyond the OBJ is opened.
+    Without ``vn`` normals the faces are shaded flat, as modelling tools show them."""
+    import trimesh
+
+    raw = read_bounded(path, MAX_FILE_BYTES, path.name)
+    try:
+        mesh = trimesh.load(io.BytesIO(raw), file_type="obj", force="mesh", process=False)
+    except Exception as exc:  # trimesh raises many kinds on malformed text
+        raise AssetError(f"{path.name}: not an OBJ file trimesh can read ({exc})") from None
+    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
+        raise AssetError(f"{path.name}: the OBJ file has no faces")
+    if b"\nvn " not in raw:
+        mesh = mesh.copy()
+        mesh.unmerge_vertices()
+    glb: bytes = trimesh.exchange.gltf.export_glb(mesh, include_normals=True)  # type: ignore[no-untyped-call]
+    return glb
