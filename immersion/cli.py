@@ -15,6 +15,7 @@ from capture.models import MODEL_NAMES
 from immersion.avatars.vrm import USES
 from immersion.catalogue import DEFAULT_AVATAR, DEFAULT_PACK
 from immersion.errors import StageError
+from immersion.stage.stage import SHADINGS
 
 DESCRIPTION = """\
 Immersion: an audition room in a virtual set. A camera captures the actor's body,
@@ -244,6 +245,14 @@ def _add_render(sub: Any) -> None:
         "--avatar-licensed",
         action="store_true",
         help="you hold a separate licence from the avatar's author",
+    )
+    ren.add_argument(
+        "--shading",
+        choices=SHADINGS,
+        default="auto",
+        help="fast: Lambert lights and a planar avatar shadow (30 fps on a CPU); rich: adds a "
+        "shadow-mapped key light that the whole set casts (for GPUs); auto (default): rich "
+        "on a GPU, fast on a software renderer",
     )
     ren.add_argument("--quiet", action="store_true", help="no progress bar")
     ren.set_defaults(run=_run_render)

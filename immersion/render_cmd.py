@@ -66,12 +66,24 @@ def run_render(args: argparse.Namespace) -> int:
     )
     performance = _performance(args)
     width, height = args.size
-    stage = Stage.open(pack, avatar, width=width, height=height, mark=args.mark, camera=args.camera)
+    stage = Stage.open(
+        pack,
+        avatar,
+        width=width,
+        height=height,
+        mark=args.mark,
+        camera=args.camera,
+        shading=args.shading,
+    )
     quiet = args.quiet
     if not quiet:
         print(f"scene:  {pack.title} ({pack.production})", file=sys.stderr)
         print(f"avatar: {avatar.spec.licence.summary()}", file=sys.stderr)
-        print(f"camera: {stage.camera_preset.name}; mark: {stage.mark.name}", file=sys.stderr)
+        print(
+            f"camera: {stage.camera_preset.name}; mark: {stage.mark.name}; "
+            f"shading: {stage.shading}",
+            file=sys.stderr,
+        )
 
     times = _frame_times(performance, kind, args.at)
     sink = _open_sink(kind, out, performance.fps, width, height)

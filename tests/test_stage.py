@@ -15,7 +15,7 @@ from capture.rotations import axis_angle_quat, quat_to_matrix
 from capture.skeleton import Bone
 from immersion.avatars.glb_writer import write_glb
 from immersion.avatars.vrm import read_spec
-from immersion.catalogue import avatars_dir, shipped_packs
+from immersion.catalogue import avatars_dir, find_pack, shipped_packs
 from immersion.errors import AvatarError, LicenceError, PackError
 from immersion.scenes.manifest import load_pack
 from immersion.stage import space
@@ -369,3 +369,41 @@ def test_obj_props_and_an_image_backdrop_render(tmp_path: Path) -> None:
     Image.new("RGB", (9000, 2), 0).save(folder / "sky.png")
     with pytest.raises(PackError, match=r"sky\.png: 9000x2 pixels, over the 8192"):
         load_pack(folder)
+
+
+def test_rich_shading_casts_the_key_light_shadow_from_the_avatar_and_the_set() -> None:
+    # What a GPU gets by default ("auto"), forced here on llvmpipe at a small size. In the noir
+    # office the window light shines towards the audience, so the shadow falls in view.
+    pack = load_pack(find_pack("noir-office"))
+    detective = avatars_dir() / "detective.vrm"
+    rich = Stage.open(pack, detective, width=320, height=180, shading="rich")
+    fast = Stage.open(pack, detective, width=320, height=180, shading="fast")
+    try:
+        assert rich.shading == "rich" and rich.root.find("avatar-shadow").isEmpty()
+        fast.root.find("avatar-shadow").hide()
+        fast.show(POSES["t-pose"])
+        fast_avatar = fast.target.rgb().astype(int)
+        fast.avatar.node.hide()  # type: ignore[union-attr]
+        fast.show(None)
+        fast_empty = fast.target.rgb().astype(int)
+        body = np.abs(fast_avatar - fast_empty).max(axis=2) > 8  # the avatar's own pixels
+        rich.show(POSES["t-pose"])
+        with_avatar = rich.target.rgb().astype(int)
+        rich.avatar.node.hide()  # type: ignore[union-attr]
+        rich.show(None)
+        empty = rich.target.rgb().astype(int)
+        rich.avatar.node.show()  # type: ignore[union-attr]
+        # Off its own pixels, the avatar only darkens the picture (its shadow), in a patch.
+        darker = ((empty - with_avatar).min(axis=2) > 8) & ~body
+        brighter = ((with_avatar - empty).max(axis=2) > 8) & ~body
+        assert darker.sum() > 300 and brighter.sum() < 10, (darker.sum(), brighter.sum())
+        # The set shadows itself too: the empty set is darker in places than on the fast path,
+        # which has no shadow map, and nowhere brighter.
+        diff = fast_empty.sum(axis=2) - empty.sum(axis=2)
+        assert (diff > 24).mean() > 0.03 and (diff < -24).mean() < 0.002, (
+            (diff > 24).mean(),
+            (diff < -24).mean(),
+        )
+    finally:
+        rich.close()
+        fast.close()

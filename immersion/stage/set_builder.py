@@ -42,11 +42,13 @@ def _vec(v: tuple[float, ...] | np.ndarray[Any, np.dtype[np.float64]]) -> str:
 
 
 def light_code(lights: tuple[Light, ...]) -> str:
-    """GLSL statements adding each light's contribution to ``light`` (Panda space)."""
+    """GLSL statements adding each light's contribution to ``light`` (Panda space). The light
+    marked ``shadows`` is scaled by ``lit`` (1.0, or the shadow map's verdict in rich mode)."""
     lines = []
     ambient = np.zeros(3)
     for li in lights:
         c = srgb_to_linear(li.colour) * li.intensity
+        shade = " * lit" if li.shadows else ""
         if li.type == "ambient":
             ambient += c
             continue
@@ -54,7 +56,7 @@ def light_code(lights: tuple[Light, ...]) -> str:
             assert li.direction is not None
             to_light = -np.asarray(space.point(li.direction))
             to_light /= np.linalg.norm(to_light)
-            lines.append(f"light += {_vec(c)} * max(dot(n, {_vec(to_light)}), 0.0);")
+            lines.append(f"light += {_vec(c)} * max(dot(n, {_vec(to_light)}), 0.0){shade};")
             continue
         assert li.position is not None
         k = 3.0 / li.range**2 if li.range else 0.0  # a quarter brightness at `range` metres
@@ -69,7 +71,7 @@ def light_code(lights: tuple[Light, ...]) -> str:
             lines.append(
                 f"lambert *= smoothstep({outer:.6f}, {inner:.6f}, dot(-normalize(d), {_vec(axis)}));"
             )
-        lines.append(f"light += {_vec(c)} * lambert / (1.0 + {k:.6f} * dot(d, d));")
+        lines.append(f"light += {_vec(c)} * lambert / (1.0 + {k:.6f} * dot(d, d)){shade};")
     # Ambient is a little brighter on upward faces, as skylight is.
     lines.insert(0, f"light += {_vec(ambient)} * (0.75 + 0.25 * n.z);")
     return "\n    ".join(lines)
@@ -88,12 +90,55 @@ def shadow_light(lights: tuple[Light, ...]) -> tuple[float, float, float, float]
     return (0.0, 0.0, -1.0, 0.0)
 
 
-def lit_shader(lights: tuple[Light, ...]) -> Any:
+def lit_shader(lights: tuple[Light, ...], shadow_map: bool = False) -> Any:
+    """The set's shader; ``shadow_map`` compiles in the rich path's shadow-map lookup."""
     from panda3d.core import Shader
 
     folder = resources.files("immersion.stage").joinpath("shaders")
-    frag = folder.joinpath("lit.frag").read_text().replace("// LIGHTS", light_code(lights))
-    return Shader.make(Shader.SL_GLSL, folder.joinpath("lit.vert").read_text(), frag)
+    define = "#version 130\n#define SHADOW_MAP" if shadow_map else "#version 130"
+    vert = folder.joinpath("lit.vert").read_text().replace("#version 130", define, 1)
+    frag = folder.joinpath("lit.frag").read_text().replace("#version 130", define, 1)
+    return Shader.make(Shader.SL_GLSL, vert, frag.replace("// LIGHTS", light_code(lights)))
+
+
+SHADOW_MAP_SIZE = 2048
+
+
+def shadow_caster(lights: tuple[Light, ...], set_node: Any, root: Any) -> Any:
+    """A Panda light under ``root`` that renders a shadow map of everything below ``root``
+    for the pack's ``shadows`` light, fitted to the set's bounds. Its colour is unused: the
+    lighting itself is compiled into the shader. None when no light casts shadows."""
+    from panda3d.core import DirectionalLight, LVector3f, Spotlight
+
+    caster = next((li for li in lights if li.shadows and li.type != "ambient"), None)
+    if caster is None:
+        return None
+    lo, hi = set_node.getTightBounds(root)
+    centre, radius = (lo + hi) / 2, (hi - lo).length() / 2
+    if caster.type == "directional":
+        assert caster.direction is not None
+        node = DirectionalLight("shadow-caster")
+        lens = node.getLens()
+        lens.setFilmSize(2 * radius, 2 * radius)
+        lens.setNearFar(-radius, radius)
+        light = root.attachNewNode(node)
+        light.setPos(centre)
+        light.lookAt(centre + LVector3f(*space.point(caster.direction)))
+    else:  # a point light shadows like a wide spot aimed at the set's centre
+        assert caster.position is not None
+        node = Spotlight("shadow-caster")
+        lens = node.getLens()
+        lens.setFov(caster.angle if caster.type == "spot" and caster.angle else 150.0)
+        lens.setNearFar(0.05, 2 * radius + 20.0)
+        light = root.attachNewNode(node)
+        light.setPos(*space.point(caster.position))
+        if caster.type == "spot" and caster.direction is not None:
+            light.lookAt(light.getPos() + LVector3f(*space.point(caster.direction)))
+        else:
+            light.lookAt(centre)
+    node.setShadowCaster(True, SHADOW_MAP_SIZE, SHADOW_MAP_SIZE)
+    root.setLight(light)
+    return light
 
 
 def build_set(pack: ScenePack, parent: Any) -> Any:

@@ -11,14 +11,24 @@ from pathlib import Path
 from typing import Any
 
 from capture.pose import Pose
+from immersion.errors import RenderError
 from immersion.scenes.manifest import CameraPreset, Mark, ScenePack
 from immersion.stage import space
 from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.engine import Engine, engine
-from immersion.stage.set_builder import build_backdrop, build_set, lit_shader, shader, shadow_light
+from immersion.stage.set_builder import (
+    build_backdrop,
+    build_set,
+    lit_shader,
+    shader,
+    shadow_caster,
+    shadow_light,
+)
 from immersion.stage.target import RenderTarget
 
 SHADOW_STRENGTH = 0.45
+SHADINGS = ("auto", "fast", "rich")
+
 _SHADOW_LIFT = 0.004  # metres above the floor, against z-fighting
 
 
@@ -32,6 +42,7 @@ class Stage:
     avatar: AvatarActor | None
     mark: Mark
     camera_preset: CameraPreset
+    shading: str  # "fast": planar avatar shadow; "rich": shadow-mapped key light
 
     @classmethod
     def open(
@@ -44,24 +55,35 @@ class Stage:
         mark: str | None = None,
         camera: str | None = None,
         target: RenderTarget | None = None,
+        shading: str = "auto",
     ) -> Stage:
+        """``shading`` "auto" picks "rich" on a GPU and "fast" on a software rasteriser."""
         from panda3d.core import Material, NodePath
 
         eng = engine()
         target = target or RenderTarget(eng, width, height)
         root = NodePath(f"stage-{pack.name}")
         target.camera.reparentTo(root)
-        root.setShader(lit_shader(pack.lights))
+        if shading not in SHADINGS:
+            raise RenderError(f"shading must be one of {', '.join(SHADINGS)}, not {shading!r}")
+        if shading == "auto":
+            shading = "fast" if target.is_software() else "rich"
         default = Material("untextured-default")  # models without a material render white
         default.setBaseColor((1, 1, 1, 1))
         root.setMaterial(default)
         set_node = build_set(pack, root)
+        caster = shadow_caster(pack.lights, set_node, root) if shading == "rich" else None
+        root.setShader(lit_shader(pack.lights, shadow_map=caster is not None))
         build_backdrop(pack, target)
         actor = AvatarActor.load(avatar) if isinstance(avatar, Path) else avatar
-        stage = cls(eng, pack, target, root, set_node, actor, pack.mark(mark), pack.camera(camera))
+        stage = cls(
+            eng, pack, target, root, set_node, actor, pack.mark(mark), pack.camera(camera), shading
+        )
         if actor is not None:
             stage.place_avatar(actor, stage.mark)
         stage.set_camera(stage.camera_preset)
+        if caster is not None:
+            target.render()  # Panda makes the shadow buffer on first use; have it before frame 1
         return stage
 
     def place_avatar(self, actor: AvatarActor, mark: Mark) -> None:
@@ -76,6 +98,8 @@ class Stage:
         actor.node.reparentTo(self.root)
         actor.node.setPos(*space.point((mark.position[0], 0.0, mark.position[1])))
         actor.node.setH(mark.facing)
+        if self.shading == "rich":
+            return  # the shadow map already darkens the floor (and the set) under the avatar
 
         shadow = self.root.attachNewNode("avatar-shadow")
         actor.actor.instanceTo(shadow)

@@ -42,7 +42,7 @@ class RenderTarget:
         buffer = eng.graphics.makeOutput(
             eng.pipe,
             name,
-            -10,
+            0,  # after Panda's shadow-map buffers (sort -10), so shadows are this frame's
             fbp,
             WindowProperties.size(width, height),
             GraphicsPipe.BFRefuseWindow,
@@ -72,6 +72,11 @@ class RenderTarget:
         region = buffer.makeDisplayRegion()
         region.setSort(0)
         region.setCamera(self.backdrop.attachNewNode(Camera(f"{name}-backdrop-camera", flat)))
+
+    def is_software(self) -> bool:
+        """Whether the GL driver rasterises on the CPU (Mesa llvmpipe and kin)."""
+        renderer = str(self.buffer.getGsg().getDriverRenderer()).lower()
+        return any(name in renderer for name in ("llvmpipe", "softpipe", "swrast"))
 
     def set_fov(self, vertical_deg: float) -> None:
         aspect = self.width / self.height

@@ -2,6 +2,14 @@
 // World-space position and normal for the set's own lighting (lit.frag).
 uniform mat4 p3d_ModelViewProjectionMatrix;
 uniform mat4 p3d_ModelMatrix;
+#ifdef SHADOW_MAP
+uniform mat4 p3d_ModelViewMatrix;
+uniform struct p3d_LightSourceParameters {
+    sampler2DShadow shadowMap;
+    mat4 shadowViewMatrix;
+} p3d_LightSource[1];
+out vec4 v_shadow;
+#endif
 in vec4 p3d_Vertex;
 in vec3 p3d_Normal;
 in vec4 p3d_Color;
@@ -17,4 +25,7 @@ void main() {
     v_normal = mat3(p3d_ModelMatrix) * p3d_Normal;
     v_colour = p3d_Color;
     v_uv = p3d_MultiTexCoord0;
+#ifdef SHADOW_MAP
+    v_shadow = p3d_LightSource[0].shadowViewMatrix * (p3d_ModelViewMatrix * p3d_Vertex);
+#endif
 }
