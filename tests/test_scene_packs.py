@@ -75,6 +75,22 @@ def test_every_problem_is_reported_at_once_with_file_and_field(pack: Path) -> No
     assert "cameras[0].fov: 500 is greater than the maximum of 150" in joined
 
 
+def test_schema_and_file_problems_are_reported_in_one_run(pack: Path) -> None:
+    _edit(pack, 'file = "set.glb"', 'file = "missing.glb"')
+    _edit(pack, "intensity = 0.4", 'intensity = "bright"')
+    _edit(pack, "size = [6.0, 5.0]", 'size = "big"')  # the floor is unreadable...
+    _edit(pack, "position = [0.0, -1.5]", "position = [0.0, -1.5, 2.0]")  # ...this mark too
+    _edit(pack, 'name = "medium"', 'name = "wide"')
+    problems = validate_pack(pack)
+    joined = "\n".join(problems)
+    assert "lights[0].intensity: 'bright' is not of type 'number'" in joined
+    assert "floor.size: 'big' is not of type 'array'" in joined
+    assert "marks[1].position: [0.0, -1.5, 2.0] is too long" in joined
+    assert "geometry[0].file: 'missing.glb' does not exist" in joined
+    assert "cameras[1].name: 'wide' is used twice" in joined
+    assert len(problems) == 5, problems  # and nothing invented about the unreadable parts
+
+
 def test_semantic_problems_are_all_reported(pack: Path) -> None:
     _edit(pack, 'file = "set.glb"', 'file = "missing.glb"')
     _edit(pack, "position = [0.0, -1.5]", "position = [9.0, -1.5]")

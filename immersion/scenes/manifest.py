@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 
 from immersion.errors import AssetError, PackError
 from immersion.gltf_guard import inspect_gltf
@@ -149,20 +149,66 @@ def _load(path: Path) -> ScenePack:
     except AssetError as exc:
         raise PackError([str(exc)]) from None
 
-    problems = [f"{where}: {msg}" for msg in _schema_problems(data)]
-    if problems:  # the typed checks below assume the shape the schema promises
-        raise PackError(problems)
+    errors = _schema_errors(data)
+    problems = [f"{where}: {msg}" for msg in _schema_problems(errors)]
+    # The checks below assume the schema's shape, so they run over what passed it: a designer
+    # sees a wrong type and a missing file in one run, not one after the other.
     checker = _Checker(root, where)
-    pack = checker.build(data, name=path.stem if path.suffix in (".zip", ".toml") else path.name)
-    if checker.problems:
-        raise PackError(checker.problems)
+    pack = checker.build(
+        _without_errors(data, errors) if errors else data,
+        name=path.stem if path.suffix in (".zip", ".toml") else path.name,
+    )
+    if problems or checker.problems:
+        raise PackError(problems + checker.problems)
     return pack
 
 
-def _schema_problems(data: dict[str, Any]) -> list[str]:
-    out = []
+def _schema_errors(data: dict[str, Any]) -> list[ValidationError]:
     validator = Draft202012Validator(schema())
-    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+    return sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+
+
+# Stand-ins for sections the schema refused, chosen so they raise no problems of their own.
+_SAFE_SECTIONS: dict[str, Any] = {
+    "pack": {"title": "", "production": "", "format": 1},
+    "floor": {"size": [1e9, 1e9]},  # no mark can be off a floor we could not read
+    "backdrop": {"type": "colour"},
+}
+_LISTS = ("geometry", "props", "lights", "marks", "cameras")
+
+
+def _without_errors(data: dict[str, Any], errors: list[ValidationError]) -> dict[str, Any]:
+    """``data`` less what the schema refused: list items with an error are dropped, objects
+    with one replaced by a harmless stand-in. Never changes ``data`` itself."""
+    bad_items: dict[str, set[int]] = {key: set() for key in _LISTS}
+    bad_sections: set[str] = set()
+    for err in errors:
+        path = list(err.absolute_path)
+        if not path:  # top level: a missing section or an unknown key
+            if err.validator == "required":
+                bad_sections.update(k for k in (*_SAFE_SECTIONS, *_LISTS) if k not in data)
+            continue
+        key = str(path[0])
+        if key in _LISTS and len(path) > 1 and isinstance(path[1], int):
+            bad_items[key].add(path[1])
+        elif err.validator not in ("minItems", "maxItems"):
+            bad_sections.add(key)
+    out = {k: v for k, v in data.items() if k not in bad_sections}
+    for key in _LISTS:
+        items = out.get(key, [])
+        out[key] = (
+            [v for i, v in enumerate(items) if i not in bad_items[key]]
+            if isinstance(items, list)
+            else []
+        )
+    for key, safe in _SAFE_SECTIONS.items():
+        out.setdefault(key, safe)
+    return out
+
+
+def _schema_problems(errors: list[ValidationError]) -> list[str]:
+    out = []
+    for err in errors:
         field = _field(list(err.absolute_path))
         if err.validator == "additionalProperties":
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
