@@ -1,0 +1,272 @@
+"""The mirror-feed protocol, version 1: bytes and text in, typed events out. No I/O here.
+
+In the manner of the ``websockets`` library's own protocol core, this module only turns wire
+messages into values and back; the asyncio server (:mod:`immersion.feed.server`) moves them.
+
+Server → viewer
+  * **Video**, a binary message: a fixed 48-byte big-endian header, then the encoded picture.
+
+    ====== ======= =====================================================================
+    offset type    field
+    ====== ======= =====================================================================
+    0      4s      magic ``b"IMF1"``
+    4      u8      protocol version (1)
+    5      u8      codec: 1 H.264 (Annex B access unit), 2 JPEG
+    6      u8      flags: bit 0 keyframe (an H.264 IDR; every JPEG)
+    7      u8      reserved, 0
+    8      u32     frame number (the room's render counter)
+    12     u16     frames skipped for this viewer since the previous one it was sent
+    14     u16     width, pixels
+    16     u16     height, pixels
+    18     u16     reserved, 0
+    20     f64     capture time: when the pose in the picture was captured, room clock (s)
+    28     f64     render time: when the picture was read back, room clock (s)
+    36     f64     send time: when this message was handed to the socket, room clock (s)
+    44     u32     payload length, bytes
+    ====== ======= =====================================================================
+
+    The room clock is seconds since the room started; ``status`` messages carry its current
+    value, so a viewer can line it up with its own clock.
+  * **Control and status**, JSON text objects with a ``type``: ``welcome`` (role and the
+    room's choices), ``status`` (several a second), ``takes`` (the take list), ``error``.
+
+Viewer → server, JSON text objects with a ``type``:
+  * anyone: ``hello`` {codecs: [...]} (what it decodes; H.264 is preferred), ``ack`` {frame}
+    (drawn; frames in flight are bounded by acks), ``codec`` {codec} (switch, e.g. to JPEG
+    after a decoder error).
+  * directors only: ``camera`` {name}, ``scene`` {name}, ``avatar`` {name}, ``take``
+    {action: start|stop}, ``note`` {text}, ``marker`` {label}.
+
+Every viewer message is at most :data:`MAX_MESSAGE_BYTES`; at most :data:`RATE_PER_SECOND`
+a second are accepted (bursts of :data:`RATE_BURST`). Bad messages become :class:`Reject`
+events (answered with an ``error``); they never end the connection.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+VERSION = 1
+MAGIC = b"IMF1"
+HEADER = struct.Struct(">4sBBBxIHHHxxdddI")
+MAX_MESSAGE_BYTES = 4096
+MAX_TEXT = 2000  # characters in a note
+MAX_NAME = 80  # characters in a scene, avatar, camera or marker name
+RATE_PER_SECOND = 20.0
+RATE_BURST = 40.0
+
+
+class Codec(IntEnum):
+    H264 = 1
+    JPEG = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow this protocol; the text says what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class VideoHeader:
+    codec: Codec
+    keyframe: bool
+    frame: int
+    skipped: int
+    width: int
+    height: int
+    capture_t: float
+    render_t: float
+    send_t: float
+
+
+def encode_video(header: VideoHeader, payload: bytes) -> bytes:
+    """One binary video message."""
+    return (
+        HEADER.pack(
+            MAGIC,
+            VERSION,
+            int(header.codec),
+            1 if header.keyframe else 0,
+            header.frame & 0xFFFFFFFF,
+            min(header.skipped, 0xFFFF),
+            header.width,
+            header.height,
+            header.capture_t,
+            header.render_t,
+            header.send_t,
+            len(payload),
+        )
+        + payload
+    )
+
+
+def decode_video(message: bytes) -> tuple[VideoHeader, bytes]:
+    """The header and payload of a binary video message (what a viewer does)."""
+    if len(message) < HEADER.size:
+        raise ProtocolError(f"video message of {len(message)} bytes is shorter than its header")
+    magic, version, codec, flags, frame, skipped, w, h, tc, tr, ts, size = HEADER.unpack_from(
+        message
+    )
+    if magic != MAGIC or version != VERSION:
+        raise ProtocolError(f"not an IMF{VERSION} video message")
+    if codec not in Codec._value2member_map_:
+        raise ProtocolError(f"unknown codec {codec}")
+    if size != len(message) - HEADER.size:
+        raise ProtocolError(f"payload length {size} != {len(message) - HEADER.size} bytes sent")
+    header = VideoHeader(Codec(codec), bool(flags & 1), frame, skipped, w, h, tc, tr, ts)
+    return header, message[HEADER.size :]
+
+
+def server_message(kind: str, **fields: Any) -> str:
+    """A JSON control/status message from the server."""
+    return json.dumps({"type": kind, **fields}, separators=(",", ":"), allow_nan=False)
+
+
+# Viewer events -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    codecs: tuple[Codec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchCodec:
+    codec: Codec
+
+
+@dataclass(frozen=True, slots=True)
+class Steer:
+    """A director's command: ``what`` is camera, scene or avatar; ``name`` the choice."""
+
+    what: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TakeControl:
+    start: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A message refused; ``reason`` goes back to the viewer in an ``error``."""
+
+    reason: str
+
+
+Event = Hello | Ack | SwitchCodec | Steer | TakeControl | Note | Marker | Reject
+
+DIRECTOR_ONLY = frozenset({"camera", "scene", "avatar", "take", "note", "marker"})
+
+
+class ViewerProtocol:
+    """One viewer's side of the protocol, as the server sees it: rate limit, size bound, role.
+
+    Time is passed in (``now``, seconds, any monotonic clock) so tests need no clock.
+    """
+
+    __slots__ = ("_allowance", "_last", "role")
+
+    def __init__(self, role: str, now: float) -> None:
+        if role not in ("director", "observer"):
+            raise ValueError(f"unknown role {role!r}")
+        self.role = role
+        self._allowance = RATE_BURST
+        self._last = now
+
+    def receive(self, message: str | bytes, now: float) -> Event:
+        """The event for one message from the viewer."""
+        self._allowance = min(RATE_BURST, self._allowance + (now - self._last) * RATE_PER_SECOND)
+        self._last = now
+        if self._allowance < 1.0:
+            return Reject(f"too many messages (at most {RATE_PER_SECOND:g} a second)")
+        self._allowance -= 1.0
+        if isinstance(message, bytes):
+            return Reject("viewers send JSON text messages, not binary")
+        if len(message.encode("utf-8", "replace")) > MAX_MESSAGE_BYTES:
+            return Reject(f"message over {MAX_MESSAGE_BYTES} bytes")
+        try:
+            data = json.loads(message)
+        except ValueError:
+            return Reject("message is not JSON")
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            return Reject('message must be a JSON object with a "type"')
+        kind = data["type"]
+        if kind in DIRECTOR_ONLY and self.role != "director":
+            return Reject(f"{kind}: observers may watch but not steer")
+        try:
+            return _parse(kind, data)
+        except ProtocolError as exc:
+            return Reject(f"{kind}: {exc}")
+
+
+def _parse(kind: str, data: dict[str, Any]) -> Event:
+    if kind == "hello":
+        codecs = data.get("codecs")
+        if not isinstance(codecs, list) or len(codecs) > 8:
+            raise ProtocolError("codecs must be a list")
+        known = tuple(
+            Codec[c.upper()]
+            for c in codecs
+            if isinstance(c, str) and c.upper() in Codec.__members__
+        )
+        return Hello(known)
+    if kind == "ack":
+        frame = data.get("frame")
+        if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < 2**32:
+            raise ProtocolError("frame must be a frame number")
+        return Ack(frame)
+    if kind == "codec":
+        return SwitchCodec(_codec(data.get("codec")))
+    if kind in ("camera", "scene", "avatar"):
+        return Steer(kind, _text(data, "name", MAX_NAME))
+    if kind == "take":
+        action = data.get("action")
+        if action not in ("start", "stop"):
+            raise ProtocolError('action must be "start" or "stop"')
+        return TakeControl(action == "start")
+    if kind == "note":
+        return Note(_text(data, "text", MAX_TEXT))
+    if kind == "marker":
+        return Marker(_text(data, "label", MAX_NAME))
+    raise ProtocolError("unknown message type")
+
+
+def _codec(value: Any) -> Codec:
+    if not isinstance(value, str) or value.upper() not in Codec.__members__:
+        raise ProtocolError(f"codec must be one of {', '.join(c.label for c in Codec)}")
+    return Codec[value.upper()]
+
+
+def _text(data: dict[str, Any], key: str, limit: int) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ProtocolError(f"{key} must be a non-empty string")
+    if len(value) > limit:
+        raise ProtocolError(f"{key} is over {limit} characters")
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise ProtocolError(f"{key} has control characters")
+    return value.strip()

@@ -1,0 +1,127 @@
+"""The mirror-feed protocol without sockets: header layout pinned, every message round-tripped."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+
+from immersion.feed.protocol import (
+    HEADER,
+    MAX_MESSAGE_BYTES,
+    RATE_BURST,
+    Ack,
+    Codec,
+    Hello,
+    Marker,
+    Note,
+    ProtocolError,
+    Reject,
+    Steer,
+    SwitchCodec,
+    TakeControl,
+    VideoHeader,
+    ViewerProtocol,
+    decode_video,
+    encode_video,
+    server_message,
+)
+
+HEADER_EXAMPLE = VideoHeader(Codec.H264, True, 70_000, 3, 1280, 720, 12.5, 12.531, 12.533)
+
+
+def test_video_header_layout_is_pinned() -> None:
+    message = encode_video(HEADER_EXAMPLE, b"\x00\x00\x00\x01payload")
+    assert HEADER.size == 48 and len(message) == 48 + 11
+    assert message[:4] == b"IMF1" and message[4] == 1 and message[5] == 1 and message[6] == 1
+    assert struct.unpack_from(">I", message, 8)[0] == 70_000
+    assert struct.unpack_from(">HHH", message, 12) == (3, 1280, 720)
+    assert struct.unpack_from(">ddd", message, 20) == (12.5, 12.531, 12.533)
+    assert struct.unpack_from(">I", message, 44)[0] == 11
+    assert message[48:] == b"\x00\x00\x00\x01payload"
+
+
+def test_video_round_trip_and_refusals() -> None:
+    for codec in Codec:
+        header = VideoHeader(codec, codec is Codec.JPEG, 5, 0, 640, 360, 1.0, 2.0, 3.0)
+        assert decode_video(encode_video(header, b"abc")) == (header, b"abc")
+    message = encode_video(HEADER_EXAMPLE, b"xyz")
+    with pytest.raises(ProtocolError, match="shorter than its header"):
+        decode_video(message[:20])
+    with pytest.raises(ProtocolError, match="payload length 3 != 2"):
+        decode_video(message[:-1])
+    with pytest.raises(ProtocolError, match="not an IMF1"):
+        decode_video(b"XXXX" + message[4:])
+    with pytest.raises(ProtocolError, match="unknown codec 9"):
+        decode_video(message[:5] + b"\x09" + message[6:])
+
+
+def test_skipped_count_saturates_instead_of_wrapping() -> None:
+    header = VideoHeader(Codec.JPEG, True, 1, 100_000, 16, 16, 0, 0, 0)
+    assert decode_video(encode_video(header, b""))[0].skipped == 0xFFFF
+
+
+def test_server_messages_are_json_objects_with_a_type() -> None:
+    text = server_message("status", fps=29.5, scene="noir-office")
+    assert json.loads(text) == {"type": "status", "fps": 29.5, "scene": "noir-office"}
+    with pytest.raises(ValueError):
+        server_message("status", fps=float("nan"))  # NaN is not JSON; never send it
+
+
+@pytest.mark.parametrize(
+    ("message", "event"),
+    [
+        ({"type": "hello", "codecs": ["h264", "jpeg", "av1"]}, Hello((Codec.H264, Codec.JPEG))),
+        ({"type": "ack", "frame": 12}, Ack(12)),
+        ({"type": "codec", "codec": "jpeg"}, SwitchCodec(Codec.JPEG)),
+        ({"type": "camera", "name": "close-up"}, Steer("camera", "close-up")),
+        ({"type": "scene", "name": "western-saloon"}, Steer("scene", "western-saloon")),
+        ({"type": "avatar", "name": "captain"}, Steer("avatar", "captain")),
+        ({"type": "take", "action": "start"}, TakeControl(True)),
+        ({"type": "take", "action": "stop"}, TakeControl(False)),
+        ({"type": "note", "text": " Lovely pause.\nAgain, slower. "}, Note("Lovely pause.\nAgain, slower.")),
+        ({"type": "marker", "label": "big laugh"}, Marker("big laugh")),
+    ],
+)  # fmt: skip
+def test_every_viewer_message_parses(message: dict[str, object], event: object) -> None:
+    assert ViewerProtocol("director", 0.0).receive(json.dumps(message), 0.0) == event
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (b"\x00\x01", "not binary"),
+        ("{nope", "not JSON"),
+        ("[1, 2]", 'a JSON object with a "type"'),
+        ('{"type": "dance"}', "dance: unknown message type"),
+        ('{"type": "ack", "frame": -1}', "ack: frame must be a frame number"),
+        ('{"type": "ack", "frame": true}', "ack: frame must be a frame number"),
+        ('{"type": "codec", "codec": "vp9"}', "codec: codec must be one of h264, jpeg"),
+        ('{"type": "take", "action": "pause"}', 'take: action must be "start" or "stop"'),
+        ('{"type": "note", "text": "   "}', "note: text must be a non-empty string"),
+        ('{"type": "note", "text": "' + "a" * 2001 + '"}', "note: text is over 2000 characters"),
+        ('{"type": "marker", "label": "bell\\u0007"}', "marker: label has control characters"),
+        ('{"type": "note", "text": "' + "a" * MAX_MESSAGE_BYTES + '"}', "over 4096 bytes"),
+    ],
+)
+def test_malformed_messages_are_rejected_with_a_reason(message: str | bytes, reason: str) -> None:
+    event = ViewerProtocol("director", 0.0).receive(message, 0.0)
+    assert isinstance(event, Reject) and reason in event.reason, event
+
+
+def test_observers_watch_but_do_not_steer() -> None:
+    viewer = ViewerProtocol("observer", 0.0)
+    for kind in ("camera", "scene", "avatar", "take", "note", "marker"):
+        event = viewer.receive(json.dumps({"type": kind, "name": "x"}), 0.0)
+        assert event == Reject(f"{kind}: observers may watch but not steer")
+    assert viewer.receive('{"type": "ack", "frame": 1}', 0.0) == Ack(1)
+
+
+def test_message_rate_is_bounded_and_recovers() -> None:
+    viewer = ViewerProtocol("director", 0.0)
+    ack = '{"type": "ack", "frame": 1}'
+    events = [viewer.receive(ack, 0.0) for _ in range(int(RATE_BURST) + 5)]
+    assert events[: int(RATE_BURST)] == [Ack(1)] * int(RATE_BURST)
+    assert all(isinstance(e, Reject) and "too many" in e.reason for e in events[-5:])
+    assert viewer.receive(ack, 1.0) == Ack(1)  # a second later: allowance refilled
