@@ -198,6 +198,8 @@ def _load_npy(path: Path, fps: float | None) -> list[LandmarkFrame]:
 def _load_jsonl(path: Path) -> list[LandmarkFrame]:
     frames: list[LandmarkFrame] = []
     for lineno, obj in read_json_lines(path).frames:
+        if "event" in obj:
+            continue  # a note or marker written during the take
         rows = obj.get("worldLandmarks")
         if rows is None:
             if obj.get("pose", True) is None:

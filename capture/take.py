@@ -67,6 +67,11 @@ class TakeWriter:
         self._line(record)
         self.frames += 1
 
+    def write_event(self, t: float, event: str, **fields: Any) -> None:
+        """A line for something that happened during the take (a note, a marker, a camera
+        switch) at ``t`` seconds on the take's clock; readers keep these apart from poses."""
+        self._line({"t": round(t, 6), "event": event, **fields})
+
     def _line(self, record: dict[str, Any]) -> None:
         self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
         self._file.flush()
@@ -143,6 +148,7 @@ class Take:
     header: dict[str, Any]
     poses: list[Pose | None]
     torn_tail: bool
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 def read_take(path: Path) -> Take:
@@ -153,9 +159,12 @@ def read_take(path: Path) -> Take:
     if lines.header.get("version") != TAKE_VERSION:
         raise TakeFormatError(f"{path}: take version {lines.header.get('version')!r} unsupported")
     poses: list[Pose | None] = []
+    events: list[dict[str, Any]] = []
     for lineno, obj in lines.frames:
-        if obj.get("pose", True) is None:
+        if "event" in obj:
+            events.append(obj)
+        elif obj.get("pose", True) is None:
             poses.append(None)
         else:
             poses.append(Pose.from_json(obj, where=f"{path}:{lineno}"))
-    return Take(lines.header, poses, lines.torn_tail)
+    return Take(lines.header, poses, lines.torn_tail, events)

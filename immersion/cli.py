@@ -23,6 +23,7 @@ MediaPipe turns it into a pose, and the pose drives a CGI avatar.
 
 commands:
   capture   turn a video, camera, image folder or landmarks file into a pose take
+  serve     open an audition room: live avatar on a set, mirrored to the casting team's browsers
   render    render a take (or a video) on a scene pack with an avatar: PNG, frames or MP4
   scenes    list, validate or start scene packs
   avatars   show an avatar's humanoid rig and licence
@@ -134,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     cap.set_defaults(run=_run_capture)
 
+    _add_serve(sub)
     _add_render(sub)
     _add_scenes(sub)
 
@@ -182,6 +184,67 @@ examples:
   immersion render --scene western-saloon --avatar captain --take takes/demo.jsonl --out demo.mp4
   immersion render --scene starship-bridge --camera medium --source clip.mp4 --out frames/
 """
+
+
+SERVE_HELP = """\
+Open an audition room. The actor is captured (a camera, a video or a take), drives the avatar
+on a scene pack, and the rendered view is mirrored live over websockets to the casting team's
+browsers, where directors switch cameras, scenes and avatars, roll takes and write notes, and
+observers watch. With no arguments: the first shipped pack, the default avatar and the bundled
+demo performance on a loop, on http://127.0.0.1:8765.
+
+Each room prints two links with fresh, unguessable tokens: one for directors, one for observers.
+The actor's camera image is never sent; only the rendered set is.
+
+examples:
+  immersion serve
+  immersion serve --source 0 --scene western-saloon --avatar captain --host 0.0.0.0
+  immersion serve --source takes/take-01.jsonl --port 9000
+"""
+
+
+def _add_serve(sub: Any) -> None:
+    from immersion.render_cmd import parse_size
+
+    srv = sub.add_parser(
+        "serve",
+        help="open a live audition room with a mirror feed",
+        description=SERVE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    srv.add_argument(
+        "--source",
+        metavar="SOURCE",
+        help="camera index (0), video, take or landmarks file (default: the demo clip)",
+    )
+    srv.add_argument(
+        "--scene", default=DEFAULT_PACK, metavar="PACK", help=f"default: {DEFAULT_PACK}"
+    )
+    srv.add_argument(
+        "--avatar", default=DEFAULT_AVATAR, metavar="AVATAR", help=f"default: {DEFAULT_AVATAR}"
+    )
+    srv.add_argument("--camera", metavar="PRESET", help="first camera preset (default: the pack's)")
+    srv.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    srv.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks one)")
+    srv.add_argument(
+        "--size", type=parse_size, default=(1280, 720), metavar="WxH", help="default: 1280x720"
+    )
+    srv.add_argument("--fps", type=_positive, default=30.0, help="render rate (default: 30)")
+    srv.add_argument(
+        "--takes", type=Path, default=Path("takes"), metavar="DIR", help="where takes are written"
+    )
+    srv.add_argument("--once", action="store_true", help="play a recorded source once, no loop")
+    srv.add_argument("--shading", choices=SHADINGS, default="auto", help="see `render --help`")
+    srv.add_argument("--quiet", action="store_true", help="only the links and errors")
+    srv.set_defaults(run=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from immersion.serve_cmd import run_serve
+
+    return run_serve(args)
 
 
 def _add_render(sub: Any) -> None:

@@ -134,6 +134,9 @@ class Stage:
             self.avatar.apply(pose)
         self.target.render()
 
-    def close(self) -> None:
+    def close(self, keep_target: bool = False) -> None:
+        """Free the set; ``keep_target`` leaves the buffer for the next pack (a scene switch)."""
+        self.root.clearLight()
         self.root.removeNode()
-        self.target.close()
+        if not keep_target:
+            self.target.close()

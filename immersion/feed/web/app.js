@@ -1,0 +1,157 @@
+// The casting page: connects with the token from its own URL, hands video to the decoder
+// worker, shows status, and sends a director's controls. No build step, no dependencies.
+const $ = (id) => document.getElementById(id);
+const token = new URLSearchParams(location.search).get("token") || "";
+const canvas = $("view");
+const worker = new Worker("/decoder.js");
+const offscreen = canvas.transferControlToOffscreen();
+worker.postMessage({ type: "init", canvas: offscreen }, [offscreen]);
+let socket = null;
+let role = null;
+let drawn = [];
+const probes = new Map();
+let probeId = 0;
+
+function send(obj) { if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(obj)); }
+function say(text) { const m = $("message"); m.textContent = text; m.hidden = !text; }
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/feed?token=${encodeURIComponent(token)}`);
+  socket.binaryType = "arraybuffer";
+  socket.onopen = () => {
+    const codecs = typeof VideoDecoder === "undefined" ? ["jpeg"] : ["h264", "jpeg"];
+    send({ type: "hello", codecs });
+  };
+  socket.onmessage = (event) => {
+    if (typeof event.data !== "string") {
+      worker.postMessage({ type: "video", buffer: event.data }, [event.data]);
+      return;
+    }
+    const msg = JSON.parse(event.data);
+    if (msg.type === "welcome") welcome(msg);
+    else if (msg.type === "status") status(msg);
+    else if (msg.type === "takes") takes(msg.takes);
+    else if (msg.type === "error") say(msg.message);
+  };
+  socket.onclose = (event) => {
+    $("role").textContent = "disconnected";
+    say(event.code === 1006 && !role ? "Refused: this link's token is not valid for the room."
+                                      : `Disconnected (${event.reason || event.code}).`);
+  };
+}
+
+worker.onmessage = (event) => {
+  const msg = event.data;
+  if (msg.type === "drawn") {
+    send({ type: "ack", frame: msg.frame });
+    const now = performance.now();
+    drawn.push(now);
+    drawn = drawn.filter((t) => now - t < 2000);
+    $("fps").textContent = `${(drawn.length / 2).toFixed(0)} fps`;
+    $("codec").textContent = msg.codec.toUpperCase();
+    $("skipped").textContent = msg.skipped ? `${msg.skipped} skipped` : "";
+  } else if (msg.type === "fallback") {
+    say(`Switching to JPEG: ${msg.reason}`);
+    send({ type: "codec", codec: "jpeg" });
+  } else if (msg.type === "probe") {
+    probes.get(msg.id)(msg.result);
+    probes.delete(msg.id);
+  }
+};
+
+function welcome(msg) {
+  role = msg.role;
+  document.body.classList.toggle("observer", role !== "director");
+  $("role").textContent = role;
+  const scene = $("scene"), avatar = $("avatar");
+  scene.replaceChildren(...msg.room.scenes.map((s) => new Option(s, s)));
+  avatar.replaceChildren(...msg.room.avatars.map((a) => new Option(a, a)));
+  cameras(msg.room.cameras);
+  status(msg.status);
+}
+
+function cameras(names) {
+  $("cameras").replaceChildren(...names.map((name) => {
+    const b = document.createElement("button");
+    b.textContent = name; b.dataset.camera = name;
+    b.onclick = () => send({ type: "camera", name });
+    return b;
+  }));
+}
+
+const LIMB_NAMES = { head: "Head", torso: "Torso", leftArm: "Left arm", rightArm: "Right arm",
+                     leftLeg: "Left leg", rightLeg: "Right leg" };
+
+function status(s) {
+  $("scene-title").textContent = s.scene;
+  $("avatar-title").textContent = s.avatar;
+  if ($("scene").value !== s.scene) $("scene").value = s.scene;
+  if ($("avatar").value !== s.avatar) $("avatar").value = s.avatar;
+  for (const b of $("cameras").children) b.classList.toggle("active", b.dataset.camera === s.camera);
+  $("rolling").hidden = !s.take.rolling;
+  $("take-start").disabled = s.take.rolling;
+  $("take-stop").disabled = !s.take.rolling;
+  if (s.take.rolling) {
+    const secs = Math.max(0, s.now - s.take.since);
+    $("take-clock").textContent = `${Math.floor(secs / 60)}:${String(Math.floor(secs % 60)).padStart(2, "0")}`;
+  }
+  const lat = s.latencyMs || {};
+  if (lat.glass != null) $("latency").textContent = `${lat.glass.toFixed(0)} ms`;
+  $("stages").replaceChildren(...[["Capture fps", s.captureFps], ["Render fps", s.renderFps],
+    ["Capture", lat.capture], ["Render", lat.render], ["Encode", lat.encode], ["Send", lat.send],
+    ["Render → drawn", lat.glass], ["Viewers", s.viewers]].map(([k, v]) => {
+    const tr = document.createElement("tr");
+    tr.innerHTML = "<td></td><td></td>";
+    tr.cells[0].textContent = k;
+    tr.cells[1].textContent = v == null ? "—" : (typeof v === "number" && !Number.isInteger(v) ? v.toFixed(1) : v);
+    return tr;
+  }));
+  $("confidence").replaceChildren(...Object.entries(s.confidence || {}).map(([limb, c]) => {
+    const li = document.createElement("li");
+    li.innerHTML = '<span></span><span class="meter"><i></i></span><span></span>';
+    li.children[0].textContent = LIMB_NAMES[limb] || limb;
+    const bar = li.querySelector("i");
+    bar.style.width = `${Math.round(c * 100)}%`;
+    bar.className = c >= 0.8 ? "" : c >= 0.5 ? "warn" : "bad";
+    li.children[2].textContent = `${Math.round(c * 100)}%`;
+    return li;
+  }));
+  if (s.errors && s.errors.length) say(s.errors[s.errors.length - 1]);
+}
+
+function takes(list) {
+  $("takes").replaceChildren(...list.filter((t) => t.file || t.notes.length).map((t) => {
+    const li = document.createElement("li");
+    li.className = "take";
+    li.textContent = t.file ? `${t.file}${t.duration != null ? ` — ${t.duration.toFixed(1)} s` : " — rolling"}` : "Notes outside takes";
+    const notes = document.createElement("ul");
+    notes.className = "notes";
+    for (const n of t.notes) {
+      const item = document.createElement("li");
+      item.textContent = `${n.kind === "marker" ? "◆" : "✎"} ${(n.takeT ?? n.t).toFixed(1)} s: ${n.text}`;
+      notes.append(item);
+    }
+    li.append(notes);
+    return li;
+  }));
+}
+
+$("scene").onchange = (e) => send({ type: "scene", name: e.target.value });
+$("avatar").onchange = (e) => send({ type: "avatar", name: e.target.value });
+$("take-start").onclick = () => send({ type: "take", action: "start" });
+$("take-stop").onclick = () => send({ type: "take", action: "stop" });
+$("marker").onclick = () => send({ type: "marker", label: "marker" });
+$("note-form").onsubmit = (e) => {
+  e.preventDefault();
+  const text = $("note").value.trim();
+  if (text) { send({ type: "note", text }); $("note").value = ""; }
+};
+
+// For tests and curious directors: pixel statistics of the picture on the canvas.
+window.immersion = {
+  probe: () => new Promise((resolve) => { const id = ++probeId; probes.set(id, resolve);
+                                         worker.postMessage({ type: "probe", id }); }),
+  framesDrawn: () => drawn.length,
+};
+connect();

@@ -1,0 +1,109 @@
+// Decodes the mirror feed off the main thread and draws it onto the page's canvas
+// (an OffscreenCanvas handed over at start). H.264 through WebCodecs; JPEG through
+// createImageBitmap. Posts {type:"drawn"} per frame so the page can acknowledge it.
+"use strict";
+const HEADER = 48;
+let ctx = null;
+let decoder = null;
+let configured = null;
+const pending = new Map(); // timestamp (frame number) -> header
+
+function parse(buffer) {
+  const v = new DataView(buffer);
+  const magic = String.fromCharCode(v.getUint8(0), v.getUint8(1), v.getUint8(2), v.getUint8(3));
+  if (magic !== "IMF1" || v.getUint8(4) !== 1) throw new Error("not an IMF1 video message");
+  return {
+    codec: v.getUint8(5) === 1 ? "h264" : "jpeg",
+    keyframe: (v.getUint8(6) & 1) === 1,
+    frame: v.getUint32(8), skipped: v.getUint16(12),
+    width: v.getUint16(14), height: v.getUint16(16),
+    captureT: v.getFloat64(20), renderT: v.getFloat64(28), sendT: v.getFloat64(36),
+    payload: new Uint8Array(buffer, HEADER, v.getUint32(44)),
+  };
+}
+
+function avcCodec(data) {
+  // The SPS (NAL type 7) names the profile and level: avc1.PPCCLL.
+  for (let i = 0; i + 6 < data.length; i++) {
+    if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1 && (data[i + 3] & 0x1f) === 7) {
+      const hex = (b) => b.toString(16).padStart(2, "0").toUpperCase();
+      return "avc1." + hex(data[i + 4]) + hex(data[i + 5]) + hex(data[i + 6]);
+    }
+  }
+  return null;
+}
+
+function draw(image, h) {
+  if (ctx.canvas.width !== h.width || ctx.canvas.height !== h.height) {
+    ctx.canvas.width = h.width; ctx.canvas.height = h.height;
+  }
+  ctx.drawImage(image, 0, 0, h.width, h.height);
+  image.close();
+  postMessage({ type: "drawn", frame: h.frame, skipped: h.skipped, codec: h.codec,
+                renderT: h.renderT, captureT: h.captureT });
+}
+
+function fallback(reason) {
+  if (decoder) { try { decoder.close(); } catch (e) { /* already closed */ } }
+  decoder = null; configured = null; pending.clear();
+  postMessage({ type: "fallback", reason: String(reason) });
+}
+
+async function h264(h) {
+  if (typeof VideoDecoder === "undefined") return fallback("no WebCodecs VideoDecoder");
+  if (h.keyframe) {
+    const codec = avcCodec(h.payload);
+    if (codec && codec !== configured) {
+      const config = { codec, optimizeForLatency: true, hardwareAcceleration: "no-preference" };
+      const support = await VideoDecoder.isConfigSupported(config).catch(() => ({ supported: false }));
+      if (!support.supported) return fallback("H.264 " + codec + " is not supported here");
+      if (!decoder) {
+        decoder = new VideoDecoder({
+          output: (frame) => { const hd = pending.get(frame.timestamp); pending.delete(frame.timestamp);
+                               if (hd) draw(frame, hd); else frame.close(); },
+          error: (e) => fallback(e.message || e),
+        });
+      }
+      decoder.configure(config);
+      configured = codec;
+    }
+  }
+  if (!decoder || !configured) return; // wait for a keyframe
+  pending.set(h.frame, h);
+  decoder.decode(new EncodedVideoChunk({ type: h.keyframe ? "key" : "delta",
+                                         timestamp: h.frame, data: h.payload }));
+}
+
+async function jpeg(h) {
+  const bitmap = await createImageBitmap(new Blob([h.payload], { type: "image/jpeg" }));
+  draw(bitmap, h);
+}
+
+function probe() {
+  // Pixel statistics of what is on the canvas now: tests read the picture back with this.
+  const { width, height } = ctx.canvas;
+  const data = ctx.getImageData(0, 0, width, height).data;
+  let sum = 0, sq = 0, n = 0;
+  for (let i = 0; i < data.length; i += 16) {
+    const y = (data[i] + data[i + 1] + data[i + 2]) / 3; sum += y; sq += y * y; n++;
+  }
+  const mean = sum / n;
+  const cells = [];
+  for (let gy = 0; gy < 4; gy++) for (let gx = 0; gx < 4; gx++) {
+    const p = ((Math.floor((gy + 0.5) * height / 4) * width) + Math.floor((gx + 0.5) * width / 4)) * 4;
+    cells.push([data[p], data[p + 1], data[p + 2]]);
+  }
+  return { width, height, mean, std: Math.sqrt(Math.max(sq / n - mean * mean, 0)), cells };
+}
+
+onmessage = async (event) => {
+  const msg = event.data;
+  if (msg.type === "init") { ctx = msg.canvas.getContext("2d"); return; }
+  if (msg.type === "probe") { postMessage({ type: "probe", id: msg.id, result: probe() }); return; }
+  if (msg.type === "video") {
+    let h;
+    try { h = parse(msg.buffer); } catch (e) { return postMessage({ type: "bad", reason: e.message }); }
+    try { await (h.codec === "h264" ? h264(h) : jpeg(h)); }
+    catch (e) { if (h.codec === "h264") fallback(e.message || e); }
+  }
+};

@@ -1,0 +1,399 @@
+"""The audition room: capture, stage and takes, each at its own pace.
+
+Two threads do the work and never wait on each other or on a viewer:
+
+* **capture** reads the source (camera, video or take) at its own rate and pushes each pose
+  into :class:`LatestPose`; while a take is rolling it also appends the pose to the take.
+* **render** owns Panda3D: it applies queued director commands between frames, renders the
+  newest pose, flips the read-back once to top-down BGRA, encodes it once per codec that some
+  viewer wants, and hands the result to ``on_frame`` (the feed's fan-out).
+
+Director actions arrive from the feed's event loop; they are checked at once (a bad name gets an
+error reply) and carried out by the render thread. Take files are append-only and flushed per
+line, so a killed room leaves a readable take.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from capture.errors import CaptureError
+from capture.pose import Pose
+from capture.skeleton import Bone
+from capture.take import TakeWriter, read_take
+from immersion.catalogue import avatars_dir, find_avatar, find_pack, shipped_packs
+from immersion.errors import StageError
+from immersion.feed.encoders import Encoded, H264Encoder, JpegEncoder
+from immersion.feed.protocol import Codec
+from immersion.scenes.manifest import ScenePack, load_pack
+from immersion.stage.avatar_actor import AvatarActor
+from immersion.stage.pose_feed import LatestPose
+from immersion.stage.stage import Stage
+
+# Limbs a director reads tracking confidence for: the least confident bone of each.
+LIMBS: dict[str, tuple[Bone, ...]] = {
+    "head": (Bone.NECK, Bone.HEAD),
+    "torso": (Bone.HIPS, Bone.SPINE, Bone.CHEST),
+    "leftArm": (Bone.LEFT_UPPER_ARM, Bone.LEFT_LOWER_ARM, Bone.LEFT_HAND),
+    "rightArm": (Bone.RIGHT_UPPER_ARM, Bone.RIGHT_LOWER_ARM, Bone.RIGHT_HAND),
+    "leftLeg": (Bone.LEFT_UPPER_LEG, Bone.LEFT_LOWER_LEG, Bone.LEFT_FOOT),
+    "rightLeg": (Bone.RIGHT_UPPER_LEG, Bone.RIGHT_LOWER_LEG, Bone.RIGHT_FOOT),
+}
+STAGES = ("capture", "render", "encode", "send")
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSettings:
+    source: str  # a video, a take (.jsonl), a landmarks file, or "camera:N"
+    scene: str
+    avatar: str
+    camera: str | None = None
+    width: int = 1280
+    height: int = 720
+    fps: float = 30.0
+    takes_dir: Path = Path("takes")
+    loop: bool = True  # replay a finite source forever (the demo)
+    shading: str = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedFrame:
+    """One rendered picture, encoded once per codec in demand (room clock, seconds)."""
+
+    frame: int
+    capture_t: float
+    render_t: float
+    width: int
+    height: int
+    encoded: dict[Codec, Encoded]
+    encode_ms: float
+
+
+@dataclass
+class _Meter:
+    """Rates and medians over the last few seconds, for status."""
+
+    times: deque[float] = field(default_factory=lambda: deque(maxlen=90))
+    ms: dict[str, deque[float]] = field(default_factory=dict)
+
+    def tick(self, now: float) -> None:
+        self.times.append(now)
+
+    def add(self, stage: str, value: float) -> None:
+        self.ms.setdefault(stage, deque(maxlen=90)).append(value)
+
+    def fps(self) -> float:
+        t = self.times
+        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
+
+    def median(self, stage: str) -> float | None:
+        values = self.ms.get(stage)
+        return float(np.median(values)) if values else None
+
+
+class Room:
+    def __init__(self, settings: RoomSettings) -> None:
+        self.settings = settings
+        self.started = time.monotonic()
+        # Checked now, so a bad argument fails the command before anything starts.
+        self.pack: ScenePack = load_pack(find_pack(settings.scene))
+        self.avatar_path = find_avatar(settings.avatar)
+        self.camera = self.pack.camera(settings.camera).name
+        self.scene_name = settings.scene
+        self.avatar_name = Path(settings.avatar).stem
+        self.latest = LatestPose()
+        self.on_frame: Callable[[RenderedFrame], None] = lambda frame: None
+        self.codecs_wanted: set[Codec] = {Codec.H264}
+        self._keyframe = threading.Event()
+        self._commands: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._capture_meter, self._render_meter = _Meter(), _Meter()
+        self._confidence = dict.fromkeys(LIMBS, 0.0)
+        self._take_lock = threading.Lock()
+        self._take: TakeWriter | None = None
+        self._take_started = 0.0
+        self.takes: list[dict[str, Any]] = []
+        self.errors: list[str] = []  # failures in the worker threads, for status and the CLI
+        self.frame_count = 0
+
+    # Clock and state ---------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The room clock: seconds since the room started."""
+        return time.monotonic() - self.started
+
+    def status(self) -> dict[str, Any]:
+        latency = {
+            "capture": self._capture_meter.median("capture"),
+            "render": self._render_meter.median("render"),
+            "encode": self._render_meter.median("encode"),
+        }
+        with self._take_lock:
+            take = (
+                {"rolling": True, "file": self._take.path.name, "since": self._take_started}
+                if self._take is not None
+                else {"rolling": False}
+            )
+        return {
+            "now": round(self.now(), 4),
+            "scene": self.scene_name,
+            "avatar": self.avatar_name,
+            "camera": self.camera,
+            "take": take,
+            "captureFps": round(self._capture_meter.fps(), 1),
+            "renderFps": round(self._render_meter.fps(), 1),
+            "latencyMs": {k: (round(v, 1) if v is not None else None) for k, v in latency.items()},
+            "confidence": {k: round(v, 2) for k, v in self._confidence.items()},
+            "frame": self.frame_count,
+            "errors": self.errors[-3:],
+        }
+
+    def choices(self) -> dict[str, Any]:
+        return {
+            "scenes": [p.name for p in shipped_packs()],
+            "avatars": sorted(p.stem for p in avatars_dir().glob("*.vrm")),
+            "cameras": [c.name for c in self.pack.cameras],
+            "size": [self.settings.width, self.settings.height],
+        }
+
+    # Director actions (feed thread) ------------------------------------------------------
+
+    def steer(self, what: str, name: str) -> str | None:
+        """Queue a camera/scene/avatar switch; an error message when ``name`` is unknown."""
+        if what == "camera" and name not in {c.name for c in self.pack.cameras}:
+            return f"no camera preset {name!r} in {self.scene_name}"
+        if what == "scene" and name not in {p.name for p in shipped_packs()}:
+            return f"no scene pack {name!r}"
+        if what == "avatar" and not (avatars_dir() / f"{name}.vrm").is_file():
+            return f"no avatar {name!r}"
+        self._commands.put((what, name))
+        return None
+
+    def take_start(self) -> str | None:
+        with self._take_lock:
+            if self._take is not None:
+                return f"a take is already rolling ({self._take.path.name})"
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            number = len(self.takes) + 1
+            path = self.settings.takes_dir / f"take-{stamp}-{number:02d}.jsonl"
+            header = {
+                "source": self.settings.source,
+                "scene": self.scene_name,
+                "avatar": self.avatar_name,
+                "camera": self.camera,
+                "fps": self.settings.fps,
+                "roomTime": round(self.now(), 4),
+            }
+            try:
+                self._take = TakeWriter(path, header)
+            except CaptureError as exc:
+                return str(exc)
+            self._take_started = self.now()
+            self.takes.append({"file": path.name, "started": self._take_started, "notes": []})
+        return None
+
+    def take_stop(self) -> str | None:
+        with self._take_lock:
+            if self._take is None:
+                return "no take is rolling"
+            self._take.close()
+            entry = self.takes[-1]
+            entry["duration"] = round(self.now() - self._take_started, 2)
+            entry["frames"] = self._take.frames
+            self._take = None
+        return None
+
+    def annotate(self, kind: str, text: str) -> dict[str, Any]:
+        """A note or marker: into the rolling take (if any) and the room's take list."""
+        t = round(self.now(), 3)
+        item = {"kind": kind, "text": text, "t": t}
+        with self._take_lock:
+            if self._take is not None:
+                self._take.write_event(t - self._take_started, kind, text=text)
+                item["takeT"] = round(t - self._take_started, 3)
+            (self.takes[-1]["notes"] if self.takes else self._loose_notes()).append(item)
+        return item
+
+    def _loose_notes(self) -> list[dict[str, Any]]:
+        if not self.takes or self.takes[0].get("file") != "":
+            self.takes.insert(0, {"file": "", "started": 0.0, "notes": []})
+        notes: list[dict[str, Any]] = self.takes[0]["notes"]
+        return notes
+
+    def want_keyframe(self) -> None:
+        self._keyframe.set()
+
+    # Threads -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for name, target in (("capture", self._capture_loop), ("render", self._render_loop)):
+            thread = threading.Thread(target=self._guard(name, target), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop both threads and close a rolling take (it stays readable either way)."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.take_stop()
+
+    def _guard(self, name: str, body: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                body()
+            except (CaptureError, StageError) as exc:
+                self.errors.append(f"{name}: {exc}")
+            except Exception as exc:  # a worker must report, not vanish silently
+                self.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+        return run
+
+    def _poses(self) -> Iterator[tuple[float, Pose | None, float]]:
+        """(source time, pose, capture ms) from the source, paced to real time, looped."""
+        spec = self.settings.source
+        offset = 0.0
+        while not self._stop.is_set():
+            last_t = 0.0
+            if spec.endswith(".jsonl") and _is_take(Path(spec)):
+                take = read_take(Path(spec))
+                fps = float(take.header.get("fps") or 30.0)
+                for k, pose in enumerate(take.poses):
+                    last_t = k / fps
+                    yield offset + last_t, pose, 0.0
+            else:
+                from capture.pipeline import CaptureSettings, pose_stream
+                from capture.sources import open_source
+
+                source = open_source(spec, None)
+                for frame in pose_stream(source, CaptureSettings()):
+                    last_t = frame.t
+                    yield offset + frame.t, frame.pose, sum(frame.timings.values())
+                    if self._stop.is_set():
+                        break
+            if not self.settings.loop:
+                return
+            offset += last_t + 1 / 30
+
+    def _capture_loop(self) -> None:
+        t0 = time.monotonic()
+        for t, pose, ms in self._poses():
+            if self._stop.is_set():
+                return
+            # Pace a recorded source to real time: a live camera paces itself.
+            delay = t0 + t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            now = self.now()
+            self._capture_meter.tick(now)
+            self._capture_meter.add("capture", ms)
+            if pose is None:
+                continue
+            self.latest.push(Pose(now, pose.hips, pose.rotations, pose.confidence))
+            self._confidence = {
+                limb: float(min(pose.confidence[b] for b in bones)) for limb, bones in LIMBS.items()
+            }
+            with self._take_lock:
+                if self._take is not None:
+                    shifted = Pose(
+                        now - self._take_started, pose.hips, pose.rotations, pose.confidence
+                    )
+                    self._take.write(shifted.t, shifted)
+
+    def _render_loop(self) -> None:
+        s = self.settings
+        stage = Stage.open(
+            self.pack,
+            AvatarActor.load(self.avatar_path),
+            width=s.width,
+            height=s.height,
+            camera=self.camera,
+            shading=s.shading,
+        )
+        encoders: dict[Codec, H264Encoder | JpegEncoder] = {
+            Codec.H264: H264Encoder(s.width, s.height, s.fps),
+            Codec.JPEG: JpegEncoder(),
+        }
+        period = 1.0 / s.fps
+        next_at = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                stage = self._apply_commands(stage)
+                pose = self.latest.at(self.now())
+                t0 = time.perf_counter()
+                stage.show(pose)
+                bgra = np.ascontiguousarray(stage.target.bgra()[::-1])
+                render_t = self.now()
+                t1 = time.perf_counter()
+                if self._keyframe.is_set():
+                    self._keyframe.clear()
+                    encoders[Codec.H264].want_keyframe()
+                encoded = {c: encoders[c].encode(bgra) for c in sorted(self.codecs_wanted)}
+                t2 = time.perf_counter()
+                self.frame_count += 1
+                self._render_meter.tick(render_t)
+                self._render_meter.add("render", (t1 - t0) * 1e3)
+                self._render_meter.add("encode", (t2 - t1) * 1e3)
+                self.on_frame(
+                    RenderedFrame(
+                        self.frame_count,
+                        pose.t if pose is not None else render_t,
+                        render_t,
+                        s.width,
+                        s.height,
+                        encoded,
+                        (t2 - t1) * 1e3,
+                    )
+                )
+                next_at += period
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                else:
+                    next_at = time.monotonic()  # late: do not try to catch up in a burst
+        finally:
+            stage.close()
+
+    def _apply_commands(self, stage: Stage) -> Stage:
+        while True:
+            try:
+                what, name = self._commands.get_nowait()
+            except queue.Empty:
+                return stage
+            if what == "camera":
+                stage.set_camera(stage.pack.camera(name))
+                self.camera = name
+            elif what == "avatar":
+                path = find_avatar(name)
+                stage.place_avatar(AvatarActor.load(path), stage.mark)
+                self.avatar_path, self.avatar_name = path, name
+            elif what == "scene":
+                pack = load_pack(find_pack(name))
+                target, avatar = stage.target, stage.avatar
+                if avatar is not None:
+                    avatar.node.detachNode()  # keep it: the old set is freed below
+                stage.close(keep_target=True)
+                stage = Stage.open(
+                    pack, avatar, target=target, width=target.width, height=target.height,
+                    shading=self.settings.shading,
+                )  # fmt: skip
+                self.pack, self.scene_name, self.camera = pack, name, stage.camera_preset.name
+            self.want_keyframe()  # the picture changed all at once: restart the H.264 stream
+
+
+def _is_take(path: Path) -> bool:
+    with contextlib.suppress(OSError), path.open("rb") as f:
+        return re.search(rb'"format"\s*:\s*"immersion-take"', f.readline(4096)) is not None
+    return False
