@@ -1,0 +1,247 @@
+"""`immersion serve` as a real process, real websockets clients on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from capture.pose import Pose
+from capture.take import TakeWriter, read_take
+from immersion.feed.protocol import Codec, decode_video
+from tests.conftest import ROOT
+
+
+@dataclass
+class Room:
+    process: subprocess.Popen[str]
+    port: int
+    director: str
+    observer: str
+    takes: Path
+
+    def url(self, token: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/feed?token={token}"
+
+
+def _take(path: Path) -> Path:
+    with TakeWriter(path, {"fps": 30.0}) as w:
+        for k in range(60):
+            w.write(k / 30, Pose.rest(hips_height=0.9 + 0.001 * k))
+    return path
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
+    tmp = tmp_path_factory.mktemp("room")
+    log = (tmp / "serve.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "immersion", "serve", "--source", str(_take(tmp / "perf.jsonl")),
+            "--port", "0", "--size", "320x180", "--takes", str(tmp / "takes"), "--fps", "20",
+        ],
+        stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines = [process.stdout.readline() for _ in range(3)]
+    found = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=(\S+)", lines[1])
+    observer = re.search(r"token=(\S+)", lines[2])
+    assert found and observer, lines
+    yield Room(process, int(found[1]), found[2], observer[1], tmp / "takes")
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    process.stdout.close()
+    log.close()
+
+
+async def _hello(ws: ClientConnection, codec: str = "jpeg") -> dict[str, Any]:
+    welcome: dict[str, Any] = json.loads(await ws.recv())
+    assert welcome["type"] == "welcome"
+    await ws.send(json.dumps({"type": "hello", "codecs": [codec]}))
+    return welcome
+
+
+async def _frames(ws: ClientConnection, count: int, ack: bool = True) -> list[Any]:
+    """The next ``count`` video headers (acknowledging each), and the text messages between."""
+    headers: list[Any] = []
+    while len(headers) < count:
+        message = await asyncio.wait_for(ws.recv(), 10)
+        if isinstance(message, bytes):
+            header, payload = decode_video(message)
+            assert len(payload) > (100 if header.keyframe else 0)
+            headers.append(header)
+            if ack:
+                await ws.send(json.dumps({"type": "ack", "frame": header.frame}))
+    return headers
+
+
+async def _until(ws: ClientConnection, kind: str, check: Any = None) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        message = await asyncio.wait_for(ws.recv(), 10)
+        if isinstance(message, bytes):
+            await ws.send(json.dumps({"type": "ack", "frame": decode_video(message)[0].frame}))
+            continue
+        data: dict[str, Any] = json.loads(message)
+        if data["type"] == kind and (check is None or check(data)):
+            return data
+    raise AssertionError(f"no {kind} message")
+
+
+def test_a_bad_token_is_refused_before_anything_is_sent(room: Room) -> None:
+    async def go() -> None:
+        for token in ("", "nope", room.director[:-1]):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(room.url(token)):
+                    pass
+            assert refused.value.response.status_code == 403
+
+    asyncio.run(go())
+
+
+def test_a_foreign_origin_is_refused(room: Room) -> None:
+    async def go() -> None:
+        with pytest.raises(InvalidStatus):
+            async with connect(room.url(room.director), origin="http://evil.example"):  # type: ignore[arg-type]
+                pass
+
+    asyncio.run(go())
+
+
+def test_viewers_get_frames_and_status_and_directors_steer(room: Room) -> None:
+    async def go() -> None:
+        async with (
+            connect(room.url(room.director)) as director,
+            connect(room.url(room.observer)) as observer,
+            connect(room.url(room.observer)) as h264,
+        ):
+            welcome = await _hello(director)
+            assert welcome["role"] == "director" and "noir-office" in welcome["room"]["scenes"]
+            assert (await _hello(observer))["role"] == "observer"
+            await _hello(h264, "h264")
+            jpeg_frames = await _frames(director, 5)
+            assert all(
+                h.codec is Codec.JPEG and (h.width, h.height) == (320, 180) for h in jpeg_frames
+            )
+            avc = await _frames(h264, 5)
+            assert avc[0].codec is Codec.H264 and avc[0].keyframe  # a new viewer starts on a key
+            assert [h.frame for h in jpeg_frames] == sorted(h.frame for h in jpeg_frames)
+            status = await _until(observer, "status", lambda s: s["renderFps"] > 0)
+            assert set(status["confidence"]) == {
+                "head",
+                "torso",
+                "leftArm",
+                "rightArm",
+                "leftLeg",
+                "rightLeg",
+            }
+            assert status["latencyMs"]["render"] is not None
+
+            # Observers may not steer; directors may; a bad name is an error, not a crash.
+            await observer.send(json.dumps({"type": "camera", "name": "medium"}))
+            error = await _until(observer, "error")
+            assert "observers may watch but not steer" in error["message"]
+            await director.send(json.dumps({"type": "camera", "name": "nowhere"}))
+            assert "no camera preset 'nowhere'" in (await _until(director, "error"))["message"]
+            camera = welcome["room"]["cameras"][1]
+            await director.send(json.dumps({"type": "camera", "name": camera}))
+            await _until(observer, "status", lambda s: s["camera"] == camera)
+            # Malformed input gets an error reply and the connection stays up.
+            await director.send("{not json")
+            assert (await _until(director, "error"))["message"] == "message is not JSON"
+            assert len(await _frames(director, 2)) == 2
+
+    asyncio.run(go())
+
+
+def test_a_take_rolled_from_the_feed_is_on_disk_with_its_notes(room: Room) -> None:
+    async def go() -> None:
+        async with connect(room.url(room.director)) as director:
+            await _hello(director)
+            await director.send(json.dumps({"type": "take", "action": "start"}))
+            await _until(director, "status", lambda s: s["take"]["rolling"])
+            await _frames(director, 10)
+            await director.send(json.dumps({"type": "note", "text": "Lovely stillness"}))
+            await director.send(json.dumps({"type": "marker", "label": "turn"}))
+            await director.send(json.dumps({"type": "take", "action": "stop"}))
+            takes = await _until(director, "takes", lambda m: m["takes"][-1].get("duration"))
+            assert [n["text"] for n in takes["takes"][-1]["notes"]] == ["Lovely stillness", "turn"]
+
+    asyncio.run(go())
+    (path,) = room.takes.glob("take-*.jsonl")
+    take = read_take(path)
+    assert len(take.poses) >= 5 and all(p is not None for p in take.poses)
+    assert [(e["event"], e["text"]) for e in take.events] == [
+        ("note", "Lovely stillness"),
+        ("marker", "turn"),
+    ]
+    assert take.header["scene"] == "noir-office"
+
+
+def test_slow_oversize_and_vanishing_viewers_do_not_hold_up_the_room(room: Room) -> None:
+    async def go() -> None:
+        async with connect(room.url(room.director)) as steady:
+            await _hello(steady)
+            # A viewer that never acknowledges: it gets at most 2 frames, then is dropped.
+            stalled = await connect(room.url(room.observer))
+            await _hello(stalled)
+            # A viewer that vanishes mid-stream, and one that sends an oversize message.
+            vanishing = await connect(room.url(room.observer))
+            await _hello(vanishing)
+            await _frames(vanishing, 2)
+            vanishing.transport.abort()
+            oversize = await connect(room.url(room.observer))
+            await _hello(oversize)
+            with pytest.raises(ConnectionClosed) as closed:
+                await oversize.send("x" * 100_000)
+                await _frames(oversize, 50)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+            start = time.monotonic()
+            headers = await _frames(steady, 60)
+            rate = 60 / (time.monotonic() - start)
+            assert rate > 10, f"the steady viewer fell to {rate:.1f} fps"
+            got = 0
+            with pytest.raises(ConnectionClosed) as dropped:
+                while True:
+                    message = await asyncio.wait_for(stalled.recv(), 10)
+                    got += isinstance(message, bytes)
+            assert got <= 2 and dropped.value.rcvd is not None
+            assert dropped.value.rcvd.code == 1008 and "stalled" in dropped.value.rcvd.reason
+            assert headers[-1].frame > headers[0].frame
+
+    asyncio.run(go())
+
+
+def test_sigterm_closes_the_room_cleanly(room: Room) -> None:
+    async def go() -> None:
+        async with connect(room.url(room.director)) as director:
+            await _hello(director)
+            await director.send(json.dumps({"type": "take", "action": "start"}))
+            await _until(director, "status", lambda s: s["take"]["rolling"])
+            await _frames(director, 3)
+            room.process.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(director.recv(), 15)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+    asyncio.run(go())
+    assert room.process.wait(timeout=20) == 0
+    newest = max(room.takes.glob("take-*.jsonl"), key=lambda p: p.stat().st_mtime)
+    assert len(read_take(newest).poses) >= 1
