@@ -223,14 +223,10 @@ class Room:
             if self._take is not None:
                 self._take.write_event(t - self._take_started, kind, text=text)
                 item["takeT"] = round(t - self._take_started, 3)
-            (self.takes[-1]["notes"] if self.takes else self._loose_notes()).append(item)
+            if not self.takes:  # notes before any take are kept under an unnamed entry
+                self.takes.append({"file": "", "started": 0.0, "notes": []})
+            self.takes[-1]["notes"].append(item)  # else the rolling take, or the last one
         return item
-
-    def _loose_notes(self) -> list[dict[str, Any]]:
-        if not self.takes or self.takes[0].get("file") != "":
-            self.takes.insert(0, {"file": "", "started": 0.0, "notes": []})
-        notes: list[dict[str, Any]] = self.takes[0]["notes"]
-        return notes
 
     def want_keyframe(self) -> None:
         self._keyframe.set()
