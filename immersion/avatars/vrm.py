@@ -124,6 +124,8 @@ def load_bone_map(path: Path) -> dict[str, str]:
         raw = json.loads(read_bounded(path, MAX_BONE_MAP_BYTES, "bone map"))
     except FileNotFoundError:
         raise AvatarError(f"{path}: no such bone map file") from None
+    except OSError as exc:
+        raise AvatarError(f"{path}: cannot read the bone map ({exc.strerror})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AvatarError(f"{path}: not JSON ({exc})") from None
     if not isinstance(raw, dict):
