@@ -190,7 +190,7 @@ SERVE_HELP = """\
 Open an audition room. The actor is captured (a camera, a video or a take), drives the avatar
 on a scene pack, and the rendered view is mirrored live over websockets to the casting team's
 browsers, where directors switch cameras, scenes and avatars, roll takes and write notes, and
-observers watch. With no arguments: the first shipped pack, the default avatar and the bundled
+observers watch. With no arguments: the noir-office pack, the detective avatar and the bundled
 demo performance on a loop, on http://127.0.0.1:8765.
 
 Each room prints two links with fresh, unguessable tokens: one for directors, one for observers.
@@ -204,8 +204,6 @@ examples:
 
 
 def _add_serve(sub: Any) -> None:
-    from immersion.render_cmd import parse_size
-
     srv = sub.add_parser(
         "serve",
         help="open a live audition room with a mirror feed",
@@ -217,27 +215,16 @@ def _add_serve(sub: Any) -> None:
         metavar="SOURCE",
         help="camera index (0), video, take or landmarks file (default: the demo clip)",
     )
-    srv.add_argument(
-        "--scene", default=DEFAULT_PACK, metavar="PACK", help=f"default: {DEFAULT_PACK}"
-    )
-    srv.add_argument(
-        "--avatar", default=DEFAULT_AVATAR, metavar="AVATAR", help=f"default: {DEFAULT_AVATAR}"
-    )
-    srv.add_argument("--camera", metavar="PRESET", help="first camera preset (default: the pack's)")
+    _stage_options(srv, camera_help="first camera preset (default: the pack's first)")
     srv.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
     )
     srv.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks one)")
-    srv.add_argument(
-        "--size", type=parse_size, default=(1280, 720), metavar="WxH", help="default: 1280x720"
-    )
     srv.add_argument("--fps", type=_positive, default=30.0, help="render rate (default: 30)")
     srv.add_argument(
         "--takes", type=Path, default=Path("takes"), metavar="DIR", help="where takes are written"
     )
     srv.add_argument("--once", action="store_true", help="play a recorded source once, no loop")
-    srv.add_argument("--shading", choices=SHADINGS, default="auto", help="see `render --help`")
-    srv.add_argument("--quiet", action="store_true", help="only the links and errors")
     srv.set_defaults(run=_run_serve)
 
 
@@ -247,34 +234,54 @@ def _run_serve(args: argparse.Namespace) -> int:
     return run_serve(args)
 
 
-def _add_render(sub: Any) -> None:
+def _stage_options(parser: argparse.ArgumentParser, camera_help: str) -> None:
+    """What a stage is opened with, for `render` and `serve` alike."""
     from immersion.render_cmd import parse_size
 
+    parser.add_argument(
+        "--scene",
+        default=DEFAULT_PACK,
+        metavar="PACK",
+        help=f"shipped pack name or path (default: {DEFAULT_PACK})",
+    )
+    parser.add_argument(
+        "--avatar",
+        default=DEFAULT_AVATAR,
+        metavar="AVATAR",
+        help=f"shipped avatar name or a .vrm/.glb file (default: {DEFAULT_AVATAR})",
+    )
+    parser.add_argument("--camera", metavar="PRESET", help=camera_help)
+    parser.add_argument(
+        "--size",
+        type=parse_size,
+        default=(1280, 720),
+        metavar="WxH",
+        help="frame size (default: 1280x720)",
+    )
+    parser.add_argument(
+        "--shading",
+        choices=SHADINGS,
+        default="auto",
+        help="fast: Lambert lights and a planar avatar shadow (30 fps on a CPU); rich: adds a "
+        "shadow-mapped key light that the whole set casts (for GPUs); auto (default): rich "
+        "on a GPU, fast on a software renderer",
+    )
+
+
+def _add_render(sub: Any) -> None:
     ren = sub.add_parser(
         "render",
         help="render a take on a set to PNG, frames or MP4",
         description=RENDER_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ren.add_argument(
-        "--scene",
-        default=DEFAULT_PACK,
-        metavar="PACK",
-        help=f"shipped pack name or path (default: {DEFAULT_PACK})",
-    )
-    ren.add_argument(
-        "--avatar",
-        default=DEFAULT_AVATAR,
-        metavar="AVATAR",
-        help=f"shipped avatar name or a .vrm/.glb file (default: {DEFAULT_AVATAR})",
-    )
+    _stage_options(ren, camera_help="camera preset (default: the pack's first)")
     _bone_map_option(ren)
     perf = ren.add_mutually_exclusive_group()
     perf.add_argument("--take", type=Path, metavar="TAKE", help="a take file (JSON lines)")
     perf.add_argument(
         "--source", type=Path, metavar="VIDEO", help="a video, captured with MediaPipe first"
     )
-    ren.add_argument("--camera", metavar="PRESET", help="camera preset (default: the pack's first)")
     ren.add_argument(
         "--mark", metavar="MARK", help="where the avatar stands (default: the pack's first mark)"
     )
@@ -284,13 +291,6 @@ def _add_render(sub: Any) -> None:
         required=True,
         metavar="OUT",
         help="NAME.png, NAME.mp4 or a folder; never overwrites",
-    )
-    ren.add_argument(
-        "--size",
-        type=parse_size,
-        default=(1280, 720),
-        metavar="WxH",
-        help="frame size (default: 1280x720)",
     )
     ren.add_argument(
         "--fps", type=_positive, metavar="FPS", help="output frame rate (default: the take's)"
@@ -308,14 +308,6 @@ def _add_render(sub: Any) -> None:
         "--avatar-licensed",
         action="store_true",
         help="you hold a separate licence from the avatar's author",
-    )
-    ren.add_argument(
-        "--shading",
-        choices=SHADINGS,
-        default="auto",
-        help="fast: Lambert lights and a planar avatar shadow (30 fps on a CPU); rich: adds a "
-        "shadow-mapped key light that the whole set casts (for GPUs); auto (default): rich "
-        "on a GPU, fast on a software renderer",
     )
     ren.add_argument("--quiet", action="store_true", help="no progress bar")
     ren.set_defaults(run=_run_render)

@@ -35,10 +35,10 @@ def run_serve(args: argparse.Namespace) -> int:
         )
     )
     tokens = Tokens(secrets.token_urlsafe(18), secrets.token_urlsafe(18))
-    return asyncio.run(_serve(room, tokens, args.host, args.port, args.quiet))
+    return asyncio.run(_serve(room, tokens, args.host, args.port))
 
 
-async def _serve(room: Room, tokens: Tokens, host: str, port: int, quiet: bool) -> int:
+async def _serve(room: Room, tokens: Tokens, host: str, port: int) -> int:
     feed = Feed(room, tokens)
     try:
         server = await feed.serve(host, port)
@@ -60,7 +60,7 @@ async def _serve(room: Room, tokens: Tokens, host: str, port: int, quiet: bool) 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     status = asyncio.create_task(feed.status_loop())
-    watch = asyncio.create_task(_report_errors(room, quiet))
+    watch = asyncio.create_task(_report_errors(room))
     await stop.wait()
     print("closing the room…", file=sys.stderr, flush=True)
     status.cancel()
@@ -73,7 +73,7 @@ async def _serve(room: Room, tokens: Tokens, host: str, port: int, quiet: bool) 
     return 0
 
 
-async def _report_errors(room: Room, quiet: bool) -> None:
+async def _report_errors(room: Room) -> None:
     seen = 0
     while True:
         await asyncio.sleep(0.5)

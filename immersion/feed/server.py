@@ -95,15 +95,12 @@ class Feed:
         self.viewers: set[Viewer] = set()
         self.glass_ms: deque[float] = deque(maxlen=120)  # render done → drawn (viewer's ack)
         self.send_ms: deque[float] = deque(maxlen=120)
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._last_key_request = 0.0
         self._roles: dict[int, str] = {}
 
     # Frames from the render thread ----------------------------------------------------------
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-
         def on_frame(frame: RenderedFrame) -> None:  # on the render thread
             loop.call_soon_threadsafe(self.publish, frame)
 

@@ -15,9 +15,7 @@ line, so a killed room leaves a readable take.
 
 from __future__ import annotations
 
-import contextlib
 import queue
-import re
 import threading
 import time
 from collections import deque
@@ -28,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from capture.errors import CaptureError
+from capture.errors import CaptureError, TakeFormatError
 from capture.pose import Pose
 from capture.skeleton import Bone
-from capture.take import TakeWriter, read_take
+from capture.take import TAKE_FORMAT, TakeWriter, iter_json_lines, read_take
 from immersion.catalogue import avatars_dir, find_avatar, find_pack, shipped_packs
 from immersion.errors import StageError
 from immersion.feed.encoders import Encoded, H264Encoder, JpegEncoder
@@ -77,7 +75,6 @@ class RenderedFrame:
     width: int
     height: int
     encoded: dict[Codec, Encoded]
-    encode_ms: float
 
 
 @dataclass
@@ -260,11 +257,11 @@ class Room:
     def _poses(self) -> Iterator[tuple[float, Pose | None, float]]:
         """(source time, pose, capture ms) from the source, paced to real time, looped."""
         spec = self.settings.source
+        take = read_take(Path(spec)) if spec.endswith(".jsonl") and _is_take(Path(spec)) else None
         offset = 0.0
         while not self._stop.is_set():
             last_t = 0.0
-            if spec.endswith(".jsonl") and _is_take(Path(spec)):
-                take = read_take(Path(spec))
+            if take is not None:
                 fps = float(take.header.get("fps") or 30.0)
                 for k, pose in enumerate(take.poses):
                     last_t = k / fps
@@ -350,7 +347,6 @@ class Room:
                         s.width,
                         s.height,
                         encoded,
-                        (t2 - t1) * 1e3,
                     )
                 )
                 next_at += period
@@ -390,6 +386,9 @@ class Room:
 
 
 def _is_take(path: Path) -> bool:
-    with contextlib.suppress(OSError), path.open("rb") as f:
-        return re.search(rb'"format"\s*:\s*"immersion-take"', f.readline(4096)) is not None
-    return False
+    """A take (pose frames), rather than a landmarks file, by its header line."""
+    try:
+        _, first = next(iter_json_lines(path), (0, None))
+    except TakeFormatError:
+        return False
+    return first is not None and first.get("format") == TAKE_FORMAT
