@@ -259,6 +259,18 @@ def _stage_options(parser: argparse.ArgumentParser, camera_help: str) -> None:
         help="frame size (default: 1280x720)",
     )
     parser.add_argument(
+        "--use",
+        choices=USES,
+        default="corporation",
+        help="how the avatar is used, checked against its licence (default: corporation)",
+    )
+    parser.add_argument(
+        "--avatar-licensed",
+        action="store_true",
+        help="you hold a separate licence from the avatar's author",
+    )
+    _bone_map_option(parser)
+    parser.add_argument(
         "--shading",
         choices=SHADINGS,
         default="auto",
@@ -276,7 +288,6 @@ def _add_render(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _stage_options(ren, camera_help="camera preset (default: the pack's first)")
-    _bone_map_option(ren)
     perf = ren.add_mutually_exclusive_group()
     perf.add_argument("--take", type=Path, metavar="TAKE", help="a take file (JSON lines)")
     perf.add_argument(
@@ -297,17 +308,6 @@ def _add_render(sub: Any) -> None:
     )
     ren.add_argument(
         "--at", type=_non_negative, metavar="SECONDS", help="for a .png: time into the take"
-    )
-    ren.add_argument(
-        "--use",
-        choices=USES,
-        default="corporation",
-        help="how the avatar is used, checked against its licence (default: corporation)",
-    )
-    ren.add_argument(
-        "--avatar-licensed",
-        action="store_true",
-        help="you hold a separate licence from the avatar's author",
     )
     ren.add_argument("--quiet", action="store_true", help="no progress bar")
     ren.set_defaults(run=_run_render)

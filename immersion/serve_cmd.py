@@ -10,6 +10,7 @@ import signal
 import sys
 
 from capture.cache import demo_clip
+from immersion.avatars.vrm import load_bone_map
 from immersion.errors import StageError
 from immersion.feed.server import Feed, Tokens
 from immersion.room.room import Room, RoomSettings
@@ -32,6 +33,9 @@ def run_serve(args: argparse.Namespace) -> int:
             takes_dir=args.takes,
             loop=not args.once,
             shading=args.shading,
+            use=args.use,
+            licensed=args.avatar_licensed,
+            bone_map=load_bone_map(args.bone_map) if args.bone_map else None,
         )
     )
     tokens = Tokens(secrets.token_urlsafe(18), secrets.token_urlsafe(18))

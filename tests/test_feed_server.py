@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +48,12 @@ def _take(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
     tmp = tmp_path_factory.mktemp("room")
+    # Two real packs, and one whose name is listed but whose scene.toml is broken.
+    scenes = tmp / "scenes"
+    for name in ("noir-office", "western-saloon"):
+        shutil.copytree(ROOT / "scenes" / name, scenes / name)
+    (scenes / "broken-set").mkdir()
+    (scenes / "broken-set" / "scene.toml").write_text("name = [unclosed\n")
     log = (tmp / "serve.log").open("w")
     process = subprocess.Popen(
         [
@@ -54,7 +61,7 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
             "--port", "0", "--size", "320x180", "--takes", str(tmp / "takes"), "--fps", "20",
         ],
         stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        env={**os.environ, "PYTHONWARNINGS": "ignore", "IMMERSION_SCENES": str(scenes)},
     )  # fmt: skip
     assert process.stdout is not None
     lines = [process.stdout.readline() for _ in range(3)]
@@ -165,6 +172,31 @@ def test_viewers_get_frames_and_status_and_directors_steer(room: Room) -> None:
             await director.send("{not json")
             assert (await _until(director, "error"))["message"] == "message is not JSON"
             assert len(await _frames(director, 2)) == 2
+
+    asyncio.run(go())
+
+
+def test_scene_and_avatar_switch_live_and_a_broken_pack_leaves_the_room_playing(room: Room) -> None:
+    async def go() -> None:
+        async with (
+            connect(room.url(room.director)) as director,
+            connect(room.url(room.observer)) as observer,
+        ):
+            await _hello(director)
+            await _hello(observer)
+            await director.send(json.dumps({"type": "scene", "name": "western-saloon"}))
+            await _until(observer, "status", lambda s: s["scene"] == "western-saloon")
+            await director.send(json.dumps({"type": "avatar", "name": "captain"}))
+            await _until(observer, "status", lambda s: s["avatar"] == "captain")
+            await director.send(json.dumps({"type": "scene", "name": "broken-set"}))
+            status = await _until(observer, "status", lambda s: s["errors"])
+            assert "broken-set" in status["errors"][-1] and "scene.toml" in status["errors"][-1]
+            # The room plays on, on the set it had; the observer saw it all without a reconnect.
+            before = status["frame"]
+            later = await _until(observer, "status", lambda s: s["frame"] > before + 10)
+            assert later["scene"] == "western-saloon"
+            await director.send(json.dumps({"type": "scene", "name": "noir-office"}))
+            await _until(observer, "status", lambda s: s["scene"] == "noir-office")
 
     asyncio.run(go())
 

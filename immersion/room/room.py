@@ -30,10 +30,12 @@ from capture.errors import CaptureError, TakeFormatError
 from capture.pose import Pose
 from capture.skeleton import Bone
 from capture.take import TAKE_FORMAT, TakeWriter, iter_json_lines, read_take
+from immersion.avatars.vrm import check_use, read_spec
 from immersion.catalogue import avatars_dir, find_avatar, find_pack, shipped_packs
 from immersion.errors import StageError
 from immersion.feed.encoders import Encoded, H264Encoder, JpegEncoder
 from immersion.feed.protocol import Codec
+from immersion.gltf_guard import inspect_gltf
 from immersion.scenes.manifest import ScenePack, load_pack
 from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.pose_feed import LatestPose
@@ -63,6 +65,9 @@ class RoomSettings:
     takes_dir: Path = Path("takes")
     loop: bool = True  # replay a finite source forever (the demo)
     shading: str = "auto"
+    use: str = "corporation"  # checked against every avatar's licence, at start and on a switch
+    licensed: bool = False
+    bone_map: dict[str, str] | None = None  # for the starting avatar, when a plain glTF
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,9 @@ class Room:
         # Checked now, so a bad argument fails the command before anything starts.
         self.pack: ScenePack = load_pack(find_pack(settings.scene))
         self.avatar_path = find_avatar(settings.avatar)
+        doc = inspect_gltf(self.avatar_path, self.avatar_path.parent)
+        spec = read_spec(doc.json, self.avatar_path.name, settings.bone_map)
+        check_use(spec.licence, settings.use, settings.licensed, self.avatar_path.name)
         self.camera = self.pack.camera(settings.camera).name
         self.scene_name = settings.scene
         self.avatar_name = Path(settings.avatar).stem
@@ -309,7 +317,7 @@ class Room:
         s = self.settings
         stage = Stage.open(
             self.pack,
-            AvatarActor.load(self.avatar_path),
+            self._load_avatar(self.avatar_path, s.bone_map),
             width=s.width,
             height=s.height,
             camera=self.camera,
@@ -359,30 +367,50 @@ class Room:
             stage.close()
 
     def _apply_commands(self, stage: Stage) -> Stage:
+        """Carry out queued switches; one that fails is reported and the room plays on."""
         while True:
             try:
                 what, name = self._commands.get_nowait()
             except queue.Empty:
                 return stage
-            if what == "camera":
-                stage.set_camera(stage.pack.camera(name))
-                self.camera = name
-            elif what == "avatar":
-                path = find_avatar(name)
-                stage.place_avatar(AvatarActor.load(path), stage.mark)
-                self.avatar_path, self.avatar_name = path, name
-            elif what == "scene":
-                pack = load_pack(find_pack(name))
-                target, avatar = stage.target, stage.avatar
-                if avatar is not None:
-                    avatar.node.detachNode()  # keep it: the old set is freed below
-                stage.close(keep_target=True)
-                stage = Stage.open(
-                    pack, avatar, target=target, width=target.width, height=target.height,
-                    shading=self.settings.shading,
-                )  # fmt: skip
-                self.pack, self.scene_name, self.camera = pack, name, stage.camera_preset.name
+            try:
+                stage = self._switch(stage, what, name)
+            except (CaptureError, StageError, OSError) as exc:
+                self.errors.append(f"{what} {name!r}: {exc}")
             self.want_keyframe()  # the picture changed all at once: restart the H.264 stream
+
+    def _switch(self, stage: Stage, what: str, name: str) -> Stage:
+        if what == "camera":
+            stage.set_camera(stage.pack.camera(name))
+            self.camera = name
+        elif what == "avatar":
+            path = find_avatar(name)
+            stage.place_avatar(self._load_avatar(path, None), stage.mark)
+            self.avatar_path, self.avatar_name = path, name
+        elif what == "scene":
+            pack = load_pack(find_pack(name))  # a bad pack fails here, before the set is touched
+            try:
+                stage = self._reopen(stage, pack)
+            except StageError:
+                self._reopen(stage, self.pack)  # put the old set back, then report
+                raise
+            self.pack, self.scene_name, self.camera = pack, name, stage.camera_preset.name
+        return stage
+
+    def _load_avatar(self, path: Path, bone_map: dict[str, str] | None) -> AvatarActor:
+        s = self.settings
+        return AvatarActor.load(path, use=s.use, licensed=s.licensed, bone_map=bone_map)
+
+    def _reopen(self, stage: Stage, pack: ScenePack) -> Stage:
+        """The same target and avatar on another set (the old set is freed first)."""
+        target, avatar = stage.target, stage.avatar
+        if avatar is not None:
+            avatar.node.detachNode()
+        stage.close(keep_target=True)
+        return Stage.open(
+            pack, avatar, target=target, width=target.width, height=target.height,
+            shading=self.settings.shading,
+        )  # fmt: skip
 
 
 def _is_take(path: Path) -> bool:
