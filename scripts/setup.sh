@@ -11,9 +11,10 @@ PY="${PYTHON:-python3}"
 say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 
 # 1. Debian packages: OpenCV's GL/GLib libraries, EGL with Mesa's software renderer (Panda3D
-#    renders headless through it), npm (fetches the pose models and the glTF validator), venv support.
+#    renders headless through it), npm (fetches the pose models and the glTF validator), venv
+#    support, and chromium with a font for the casting page's browser tests and screenshots.
 missing=()
-for pkg in libgl1 libglib2.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri; do
+for pkg in libgl1 libglib2.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri chromium fonts-liberation; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
 done
 command -v npm >/dev/null || missing+=(npm)

@@ -8,6 +8,7 @@ import struct
 import pytest
 
 from immersion.feed.protocol import (
+    ACK_RATE_BURST,
     HEADER,
     MAX_MESSAGE_BYTES,
     RATE_BURST,
@@ -74,6 +75,7 @@ def test_server_messages_are_json_objects_with_a_type() -> None:
     [
         ({"type": "hello", "codecs": ["h264", "jpeg", "av1"]}, Hello((Codec.H264, Codec.JPEG))),
         ({"type": "ack", "frame": 12}, Ack(12)),
+        ({"type": "ack", "frame": 12, "drawn": False}, Ack(12, drawn=False)),
         ({"type": "codec", "codec": "jpeg"}, SwitchCodec(Codec.JPEG)),
         ({"type": "camera", "name": "close-up"}, Steer("camera", "close-up")),
         ({"type": "scene", "name": "western-saloon"}, Steer("scene", "western-saloon")),
@@ -97,6 +99,7 @@ def test_every_viewer_message_parses(message: dict[str, object], event: object) 
         ('{"type": "dance"}', "dance: unknown message type"),
         ('{"type": "ack", "frame": -1}', "ack: frame must be a frame number"),
         ('{"type": "ack", "frame": true}', "ack: frame must be a frame number"),
+        ('{"type": "ack", "frame": 1, "drawn": "no"}', "ack: drawn must be true or false"),
         ('{"type": "codec", "codec": "vp9"}', "codec: codec must be one of h264, jpeg"),
         ('{"type": "take", "action": "pause"}', 'take: action must be "start" or "stop"'),
         ('{"type": "note", "text": "   "}', "note: text must be a non-empty string"),
@@ -120,8 +123,24 @@ def test_observers_watch_but_do_not_steer() -> None:
 
 def test_message_rate_is_bounded_and_recovers() -> None:
     viewer = ViewerProtocol("director", 0.0)
-    ack = '{"type": "ack", "frame": 1}'
-    events = [viewer.receive(ack, 0.0) for _ in range(int(RATE_BURST) + 5)]
-    assert events[: int(RATE_BURST)] == [Ack(1)] * int(RATE_BURST)
-    assert all(isinstance(e, Reject) and "too many" in e.reason for e in events[-5:])
-    assert viewer.receive(ack, 1.0) == Ack(1)  # a second later: allowance refilled
+    note = '{"type": "note", "text": "again"}'
+    events = [viewer.receive(note, 0.0) for _ in range(int(RATE_BURST) + 5)]
+    assert events[: int(RATE_BURST)] == [Note("again")] * int(RATE_BURST)
+    assert all(isinstance(e, Reject) and "at most 20 a second" in e.reason for e in events[-5:])
+    assert viewer.receive(note, 1.0) == Note("again")  # a second later: allowance refilled
+
+
+def test_acks_have_their_own_allowance_for_the_frame_rate() -> None:
+    viewer = ViewerProtocol("observer", 0.0)
+    # Two minutes of 60 fps acks, with a control message now and then, all accepted.
+    for k in range(7200):
+        assert viewer.receive(f'{{"type": "ack", "frame": {k}}}', k / 60) == Ack(k)
+        if k % 60 == 0:
+            assert viewer.receive('{"type": "codec", "codec": "jpeg"}', k / 60) == SwitchCodec(
+                Codec.JPEG
+            )
+    flood = [viewer.receive('{"type": "ack", "frame": 1}', 200.0) for _ in range(300)]
+    assert sum(isinstance(e, Reject) for e in flood) == 300 - int(ACK_RATE_BURST)
+    # Acks spent do not touch the control allowance, and junk is charged to it.
+    junk = [viewer.receive("{junk", 200.0) for _ in range(int(RATE_BURST) + 1)]
+    assert junk[0] == Reject("message is not JSON") and "too many" in junk[-1].reason  # type: ignore[union-attr]

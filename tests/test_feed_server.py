@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from capture.pose import Pose
 from capture.take import TakeWriter, read_take
 from immersion.feed.protocol import Codec, decode_video
-from tests.conftest import ROOT
-
-
-@dataclass
-class Room:
-    process: subprocess.Popen[str]
-    port: int
-    director: str
-    observer: str
-    takes: Path
-
-    def url(self, token: str) -> str:
-        return f"ws://127.0.0.1:{self.port}/feed?token={token}"
+from tests.conftest import ROOT, ServedRoom, served_room
 
 
 def _take(path: Path) -> Path:
@@ -46,7 +29,7 @@ def _take(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
+def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRoom]:
     tmp = tmp_path_factory.mktemp("room")
     # Two real packs, and one whose name is listed but whose scene.toml is broken.
     scenes = tmp / "scenes"
@@ -54,26 +37,9 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
         shutil.copytree(ROOT / "scenes" / name, scenes / name)
     (scenes / "broken-set").mkdir()
     (scenes / "broken-set" / "scene.toml").write_text("name = [unclosed\n")
-    log = (tmp / "serve.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "immersion", "serve", "--source", str(_take(tmp / "perf.jsonl")),
-            "--port", "0", "--size", "320x180", "--takes", str(tmp / "takes"), "--fps", "20",
-        ],
-        stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONWARNINGS": "ignore", "IMMERSION_SCENES": str(scenes)},
-    )  # fmt: skip
-    assert process.stdout is not None
-    lines = [process.stdout.readline() for _ in range(3)]
-    found = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=(\S+)", lines[1])
-    observer = re.search(r"token=(\S+)", lines[2])
-    assert found and observer, lines
-    yield Room(process, int(found[1]), found[2], observer[1], tmp / "takes")
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-    process.stdout.close()
-    log.close()
+    args = ["--source", str(_take(tmp / "perf.jsonl")), "--size", "320x180", "--fps", "20"]
+    with served_room(tmp, args, IMMERSION_SCENES=str(scenes)) as served:
+        yield served
 
 
 async def _hello(ws: ClientConnection, codec: str = "jpeg") -> dict[str, Any]:
@@ -110,7 +76,7 @@ async def _until(ws: ClientConnection, kind: str, check: Any = None) -> dict[str
     raise AssertionError(f"no {kind} message")
 
 
-def test_a_bad_token_is_refused_before_anything_is_sent(room: Room) -> None:
+def test_a_bad_token_is_refused_before_anything_is_sent(room: ServedRoom) -> None:
     async def go() -> None:
         for token in ("", "nope", room.director[:-1]):
             with pytest.raises(InvalidStatus) as refused:
@@ -121,7 +87,7 @@ def test_a_bad_token_is_refused_before_anything_is_sent(room: Room) -> None:
     asyncio.run(go())
 
 
-def test_a_foreign_origin_is_refused(room: Room) -> None:
+def test_a_foreign_origin_is_refused(room: ServedRoom) -> None:
     async def go() -> None:
         with pytest.raises(InvalidStatus):
             async with connect(room.url(room.director), origin="http://evil.example"):  # type: ignore[arg-type]
@@ -130,7 +96,7 @@ def test_a_foreign_origin_is_refused(room: Room) -> None:
     asyncio.run(go())
 
 
-def test_viewers_get_frames_and_status_and_directors_steer(room: Room) -> None:
+def test_viewers_get_frames_and_status_and_directors_steer(room: ServedRoom) -> None:
     async def go() -> None:
         async with (
             connect(room.url(room.director)) as director,
@@ -176,7 +142,9 @@ def test_viewers_get_frames_and_status_and_directors_steer(room: Room) -> None:
     asyncio.run(go())
 
 
-def test_scene_and_avatar_switch_live_and_a_broken_pack_leaves_the_room_playing(room: Room) -> None:
+def test_scene_and_avatar_switch_live_and_a_broken_pack_leaves_the_room_playing(
+    room: ServedRoom,
+) -> None:
     async def go() -> None:
         async with (
             connect(room.url(room.director)) as director,
@@ -201,7 +169,7 @@ def test_scene_and_avatar_switch_live_and_a_broken_pack_leaves_the_room_playing(
     asyncio.run(go())
 
 
-def test_a_take_rolled_from_the_feed_is_on_disk_with_its_notes(room: Room) -> None:
+def test_a_take_rolled_from_the_feed_is_on_disk_with_its_notes(room: ServedRoom) -> None:
     async def go() -> None:
         async with connect(room.url(room.director)) as director:
             await _hello(director)
@@ -225,7 +193,7 @@ def test_a_take_rolled_from_the_feed_is_on_disk_with_its_notes(room: Room) -> No
     assert take.header["scene"] == "noir-office"
 
 
-def test_slow_oversize_and_vanishing_viewers_do_not_hold_up_the_room(room: Room) -> None:
+def test_slow_oversize_and_vanishing_viewers_do_not_hold_up_the_room(room: ServedRoom) -> None:
     async def go() -> None:
         async with connect(room.url(room.director)) as steady:
             await _hello(steady)
@@ -260,7 +228,7 @@ def test_slow_oversize_and_vanishing_viewers_do_not_hold_up_the_room(room: Room)
     asyncio.run(go())
 
 
-def test_sigterm_closes_the_room_cleanly(room: Room) -> None:
+def test_sigterm_closes_the_room_cleanly(room: ServedRoom) -> None:
     async def go() -> None:
         async with connect(room.url(room.director)) as director:
             await _hello(director)

@@ -31,8 +31,9 @@ Server → viewer
     room's choices), ``status`` (several a second), ``takes`` (the take list), ``error``.
 
 Viewer → server, JSON text objects with a ``type``:
-  * anyone: ``hello`` {codecs: [...]} (what it decodes; H.264 is preferred), ``ack`` {frame}
-    (drawn; frames in flight are bounded by acks), ``codec`` {codec} (switch, e.g. to JPEG
+  * anyone: ``hello`` {codecs: [...]} (what it decodes; H.264 is preferred), ``ack`` {frame,
+    drawn} (every frame up to ``frame`` is done with; ``drawn`` false when it was received but
+    not shown, e.g. while waiting for a keyframe; frames in flight are bounded by acks), ``codec`` {codec} (switch, e.g. to JPEG
     after a decoder error).
   * directors only: ``camera`` {name}, ``scene`` {name}, ``avatar`` {name}, ``take``
     {action: start|stop}, ``note`` {text}, ``marker`` {label}.
@@ -56,8 +57,10 @@ HEADER = struct.Struct(">4sBBBxIHHHxxdddI")
 MAX_MESSAGE_BYTES = 4096
 MAX_TEXT = 2000  # characters in a note
 MAX_NAME = 80  # characters in a scene, avatar, camera or marker name
-RATE_PER_SECOND = 20.0
+RATE_PER_SECOND = 20.0  # control messages (everything but acks)
 RATE_BURST = 40.0
+ACK_RATE_PER_SECOND = 120.0  # acks come once per frame: room for 60 fps and then some
+ACK_RATE_BURST = 240.0
 
 
 class Codec(IntEnum):
@@ -140,6 +143,7 @@ class Hello:
 @dataclass(frozen=True, slots=True)
 class Ack:
     frame: int
+    drawn: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,45 +186,74 @@ Event = Hello | Ack | SwitchCodec | Steer | TakeControl | Note | Marker | Reject
 DIRECTOR_ONLY = frozenset({"camera", "scene", "avatar", "take", "note", "marker"})
 
 
+class _Bucket:
+    """A token bucket: ``rate`` messages a second (time in seconds), bursts of ``burst``."""
+
+    __slots__ = ("_allowance", "_last", "burst", "rate")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst = rate, burst
+        self._allowance, self._last = burst, now
+
+    def take(self, now: float) -> bool:
+        self._allowance = min(self.burst, self._allowance + (now - self._last) * self.rate)
+        self._last = now
+        if self._allowance < 1.0:
+            return False
+        self._allowance -= 1.0
+        return True
+
+
 class ViewerProtocol:
     """One viewer's side of the protocol, as the server sees it: rate limit, size bound, role.
 
-    Time is passed in (``now``, seconds, any monotonic clock) so tests need no clock.
+    Time is passed in (``now``, seconds, any monotonic clock) so tests need no clock. Acks
+    and control messages have separate rate limits, so a fast video stream cannot starve a
+    director's controls and a flood of controls cannot hide behind the ack allowance.
     """
 
-    __slots__ = ("_allowance", "_last", "role")
+    __slots__ = ("_acks", "_controls", "role")
 
     def __init__(self, role: str, now: float) -> None:
         if role not in ("director", "observer"):
             raise ValueError(f"unknown role {role!r}")
         self.role = role
-        self._allowance = RATE_BURST
-        self._last = now
+        self._acks = _Bucket(ACK_RATE_PER_SECOND, ACK_RATE_BURST, now)
+        self._controls = _Bucket(RATE_PER_SECOND, RATE_BURST, now)
 
     def receive(self, message: str | bytes, now: float) -> Event:
         """The event for one message from the viewer."""
-        self._allowance = min(RATE_BURST, self._allowance + (now - self._last) * RATE_PER_SECOND)
-        self._last = now
-        if self._allowance < 1.0:
-            return Reject(f"too many messages (at most {RATE_PER_SECOND:g} a second)")
-        self._allowance -= 1.0
-        if isinstance(message, bytes):
-            return Reject("viewers send JSON text messages, not binary")
-        if len(message.encode("utf-8", "replace")) > MAX_MESSAGE_BYTES:
-            return Reject(f"message over {MAX_MESSAGE_BYTES} bytes")
-        try:
-            data = json.loads(message)
-        except ValueError:
-            return Reject("message is not JSON")
-        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        data = _json_object(message)
+        kind = data.get("type") if isinstance(data, dict) else None
+        bucket, limit = (
+            (self._acks, ACK_RATE_PER_SECOND)
+            if kind == "ack"
+            else (self._controls, RATE_PER_SECOND)
+        )
+        if not bucket.take(now):  # bad messages count against the control allowance too
+            return Reject(f"too many messages (at most {limit:g} a second)")
+        if isinstance(data, Reject):
+            return data
+        if not isinstance(data, dict) or not isinstance(kind, str):
             return Reject('message must be a JSON object with a "type"')
-        kind = data["type"]
         if kind in DIRECTOR_ONLY and self.role != "director":
             return Reject(f"{kind}: observers may watch but not steer")
         try:
             return _parse(kind, data)
         except ProtocolError as exc:
             return Reject(f"{kind}: {exc}")
+
+
+def _json_object(message: str | bytes) -> Any:
+    """The decoded JSON of a text message within the size bound, or the Reject for it."""
+    if isinstance(message, bytes):
+        return Reject("viewers send JSON text messages, not binary")
+    if len(message.encode("utf-8", "replace")) > MAX_MESSAGE_BYTES:
+        return Reject(f"message over {MAX_MESSAGE_BYTES} bytes")
+    try:
+        return json.loads(message)
+    except ValueError:
+        return Reject("message is not JSON")
 
 
 def _parse(kind: str, data: dict[str, Any]) -> Event:
@@ -238,7 +271,10 @@ def _parse(kind: str, data: dict[str, Any]) -> Event:
         frame = data.get("frame")
         if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < 2**32:
             raise ProtocolError("frame must be a frame number")
-        return Ack(frame)
+        drawn = data.get("drawn", True)
+        if not isinstance(drawn, bool):
+            raise ProtocolError("drawn must be true or false")
+        return Ack(frame, drawn)
     if kind == "codec":
         return SwitchCodec(_codec(data.get("codec")))
     if kind in ("camera", "scene", "avatar"):

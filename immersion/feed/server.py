@@ -53,6 +53,7 @@ PAGE_FILES = {
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/decoder.js": ("decoder.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
+    "/icon.svg": ("icon.svg", "image/svg+xml"),
 }
 
 
@@ -211,10 +212,12 @@ class Feed:
         elif isinstance(event, SwitchCodec):
             viewer.codec = event.codec
         elif isinstance(event, Ack):
-            render_t = viewer.in_flight.pop(event.frame, None)
-            if render_t is not None:
+            render_t = viewer.in_flight.get(event.frame)
+            if render_t is not None and event.drawn:
                 self.glass_ms.append((self.room.now() - render_t) * 1e3)
                 viewer.delivered += 1
+            for frame in [f for f in viewer.in_flight if f <= event.frame]:
+                del viewer.in_flight[frame]  # acks are cumulative: a lost one cannot wedge it
             viewer.last_ack = time.monotonic()
             viewer.wake.set()
         elif isinstance(event, Steer):

@@ -43,7 +43,9 @@ function connect() {
 
 worker.onmessage = (event) => {
   const msg = event.data;
-  if (msg.type === "drawn") {
+  if (msg.type === "dropped") {
+    send({ type: "ack", frame: msg.frame, drawn: false });
+  } else if (msg.type === "drawn") {
     send({ type: "ack", frame: msg.frame });
     const now = performance.now();
     drawn.push(now);

@@ -1,6 +1,8 @@
 // Decodes the mirror feed off the main thread and draws it onto the page's canvas
 // (an OffscreenCanvas handed over at start). H.264 through WebCodecs; JPEG through
-// createImageBitmap. Posts {type:"drawn"} per frame so the page can acknowledge it.
+// createImageBitmap. Posts {type:"drawn"} or {type:"dropped"} per frame so the page can
+// acknowledge it. Frames are handled strictly in order: a delta must never overtake the
+// keyframe (and decoder set-up) it depends on.
 "use strict";
 const HEADER = 48;
 let ctx = null;
@@ -43,6 +45,8 @@ function draw(image, h) {
                 renderT: h.renderT, captureT: h.captureT });
 }
 
+function dropped(h) { postMessage({ type: "dropped", frame: h.frame }); }
+
 function fallback(reason) {
   if (decoder) { try { decoder.close(); } catch (e) { /* already closed */ } }
   decoder = null; configured = null; pending.clear();
@@ -56,7 +60,7 @@ async function h264(h) {
     if (codec && codec !== configured) {
       const config = { codec, optimizeForLatency: true, hardwareAcceleration: "no-preference" };
       const support = await VideoDecoder.isConfigSupported(config).catch(() => ({ supported: false }));
-      if (!support.supported) return fallback("H.264 " + codec + " is not supported here");
+      if (!support.supported) { dropped(h); return fallback("H.264 " + codec + " is not supported here"); }
       if (!decoder) {
         decoder = new VideoDecoder({
           output: (frame) => { const hd = pending.get(frame.timestamp); pending.delete(frame.timestamp);
@@ -68,7 +72,7 @@ async function h264(h) {
       configured = codec;
     }
   }
-  if (!decoder || !configured) return; // wait for a keyframe
+  if (!decoder || !configured) return dropped(h); // wait for a keyframe
   pending.set(h.frame, h);
   decoder.decode(new EncodedVideoChunk({ type: h.keyframe ? "key" : "delta",
                                          timestamp: h.frame, data: h.payload }));
@@ -80,30 +84,37 @@ async function jpeg(h) {
 }
 
 function probe() {
-  // Pixel statistics of what is on the canvas now: tests read the picture back with this.
+  // What is on the canvas now, for tests: mean and spread of brightness, and the mean colour
+  // of each cell of an 8x8 grid (row by row), from every other pixel.
   const { width, height } = ctx.canvas;
   const data = ctx.getImageData(0, 0, width, height).data;
+  const G = 8, sums = new Float64Array(G * G * 3), counts = new Uint32Array(G * G);
   let sum = 0, sq = 0, n = 0;
-  for (let i = 0; i < data.length; i += 16) {
-    const y = (data[i] + data[i + 1] + data[i + 2]) / 3; sum += y; sq += y * y; n++;
+  for (let y = 0; y < height; y += 2) {
+    for (let x = 0; x < width; x += 2) {
+      const i = (y * width + x) * 4;
+      const c = Math.floor(y * G / height) * G + Math.floor(x * G / width);
+      sums[3 * c] += data[i]; sums[3 * c + 1] += data[i + 1]; sums[3 * c + 2] += data[i + 2];
+      counts[c]++;
+      const l = (data[i] + data[i + 1] + data[i + 2]) / 3; sum += l; sq += l * l; n++;
+    }
   }
+  const cells = Array.from(counts, (k, c) => [0, 1, 2].map((j) => sums[3 * c + j] / Math.max(k, 1)));
   const mean = sum / n;
-  const cells = [];
-  for (let gy = 0; gy < 4; gy++) for (let gx = 0; gx < 4; gx++) {
-    const p = ((Math.floor((gy + 0.5) * height / 4) * width) + Math.floor((gx + 0.5) * width / 4)) * 4;
-    cells.push([data[p], data[p + 1], data[p + 2]]);
-  }
   return { width, height, mean, std: Math.sqrt(Math.max(sq / n - mean * mean, 0)), cells };
 }
 
-onmessage = async (event) => {
+async function video(buffer) {
+  let h;
+  try { h = parse(buffer); } catch (e) { return postMessage({ type: "bad", reason: e.message }); }
+  try { await (h.codec === "h264" ? h264(h) : jpeg(h)); }
+  catch (e) { dropped(h); if (h.codec === "h264") fallback(e.message || e); }
+}
+
+let queue = Promise.resolve();
+onmessage = (event) => {
   const msg = event.data;
-  if (msg.type === "init") { ctx = msg.canvas.getContext("2d"); return; }
-  if (msg.type === "probe") { postMessage({ type: "probe", id: msg.id, result: probe() }); return; }
-  if (msg.type === "video") {
-    let h;
-    try { h = parse(msg.buffer); } catch (e) { return postMessage({ type: "bad", reason: e.message }); }
-    try { await (h.codec === "h264" ? h264(h) : jpeg(h)); }
-    catch (e) { if (h.codec === "h264") fallback(e.message || e); }
-  }
+  if (msg.type === "init") ctx = msg.canvas.getContext("2d");
+  else if (msg.type === "probe") postMessage({ type: "probe", id: msg.id, result: probe() });
+  else if (msg.type === "video") queue = queue.then(() => video(msg.buffer));
 };

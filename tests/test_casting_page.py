@@ -1,0 +1,159 @@
+"""The casting page in a real browser: Debian's chromium, headless, driven by Playwright.
+
+The room runs the demo (the bundled clip through MediaPipe), as `./dev run` does. Pictures
+are read back from the page's canvas through ``window.immersion.probe()``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from capture.take import read_take
+from tests.conftest import ServedRoom, served_room
+
+CHROMIUM = Path("/usr/bin/chromium")
+# As root, on a machine with no network and no GPU: no sandbox, nothing phoning home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+pytestmark = [pytest.mark.model, pytest.mark.fixtures]
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRoom]:
+    with served_room(tmp_path_factory.mktemp("page"), ["--size", "640x360"]) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _open(browser: Browser, url: str, **context: Any) -> Page:
+    page = browser.new_context(**context).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def _wait(page: Page, check: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        page.wait_for_timeout(100)
+
+
+def _probe(page: Page) -> dict[str, Any]:
+    result: dict[str, Any] = page.evaluate("window.immersion.probe()")
+    return result
+
+
+def _changed_cells(a: dict[str, Any], b: dict[str, Any]) -> int:
+    """Grid cells (of 64) whose mean colour moved by more than 12 levels."""
+    return sum(
+        max(abs(x - y) for x, y in zip(ca, cb, strict=True)) > 12
+        for ca, cb in zip(a["cells"], b["cells"], strict=True)
+    )
+
+
+def test_the_page_draws_the_live_view_over_h264(room: ServedRoom, browser: Browser) -> None:
+    page = _open(browser, room.page(room.director), viewport={"width": 1440, "height": 900})
+    expect(page.locator("#role")).to_have_text("director")
+    _wait(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 20, "20 frames drawn")
+    expect(page.locator("#codec")).to_have_text("H264")
+    picture = _probe(page)
+    # The set itself, not a blank or uniform canvas: the noir office is dim but far from flat.
+    assert (picture["width"], picture["height"]) == (640, 360)
+    assert 10 < picture["mean"] < 200 and picture["std"] > 10, picture
+    expect(page.locator("#confidence li")).to_have_count(6)
+    expect(page.locator("#latency")).to_contain_text("ms")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_camera_click_changes_the_picture(room: ServedRoom, browser: Browser) -> None:
+    page = _open(browser, room.page(room.director))
+    _wait(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 10, "frames")
+    # What the moving actor alone changes over the same interval, with the camera held.
+    still = _probe(page)
+    page.wait_for_timeout(1000)
+    moved = _changed_cells(still, _probe(page))
+    buttons = page.locator("#cameras button")
+    expect(buttons.first).to_have_class("active")
+    before = _probe(page)
+    buttons.last.click()
+    expect(buttons.last).to_have_class("active")
+    page.wait_for_timeout(1000)
+    switched = _changed_cells(before, _probe(page))
+    assert switched >= 24 and switched >= 3 * max(moved, 1), (moved, switched)
+    buttons.first.click()
+    expect(buttons.first).to_have_class("active")
+
+
+def test_a_take_from_the_page_is_listed_and_on_disk(room: ServedRoom, browser: Browser) -> None:
+    page = _open(browser, room.page(room.director))
+    expect(page.locator("#role")).to_have_text("director")
+    page.click("#take-start")
+    expect(page.locator("#rolling")).to_be_visible()
+    page.wait_for_timeout(1500)
+    page.fill("#note", "Hold the look at the window longer")
+    page.click("#note-form button[type=submit]")
+    page.click("#marker")
+    page.wait_for_timeout(500)
+    page.click("#take-stop")
+    expect(page.locator("#rolling")).to_be_hidden()
+    take = page.locator("#takes > li").last
+    expect(take).to_contain_text(" s")  # its duration, once stopped
+    expect(take).to_contain_text("Hold the look at the window longer")
+    name = take.inner_text().split(" — ")[0]
+    path = room.takes / name
+    assert path.is_file(), f"{name} not in {room.takes}"
+    recorded = read_take(path)
+    assert len(recorded.poses) >= 10
+    assert [e["event"] for e in recorded.events] == ["note", "marker"]
+    assert recorded.events[0]["text"] == "Hold the look at the window longer"
+
+
+def test_observers_watch_without_controls(room: ServedRoom, browser: Browser) -> None:
+    page = _open(browser, room.page(room.observer))
+    expect(page.locator("#role")).to_have_text("observer")
+    expect(page.locator("footer.controls")).to_be_hidden()
+    _wait(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 5, "frames")
+
+
+def test_without_webcodecs_the_page_falls_back_to_jpeg(room: ServedRoom, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 820, "height": 1180})  # a tablet, upright
+    context.add_init_script("delete window.VideoDecoder;")
+    page = context.new_page()
+    page.goto(room.page(room.observer))
+    _wait(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 10, "JPEG frames")
+    expect(page.locator("#codec")).to_have_text("JPEG")
+    assert _probe(page)["std"] > 10
+    # Laid out for the width: nothing runs off the side.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_wrong_token_is_refused(room: ServedRoom, browser: Browser) -> None:
+    page = _open(browser, room.page(room.director[:-2] + "xx"))
+    expect(page.locator("#message")).to_contain_text("Refused")
+    expect(page.locator("#role")).to_have_text("disconnected")
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.immersion.framesDrawn()") == 0
