@@ -1,11 +1,16 @@
 """The mirror feed over websockets: the casting page over HTTP, then one socket per viewer.
 
-Fan-out is latest-frame-wins. Each viewer has one sender task and a one-frame mailbox: a new
-frame replaces one not yet sent (counted as skipped and told to the viewer), at most
-:data:`WINDOW` frames may be in flight (sent, not yet acknowledged as drawn), and a viewer that
-acknowledges nothing for :data:`STALL_S` seconds is dropped. So nothing queues per viewer, the
-render loop never waits, and the kernel's socket buffers hold at most WINDOW frames.
-An H.264 viewer that skipped a frame waits for the next keyframe, which it asks the room for.
+Fan-out is latest-frame-wins, and it is bounded by acknowledgements rather than by buffers:
+each viewer may have at most :data:`WINDOW` frames in flight (sent, not yet acknowledged as
+drawn). A frame that arrives while the window is full waits in a one-frame mailbox, and a newer
+frame replaces it (counted as skipped and told to the viewer). So frames are written straight
+to the socket, on the event loop, without a task or an await per viewer; the kernel's and the
+transport's buffers hold at most WINDOW frames and a status; the render loop never waits; and a
+viewer that acknowledges nothing for :data:`STALL_S` seconds is dropped. An H.264 viewer that
+skipped a frame waits for the next keyframe, which it asks the room for.
+
+(websockets' ``broadcast()`` writes without waiting for the buffer to drain, which is unbounded
+on its own; here the ack window is the bound.)
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -46,6 +51,7 @@ from immersion.room.room import RenderedFrame, Room
 
 WINDOW = 2
 STALL_S = 5.0
+WRITE_LIMIT = 64 * 1024
 STATUS_PERIOD_S = 0.25
 KEYFRAME_MIN_GAP_S = 0.5
 PAGE_FILES = {
@@ -76,13 +82,10 @@ class Viewer:
     conn: ServerConnection
     protocol: ViewerProtocol
     codec: Codec = Codec.H264
-    pending: RenderedFrame | None = None
-    status: str | None = None
-    takes: str | None = None
+    pending: RenderedFrame | None = None  # the newest frame not yet sent (the window was full)
     skipped: int = 0
     needs_key: bool = True
     in_flight: dict[int, float] = field(default_factory=dict)  # frame → render time
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
     delivered: int = 0
     last_ack: float = field(default_factory=time.monotonic)
 
@@ -98,6 +101,7 @@ class Feed:
         self.send_ms: deque[float] = deque(maxlen=120)
         self._last_key_request = 0.0
         self._roles: dict[int, str] = {}
+        self._dropping: set[asyncio.Task[None]] = set()  # held so they are not collected
 
     # Frames from the render thread ----------------------------------------------------------
 
@@ -115,7 +119,28 @@ class Feed:
                 if viewer.codec is Codec.H264:
                     self._need_keyframe(viewer)
             viewer.pending = frame
-            viewer.wake.set()
+            self._pump(viewer)
+
+    def _pump(self, viewer: Viewer) -> None:
+        """Send the viewer's pending frame now if its window is open."""
+        frame = viewer.pending
+        if frame is None or len(viewer.in_flight) >= WINDOW:
+            return
+        viewer.pending = None
+        encoded = frame.encoded.get(viewer.codec)
+        if encoded is None or (viewer.needs_key and not encoded.keyframe):
+            viewer.skipped += 1
+            return
+        viewer.needs_key = False
+        send_t = self.room.now()
+        header = VideoHeader(
+            viewer.codec, encoded.keyframe, frame.frame, viewer.skipped,
+            frame.width, frame.height, frame.capture_t, frame.render_t, send_t,
+        )  # fmt: skip
+        viewer.skipped = 0
+        viewer.in_flight[frame.frame] = frame.render_t
+        self.send_ms.append((send_t - frame.render_t) * 1e3)
+        broadcast([viewer.conn], encode_video(header, encoded.data))
 
     def _need_keyframe(self, viewer: Viewer) -> None:
         viewer.needs_key = True
@@ -162,7 +187,7 @@ class Feed:
             compression=None,  # video does not compress, and deflate costs per viewer
             max_size=MAX_MESSAGE_BYTES,
             max_queue=8,
-            write_limit=64 * 1024,
+            write_limit=WRITE_LIMIT,
             ping_interval=5,
             ping_timeout=STALL_S,
         )
@@ -188,7 +213,6 @@ class Feed:
         self.viewers.add(viewer)
         self._update_codecs()
         self._need_keyframe(viewer)
-        sender = asyncio.create_task(self._sender(viewer))
         try:
             async for message in conn:
                 await self._on_message(viewer, message)
@@ -197,9 +221,6 @@ class Feed:
         finally:
             self.viewers.discard(viewer)
             self._update_codecs()
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
 
     async def _on_message(self, viewer: Viewer, message: str | bytes) -> None:
         event = viewer.protocol.receive(message, time.monotonic())
@@ -219,7 +240,7 @@ class Feed:
             for frame in [f for f in viewer.in_flight if f <= event.frame]:
                 del viewer.in_flight[frame]  # acks are cumulative: a lost one cannot wedge it
             viewer.last_ack = time.monotonic()
-            viewer.wake.set()
+            self._pump(viewer)  # a frame held back by the window goes now
         elif isinstance(event, Steer):
             reply = self.room.steer(event.what, event.name)
         elif isinstance(event, TakeControl):
@@ -234,56 +255,10 @@ class Feed:
             self._update_codecs()
             self._need_keyframe(viewer)
         if reply is not None:
-            viewer.status = None  # errors go out ahead of the next status
             await viewer.conn.send(server_message("error", message=reply))
 
     def _broadcast_takes(self) -> None:
-        text = server_message("takes", takes=self.room.takes)
-        for viewer in self.viewers:
-            viewer.takes = text
-            viewer.wake.set()
-
-    async def _sender(self, viewer: Viewer) -> None:
-        """The only writer of ``viewer``'s video and status: newest first, never a queue."""
-        conn = viewer.conn
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(viewer.wake.wait(), STATUS_PERIOD_S)
-            viewer.wake.clear()
-            if viewer.in_flight and time.monotonic() - viewer.last_ack > STALL_S:
-                await conn.close(1008, f"stalled: no frame acknowledged for {STALL_S:g} s")
-                return
-            messages: list[str | bytes] = []
-            for slot in ("takes", "status"):
-                text = getattr(viewer, slot)
-                if text is not None:
-                    messages.append(text)
-                    setattr(viewer, slot, None)
-            frame = viewer.pending
-            if frame is not None and len(viewer.in_flight) < WINDOW:
-                viewer.pending = None
-                encoded = frame.encoded.get(viewer.codec)
-                if encoded is None or (viewer.needs_key and not encoded.keyframe):
-                    viewer.skipped += 1
-                else:
-                    viewer.needs_key = False
-                    send_t = self.room.now()
-                    header = VideoHeader(
-                        viewer.codec, encoded.keyframe, frame.frame, viewer.skipped,
-                        frame.width, frame.height, frame.capture_t, frame.render_t, send_t,
-                    )  # fmt: skip
-                    viewer.skipped = 0
-                    viewer.in_flight[frame.frame] = frame.render_t
-                    self.send_ms.append((send_t - frame.render_t) * 1e3)
-                    messages.append(encode_video(header, encoded.data))
-            for message in messages:
-                try:
-                    await asyncio.wait_for(conn.send(message), STALL_S)
-                except TimeoutError:
-                    conn.transport.abort()  # its buffers are full and it is not reading
-                    return
-                except ConnectionClosed:
-                    return
+        broadcast([v.conn for v in self.viewers], server_message("takes", takes=self.room.takes))
 
     async def status_loop(self) -> None:
         """Several times a second: the room's status, with the feed's own figures, to all."""
@@ -293,11 +268,28 @@ class Feed:
             status["latencyMs"]["send"] = _median(self.send_ms)
             status["latencyMs"]["glass"] = _median(self.glass_ms)
             status["viewers"] = len(self.viewers)
-            for viewer in self.viewers:
-                viewer.status = server_message(
+            now = time.monotonic()
+            for viewer in list(self.viewers):
+                if viewer.in_flight and now - viewer.last_ack > STALL_S:
+                    self.viewers.discard(viewer)
+                    task = asyncio.create_task(self._drop(viewer))
+                    self._dropping.add(task)
+                    task.add_done_callback(self._dropping.discard)
+                    continue
+                if viewer.conn.transport.get_write_buffer_size() > WRITE_LIMIT:
+                    continue  # not reading right now: skip a status rather than pile it up
+                message = server_message(
                     "status", **status, codec=viewer.codec.label, delivered=viewer.delivered
                 )
-                viewer.wake.set()
+                broadcast([viewer.conn], message)
+
+    async def _drop(self, viewer: Viewer) -> None:
+        """Close a stalled viewer's connection; abort it if even the close cannot get out."""
+        try:
+            async with asyncio.timeout(1.0):
+                await viewer.conn.close(1008, f"stalled: no frame acknowledged for {STALL_S:g} s")
+        except TimeoutError:
+            viewer.conn.transport.abort()  # its buffers are full and it is not reading
 
     async def close(self) -> None:
         for viewer in list(self.viewers):

@@ -8,7 +8,13 @@ const offscreen = canvas.transferControlToOffscreen();
 worker.postMessage({ type: "init", canvas: offscreen }, [offscreen]);
 let socket = null;
 let role = null;
-let drawn = [];
+let drawn = []; // when each frame of the last 2 s was drawn, for the fps readout
+let drawnTotal = 0;
+// Render → drawn on this screen, ms. The room's clock is lined up with ours from the status
+// messages (each carries the room clock when it was made): the smallest gap seen is the offset.
+let clockOffset = Infinity;
+const glass = [];
+const wallNow = () => (performance.timeOrigin + performance.now()) / 1000;
 const probes = new Map();
 let probeId = 0;
 
@@ -47,7 +53,12 @@ worker.onmessage = (event) => {
     send({ type: "ack", frame: msg.frame, drawn: false });
   } else if (msg.type === "drawn") {
     send({ type: "ack", frame: msg.frame });
+    if (clockOffset !== Infinity) {
+      glass.push((msg.drawnAt - clockOffset - msg.renderT) * 1000);
+      if (glass.length > 3000) glass.splice(0, glass.length - 3000);
+    }
     const now = performance.now();
+    drawnTotal++;
     drawn.push(now);
     drawn = drawn.filter((t) => now - t < 2000);
     $("fps").textContent = `${(drawn.length / 2).toFixed(0)} fps`;
@@ -85,7 +96,14 @@ function cameras(names) {
 const LIMB_NAMES = { head: "Head", torso: "Torso", leftArm: "Left arm", rightArm: "Right arm",
                      leftLeg: "Left leg", rightLeg: "Right leg" };
 
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 function status(s) {
+  clockOffset = Math.min(clockOffset, wallNow() - s.now);
+  if (glass.length) $("latency").textContent = `${median(glass.slice(-60)).toFixed(0)} ms`;
   $("scene-title").textContent = s.scene;
   $("avatar-title").textContent = s.avatar;
   if ($("scene").value !== s.scene) $("scene").value = s.scene;
@@ -99,10 +117,9 @@ function status(s) {
     $("take-clock").textContent = `${Math.floor(secs / 60)}:${String(Math.floor(secs % 60)).padStart(2, "0")}`;
   }
   const lat = s.latencyMs || {};
-  if (lat.glass != null) $("latency").textContent = `${lat.glass.toFixed(0)} ms`;
   $("stages").replaceChildren(...[["Capture fps", s.captureFps], ["Render fps", s.renderFps],
     ["Capture", lat.capture], ["Render", lat.render], ["Encode", lat.encode], ["Send", lat.send],
-    ["Render → drawn", lat.glass], ["Viewers", s.viewers]].map(([k, v]) => {
+    ["Render → drawn here", glass.length ? median(glass.slice(-60)) : null], ["Viewers", s.viewers]].map(([k, v]) => {
     const tr = document.createElement("tr");
     tr.innerHTML = "<td></td><td></td>";
     tr.cells[0].textContent = k;
@@ -154,6 +171,7 @@ $("note-form").onsubmit = (e) => {
 window.immersion = {
   probe: () => new Promise((resolve) => { const id = ++probeId; probes.set(id, resolve);
                                          worker.postMessage({ type: "probe", id }); }),
-  framesDrawn: () => drawn.length,
+  framesDrawn: () => drawnTotal,
+  latencies: () => glass.slice(),
 };
 connect();

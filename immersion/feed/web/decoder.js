@@ -42,7 +42,8 @@ function draw(image, h) {
   ctx.drawImage(image, 0, 0, h.width, h.height);
   image.close();
   postMessage({ type: "drawn", frame: h.frame, skipped: h.skipped, codec: h.codec,
-                renderT: h.renderT, captureT: h.captureT });
+                renderT: h.renderT, captureT: h.captureT,
+                drawnAt: (performance.timeOrigin + performance.now()) / 1000 });
 }
 
 function dropped(h) { postMessage({ type: "dropped", frame: h.frame }); }
