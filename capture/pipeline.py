@@ -13,6 +13,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from capture.estimator import PoseEstimator
 from capture.filters import LandmarkSmoother, OneEuroFilter
@@ -41,13 +42,15 @@ class CapturedFrame:
     """One frame of the pose stream.
 
     ``landmarks`` are the estimator's raw world landmarks (before smoothing), ``pose`` the
-    retargeted pose (None when nobody was found), ``timings`` milliseconds per stage.
+    retargeted pose (None when nobody was found), ``timings`` milliseconds per stage, and
+    ``image`` the source's RGB picture (None for recorded landmarks): private to the actor.
     """
 
     t: float
     landmarks: LandmarkFrame | None
     pose: Pose | None
     timings: dict[str, float]
+    image: NDArray[np.uint8] | None = None
 
 
 def pose_stream(
@@ -93,6 +96,7 @@ def pose_stream(
                     "filter": (filtered - inferred) * 1e3,
                     "retarget": (done - filtered) * 1e3,
                 },
+                item.rgb if isinstance(item, ImageFrame) else None,
             )
     finally:
         if estimator is not None:

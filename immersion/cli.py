@@ -225,6 +225,12 @@ def _add_serve(sub: Any) -> None:
         "--takes", type=Path, default=Path("takes"), metavar="DIR", help="where takes are written"
     )
     srv.add_argument("--once", action="store_true", help="play a recorded source once, no loop")
+    srv.add_argument(
+        "--show-camera",
+        action="store_true",
+        help="also send the actor's camera picture to viewers, as an inset in the corner of "
+        "the view (off by default: only the rendered set leaves the room)",
+    )
     srv.set_defaults(run=_run_serve)
 
 

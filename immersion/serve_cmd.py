@@ -36,6 +36,7 @@ def run_serve(args: argparse.Namespace) -> int:
             use=args.use,
             licensed=args.avatar_licensed,
             bone_map=load_bone_map(args.bone_map) if args.bone_map else None,
+            show_camera=args.show_camera,
         )
     )
     tokens = Tokens(secrets.token_urlsafe(18), secrets.token_urlsafe(18))
@@ -59,6 +60,8 @@ async def _serve(room: Room, tokens: Tokens, host: str, port: int) -> int:
         f"  takes are written to {room.settings.takes_dir}/ ; Ctrl-C closes the room",
         flush=True,
     )
+    if room.settings.show_camera:
+        print("  --show-camera: viewers also see the actor's camera picture", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from capture.errors import CaptureError, TakeFormatError
 from capture.pose import Pose
@@ -68,6 +69,7 @@ class RoomSettings:
     use: str = "corporation"  # checked against every avatar's licence, at start and on a switch
     licensed: bool = False
     bone_map: dict[str, str] | None = None  # for the starting avatar, when a plain glTF
+    show_camera: bool = False  # the actor's camera picture goes to viewers only when asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,7 @@ class Room:
         self.takes: list[dict[str, Any]] = []
         self.errors: list[str] = []  # failures in the worker threads, for status and the CLI
         self.frame_count = 0
+        self._camera_image: NDArray[np.uint8] | None = None  # only kept when show_camera
 
     # Clock and state ---------------------------------------------------------------------
 
@@ -262,8 +265,8 @@ class Room:
 
         return run
 
-    def _poses(self) -> Iterator[tuple[float, Pose | None, float]]:
-        """(source time, pose, capture ms) from the source, paced to real time, looped."""
+    def _poses(self) -> Iterator[tuple[float, Pose | None, float, NDArray[np.uint8] | None]]:
+        """(source time, pose, capture ms, camera picture) from the source, looped."""
         spec = self.settings.source
         take = read_take(Path(spec)) if spec.endswith(".jsonl") and _is_take(Path(spec)) else None
         offset = 0.0
@@ -273,7 +276,7 @@ class Room:
                 fps = float(take.header.get("fps") or 30.0)
                 for k, pose in enumerate(take.poses):
                     last_t = k / fps
-                    yield offset + last_t, pose, 0.0
+                    yield offset + last_t, pose, 0.0, None
             else:
                 from capture.pipeline import CaptureSettings, pose_stream
                 from capture.sources import open_source
@@ -281,7 +284,8 @@ class Room:
                 source = open_source(spec, None)
                 for frame in pose_stream(source, CaptureSettings()):
                     last_t = frame.t
-                    yield offset + frame.t, frame.pose, sum(frame.timings.values())
+                    ms = sum(frame.timings.values())
+                    yield offset + frame.t, frame.pose, ms, frame.image
                     if self._stop.is_set():
                         break
             if not self.settings.loop:
@@ -290,9 +294,11 @@ class Room:
 
     def _capture_loop(self) -> None:
         t0 = time.monotonic()
-        for t, pose, ms in self._poses():
+        for t, pose, ms, image in self._poses():
             if self._stop.is_set():
                 return
+            if self.settings.show_camera and image is not None:
+                self._camera_image = image
             # Pace a recorded source to real time: a live camera paces itself.
             delay = t0 + t - time.monotonic()
             if delay > 0:
@@ -335,7 +341,9 @@ class Room:
                 pose = self.latest.at(self.now())
                 t0 = time.perf_counter()
                 stage.show(pose)
-                bgra = np.ascontiguousarray(stage.target.bgra()[::-1])
+                bgra = np.ascontiguousarray(stage.target.bgra()[::-1])  # the room's own copy
+                if self._camera_image is not None:
+                    draw_inset(bgra, self._camera_image)
                 render_t = self.now()
                 t1 = time.perf_counter()
                 if self._keyframe.is_set():
@@ -411,6 +419,26 @@ class Room:
             pack, avatar, target=target, width=target.width, height=target.height,
             shading=self.settings.shading,
         )  # fmt: skip
+
+
+def draw_inset(bgra: NDArray[np.uint8], rgb: NDArray[np.uint8]) -> None:
+    """Draw ``rgb`` (H, W, 3) into the bottom-right quarter-width corner of ``bgra``, in place.
+
+    The actor's camera picture beside their avatar, for rooms started with ``--show-camera``:
+    a director can tell a tracking artefact from the performance at a glance.
+    """
+    import cv2
+
+    height, width = bgra.shape[:2]
+    w = max(width // 4, 8)
+    h = max(round(w * rgb.shape[0] / rgb.shape[1]), 8)
+    margin, border = max(width // 80, 2), 2
+    y1, x1 = height - margin, width - margin
+    y0, x0 = max(y1 - h, border), max(x1 - w, border)
+    bgra[y0 - border : y1 + border, x0 - border : x1 + border] = (255, 255, 255, 255)
+    small = cv2.resize(rgb, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    bgra[y0:y1, x0:x1, :3] = small[:, :, ::-1]
+    bgra[y0:y1, x0:x1, 3] = 255
 
 
 def _is_take(path: Path) -> bool:
