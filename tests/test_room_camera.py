@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 from websockets.asyncio.client import connect
 
 from immersion.feed.protocol import decode_video
@@ -42,8 +43,8 @@ def _magenta_video(path: Path) -> Path:
     return path
 
 
-async def _jpeg_frames(url: str, count: int) -> list[np.ndarray]:
-    pictures = []
+async def _jpeg_frames(url: str, count: int) -> list[NDArray[np.uint8]]:
+    pictures: list[NDArray[np.uint8]] = []
     async with connect(url) as ws:
         await ws.recv()  # welcome
         await ws.send(json.dumps({"type": "hello", "codecs": ["jpeg"]}))
@@ -52,11 +53,13 @@ async def _jpeg_frames(url: str, count: int) -> list[np.ndarray]:
             if isinstance(message, bytes):
                 header, payload = decode_video(message)
                 await ws.send(json.dumps({"type": "ack", "frame": header.frame}))
-                pictures.append(cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR))
+                picture = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR)
+                assert picture is not None, "not a JPEG"
+                pictures.append(picture.astype(np.uint8))
     return pictures
 
 
-def _magenta_share(picture: np.ndarray) -> float:
+def _magenta_share(picture: NDArray[np.uint8]) -> float:
     b, g, r = (picture[..., k].astype(int) for k in range(3))
     return float(np.mean((r > 200) & (b > 200) & (g < 60)))
 
