@@ -86,7 +86,6 @@ class Viewer:
     skipped: int = 0
     needs_key: bool = True
     in_flight: dict[int, float] = field(default_factory=dict)  # frame → render time
-    delivered: int = 0
     last_ack: float = field(default_factory=time.monotonic)
 
 
@@ -236,7 +235,6 @@ class Feed:
             render_t = viewer.in_flight.get(event.frame)
             if render_t is not None and event.drawn:
                 self.glass_ms.append((self.room.now() - render_t) * 1e3)
-                viewer.delivered += 1
             for frame in [f for f in viewer.in_flight if f <= event.frame]:
                 del viewer.in_flight[frame]  # acks are cumulative: a lost one cannot wedge it
             viewer.last_ack = time.monotonic()
@@ -269,19 +267,16 @@ class Feed:
             status["latencyMs"]["glass"] = _median(self.glass_ms)
             status["viewers"] = len(self.viewers)
             now = time.monotonic()
+            ready = []
             for viewer in list(self.viewers):
                 if viewer.in_flight and now - viewer.last_ack > STALL_S:
                     self.viewers.discard(viewer)
                     task = asyncio.create_task(self._drop(viewer))
                     self._dropping.add(task)
                     task.add_done_callback(self._dropping.discard)
-                    continue
-                if viewer.conn.transport.get_write_buffer_size() > WRITE_LIMIT:
-                    continue  # not reading right now: skip a status rather than pile it up
-                message = server_message(
-                    "status", **status, codec=viewer.codec.label, delivered=viewer.delivered
-                )
-                broadcast([viewer.conn], message)
+                elif viewer.conn.transport.get_write_buffer_size() <= WRITE_LIMIT:
+                    ready.append(viewer.conn)  # one not reading right now skips a status
+            broadcast(ready, server_message("status", **status))  # one encoding for all
 
     async def _drop(self, viewer: Viewer) -> None:
         """Close a stalled viewer's connection; abort it if even the close cannot get out."""
