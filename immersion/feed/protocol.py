@@ -31,10 +31,10 @@ Server → viewer
     room's choices), ``status`` (several a second), ``takes`` (the take list), ``error``.
 
 Viewer → server, JSON text objects with a ``type``:
-  * anyone: ``hello`` {codecs: [...]} (what it decodes; H.264 is preferred), ``ack`` {frame,
-    drawn} (every frame up to ``frame`` is done with; ``drawn`` false when it was received but
-    not shown, e.g. while waiting for a keyframe; frames in flight are bounded by acks), ``codec`` {codec} (switch, e.g. to JPEG
-    after a decoder error).
+  * anyone: ``hello`` {codecs: [...]} (what it decodes; H.264 is preferred); ``ack`` {frame,
+    drawn} (every frame up to ``frame`` is done with; ``drawn`` is false for one received but
+    not shown, e.g. while waiting for a keyframe; frames in flight are bounded by acks);
+    ``codec`` {codec} (switch, e.g. to JPEG after a decoder error).
   * directors only: ``camera`` {name}, ``scene`` {name}, ``avatar`` {name}, ``take``
     {action: start|stop}, ``note`` {text}, ``marker`` {label}.
 
