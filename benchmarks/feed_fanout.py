@@ -37,10 +37,9 @@ from typing import Any
 from _table import print_table
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+sys.path.insert(0, str(ROOT))
+from tests.test_casting_page import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (one launch recipe)
+
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -76,7 +75,7 @@ def latency(take: Path, size: str, codec: str, seconds: float, tmp: Path) -> dic
     from playwright.sync_api import sync_playwright
 
     with room(take, size, tmp) as (_, director, _), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1440, "height": 900})
         if codec == "jpeg":
             context.add_init_script("delete window.VideoDecoder;")
