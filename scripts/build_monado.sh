@@ -13,7 +13,7 @@ VERSION=25.0.0
 DEBIAN_VERSION="$VERSION+dfsg-2"
 CACHE="${IMMERSION_CACHE:-$HOME/.cache/immersion}"
 OUT="$CACHE/monado-$VERSION"
-say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+source "$(dirname "$0")/lib.sh"
 
 if [ -f "$OUT/.built" ]; then
   echo "$OUT/build/openxr_monado-dev.json"
@@ -23,16 +23,8 @@ fi
 deps=(cmake ninja-build pkg-config build-essential glslang-tools libvulkan-dev libeigen3-dev
   libcjson-dev libgl-dev libegl-dev libglvnd-dev libx11-dev libx11-xcb-dev libxcb-randr0-dev
   libxrandr-dev libbsd-dev libudev-dev mesa-vulkan-drivers libgl1-mesa-dri libegl-mesa0 xz-utils)
-missing=()
-for pkg in "${deps[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  say "installing Monado's build dependencies: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+mapfile -t missing < <(missing_debs "${deps[@]}")
+apt_install "Monado's build dependencies" "${missing[@]}"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -8,23 +8,16 @@ cd "$(dirname "$0")/.."
 CACHE="${IMMERSION_CACHE:-$HOME/.cache/immersion}"
 VENV=.venv
 PY="${PYTHON:-python3}"
-say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+source scripts/lib.sh
 
 # 1. Debian packages: OpenCV's GL/GLib libraries, EGL with Mesa's software renderer (Panda3D
 #    renders headless through it), npm (fetches the pose models and the glTF validator), venv
 #    support, and chromium with a font for the casting page's browser tests and screenshots.
-missing=()
-for pkg in libgl1 libglib2.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri chromium fonts-liberation; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
-done
+mapfile -t missing < <(missing_debs libgl1 libglib2.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri \
+  chromium fonts-liberation)
 command -v npm >/dev/null || missing+=(npm)
 "$PY" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
-if ((${#missing[@]})); then
-  say "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install "Debian packages" "${missing[@]}"
 
 # 2. The virtualenv, reinstalled only when pyproject.toml changes.
 stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
