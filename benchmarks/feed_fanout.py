@@ -23,14 +23,12 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -38,31 +36,15 @@ from _table import print_table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.conftest import ServedRoom, served_room  # noqa: E402  (one way to start a room)
 from tests.test_casting_page import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (one launch recipe)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-@contextmanager
-def room(take: Path, size: str, tmp: Path) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
-    """An `immersion serve` process; yields it with its director and observer page URLs."""
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "immersion", "serve", "--source", str(take), "--port", "0",
-            "--size", size, "--takes", str(tmp / "takes"),
-        ],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert process.stdout is not None
-    lines = [process.stdout.readline() for _ in range(3)]
-    director, observer = (re.search(r"(http://\S+)", line) for line in lines[1:3])
-    assert director and observer, lines
-    try:
-        yield process, director[1], observer[1]
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        process.stdout.close()
+def room(take: Path, size: str, tmp: Path) -> AbstractContextManager[ServedRoom]:
+    """`immersion serve` on ``take``, as the tests start it (its log: tmp/serve.log)."""
+    return served_room(tmp, ["--source", str(take), "--size", size])
 
 
 def cpu_seconds(stat: Path) -> float:
@@ -74,13 +56,13 @@ def cpu_seconds(stat: Path) -> float:
 def latency(take: Path, size: str, codec: str, seconds: float, tmp: Path) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    with room(take, size, tmp) as (_, director, _), sync_playwright() as pw:
+    with room(take, size, tmp) as served, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1440, "height": 900})
         if codec == "jpeg":
             context.add_init_script("delete window.VideoDecoder;")
         page = context.new_page()
-        page.goto(director)
+        page.goto(served.page(served.director))
         page.wait_for_timeout(3000)  # connect, first keyframe, clock offset settles
         start = page.evaluate("window.immersion.latencies().length")
         drawn0 = page.evaluate("window.immersion.framesDrawn()")
@@ -101,8 +83,8 @@ def latency(take: Path, size: str, codec: str, seconds: float, tmp: Path) -> dic
 def fanout(
     take: Path, size: str, codec: str, viewers: int, seconds: float, tmp: Path
 ) -> dict[str, Any]:
-    with room(take, size, tmp) as (process, _, observer):
-        feed = observer.replace("http://", "ws://").replace("/?token", "/feed?token")
+    with room(take, size, tmp) as served:
+        process, feed = served.process, served.url(served.observer)
         clients = subprocess.Popen(
             [sys.executable, __file__, "--client", feed, str(viewers), codec, str(seconds)],
             stdout=subprocess.PIPE, text=True, cwd=ROOT,

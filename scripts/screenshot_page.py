@@ -9,8 +9,6 @@ and saves a laptop-width and a tablet-width picture while the take is rolling.
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +17,7 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.conftest import served_room  # noqa: E402
 from tests.test_casting_page import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
@@ -26,37 +25,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     out: Path = parser.parse_args().out
-    with tempfile.TemporaryDirectory() as tmp:
-        room = subprocess.Popen(
-            [sys.executable, "-m", "immersion", "serve", "--port", "0", "--takes", tmp],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
-        )  # fmt: skip
-        assert room.stdout is not None
-        lines = [room.stdout.readline() for _ in range(3)]
-        found = re.search(r"(http://\S+)", lines[1])
-        assert found, lines
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1440, "height": 900})
-                page.goto(found[1])
-                page.wait_for_timeout(2000)
-                page.locator("#cameras button").nth(1).click()
-                page.click("#take-start")
-                page.wait_for_timeout(1500)
-                page.fill("#note", "Lovely stillness before the turn")
-                page.click("#note-form button[type=submit]")
-                page.wait_for_timeout(1200)
-                page.click("#marker")
-                page.wait_for_timeout(2500)
-                page.screenshot(path=str(out / "casting-page.jpg"), quality=85, type="jpeg")
-                page.set_viewport_size({"width": 820, "height": 1180})
-                page.wait_for_timeout(1500)
-                page.screenshot(path=str(out / "casting-page-tablet.jpg"), quality=80, type="jpeg")
-                browser.close()
-        finally:
-            room.terminate()
-            room.wait(timeout=20)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        served_room(Path(tmp), []) as room,
+        sync_playwright() as pw,
+    ):
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(room.page(room.director))
+        page.wait_for_timeout(2000)
+        page.locator("#cameras button").nth(1).click()
+        page.click("#take-start")
+        page.wait_for_timeout(1500)
+        page.fill("#note", "Lovely stillness before the turn")
+        page.click("#note-form button[type=submit]")
+        page.wait_for_timeout(1200)
+        page.click("#marker")
+        page.wait_for_timeout(2500)
+        page.screenshot(path=str(out / "casting-page.jpg"), quality=85, type="jpeg")
+        page.set_viewport_size({"width": 820, "height": 1180})
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(out / "casting-page-tablet.jpg"), quality=80, type="jpeg")
+        browser.close()
     print(f"wrote {out / 'casting-page.jpg'} and {out / 'casting-page-tablet.jpg'}")
 
 
