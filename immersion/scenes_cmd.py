@@ -92,12 +92,10 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_avatar_show(args: argparse.Namespace) -> int:
-    from immersion.avatars.vrm import load_bone_map, read_spec
-    from immersion.gltf_guard import inspect_gltf
+    from immersion.avatars.vrm import inspect_avatar, load_bone_map
 
     path = find_avatar(args.avatar)
-    doc = inspect_gltf(path, path.parent)
-    spec = read_spec(doc.json, path.name, load_bone_map(args.bone_map) if args.bone_map else None)
+    _, spec = inspect_avatar(path, load_bone_map(args.bone_map) if args.bone_map else None)
     lic = spec.licence
     print(
         f"{path}: {'VRM ' + spec.version if spec.version != 'gltf' else 'glTF humanoid'}, {len(spec.bones)} humanoid bones"

@@ -14,6 +14,7 @@ from typing import Any
 
 from capture.skeleton import Bone
 from immersion.errors import AvatarError, LicenceError
+from immersion.gltf_guard import GltfDocument, inspect_gltf
 from immersion.safe_files import read_bounded
 
 REQUIRED = (
@@ -114,6 +115,15 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
 
 _KNOWN = {b.vrm_name for b in Bone}
 MAX_BONE_MAP_BYTES = 64 << 10
+
+
+def inspect_avatar(
+    path: Path, bone_map: dict[str, str] | None = None
+) -> tuple[GltfDocument, AvatarSpec]:
+    """An avatar file checked as glTF (nothing it names may leave its folder) and read as a
+    humanoid."""
+    doc = inspect_gltf(path, path.parent)
+    return doc, read_spec(doc.json, path.name, bone_map)
 
 
 def load_bone_map(path: Path) -> dict[str, str]:

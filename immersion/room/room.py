@@ -31,12 +31,11 @@ from capture.errors import CaptureError, TakeFormatError
 from capture.pose import Pose
 from capture.skeleton import Bone
 from capture.take import TAKE_FORMAT, TakeWriter, iter_json_lines, read_take
-from immersion.avatars.vrm import check_use, read_spec
+from immersion.avatars.vrm import check_use, inspect_avatar
 from immersion.catalogue import avatars_dir, find_avatar, find_pack, shipped_packs
 from immersion.errors import StageError
 from immersion.feed.encoders import Encoded, H264Encoder, JpegEncoder
 from immersion.feed.protocol import Codec
-from immersion.gltf_guard import inspect_gltf
 from immersion.scenes.manifest import ScenePack, load_pack
 from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.pose_feed import LatestPose
@@ -113,8 +112,7 @@ class Room:
         # Checked now, so a bad argument fails the command before anything starts.
         self.pack: ScenePack = load_pack(find_pack(settings.scene))
         self.avatar_path = find_avatar(settings.avatar)
-        doc = inspect_gltf(self.avatar_path, self.avatar_path.parent)
-        spec = read_spec(doc.json, self.avatar_path.name, settings.bone_map)
+        _, spec = inspect_avatar(self.avatar_path, settings.bone_map)
         check_use(spec.licence, settings.use, settings.licensed, self.avatar_path.name)
         self.camera = self.pack.camera(settings.camera).name
         self.scene_name = settings.scene

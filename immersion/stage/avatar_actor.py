@@ -18,8 +18,7 @@ import numpy as np
 from capture.pose import Pose
 from capture.skeleton import Bone
 from immersion.avatars.rig import Rig
-from immersion.avatars.vrm import AvatarSpec, check_use, read_spec
-from immersion.gltf_guard import inspect_gltf
+from immersion.avatars.vrm import AvatarSpec, check_use, inspect_avatar
 from immersion.stage import space
 from immersion.stage.models import load_gltf
 
@@ -54,8 +53,7 @@ class AvatarActor:
         from direct.actor.Actor import Actor
         from panda3d.core import NodePath
 
-        doc = inspect_gltf(path, path.parent)
-        spec = read_spec(doc.json, path.name, bone_map)
+        doc, spec = inspect_avatar(path, bone_map)
         check_use(spec.licence, use, licensed, path.name)
         actor = Actor(load_gltf(doc))
         node = NodePath(f"avatar-{path.stem}")
