@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Monado (BSL-1.0), the open-source OpenXR runtime, for the headset tests: built once from
-# Debian's source package, in-process (no service), with only the simulated HMD and
-# controllers and the null compositor (which needs Vulkan: Mesa's lavapipe serves, on CPU).
+# Debian's source package, in-process (no service), with two drivers and the null compositor
+# (which needs Vulkan: Mesa's lavapipe serves, on CPU). The simulated driver gives a wobbling
+# HMD and still controllers; the remote driver takes head and controller state, buttons
+# included, over a loopback socket, which is how the tests press "ready" on a controller.
 # No runtime is packaged for this Debian release, so the source comes from the next one
 # (trixie) through a private apt configuration that holds nothing but that deb-src entry:
 # no trixie binaries ever reach this machine. Cached under $CACHE/monado-<version>.
@@ -10,12 +12,13 @@
 set -euo pipefail
 
 VERSION=25.0.0
+RECIPE=2  # bump when the configure flags change: a new recipe rebuilds
 DEBIAN_VERSION="$VERSION+dfsg-2"
 CACHE="${IMMERSION_CACHE:-$HOME/.cache/immersion}"
 OUT="$CACHE/monado-$VERSION"
 source "$(dirname "$0")/lib.sh"
 
-if [ -f "$OUT/.built" ]; then
+if [ -f "$OUT/.built-$RECIPE" ]; then
   echo "$OUT/build/openxr_monado-dev.json"
   exit 0
 fi
@@ -71,10 +74,10 @@ cmake -S "$OUT/src" -B "$OUT/build" -G Ninja -Wno-dev \
   -DXRT_HAVE_JPEG=OFF \
   -DXRT_HAVE_DBUS=OFF \
   -DXRT_HAVE_SYSTEMD=OFF \
-  -DXRT_MODULE_AUX_VIVE=OFF \
+  -DXRT_MODULE_AUX_VIVE=ON \
   -DXRT_BUILD_DRIVER_NS=OFF \
   -DXRT_BUILD_DRIVER_TWRAP=OFF \
-  -DXRT_BUILD_DRIVER_REMOTE=OFF \
+  -DXRT_BUILD_DRIVER_REMOTE=ON \
   -DXRT_BUILD_DRIVER_WMR=OFF \
   -DXRT_BUILD_DRIVER_RIFT_S=OFF \
   -DXRT_BUILD_DRIVER_ROKID=OFF \
@@ -84,5 +87,5 @@ cmake -S "$OUT/src" -B "$OUT/build" -G Ninja -Wno-dev \
 ninja -C "$OUT/build" >"$OUT/build.log"
 json="$OUT/build/openxr_monado-dev.json"
 [ -f "$json" ] || { echo "setup: Monado built but $json is missing (see $OUT/build.log)" >&2; exit 1; }
-touch "$OUT/.built"
+touch "$OUT/.built-$RECIPE"
 echo "$json"

@@ -46,3 +46,19 @@ def from_panda_matrix(mat: object) -> tuple[F, F]:
     """(rotation as column-vector 3x3, translation) from an ``LMatrix4``."""
     m = np.array([[mat.getCell(r, c) for c in range(4)] for r in range(4)])  # type: ignore[attr-defined]
     return m[:3, :3].T.copy(), m[3, :3].copy()
+
+
+def pose_to_panda(pose: F) -> list[float]:
+    """A 4x4 pose in the pack (a frame looking down its -Z, like an OpenXR view) as the
+    ``LMatrix4`` for a Panda node whose forward is +Y: the change of basis on both sides."""
+    rotation = TO_PANDA @ pose[:3, :3] @ TO_PANDA.T
+    return panda_matrix(rotation, TO_PANDA @ pose[:3, 3])
+
+
+def projection_to_panda(projection: F) -> list[float]:
+    """An OpenGL projection (eye looks down -Z, Y up) as a ``MatrixLens`` user matrix, which
+    Panda applies to points in its own lens frame (looks down +Y, Z up), row-vector layout."""
+    to_gl_eye = np.eye(4)
+    to_gl_eye[:3, :3] = TO_PANDA.T  # Panda lens frame -> pack/OpenXR eye frame
+    m: F = (projection @ to_gl_eye).T
+    return [float(v) for v in m.reshape(-1)]

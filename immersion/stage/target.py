@@ -7,6 +7,8 @@ RGB top-down (:meth:`RenderTarget.rgb`) costs ~3 ms at 720p.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -17,9 +19,26 @@ MAX_SIDE = 4096
 
 
 class RenderTarget:
-    """A ``width`` x ``height`` buffer: a backdrop region behind a scene region."""
+    """A ``width`` x ``height`` buffer: a backdrop region behind a scene region.
 
-    def __init__(self, eng: Engine, width: int, height: int, name: str = "stage") -> None:
+    ``read_back`` False keeps the picture on the GPU (a headset eye, copied from texture to
+    texture); :meth:`bgra` then has nothing to return. With a ``host``, the buffer is a
+    framebuffer object in the host's GL context: on ``p3headlessgl`` every host-less buffer
+    gets a context of its own, and textures cannot be copied between contexts.
+    """
+
+    buffer: Any  # Panda's GraphicsOutput
+
+    def __init__(
+        self,
+        eng: Engine,
+        width: int,
+        height: int,
+        name: str = "stage",
+        *,
+        read_back: bool = True,
+        host: RenderTarget | None = None,
+    ) -> None:
         from panda3d.core import (
             Camera,
             FrameBufferProperties,
@@ -39,13 +58,19 @@ class RenderTarget:
         fbp.setRgbaBits(8, 8, 8, 8)
         fbp.setDepthBits(24)
         fbp.setStencilBits(8)
+        flags = GraphicsPipe.BFRefuseWindow
+        shared: tuple[object, ...] = ()
+        if host is not None:
+            flags |= GraphicsPipe.BFRefuseParasite
+            shared = (host.buffer.getGsg(), host.buffer)
         buffer = eng.graphics.makeOutput(
             eng.pipe,
             name,
             0,  # after Panda's shadow-map buffers (sort -10), so shadows are this frame's
             fbp,
             WindowProperties.size(width, height),
-            GraphicsPipe.BFRefuseWindow,
+            flags,
+            *shared,
         )
         if buffer is None:
             raise RenderError(f"cannot open a {width}x{height} offscreen buffer on {eng.renderer}")
@@ -53,7 +78,8 @@ class RenderTarget:
         self.width, self.height = width, height
         self.buffer = buffer
         self.texture = Texture(name)
-        buffer.addRenderTexture(self.texture, GraphicsOutput.RTMCopyRam)
+        mode = GraphicsOutput.RTMCopyRam if read_back else GraphicsOutput.RTMBindOrCopy
+        buffer.addRenderTexture(self.texture, mode)
         buffer.setClearColorActive(True)
         buffer.setClearColor((0, 0, 0, 1))
         self.lens = PerspectiveLens()
@@ -83,6 +109,11 @@ class RenderTarget:
         v = np.radians(vertical_deg)
         h = 2 * np.degrees(np.arctan(np.tan(v / 2) * aspect))
         self.lens.setFov(float(h), float(vertical_deg))
+
+    def texture_id(self) -> int:
+        """The GL texture name the frame is drawn into (this thread's context)."""
+        gsg = self.buffer.getGsg()
+        return int(self.texture.prepareNow(0, gsg.getPreparedObjects(), gsg).getNativeId())
 
     def render(self) -> None:
         self.engine.graphics.renderFrame()

@@ -70,3 +70,19 @@ def view_matrix(orientation_xyzw: F, position: F) -> F:
 def eye_separation(left: F, right: F) -> float:
     """Distance between two eye positions, metres (the runtime's IPD)."""
     return float(np.linalg.norm(np.asarray(right, dtype=np.float64) - np.asarray(left)))
+
+
+def stage_to_pack(mark_xz: tuple[float, float], facing_deg: float) -> F:
+    """The 4x4 taking STAGE-space points into the pack: the runtime's floor origin lands on
+    the mark, and the actor's forward (-Z) turns to where the mark faces (0 faces +Z, the
+    audience; 90 faces +X), so the actor looks the way their avatar does."""
+    yaw = math.radians(facing_deg + 180.0)
+    c, s = math.cos(yaw), math.sin(yaw)
+    return np.array(
+        [
+            [c, 0.0, s, mark_xz[0]],
+            [0.0, 1.0, 0.0, 0.0],
+            [-s, 0.0, c, mark_xz[1]],
+            [0.0, 0.0, 0.0, 1.0],
+        ]
+    )
