@@ -196,14 +196,23 @@ demo performance on a loop, on http://127.0.0.1:8765.
 Each room prints two links with fresh, unguessable tokens: one for directors, one for observers.
 The actor's camera image is never sent; only the rendered set is.
 
+With --headset the actor also sees the set in an OpenXR headset, standing on the pack's mark at
+true scale, with the director's cues on a small panel ahead and "ready"/"again" on the
+controllers (A/B, or select/menu). Directors keep the mirror meanwhile.
+
 examples:
   immersion serve
+  immersion serve --headset
+  XR_RUNTIME_JSON=~/.cache/immersion/monado-25.0.0/build/openxr_monado-dev.json \
+    XRT_COMPOSITOR_NULL=1 immersion serve --headset       (Monado, no headset needed)
   immersion serve --source 0 --scene western-saloon --avatar captain --host 0.0.0.0
   immersion serve --source takes/take-01.jsonl --port 9000
 """
 
 
 def _add_serve(sub: Any) -> None:
+    from immersion.render_cmd import parse_size
+
     srv = sub.add_parser(
         "serve",
         help="open a live audition room with a mirror feed",
@@ -230,6 +239,19 @@ def _add_serve(sub: Any) -> None:
         action="store_true",
         help="also send the actor's camera picture to viewers, as an inset in the corner of "
         "the view (off by default: only the rendered set leaves the room)",
+    )
+    srv.add_argument(
+        "--headset",
+        action="store_true",
+        help="also render the set in stereo to an OpenXR headset, from the actor's mark: the "
+        "system's active runtime, or the one $XR_RUNTIME_JSON names. Without one the room "
+        "says so and runs without it",
+    )
+    srv.add_argument(
+        "--eye-size",
+        type=parse_size,
+        metavar="WxH",
+        help="pixels per eye in the headset (default: what the runtime recommends)",
     )
     srv.set_defaults(run=_run_serve)
 

@@ -13,6 +13,7 @@ from capture.cache import demo_clip
 from immersion.avatars.vrm import load_bone_map
 from immersion.errors import StageError
 from immersion.feed.server import Feed, Tokens
+from immersion.headset.headset import HeadsetSettings
 from immersion.room.room import Room, RoomSettings
 
 
@@ -37,6 +38,7 @@ def run_serve(args: argparse.Namespace) -> int:
             licensed=args.avatar_licensed,
             bone_map=load_bone_map(args.bone_map) if args.bone_map else None,
             show_camera=args.show_camera,
+            headset=HeadsetSettings(eye_size=args.eye_size) if args.headset else None,
         )
     )
     tokens = Tokens(secrets.token_urlsafe(18), secrets.token_urlsafe(18))
@@ -60,6 +62,8 @@ async def _serve(room: Room, tokens: Tokens, host: str, port: int) -> int:
         f"  takes are written to {room.settings.takes_dir}/ ; Ctrl-C closes the room",
         flush=True,
     )
+    if room.settings.headset is not None:
+        print("  --headset: the set is also rendered to the OpenXR headset", flush=True)
     if room.settings.show_camera:
         print("  --show-camera: viewers also see the actor's camera picture", flush=True)
     stop = asyncio.Event()

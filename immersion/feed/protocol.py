@@ -36,7 +36,8 @@ Viewer → server, JSON text objects with a ``type``:
     not shown, e.g. while waiting for a keyframe; frames in flight are bounded by acks);
     ``codec`` {codec} (switch, e.g. to JPEG after a decoder error).
   * directors only: ``camera`` {name}, ``scene`` {name}, ``avatar`` {name}, ``take``
-    {action: start|stop}, ``note`` {text}, ``marker`` {label}.
+    {action: start|stop}, ``note`` {text}, ``marker`` {label}, ``cue`` {text} (shown to the
+    actor in the headset; taking a take up or down cues "rolling" and "cut" by itself).
 
 Every viewer message is at most :data:`MAX_MESSAGE_BYTES`; at most :data:`RATE_PER_SECOND`
 a second are accepted (bursts of :data:`RATE_BURST`). Bad messages become :class:`Reject`
@@ -57,6 +58,7 @@ HEADER = struct.Struct(">4sBBBxIHHHxxdddI")
 MAX_MESSAGE_BYTES = 4096
 MAX_TEXT = 2000  # characters in a note
 MAX_NAME = 80  # characters in a scene, avatar, camera or marker name
+MAX_CUE = 200  # characters in a cue for the actor: a panel, not a script
 RATE_PER_SECOND = 20.0  # control messages (everything but acks)
 RATE_BURST = 40.0
 ACK_RATE_PER_SECOND = 120.0  # acks come once per frame: room for 60 fps and then some
@@ -175,15 +177,20 @@ class Marker:
 
 
 @dataclass(frozen=True, slots=True)
+class Cue:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reject:
     """A message refused; ``reason`` goes back to the viewer in an ``error``."""
 
     reason: str
 
 
-Event = Hello | Ack | SwitchCodec | Steer | TakeControl | Note | Marker | Reject
+Event = Hello | Ack | SwitchCodec | Steer | TakeControl | Note | Marker | Cue | Reject
 
-DIRECTOR_ONLY = frozenset({"camera", "scene", "avatar", "take", "note", "marker"})
+DIRECTOR_ONLY = frozenset({"camera", "scene", "avatar", "take", "note", "marker", "cue"})
 
 
 class _Bucket:
@@ -288,6 +295,8 @@ def _parse(kind: str, data: dict[str, Any]) -> Event:
         return Note(_text(data, "text", MAX_TEXT))
     if kind == "marker":
         return Marker(_text(data, "label", MAX_NAME))
+    if kind == "cue":
+        return Cue(_text(data, "text", MAX_CUE))
     raise ProtocolError("unknown message type")
 
 

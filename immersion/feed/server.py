@@ -35,6 +35,7 @@ from immersion.feed.protocol import (
     MAX_MESSAGE_BYTES,
     Ack,
     Codec,
+    Cue,
     Hello,
     Marker,
     Note,
@@ -101,6 +102,7 @@ class Feed:
         self._last_key_request = 0.0
         self._roles: dict[int, str] = {}
         self._dropping: set[asyncio.Task[None]] = set()  # held so they are not collected
+        self._takes_version = 0  # the room's, when the take list was last sent unasked
 
     # Frames from the render thread ----------------------------------------------------------
 
@@ -245,6 +247,8 @@ class Feed:
             reply = self.room.take_start() if event.start else self.room.take_stop()
             if reply is None:
                 self._broadcast_takes()
+        elif isinstance(event, Cue):
+            self.room.cue(event.text)
         elif isinstance(event, Note | Marker):
             kind = "note" if isinstance(event, Note) else "marker"
             self.room.annotate(kind, event.text if isinstance(event, Note) else event.label)
@@ -277,6 +281,9 @@ class Feed:
                 elif viewer.conn.transport.get_write_buffer_size() <= WRITE_LIMIT:
                     ready.append(viewer.conn)  # one not reading right now skips a status
             broadcast(ready, server_message("status", **status))  # one encoding for all
+            if self.room.takes_version != self._takes_version:  # e.g. the actor pressed "ready"
+                self._takes_version = self.room.takes_version
+                self._broadcast_takes()
 
     async def _drop(self, viewer: Viewer) -> None:
         """Close a stalled viewer's connection; abort it if even the close cannot get out."""

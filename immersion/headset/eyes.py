@@ -91,6 +91,17 @@ class Eyes:
                 LMatrix4f(*space.projection_to_panda(projection(view.fov, self.near, self.far)))
             )
 
+    def cut_away(self, centre: tuple[float, float, float], radius: float) -> None:
+        """Leave out what lies within ``radius`` of ``centre`` (Panda, relative to the set):
+        from inside the avatar's head its eyes and hat would fill the view."""
+        from panda3d.core import RenderState, ShaderAttrib, ShaderInput
+
+        state = RenderState.make(
+            ShaderAttrib.make().setShaderInput(ShaderInput("u_cutaway", (*centre, radius), 10))
+        )  # priority 10: over the set's own "none"
+        for target in self.targets:
+            target.camera.node().setInitialState(state)
+
     def submit(self, frame: Frame) -> None:
         """Copy the rendered eyes into the frame's swapchain images (after the render)."""
         if not frame.images:

@@ -15,6 +15,7 @@ line, so a killed room leaves a readable take.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -36,6 +37,7 @@ from immersion.catalogue import avatars_dir, find_avatar, find_pack, shipped_pac
 from immersion.errors import StageError
 from immersion.feed.encoders import Encoded, H264Encoder, JpegEncoder
 from immersion.feed.protocol import Codec
+from immersion.headset.headset import Headset, HeadsetSettings
 from immersion.scenes.manifest import ScenePack, load_pack
 from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.pose_feed import LatestPose
@@ -69,6 +71,7 @@ class RoomSettings:
     licensed: bool = False
     bone_map: dict[str, str] | None = None  # for the starting avatar, when a plain glTF
     show_camera: bool = False  # the actor's camera picture goes to viewers only when asked
+    headset: HeadsetSettings | None = None  # render to an OpenXR headset too (--headset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,11 @@ class Room:
         self.errors: list[str] = []  # failures in the worker threads, for status and the CLI
         self.frame_count = 0
         self._camera_image: NDArray[np.uint8] | None = None  # only kept when show_camera
+        self.takes_version = 0  # bumped when the take list changes outside a viewer's request
+        self.headset_status: dict[str, Any] = {"state": "off"} if settings.headset else {}
+        self._cue: tuple[str, str] = ("note", "")  # what the actor's cue panel should show
+        self._exit_headset = threading.Event()
+        self._headset: Headset | None = None  # the render thread's
 
     # Clock and state ---------------------------------------------------------------------
 
@@ -164,6 +172,7 @@ class Room:
             "confidence": {k: round(v, 2) for k, v in self._confidence.items()},
             "frame": self.frame_count,
             "errors": self.errors[-3:],
+            **({"headset": dict(self.headset_status)} if self.headset_status else {}),
         }
 
     def choices(self) -> dict[str, Any]:
@@ -208,6 +217,7 @@ class Room:
                 return str(exc)
             self._take_started = self.now()
             self.takes.append({"file": path.name, "started": self._take_started, "notes": []})
+        self._cue = ("rolling", "● ROLLING")
         return None
 
     def take_stop(self) -> str | None:
@@ -219,6 +229,7 @@ class Room:
             entry["duration"] = round(self.now() - self._take_started, 2)
             entry["frames"] = self._take.frames
             self._take = None
+        self._cue = ("cut", "CUT")
         return None
 
     def annotate(self, kind: str, text: str) -> dict[str, Any]:
@@ -233,6 +244,20 @@ class Room:
                 self.takes.append({"file": "", "started": 0.0, "notes": []})
             self.takes[-1]["notes"].append(item)  # else the rolling take, or the last one
         return item
+
+    def cue(self, text: str) -> None:
+        """Show the director's ``text`` on the actor's in-headset panel (empty clears it)."""
+        self._cue = ("note", text)
+
+    def actor_press(self, button: str) -> None:
+        """The actor pressed "ready" or "again" in the headset: into the take and the list."""
+        self.annotate("actor", button)
+        self.headset_status["lastPress"] = {"button": button, "t": round(self.now(), 3)}
+        self.takes_version += 1
+
+    def exit_headset(self) -> None:
+        """Ask the runtime to end the headset session; the room plays on without it."""
+        self._exit_headset.set()
 
     def want_keyframe(self) -> None:
         self._keyframe.set()
@@ -332,13 +357,20 @@ class Room:
             Codec.JPEG: JpegEncoder(),
         }
         period = 1.0 / s.fps
-        next_at = time.monotonic()
+        self._headset = self._open_headset(stage)
+        ticks: Iterator[object] = self._ticks(period)
+        if self._headset is not None:  # the headset paces the loop while it runs
+            ticks = itertools.chain(self._headset_frames(self._headset, period), ticks)
+        next_mirror = time.monotonic()
         try:
-            while not self._stop.is_set():
+            for _ in ticks:
                 stage = self._apply_commands(stage)
                 pose = self.latest.at(self.now())
                 t0 = time.perf_counter()
                 stage.show(pose)
+                if time.monotonic() < next_mirror:
+                    continue  # a headset faster than the mirror: the viewers get every n-th
+                next_mirror = max(next_mirror + period, time.monotonic() - period)
                 bgra = np.ascontiguousarray(stage.target.bgra()[::-1])  # the room's own copy
                 if self._camera_image is not None:
                     draw_inset(bgra, self._camera_image)
@@ -363,14 +395,75 @@ class Room:
                         encoded,
                     )
                 )
-                next_at += period
-                delay = next_at - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                else:
-                    next_at = time.monotonic()  # late: do not try to catch up in a burst
         finally:
+            if self._headset is not None:
+                self._headset.close()
+                self._headset = None
             stage.close()
+
+    def _ticks(self, period: float) -> Iterator[None]:
+        """The room's own pace, without a headset: one tick per ``period`` until stopped."""
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            yield None
+            next_at += period
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                next_at = time.monotonic()  # late: do not try to catch up in a burst
+
+    def _open_headset(self, stage: Stage) -> Headset | None:
+        """The headset, when asked for and found; otherwise one line in errors, and None."""
+        if self.settings.headset is None:
+            return None
+        stage.show(None)  # leaves Panda's GL context current on this thread, for the binding
+        headset = Headset(self.settings.headset, lambda press: self.actor_press(press.button))
+        try:
+            headset.open(stage)
+        except StageError as exc:
+            self.headset_status = {"state": "unavailable", "reason": str(exc)}
+            self.errors.append(f"headset: {exc}; the room runs without it")
+            return None
+        xs = headset.session
+        chain = xs.swapchains[0]
+        self.headset_status = {
+            "state": xs.lifecycle.state.name,
+            "runtime": xs.runtime_name,
+            "system": xs.system_name,
+            "eye": [chain.width, chain.height],
+            "space": xs.space_type,
+        }
+        return headset
+
+    def _headset_frames(self, headset: Headset, period: float) -> Iterator[object]:
+        """The headset's frames until its session ends (the room then paces itself) or the
+        room stops (the session is then asked to exit, and given a moment to)."""
+        meter = _Meter()
+        deadline = None
+        try:
+            for frame in headset.frames(period):
+                if self._stop.is_set() and deadline is None:
+                    headset.request_exit()
+                    deadline = time.monotonic() + 2.0
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                if self._exit_headset.is_set():
+                    self._exit_headset.clear()
+                    headset.request_exit()
+                headset.cue(*self._cue)
+                if frame.views:
+                    meter.tick(time.monotonic())
+                self.headset_status["state"] = headset.session.lifecycle.state.name
+                self.headset_status["fps"] = round(meter.fps(), 1)
+                yield frame
+        except Exception as exc:  # a runtime that fails mid-take must not take the room with it
+            self.errors.append(f"headset: {type(exc).__name__}: {exc}; the room plays on")
+        finally:
+            self.headset_status["state"] = "ended"
+            self.headset_status["fps"] = 0.0
+            headset.close()
+            self._headset = None
 
     def _apply_commands(self, stage: Stage) -> Stage:
         """Carry out queued switches; one that fails is reported and the room plays on."""
@@ -395,11 +488,17 @@ class Room:
             self.avatar_path, self.avatar_name = path, name
         elif what == "scene":
             pack = load_pack(find_pack(name))  # a bad pack fails here, before the set is touched
+            if self._headset is not None:
+                self._headset.detach()  # its nodes would go with the old set
             try:
                 stage = self._reopen(stage, pack)
-            except StageError:
-                self._reopen(stage, self.pack)  # put the old set back, then report
-                raise
+            except StageError as exc:
+                stage = self._reopen(stage, self.pack)  # put the old set back, then report
+                self.errors.append(f"scene {name!r}: {exc}")
+                return stage
+            finally:
+                if self._headset is not None:
+                    self._headset.attach(stage)
             self.pack, self.scene_name, self.camera = pack, name, stage.camera_preset.name
         return stage
 

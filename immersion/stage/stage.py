@@ -74,6 +74,7 @@ class Stage:
         set_node = build_set(pack, root)
         caster = shadow_caster(pack.lights, set_node, root) if shading == "rich" else None
         root.setShader(lit_shader(pack.lights, shadow_map=caster is not None))
+        root.setShaderInput("u_cutaway", (0.0, 0.0, 0.0, 0.0))  # none; a headset eye sets one
         build_backdrop(pack, target)
         actor = AvatarActor.load(avatar) if isinstance(avatar, Path) else avatar
         stage = cls(

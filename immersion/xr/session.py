@@ -90,10 +90,14 @@ class XrSession:
     # Set-up and tear-down ----------------------------------------------------------------
 
     def __enter__(self) -> XrSession:
+        import xr
+
         try:
             self._open()
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if isinstance(exc, xr.XrException):
+                raise HeadsetError(f"OpenXR failed: {_why(exc)}") from None
             raise
         return self
 

@@ -7,6 +7,7 @@
 uniform struct p3d_MaterialParameters { vec4 baseColor; vec4 emission; } p3d_Material;
 uniform sampler2D p3d_Texture0;
 uniform vec3 u_eye;
+uniform vec4 u_cutaway;  // xyz, w: a sphere not drawn (the avatar's head, seen from inside it)
 in vec3 v_world;
 in vec3 v_normal;
 in vec4 v_colour;
@@ -34,6 +35,7 @@ float shadow_lit() {
 #endif
 
 void main() {
+    if (distance(v_world, u_cutaway.xyz) < u_cutaway.w) discard;
     vec4 base = p3d_Material.baseColor * v_colour * texture(p3d_Texture0, v_uv);
     if (base.a < 0.3) discard;
     vec3 n = normalize(v_normal);
