@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 
 from capture.cache import cache_dir
-from tests.conftest import ROOT
+from tests.conftest import ROOT, served_room
 
 RUNTIME = cache_dir() / "monado-25.0.0" / "build" / "openxr_monado-dev.json"
 
@@ -93,3 +94,143 @@ def _png(path: Path) -> Any:
     from PIL import Image
 
     return Image.open(path).convert("RGB")
+
+
+# Monado's remote driver: an HMD and two Index controllers whose state, buttons included, a
+# client writes over a loopback socket as C structs (drivers/remote/r_interface.h, 25.0.0).
+REMOTE_DATA_SIZE = 376  # header 8 + head 128 + two controllers of 120
+RIGHT_CONTROLLER = 8 + 128 + 120
+A_CLICK = 108  # within a controller: pose..trackpad are 104 bytes, then bools; a_click is 5th
+
+
+def _remote_config(tmp: Path) -> dict[str, str]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp / "xdg" / "monado" / "config_v0.json"
+    config.parent.mkdir(parents=True)
+    config.write_text(json.dumps({"remote": {"version": 0, "port": port, "view_count": 2}}))
+    return {
+        "XDG_CONFIG_HOME": str(tmp / "xdg"),
+        "P_OVERRIDE_ACTIVE_CONFIG": "remote",
+        "REMOTE_PORT": str(port),  # ours, for the test; Monado reads the config file
+        "XR_CORE_VALIDATION_EXPORT_TYPE": "text",
+        "XR_CORE_VALIDATION_FILE_NAME": str(tmp / "validation.txt"),
+    }
+
+
+def _press_a_on_the_right_controller(port: int) -> None:
+    import socket
+    import time
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        data = b""
+        while len(data) < 2 * REMOTE_DATA_SIZE:  # the hub sends its reset and latest states
+            data += conn.recv(2 * REMOTE_DATA_SIZE - len(data))
+        latest = bytearray(data[REMOTE_DATA_SIZE:])
+        pressed = bytearray(latest)
+        pressed[RIGHT_CONTROLLER + A_CLICK] = 1
+        conn.sendall(bytes(pressed))
+        time.sleep(0.6)  # held for a dozen frames at 20 Hz
+        conn.sendall(bytes(latest))
+        time.sleep(0.3)
+
+
+def test_serve_headset_shows_the_set_keeps_the_mirror_and_hears_the_controllers(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    import signal
+
+    from websockets.asyncio.client import connect
+
+    from capture.pose import Pose
+    from capture.take import TakeWriter, read_take
+    from tests.test_feed_server import _frames, _hello, _until
+
+    take = tmp_path / "perf.jsonl"
+    with TakeWriter(take, {"fps": 30.0}) as w:
+        for k in range(60):
+            w.write(k / 30, Pose.rest(hips_height=0.9 + 0.001 * k))
+    env = monado_env(**_remote_config(tmp_path))
+    args = ["--headset", "--source", str(take), "--size", "320x180", "--fps", "20"]
+
+    async def go(room: Any) -> None:
+        async with connect(room.url(room.director), origin=None) as ws:
+            await _hello(ws)
+            status = await _until(
+                ws, "status", lambda s: s.get("headset", {}).get("state") == "FOCUSED"
+            )
+            assert status["headset"]["system"].startswith("Monado"), status["headset"]
+            # The mirror keeps going while the headset runs: frames keep coming.
+            headers = await _frames(ws, 10)
+            assert headers[-1].frame > headers[0].frame
+            await ws.send(json.dumps({"type": "take", "action": "start"}))
+            await ws.send(json.dumps({"type": "cue", "text": "From the top, softer"}))
+            await asyncio.to_thread(_press_a_on_the_right_controller, int(env["REMOTE_PORT"]))
+            takes = await _until(
+                ws,
+                "takes",
+                lambda t: any(n["kind"] == "actor" for e in t["takes"] for n in e["notes"]),
+            )
+            note = next(n for e in takes["takes"] for n in e["notes"] if n["kind"] == "actor")
+            assert note["text"] == "ready" and "takeT" in note
+            busy = await _until(ws, "status", lambda s: s["headset"].get("fps", 0) > 5)
+            assert busy["renderFps"] > 5  # the mirror, while the headset runs at Monado's pace
+            await ws.send(json.dumps({"type": "take", "action": "stop"}))
+            await _until(ws, "takes", lambda t: "duration" in t["takes"][-1])
+
+    with served_room(
+        tmp_path, args, **{k: v for k, v in env.items() if k not in os.environ}
+    ) as room:
+        asyncio.run(go(room))
+        room.process.send_signal(signal.SIGTERM)
+        assert room.process.wait(30) == 0, (tmp_path / "serve.log").read_text()[-3000:]
+    log = (tmp_path / "serve.log").read_text()
+    validation = (tmp_path / "validation.txt").read_text()
+    assert "Core Validation Layer is initialized" in validation
+    assert "VALID_ERROR" not in validation + log, validation[-3000:]
+    files = sorted((tmp_path / "takes").glob("take-*.jsonl"))
+    events = [e for e in read_take(files[-1]).events if e.get("event") == "actor"]
+    assert [e["text"] for e in events] == ["ready"], events
+
+
+def test_without_a_runtime_serve_headset_says_so_once_and_the_room_runs(tmp_path: Path) -> None:
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    from capture.pose import Pose
+    from capture.take import TakeWriter
+    from tests.test_feed_server import _frames, _hello, _until
+
+    take = tmp_path / "perf.jsonl"
+    with TakeWriter(take, {"fps": 30.0}) as w:
+        for k in range(30):
+            w.write(k / 30, Pose.rest())
+    missing = str(tmp_path / "no-runtime.json")
+    args = ["--headset", "--source", str(take), "--size", "320x180", "--fps", "20"]
+
+    async def go(room: Any) -> None:
+        async with connect(room.url(room.director), origin=None) as ws:
+            await _hello(ws)
+            status = await _until(ws, "status", lambda s: s["headset"]["state"] != "off")
+            assert status["headset"]["state"] == "unavailable", status["headset"]
+            assert len(await _frames(ws, 5)) == 5  # the room plays on
+
+    with served_room(tmp_path, args, XR_RUNTIME_JSON=missing) as room:
+        asyncio.run(go(room))
+        deadline = time.monotonic() + 5  # the room reports its errors twice a second
+        while (
+            "no OpenXR" not in (tmp_path / "serve.log").read_text() and time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+    log = (tmp_path / "serve.log").read_text()
+    lines = [
+        line for line in log.splitlines() if "headset" in line.lower() or "openxr" in line.lower()
+    ]
+    assert len(lines) == 1, lines
+    assert "no OpenXR runtime" in lines[0] and missing in lines[0], lines
+    assert "the room runs without it" in lines[0] and "Traceback" not in log

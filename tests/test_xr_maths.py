@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from capture.rotations import axis_angle_quat
-from immersion.xr.maths import Fov, eye_separation, projection, view_matrix
+from immersion.stage import space
+from immersion.xr.maths import Fov, eye_separation, projection, stage_to_pack, view_matrix
 
 QUARTER = math.pi / 4
 
@@ -65,3 +66,33 @@ def test_eye_separation_is_the_distance_between_eyes() -> None:
     assert eye_separation(np.array([-0.032, 1.6, 0]), np.array([0.031, 1.6, 0])) == pytest.approx(
         0.063
     )
+
+
+def test_the_stage_floor_origin_lands_on_the_mark_facing_its_way() -> None:
+    # A mark at (1, 2) facing the audience (+Z): a metre ahead of the actor is +Z in the pack.
+    m = stage_to_pack((1.0, 2.0), 0.0)
+    assert m @ np.array([0, 0, 0, 1.0]) == pytest.approx([1.0, 0.0, 2.0, 1.0])
+    assert m @ np.array([0, 1.6, -1.0, 1.0]) == pytest.approx([1.0, 1.6, 3.0, 1.0])
+    # Facing +X (90): ahead is +X, and the actor's right (+X in STAGE) is forward x up, +Z.
+    m = stage_to_pack((0.0, 0.0), 90.0)
+    assert m @ np.array([0, 0, -1.0, 1.0]) == pytest.approx([1.0, 0.0, 0.0, 1.0])
+    assert m @ np.array([1.0, 0, 0, 1.0]) == pytest.approx([0.0, 0.0, 1.0, 1.0])
+
+
+def test_poses_and_projections_convert_to_panda_frames() -> None:
+    # An eye 1.6 m up looking down -Z (the pack's -Z): in Panda it is at (0, 0, 1.6) and its
+    # forward (+Y) points along Panda's +Y, which is the pack's -Z.
+    pose = np.eye(4)
+    pose[:3, 3] = [0.0, 1.6, 0.0]
+    m = np.array(space.pose_to_panda(pose)).reshape(4, 4)  # row-vector layout
+    assert m[3, :3] == pytest.approx([0.0, 0.0, 1.6])
+    assert np.array([0, 1.0, 0, 0]) @ m == pytest.approx([0, 1.0, 0, 0])
+    # The lens matrix sends a point 2 m ahead in Panda's lens frame (+Y) to the clip centre,
+    # and one on the right frustum edge (x = y for 90 degrees) to clip x = +1.
+    p = projection(Fov(-QUARTER, QUARTER, QUARTER, -QUARTER), near=0.1, far=100.0)
+    lens = np.array(space.projection_to_panda(p)).reshape(4, 4)
+    ahead = np.array([0.0, 2.0, 0.0, 1.0]) @ lens
+    edge = np.array([2.0, 2.0, 0.0, 1.0]) @ lens
+    top = np.array([0.0, 2.0, 2.0, 1.0]) @ lens
+    assert ahead[:2] / ahead[3] == pytest.approx([0.0, 0.0])
+    assert edge[0] / edge[3] == pytest.approx(1.0) and top[1] / top[3] == pytest.approx(1.0)

@@ -15,9 +15,11 @@ Every call here runs on the render thread: the swapchain images live in its GL c
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -112,6 +114,7 @@ class XrSession:
     def _open(self) -> None:
         import xr
 
+        find_runtime()
         try:
             offered = {
                 _text(e.extension_name) for e in xr.enumerate_instance_extension_properties()
@@ -335,6 +338,25 @@ class XrSession:
                     )
                 elif step is Step.END:
                     xr.end_session(self._session)
+
+
+def find_runtime() -> Path:
+    """The runtime manifest the OpenXR loader will use, looked up as it does (Linux): said
+    plainly when there is none, rather than in the loader's five lines of errors."""
+    named = os.environ.get("XR_RUNTIME_JSON")
+    if named:
+        if not Path(named).is_file():
+            raise HeadsetError(f"no OpenXR runtime: XR_RUNTIME_JSON names {named}, not a file")
+        return Path(named)
+    home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    dirs = [home, *(os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":"), "/etc"]
+    for folder in dirs:
+        manifest = Path(folder) / "openxr" / "1" / "active_runtime.json"
+        if manifest.is_file():
+            return manifest
+    raise HeadsetError(
+        "no OpenXR runtime is installed (no active_runtime.json, no XR_RUNTIME_JSON)"
+    )
 
 
 def _view(view: Any) -> View:
