@@ -26,7 +26,9 @@ def main() -> int:
     parser.add_argument("pack")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--save", type=Path)
+    parser.add_argument("--eye", help="WxH per eye (default: the runtime's recommendation)")
     args = parser.parse_args()
+    eye = tuple(int(v) for v in args.eye.split("x")) if args.eye else None
 
     from immersion.catalogue import find_avatar, find_pack
     from immersion.headset.eyes import masks
@@ -41,7 +43,7 @@ def main() -> int:
     )
     stage.show(None)
     presses: list[Press] = []
-    headset = Headset(HeadsetSettings(), presses.append)
+    headset = Headset(HeadsetSettings(eye_size=eye), presses.append)  # type: ignore[arg-type]
     headset.open(stage)
     assert headset.eyes is not None
     headset.cue("note", "Probe: look down at your hands")

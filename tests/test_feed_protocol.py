@@ -14,6 +14,7 @@ from immersion.feed.protocol import (
     RATE_BURST,
     Ack,
     Codec,
+    Cue,
     Hello,
     Marker,
     Note,
@@ -84,6 +85,7 @@ def test_server_messages_are_json_objects_with_a_type() -> None:
         ({"type": "take", "action": "stop"}, TakeControl(False)),
         ({"type": "note", "text": " Lovely pause.\nAgain, slower. "}, Note("Lovely pause.\nAgain, slower.")),
         ({"type": "marker", "label": "big laugh"}, Marker("big laugh")),
+        ({"type": "cue", "text": "From the top, softer"}, Cue("From the top, softer")),
     ],
 )  # fmt: skip
 def test_every_viewer_message_parses(message: dict[str, object], event: object) -> None:
@@ -105,6 +107,7 @@ def test_every_viewer_message_parses(message: dict[str, object], event: object) 
         ('{"type": "note", "text": "   "}', "note: text must be a non-empty string"),
         ('{"type": "note", "text": "' + "a" * 2001 + '"}', "note: text is over 2000 characters"),
         ('{"type": "marker", "label": "bell\\u0007"}', "marker: label has control characters"),
+        ('{"type": "cue", "text": "' + "a" * 201 + '"}', "cue: text is over 200 characters"),
         ('{"type": "note", "text": "' + "a" * MAX_MESSAGE_BYTES + '"}', "over 4096 bytes"),
     ],
 )
@@ -115,7 +118,7 @@ def test_malformed_messages_are_rejected_with_a_reason(message: str | bytes, rea
 
 def test_observers_watch_but_do_not_steer() -> None:
     viewer = ViewerProtocol("observer", 0.0)
-    for kind in ("camera", "scene", "avatar", "take", "note", "marker"):
+    for kind in ("camera", "scene", "avatar", "take", "note", "marker", "cue"):
         event = viewer.receive(json.dumps({"type": kind, "name": "x"}), 0.0)
         assert event == Reject(f"{kind}: observers may watch but not steer")
     assert viewer.receive('{"type": "ack", "frame": 1}', 0.0) == Ack(1)

@@ -119,7 +119,8 @@ function status(s) {
   const lat = s.latencyMs || {};
   $("stages").replaceChildren(...[["Capture fps", s.captureFps], ["Render fps", s.renderFps],
     ["Capture", lat.capture], ["Render", lat.render], ["Encode", lat.encode], ["Send", lat.send],
-    ["Render → drawn here", glass.length ? median(glass.slice(-60)) : null], ["Viewers", s.viewers]].map(([k, v]) => {
+    ["Render → drawn here", glass.length ? median(glass.slice(-60)) : null], ["Viewers", s.viewers],
+    ...(s.headset ? [["Headset", headsetLine(s.headset)]] : [])].map(([k, v]) => {
     const tr = document.createElement("tr");
     tr.innerHTML = "<td></td><td></td>";
     tr.cells[0].textContent = k;
@@ -139,6 +140,11 @@ function status(s) {
   if (s.errors && s.errors.length) say(s.errors[s.errors.length - 1]);
 }
 
+function headsetLine(h) {
+  if (h.state === "unavailable" || h.state === "off" || h.state === "ended") return h.state;
+  return `${h.state.toLowerCase()}${h.fps ? `, ${h.fps.toFixed(0)} fps` : ""}`;
+}
+
 function takes(list) {
   $("takes").replaceChildren(...list.filter((t) => t.file || t.notes.length).map((t) => {
     const li = document.createElement("li");
@@ -148,7 +154,8 @@ function takes(list) {
     notes.className = "notes";
     for (const n of t.notes) {
       const item = document.createElement("li");
-      item.textContent = `${n.kind === "marker" ? "◆" : "✎"} ${(n.takeT ?? n.t).toFixed(1)} s: ${n.text}`;
+      const icon = n.kind === "marker" ? "◆" : n.kind === "actor" ? "▶ actor:" : "✎";
+      item.textContent = `${icon} ${(n.takeT ?? n.t).toFixed(1)} s: ${n.text}`;
       notes.append(item);
     }
     li.append(notes);
@@ -161,6 +168,10 @@ $("avatar").onchange = (e) => send({ type: "avatar", name: e.target.value });
 $("take-start").onclick = () => send({ type: "take", action: "start" });
 $("take-stop").onclick = () => send({ type: "take", action: "stop" });
 $("marker").onclick = () => send({ type: "marker", label: "marker" });
+$("cue").onclick = () => {
+  const text = $("note").value.trim().slice(0, 200);
+  if (text) { send({ type: "cue", text }); $("note").value = ""; }
+};
 $("note-form").onsubmit = (e) => {
   e.preventDefault();
   const text = $("note").value.trim();
