@@ -45,7 +45,9 @@ def main() -> None:
 
     finish = _gl("glFinish")
     packs = [load_pack(p) for p in shipped_packs()]
-    stage = Stage.open(packs[0], find_avatar("detective"), width=320, height=180, shading=args.shading)
+    stage = Stage.open(
+        packs[0], find_avatar("detective"), width=320, height=180, shading=args.shading
+    )
     stage.show(None)
     headset = Headset(HeadsetSettings(eye_size=args.eye), lambda press: None)
     headset.open(stage)

@@ -9,7 +9,7 @@ the swapchain and the frame is submitted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +89,7 @@ class Headset:
         mirror, _ = masks()
         self._sky = sky_dome(stage.pack, stage.root, mirror)
 
-    def frames(self, idle_period: float) -> Iterator[Frame]:
+    def frames(self, idle_period: float) -> Generator[Frame, None, None]:
         """The session's frames, with the eyes posed before and submitted after each."""
         assert self.eyes is not None, "open() first"
         for frame in self.session.frames(idle_period):

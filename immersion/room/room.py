@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,7 +139,6 @@ class Room:
         self.takes_version = 0  # bumped when the take list changes outside a viewer's request
         self.headset_status: dict[str, Any] = {"state": "off"} if settings.headset else {}
         self._cue: tuple[str, str] = ("note", "")  # what the actor's cue panel should show
-        self._exit_headset = threading.Event()
         self._headset: Headset | None = None  # the render thread's
 
     # Clock and state ---------------------------------------------------------------------
@@ -255,10 +254,6 @@ class Room:
         self.headset_status["lastPress"] = {"button": button, "t": round(self.now(), 3)}
         self.takes_version += 1
 
-    def exit_headset(self) -> None:
-        """Ask the runtime to end the headset session; the room plays on without it."""
-        self._exit_headset.set()
-
     def want_keyframe(self) -> None:
         self._keyframe.set()
 
@@ -359,8 +354,10 @@ class Room:
         period = 1.0 / s.fps
         self._headset = self._open_headset(stage)
         ticks: Iterator[object] = self._ticks(period)
+        headset_frames = None
         if self._headset is not None:  # the headset paces the loop while it runs
-            ticks = itertools.chain(self._headset_frames(self._headset, period), ticks)
+            headset_frames = self._headset_frames(self._headset, period)
+            ticks = itertools.chain(headset_frames, ticks)
         next_mirror = time.monotonic()
         try:
             for _ in ticks:
@@ -396,9 +393,8 @@ class Room:
                     )
                 )
         finally:
-            if self._headset is not None:
-                self._headset.close()
-                self._headset = None
+            if headset_frames is not None:
+                headset_frames.close()  # ends its frame, then closes the headset
             stage.close()
 
     def _ticks(self, period: float) -> Iterator[None]:
@@ -436,7 +432,7 @@ class Room:
         }
         return headset
 
-    def _headset_frames(self, headset: Headset, period: float) -> Iterator[object]:
+    def _headset_frames(self, headset: Headset, period: float) -> Generator[object, None, None]:
         """The headset's frames until its session ends (the room then paces itself) or the
         room stops (the session is then asked to exit, and given a moment to)."""
         meter = _Meter()
@@ -448,9 +444,6 @@ class Room:
                     deadline = time.monotonic() + 2.0
                 if deadline is not None and time.monotonic() > deadline:
                     break
-                if self._exit_headset.is_set():
-                    self._exit_headset.clear()
-                    headset.request_exit()
                 headset.cue(*self._cue)
                 if frame.views:
                     meter.tick(time.monotonic())

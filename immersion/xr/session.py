@@ -17,7 +17,7 @@ from __future__ import annotations
 import ctypes
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -232,7 +232,7 @@ class XrSession:
             self._exit_requested = True
             xr.request_exit_session(self._session)
 
-    def frames(self, idle_period: float = 1 / 30) -> Iterator[Frame]:
+    def frames(self, idle_period: float = 1 / 30) -> Generator[Frame, None, None]:
         """Yield frames until the session exits or is lost. Before the runtime starts the
         session (and between its stops and starts) this yields empty frames every
         ``idle_period`` seconds, so the caller's other work (the mirror) goes on."""
