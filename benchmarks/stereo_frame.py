@@ -59,11 +59,7 @@ def main() -> None:
     for n, pack in enumerate(packs):
         if n:
             headset.detach()
-            avatar = stage.avatar
-            assert avatar is not None
-            avatar.node.detachNode()
-            stage.close(keep_target=True)
-            stage = Stage.open(pack, avatar, target=stage.target, shading=args.shading)
+            stage = stage.reopen(pack)
             headset.attach(stage)
         render_ms, copy_ms = [], []
         k = 0

@@ -20,15 +20,16 @@ from typing import Any
 
 import numpy as np
 
+from immersion.render_cmd import parse_size
+
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("pack")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--save", type=Path)
-    parser.add_argument("--eye", help="WxH per eye (default: the runtime's recommendation)")
+    parser.add_argument("--eye", type=parse_size, help="WxH per eye (default: the runtime's)")
     args = parser.parse_args()
-    eye = tuple(int(v) for v in args.eye.split("x")) if args.eye else None
 
     from immersion.catalogue import find_avatar, find_pack
     from immersion.headset.eyes import masks
@@ -43,7 +44,7 @@ def main() -> int:
     )
     stage.show(None)
     presses: list[Press] = []
-    headset = Headset(HeadsetSettings(eye_size=eye), presses.append)  # type: ignore[arg-type]
+    headset = Headset(HeadsetSettings(eye_size=args.eye), presses.append)
     headset.open(stage)
     assert headset.eyes is not None
     headset.cue("note", "Probe: look down at your hands")

@@ -146,14 +146,10 @@ def test_serve_headset_shows_the_set_keeps_the_mirror_and_hears_the_controllers(
 
     from websockets.asyncio.client import connect
 
-    from capture.pose import Pose
-    from capture.take import TakeWriter, read_take
-    from tests.test_feed_server import _frames, _hello, _until
+    from capture.take import read_take
+    from tests.test_feed_server import _frames, _hello, _take, _until
 
-    take = tmp_path / "perf.jsonl"
-    with TakeWriter(take, {"fps": 30.0}) as w:
-        for k in range(60):
-            w.write(k / 30, Pose.rest(hips_height=0.9 + 0.001 * k))
+    take = _take(tmp_path / "perf.jsonl")
     env = monado_env(**_remote_config(tmp_path))
     args = ["--headset", "--source", str(take), "--size", "320x180", "--fps", "20"]
 
@@ -202,14 +198,9 @@ def test_without_a_runtime_serve_headset_says_so_once_and_the_room_runs(tmp_path
 
     from websockets.asyncio.client import connect
 
-    from capture.pose import Pose
-    from capture.take import TakeWriter
-    from tests.test_feed_server import _frames, _hello, _until
+    from tests.test_feed_server import _frames, _hello, _take, _until
 
-    take = tmp_path / "perf.jsonl"
-    with TakeWriter(take, {"fps": 30.0}) as w:
-        for k in range(30):
-            w.write(k / 30, Pose.rest())
+    take = _take(tmp_path / "perf.jsonl")
     missing = str(tmp_path / "no-runtime.json")
     args = ["--headset", "--source", str(take), "--size", "320x180", "--fps", "20"]
 

@@ -53,6 +53,3 @@ class CuePanel:
             self.node.unstash()
         else:
             self.node.stash()
-
-    def reattach(self, origin: Any) -> None:
-        self.node.reparentTo(origin)

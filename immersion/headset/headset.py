@@ -41,7 +41,7 @@ class Headset:
     def __init__(self, settings: HeadsetSettings, on_press: Callable[[Press], None]) -> None:
         self.settings = settings
         self.on_press = on_press
-        self.session = XrSession(eye_size=settings.eye_size, near=settings.near)
+        self.session = XrSession(eye_size=settings.eye_size)
         self.eyes: Eyes | None = None
         self.cues: CuePanel | None = None
         self._sky: Any = None
@@ -55,9 +55,7 @@ class Headset:
         self.session.__enter__()
         try:
             chain = self.session.swapchains[0]
-            self.eyes = Eyes.open(
-                stage, chain.width, chain.height, near=self.session.near, far=self.session.far
-            )
+            self.eyes = Eyes.open(stage, chain.width, chain.height, near=self.settings.near)
             mirror, _ = masks()
             self.cues = CuePanel(self.eyes.origin, mirror)
             self._hands = {

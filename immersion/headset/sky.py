@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from immersion.scenes.manifest import ScenePack
-from immersion.stage.set_builder import hex_rgb, shader
+from immersion.stage.set_builder import paint_backdrop
 
 RADIUS = 150.0  # metres: inside the eyes' far plane (200 m), beyond any set
 _RINGS, _SEGMENTS = 16, 32
@@ -21,14 +21,12 @@ _RINGS, _SEGMENTS = 16, 32
 def sky_dome(pack: ScenePack, parent: Any, hidden_from: Any) -> Any:
     """A sphere seen from inside, under ``parent``, hidden from cameras with ``hidden_from``."""
     from panda3d.core import (
-        Filename,
         Geom,
         GeomNode,
         GeomTriangles,
         GeomVertexData,
         GeomVertexFormat,
         GeomVertexWriter,
-        TexturePool,
     )
 
     data = GeomVertexData("sky", GeomVertexFormat.getV3t2(), Geom.UHStatic)
@@ -55,13 +53,7 @@ def sky_dome(pack: ScenePack, parent: Any, hidden_from: Any) -> Any:
     node = GeomNode("sky")
     node.addGeom(geom)
     sky = parent.attachNewNode(node)
-    sky.setShader(shader("backdrop"), 20)
-    bd = pack.backdrop
-    sky.setShaderInput("u_top", tuple(map(float, hex_rgb(bd.top))))
-    sky.setShaderInput("u_bottom", tuple(map(float, hex_rgb(bd.bottom))))
-    sky.setShaderInput("u_use_image", 1.0 if bd.image is not None else 0.0)
-    if bd.image is not None:
-        sky.setTexture(TexturePool.loadTexture(Filename.fromOsSpecific(str(bd.image))))
+    paint_backdrop(sky, pack, priority=20)  # over the set's lit shader
     sky.setBin("background", 0)
     sky.setDepthWrite(False)
     sky.setTwoSided(True)

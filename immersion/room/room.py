@@ -484,9 +484,9 @@ class Room:
             if self._headset is not None:
                 self._headset.detach()  # its nodes would go with the old set
             try:
-                stage = self._reopen(stage, pack)
+                stage = stage.reopen(pack)
             except StageError as exc:
-                stage = self._reopen(stage, self.pack)  # put the old set back, then report
+                stage = stage.reopen(self.pack)  # put the old set back, then report
                 self.errors.append(f"scene {name!r}: {exc}")
                 return stage
             finally:
@@ -498,17 +498,6 @@ class Room:
     def _load_avatar(self, path: Path, bone_map: dict[str, str] | None) -> AvatarActor:
         s = self.settings
         return AvatarActor.load(path, use=s.use, licensed=s.licensed, bone_map=bone_map)
-
-    def _reopen(self, stage: Stage, pack: ScenePack) -> Stage:
-        """The same target and avatar on another set (the old set is freed first)."""
-        target, avatar = stage.target, stage.avatar
-        if avatar is not None:
-            avatar.node.detachNode()
-        stage.close(keep_target=True)
-        return Stage.open(
-            pack, avatar, target=target, width=target.width, height=target.height,
-            shading=self.settings.shading,
-        )  # fmt: skip
 
 
 def draw_inset(bgra: NDArray[np.uint8], rgb: NDArray[np.uint8]) -> None:

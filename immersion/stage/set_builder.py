@@ -160,7 +160,7 @@ def build_set(pack: ScenePack, parent: Any) -> Any:
 
 def build_backdrop(pack: ScenePack, target: RenderTarget) -> Any:
     """A full-frame card behind the set: gradient or image."""
-    from panda3d.core import CardMaker, Filename, Texture, TexturePool
+    from panda3d.core import CardMaker
 
     for child in target.backdrop.findAllMatches("=backdrop-card"):
         child.removeNode()
@@ -170,12 +170,20 @@ def build_backdrop(pack: ScenePack, target: RenderTarget) -> Any:
     card = target.backdrop.attachNewNode(cm.generate())
     card.setTag("backdrop-card", "1")
     card.setY(1)
-    card.setShader(shader("backdrop"))
+    paint_backdrop(card, pack)
+    return card
+
+
+def paint_backdrop(node: Any, pack: ScenePack, priority: int = 0) -> None:
+    """Give ``node`` the backdrop shader and the pack's gradient or image (its UVs: v 0 at
+    the bottom, 1 at the top); the mirror's card and the headset's sky share it."""
+    from panda3d.core import Filename, Texture, TexturePool
+
+    node.setShader(shader("backdrop"), priority)
     bd = pack.backdrop
-    card.setShaderInput("u_top", tuple(map(float, hex_rgb(bd.top))))
-    card.setShaderInput("u_bottom", tuple(map(float, hex_rgb(bd.bottom))))
-    card.setShaderInput("u_use_image", 1.0 if bd.image is not None else 0.0)
+    node.setShaderInput("u_top", tuple(map(float, hex_rgb(bd.top))))
+    node.setShaderInput("u_bottom", tuple(map(float, hex_rgb(bd.bottom))))
+    node.setShaderInput("u_use_image", 1.0 if bd.image is not None else 0.0)
     if bd.image is not None:
         tex: Texture = TexturePool.loadTexture(Filename.fromOsSpecific(str(bd.image)))
-        card.setTexture(tex)
-    return card
+        node.setTexture(tex)

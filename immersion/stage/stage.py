@@ -135,6 +135,13 @@ class Stage:
             self.avatar.apply(pose)
         self.target.render()
 
+    def reopen(self, pack: ScenePack) -> Stage:
+        """The same target, avatar and shading on another set (this one is freed first)."""
+        if self.avatar is not None:
+            self.avatar.node.detachNode()
+        self.close(keep_target=True)
+        return Stage.open(pack, self.avatar, target=self.target, shading=self.shading)
+
     def close(self, keep_target: bool = False) -> None:
         """Free the set; ``keep_target`` leaves the buffer for the next pack (a scene switch)."""
         self.root.clearLight()

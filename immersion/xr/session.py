@@ -51,7 +51,6 @@ class Frame:
     display_time: int  # XrTime, nanoseconds
     views: tuple[View, ...] = ()
     images: tuple[int, ...] = ()  # one GL texture per view, acquired, ready to be drawn into
-    size: tuple[int, int] = (0, 0)  # each image's width, height
     presses: tuple[Press, ...] = ()
     hands: dict[str, Placement] = field(default_factory=dict)  # tracked grips, by hand
 
@@ -68,11 +67,8 @@ class XrSession:
     """The headset, from instance to swapchains. ``eye_size`` None takes the runtime's
     recommended size; a larger request is clamped to the runtime's maximum."""
 
-    def __init__(
-        self, *, eye_size: tuple[int, int] | None = None, near: float = 0.05, far: float = 200.0
-    ) -> None:
+    def __init__(self, *, eye_size: tuple[int, int] | None = None) -> None:
         self.eye_size = eye_size
-        self.near, self.far = near, far
         self.lifecycle = Lifecycle()
         self.runtime_name = ""
         self.system_name = ""
@@ -291,7 +287,6 @@ class XrSession:
             layer_view.sub_image.image_rect.extent[:] = [chain.width, chain.height]
             layer_views.append(layer_view)
         frame.views, frame.images = tuple(located), tuple(images)
-        frame.size = (self.swapchains[0].width, self.swapchains[0].height)
         return layer_views
 
     def _end_frame(self, frame: Frame, layer_views: list[Any]) -> None:
