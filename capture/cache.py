@@ -11,6 +11,14 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "immersion"
 
 
+def state_dir() -> Path:
+    """What the program itself writes while it runs (unpacked zip packs, the room's TLS
+    certificate): ``$IMMERSION_STATE``, else a folder of the cache. Tests point it at a fresh
+    folder per session, so no run sees another's leftovers."""
+    env = os.environ.get("IMMERSION_STATE")
+    return Path(env) if env else cache_dir() / "state"
+
+
 def models_dir() -> Path:
     return cache_dir() / "models"
 
