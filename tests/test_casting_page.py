@@ -10,26 +10,14 @@ import re
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from capture.take import read_take
-from tests.conftest import ServedRoom, served_room
+from tests.support import CHROMIUM, CHROMIUM_ARGS, ServedRoom, served_room
 
-CHROMIUM = Path("/usr/bin/chromium")
-# As root, on a machine with no network and no GPU: no sandbox, nothing phoning home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 pytestmark = [pytest.mark.model, pytest.mark.fixtures]
 
 

@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from capture.pose import Pose
 from capture.take import TakeWriter, read_take
 from immersion.feed.protocol import Codec, decode_video
-from tests.conftest import ROOT, ServedRoom, served_room
+from tests.support import ROOT, ServedRoom, served_room
 
 
 def _take(path: Path) -> Path:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from capture.cache import cache_dir
-from tests.conftest import ROOT, served_room
+from tests.support import ROOT, served_room
 
 RUNTIME = cache_dir() / "monado-25.0.0" / "build" / "openxr_monado-dev.json"
 

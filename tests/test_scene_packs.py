@@ -15,7 +15,7 @@ from immersion.catalogue import shipped_packs
 from immersion.errors import AssetError, PackError
 from immersion.gltf_guard import inspect_gltf
 from immersion.scenes.manifest import load_pack, validate_pack
-from tests.conftest import ROOT, run_cli
+from tests.support import ROOT, run_cli
 
 
 def _triangles(glb: Path) -> int:

@@ -21,7 +21,7 @@ from immersion.scenes.manifest import load_pack
 from immersion.stage import space
 from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.stage import Stage
-from tests.conftest import run_cli
+from tests.support import run_cli
 
 AVATARS = ["detective", "captain"]
 _CHILD = {
