@@ -1,23 +1,36 @@
-"""Where the shipped scene packs and avatars live, and how a name on the command line finds one."""
+"""Where the shipped scene packs and avatars live, and how a name on the command line finds one.
+
+They are package data of ``immersion._shipped`` (see there): in an installed wheel they sit
+inside the package; in a source checkout or an editable install, in the repository's
+``scenes/`` and ``assets/avatars/``. ``$IMMERSION_SCENES`` replaces the packs' folder.
+"""
 
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 from immersion.errors import StageError
 
-_REPO = Path(__file__).resolve().parents[1]
+_CHECKOUT = Path(__file__).resolve().parents[1]
 DEFAULT_PACK = "noir-office"
 DEFAULT_AVATAR = "detective"
 
 
+def _shipped(name: str, in_checkout: Path) -> Path:
+    """The shipped folder ``name``: the wheel's package data, else the checkout's folder."""
+    packaged = resources.files("immersion._shipped") / name
+    return packaged if isinstance(packaged, Path) and packaged.is_dir() else in_checkout
+
+
 def scenes_dir() -> Path:
-    return Path(os.environ.get("IMMERSION_SCENES", _REPO / "scenes"))
+    env = os.environ.get("IMMERSION_SCENES")
+    return Path(env) if env else _shipped("scenes", _CHECKOUT / "scenes")
 
 
 def avatars_dir() -> Path:
-    return _REPO / "assets" / "avatars"
+    return _shipped("avatars", _CHECKOUT / "assets" / "avatars")
 
 
 def shipped_packs() -> list[Path]:
