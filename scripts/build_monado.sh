@@ -8,15 +8,79 @@
 # (trixie) through a private apt configuration that holds nothing but that deb-src entry:
 # no trixie binaries ever reach this machine. Cached under $CACHE/monado-<version>.
 #
-#   scripts/build_monado.sh        (run by scripts/setup.sh; prints the runtime's JSON path)
+# The source tarball is checked against its pinned SHA-256 before it is cached or built.
+#
+#   scripts/build_monado.sh                (run by `scripts/setup.sh test`; prints the runtime's JSON path)
+#   scripts/build_monado.sh --fetch FILE   only fetch the source tarball into FILE, checked
+#   scripts/build_monado.sh --verify FILE  only check FILE against the pinned hash
 set -euo pipefail
 
 VERSION=25.0.0
 RECIPE=2  # bump when the configure flags change: a new recipe rebuilds
 DEBIAN_VERSION="$VERSION+dfsg-2"
+# Debian's upstream tarball: the same file for every Debian revision of this upstream version.
+SOURCE="monado_$VERSION+dfsg.orig.tar.xz"
+SOURCE_SHA256=ddfa1899078173bea3db98034dc8b990df727a169f490896570ff6e3bda72113
 CACHE="${IMMERSION_CACHE:-$HOME/.cache/immersion}"
 OUT="$CACHE/monado-$VERSION"
 source "$(dirname "$0")/lib.sh"
+
+fail() {
+  echo "setup: error: $*" >&2
+  exit 1
+}
+
+# verify_source FILE: FILE is the pinned tarball, or one line says what is wrong and what to do.
+verify_source() {
+  local got
+  [ -f "$1" ] || fail "$1: no such file"
+  got="$(sha256sum "$1" | cut -d' ' -f1)"
+  [ "$got" = "$SOURCE_SHA256" ] ||
+    fail "$1: SHA-256 $got is not the pinned $SOURCE_SHA256 (a corrupt or altered download): delete it and run the set-up again; if a fresh fetch differs too, do not build it: check Debian's monado $DEBIAN_VERSION source package before changing SOURCE_SHA256 in scripts/build_monado.sh"
+}
+
+# fetch_source DEST: Debian's $SOURCE (monado $DEBIAN_VERSION, from trixie) into DEST, checked.
+fetch_source() {
+  local dest=$1 tmp mirror
+  say "fetching Monado $VERSION's source (Debian's monado $DEBIAN_VERSION)"
+  tmp="$(mktemp -d)"
+  trap "rm -rf '$tmp'" EXIT
+  # The machine's own Debian mirror, read from its sources, with trixie's source index only.
+  mirror="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+  [ -n "$mirror" ] || mirror="$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)"
+  [ -n "$mirror" ] || fail "no Debian mirror in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list: put a copy of $SOURCE at $dest"
+  mkdir -p "$tmp/apt/lists/partial" "$tmp/apt/archives/partial" "$tmp/src" "$(dirname "$dest")"
+  echo "deb-src $mirror trixie main" >"$tmp/apt/sources.list"
+  cat >"$tmp/apt.conf" <<EOF
+Dir::Etc::SourceList "$tmp/apt/sources.list";
+Dir::Etc::SourceParts "/nonexistent";
+Dir::State::Lists "$tmp/apt/lists";
+Dir::Cache::Archives "$tmp/apt/archives";
+APT::Sandbox::User "root";
+EOF
+  APT_CONFIG="$tmp/apt.conf" apt-get update -qq >"$tmp/apt.log" 2>&1 ||
+    fail "could not read trixie's source index from $mirror: retry when the mirror answers, or put a copy of $SOURCE at $dest"
+  (cd "$tmp/src" && APT_CONFIG="$tmp/apt.conf" apt-get source -qq --tar-only "monado=$DEBIAN_VERSION" >"$tmp/apt.log" 2>&1) ||
+    fail "the mirror no longer has monado $DEBIAN_VERSION's source: set DEBIAN_VERSION in scripts/build_monado.sh to the monado $VERSION revision trixie carries now (same upstream tarball, same SOURCE_SHA256), or put a saved copy of $SOURCE at $dest; if trixie has moved past $VERSION, update VERSION and SOURCE_SHA256 together and rerun the headset tests"
+  verify_source "$tmp/src/$SOURCE"
+  mv "$tmp/src/$SOURCE" "$dest"
+}
+
+usage="usage: scripts/build_monado.sh [--fetch FILE | --verify FILE]"
+case "${1:-}" in
+  "") ;;
+  --fetch)
+    [ $# -eq 2 ] || fail "$usage"
+    fetch_source "$2"
+    exit 0
+    ;;
+  --verify)
+    [ $# -eq 2 ] || fail "$usage"
+    verify_source "$2"
+    exit 0
+    ;;
+  *) fail "$usage" ;;
+esac
 
 if [ -f "$OUT/.built-$RECIPE" ]; then
   echo "$OUT/build/openxr_monado-dev.json"
@@ -29,27 +93,9 @@ deps=(cmake ninja-build pkg-config build-essential glslang-tools libvulkan-dev l
 mapfile -t missing < <(missing_debs "${deps[@]}")
 apt_install "Monado's build dependencies" "${missing[@]}"
 
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-tarball="$CACHE/downloads/monado_$VERSION+dfsg.orig.tar.xz"
-if [ ! -f "$tarball" ]; then
-  say "fetching Monado $VERSION's source (Debian's monado $DEBIAN_VERSION)"
-  # The machine's own Debian mirror, read from its sources, with trixie's source index only.
-  mirror="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
-  [ -n "$mirror" ] || mirror="$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list)"
-  mkdir -p "$work/apt/lists/partial" "$work/apt/archives/partial" "$work/src" "$CACHE/downloads"
-  echo "deb-src $mirror trixie main" >"$work/apt/sources.list"
-  cat >"$work/apt.conf" <<EOF
-Dir::Etc::SourceList "$work/apt/sources.list";
-Dir::Etc::SourceParts "/nonexistent";
-Dir::State::Lists "$work/apt/lists";
-Dir::Cache::Archives "$work/apt/archives";
-APT::Sandbox::User "root";
-EOF
-  APT_CONFIG="$work/apt.conf" apt-get update -qq
-  (cd "$work/src" && APT_CONFIG="$work/apt.conf" apt-get source -qq --tar-only "monado=$DEBIAN_VERSION")
-  mv "$work/src/monado_$VERSION+dfsg.orig.tar.xz" "$tarball"
-fi
+tarball="$CACHE/downloads/$SOURCE"
+[ -f "$tarball" ] || fetch_source "$tarball"
+verify_source "$tarball"
 
 say "building Monado $VERSION into $OUT (about 2 minutes on 2 cores, once)"
 rm -rf "$OUT"

