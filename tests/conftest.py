@@ -5,12 +5,32 @@ Helpers that benchmarks and scripts use too live in :mod:`tests.support`.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from capture.cache import demo_clip, fixtures_dir, models_dir
 from tests.support import need as _need
+
+# The pure tier's guard and IMMERSION_TEST_ORDER (see there).
+pytest_plugins = ["tests.plugin"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """What the program writes at run time ($IMMERSION_STATE) goes to a fresh folder per
+    session, in os.environ so that the processes tests start write there too; the set-up's
+    cache ($IMMERSION_CACHE) is only read."""
+    state = tmp_path_factory.mktemp("state")
+    before = os.environ.get("IMMERSION_STATE")
+    os.environ["IMMERSION_STATE"] = str(state)
+    yield state
+    if before is None:
+        del os.environ["IMMERSION_STATE"]
+    else:
+        os.environ["IMMERSION_STATE"] = before
 
 
 @pytest.fixture(scope="session")

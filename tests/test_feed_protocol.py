@@ -30,6 +30,8 @@ from immersion.feed.protocol import (
     server_message,
 )
 
+pytestmark = pytest.mark.pure
+
 HEADER_EXAMPLE = VideoHeader(Codec.H264, True, 70_000, 3, 1280, 720, 12.5, 12.531, 12.533)
 
 

@@ -8,6 +8,8 @@ import pytest
 from capture.filters import LandmarkSmoother, OneEuroFilter
 from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
 
+pytestmark = pytest.mark.pure
+
 FPS = 30.0
 
 

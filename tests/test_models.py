@@ -25,11 +25,13 @@ def test_bundles_are_aligned_uncompressed_zips_that_load(model: str, lite_bundle
     assert set(manifest["bundles"]) == set(MODEL_NAMES)
 
 
+@pytest.mark.pure
 def test_missing_bundle_says_how_to_fix_it(tmp_path: Path) -> None:
     with pytest.raises(ModelMissingError, match=r"run `./dev setup`"):
         bundle_path("lite", tmp_path)
 
 
+@pytest.mark.pure
 def test_a_corrupt_bundle_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "pose_landmarker_lite.task"
     bad.write_bytes(b"PK\x03\x04 not really a zip")

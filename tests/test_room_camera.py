@@ -19,6 +19,7 @@ from tests.support import served_room
 MAGENTA_BGR = (255, 0, 255)
 
 
+@pytest.mark.pure
 def test_the_inset_is_drawn_in_the_corner_and_nowhere_else() -> None:
     view = np.full((180, 320, 4), 40, np.uint8)
     camera = np.zeros((240, 320, 3), np.uint8)

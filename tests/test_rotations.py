@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from capture.rotations import (
     axis_angle_quat,
@@ -14,6 +15,8 @@ from capture.rotations import (
     quat_to_matrix,
     swing_perpendicular,
 )
+
+pytestmark = pytest.mark.pure
 
 
 def test_quarter_turn_about_z_maps_x_to_y() -> None:

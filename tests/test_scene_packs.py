@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from immersion.catalogue import shipped_packs
 from immersion.errors import AssetError, PackError
 from immersion.gltf_guard import inspect_gltf
 from immersion.scenes.manifest import load_pack, validate_pack
+from immersion.scenes_cmd import run_new
 from tests.support import ROOT, run_cli
 
 
@@ -27,6 +29,7 @@ def _triangles(glb: Path) -> int:
     return count
 
 
+@pytest.mark.pure
 def test_four_shipped_packs_validate_and_are_real_sets() -> None:
     packs = shipped_packs()
     assert {p.name for p in packs} >= {
@@ -45,9 +48,9 @@ def test_four_shipped_packs_validate_and_are_real_sets() -> None:
 
 @pytest.fixture
 def pack(tmp_path: Path) -> Path:
-    """A valid pack to break: the template ``scenes new`` writes."""
-    result = run_cli("scenes", "new", "test-set", "--into", str(tmp_path))
-    assert result.returncode == 0, result.stderr
+    """A valid pack to break: the template ``scenes new`` writes (in-process: the command
+    line's own tests run it as a user would)."""
+    assert run_new(argparse.Namespace(name="test-set", into=tmp_path)) == 0
     return tmp_path / "test-set"
 
 
@@ -58,10 +61,12 @@ def _edit(pack: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+@pytest.mark.pure
 def test_new_pack_is_valid(pack: Path) -> None:
     assert validate_pack(pack) == []
 
 
+@pytest.mark.pure
 def test_every_problem_is_reported_at_once_with_file_and_field(pack: Path) -> None:
     _edit(pack, 'title = "Test Set"', 'title = "Test Set"\ncolor = "blue"')
     _edit(pack, "intensity = 0.4", 'intensity = "bright"')
@@ -75,6 +80,7 @@ def test_every_problem_is_reported_at_once_with_file_and_field(pack: Path) -> No
     assert "cameras[0].fov: 500 is greater than the maximum of 150" in joined
 
 
+@pytest.mark.pure
 def test_schema_and_file_problems_are_reported_in_one_run(pack: Path) -> None:
     _edit(pack, 'file = "set.glb"', 'file = "missing.glb"')
     _edit(pack, "intensity = 0.4", 'intensity = "bright"')
@@ -91,6 +97,7 @@ def test_schema_and_file_problems_are_reported_in_one_run(pack: Path) -> None:
     assert len(problems) == 5, problems  # and nothing invented about the unreadable parts
 
 
+@pytest.mark.pure
 def test_semantic_problems_are_all_reported(pack: Path) -> None:
     _edit(pack, 'file = "set.glb"', 'file = "missing.glb"')
     _edit(pack, "position = [0.0, -1.5]", "position = [9.0, -1.5]")
@@ -109,6 +116,7 @@ def test_semantic_problems_are_all_reported(pack: Path) -> None:
         ("sub\\\\x.glb", "not a relative path"),
     ],
 )
+@pytest.mark.pure
 def test_paths_cannot_escape_the_pack(pack: Path, file: str, expected: str) -> None:
     (pack.parent / "outside.glb").write_bytes((pack / "set.glb").read_bytes())
     _edit(pack, 'file = "set.glb"', f'file = "{file}"')
@@ -116,6 +124,7 @@ def test_paths_cannot_escape_the_pack(pack: Path, file: str, expected: str) -> N
     assert len(problems) == 1 and expected in problems[0] and "geometry[0].file" in problems[0]
 
 
+@pytest.mark.pure
 def test_symlink_out_of_the_pack_is_refused(pack: Path, tmp_path: Path) -> None:
     outside = tmp_path / "secret.glb"
     shutil.copy(pack / "set.glb", outside)
@@ -181,6 +190,7 @@ def _glb(doc: dict[str, object], binary: bytes = b"") -> bytes:
         "bad-length",
     ],
 )
+@pytest.mark.pure
 def test_malformed_or_hostile_gltf_is_refused(pack: Path, content: bytes, expected: str) -> None:
     (pack / "set.glb").write_bytes(content)
     problems = validate_pack(pack)
@@ -190,6 +200,7 @@ def test_malformed_or_hostile_gltf_is_refused(pack: Path, content: bytes, expect
         load_pack(pack)
 
 
+@pytest.mark.pure
 def test_deeply_nested_nodes_are_refused(tmp_path: Path) -> None:
     nodes = [{"children": [i + 1]} for i in range(5000)] + [{}]
     path = tmp_path / "deep.glb"
@@ -198,12 +209,14 @@ def test_deeply_nested_nodes_are_refused(tmp_path: Path) -> None:
         inspect_gltf(path, tmp_path)
 
 
+@pytest.mark.pure
 def test_bad_toml_names_the_file(pack: Path) -> None:
     (pack / "scene.toml").write_text("[pack\ntitle=")
     (problem,) = validate_pack(pack)
     assert problem.startswith(f"{pack}/scene.toml: not valid TOML")
 
 
+@pytest.mark.pure
 def test_zip_pack_loads_and_zip_slip_is_refused(pack: Path, tmp_path: Path) -> None:
     good = tmp_path / "good.zip"
     with zipfile.ZipFile(good, "w") as z:

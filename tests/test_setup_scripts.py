@@ -1,5 +1,6 @@
-"""The set-up's failure paths, without running the set-up: Monado's source is checked against its
-pinned hash, and a wrong file is refused in one line that says what to do."""
+"""The set-up's promises, checked without running it: Monado's source is checked against its
+pinned hash and a wrong file is refused in one line that says what to do; tests write what the
+program writes at run time to a fresh folder, not into the set-up's cache."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from capture.cache import cache_dir
+import pytest
+
+from capture.cache import cache_dir, state_dir
 from tests.support import ROOT, need
 
 
@@ -40,3 +43,12 @@ def test_setup_refuses_an_unknown_purpose_before_installing_anything() -> None:
     done = _script("scripts/setup.sh", "deploy")
     assert done.returncode == 2
     assert done.stderr.strip() == "usage: scripts/setup.sh [run|test]"
+
+
+@pytest.mark.pure
+def test_a_test_session_writes_its_state_to_a_fresh_folder(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    assert state_dir().is_dir()
+    assert state_dir().is_relative_to(tmp_path_factory.getbasetemp())
+    assert not state_dir().is_relative_to(cache_dir())

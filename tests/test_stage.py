@@ -212,6 +212,7 @@ def test_vrm0_avatar_is_turned_to_face_the_audience(stage: Stage, tmp_path: Path
     assert pos[Bone.LEFT_HAND][1] > pos[Bone.LEFT_UPPER_ARM][1] + 0.3  # raised
 
 
+@pytest.mark.pure
 def test_licence_metadata_is_respected(tmp_path: Path) -> None:
     author_only = _vrm0_copy(
         tmp_path,
@@ -282,6 +283,7 @@ def test_plain_gltf_humanoid_needs_and_follows_a_bone_map(stage: Stage, tmp_path
     )
 
 
+@pytest.mark.pure
 def test_shipped_avatars_are_vrm1_humanoids() -> None:
     for name in AVATARS:
         data = (avatars_dir() / f"{name}.vrm").read_bytes()

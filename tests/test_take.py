@@ -24,6 +24,7 @@ def _pose(t: float) -> Pose:
     return retarget(frame_from_avatar_points(t, tpose_avatar_points()))
 
 
+@pytest.mark.pure
 def test_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "take.jsonl"
     with TakeWriter(path, {"source": "test", "model": "lite", "fps": 30.0}) as w:
@@ -39,6 +40,7 @@ def test_round_trip(tmp_path: Path) -> None:
     assert json.loads(path.read_text().splitlines()[1])["worldLandmarks"][0][3] == 1.0
 
 
+@pytest.mark.pure
 def test_never_overwrites(tmp_path: Path) -> None:
     path = tmp_path / "take.jsonl"
     path.write_text("precious\n")
@@ -47,6 +49,7 @@ def test_never_overwrites(tmp_path: Path) -> None:
     assert path.read_text() == "precious\n"
 
 
+@pytest.mark.pure
 def test_torn_last_line_is_tolerated_but_a_bad_middle_line_is_not(tmp_path: Path) -> None:
     path = tmp_path / "take.jsonl"
     with TakeWriter(path, {}) as w:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from immersion.xr.lifecycle import Lifecycle, State, Step
+
+pytestmark = pytest.mark.pure
 
 
 def test_a_normal_session_begins_on_ready_ends_on_stopping_and_leaves_on_exiting() -> None:

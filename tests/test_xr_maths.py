@@ -11,6 +11,8 @@ from capture.rotations import axis_angle_quat
 from immersion.stage import space
 from immersion.xr.maths import Fov, eye_separation, projection, stage_to_pack, view_matrix
 
+pytestmark = pytest.mark.pure
+
 QUARTER = math.pi / 4
 
 
