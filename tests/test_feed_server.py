@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import signal
@@ -30,7 +31,13 @@ def _take(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRoom]:
-    tmp = tmp_path_factory.mktemp("room")
+    """One room for the module's tests, which leave it open."""
+    with _room(tmp_path_factory.mktemp("room")) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def _room(tmp: Path) -> Iterator[ServedRoom]:
     # Two real packs, and one whose name is listed but whose scene.toml is broken.
     scenes = tmp / "scenes"
     for name in ("noir-office", "western-saloon"):
@@ -228,8 +235,10 @@ def test_slow_oversize_and_vanishing_viewers_do_not_hold_up_the_room(room: Serve
     asyncio.run(go())
 
 
-def test_sigterm_closes_the_room_cleanly(room: ServedRoom) -> None:
-    async def go() -> None:
+def test_sigterm_closes_the_room_cleanly(tmp_path: Path) -> None:
+    """A room of its own: the others share one, which must outlive them in any order."""
+
+    async def go(room: ServedRoom) -> None:
         async with connect(room.url(room.director)) as director:
             await _hello(director)
             await director.send(json.dumps({"type": "take", "action": "start"}))
@@ -241,7 +250,8 @@ def test_sigterm_closes_the_room_cleanly(room: ServedRoom) -> None:
                     await asyncio.wait_for(director.recv(), 15)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
 
-    asyncio.run(go())
-    assert room.process.wait(timeout=20) == 0
+    with _room(tmp_path) as room:
+        asyncio.run(go(room))
+        assert room.process.wait(timeout=20) == 0
     newest = max(room.takes.glob("take-*.jsonl"), key=lambda p: p.stat().st_mtime)
     assert len(read_take(newest).poses) >= 1

@@ -45,17 +45,24 @@ def _magenta_video(path: Path) -> Path:
 
 
 async def _jpeg_frames(url: str, count: int) -> list[NDArray[np.uint8]]:
+    """``count`` pictures drawn once the capture runs: the room renders from the start, before
+    the camera's first picture (the pose model loads first, longer on a cold start)."""
     pictures: list[NDArray[np.uint8]] = []
+    capturing = False
     async with connect(url) as ws:
         await ws.recv()  # welcome
         await ws.send(json.dumps({"type": "hello", "codecs": ["jpeg"]}))
         while len(pictures) < count:
             message = await asyncio.wait_for(ws.recv(), 20)
-            if isinstance(message, bytes):
-                header, payload = decode_video(message)
-                await ws.send(json.dumps({"type": "ack", "frame": header.frame}))
-                picture = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR)
-                assert picture is not None, "not a JPEG"
+            if isinstance(message, str):
+                status = json.loads(message)
+                capturing |= status["type"] == "status" and status["captureFps"] > 0
+                continue
+            header, payload = decode_video(message)
+            await ws.send(json.dumps({"type": "ack", "frame": header.frame}))
+            picture = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR)
+            assert picture is not None, "not a JPEG"
+            if capturing:
                 pictures.append(picture.astype(np.uint8))
     return pictures
 
