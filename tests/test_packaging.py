@@ -49,11 +49,13 @@ def _build_wheel(tmp: Path) -> Path:
             )
         else:
             shutil.copy2(ROOT / name, source / name)
-    subprocess.run(
+    # Offline, with the dev venv's setuptools (pinned in .[dev]; an older one cannot build it).
+    built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
          "--no-build-isolation", "--no-index", "-w", str(tmp / "dist"), str(source)],
-        check=True, capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+    assert built.returncode == 0, f"{built.stderr}\n(an old setuptools? run ./dev setup test)"
     (wheel,) = (tmp / "dist").glob("immersion-*.whl")
     return wheel
 
