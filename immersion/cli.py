@@ -226,7 +226,33 @@ def _add_serve(sub: Any) -> None:
     )
     _stage_options(srv, camera_help="first camera preset (default: the pack's first)")
     srv.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1; 0.0.0.0 for the casting team's LAN)",
+    )
+    srv.add_argument(
+        "--name",
+        action="append",
+        metavar="HOST",
+        help="a host name browsers reach the room by (repeatable; the links use the first). "
+        "Browsers' Origin must name one of the room's names; default: the listening address, "
+        "or this machine's names with --host 0.0.0.0",
+    )
+    srv.add_argument(
+        "--tls",
+        choices=("self-signed",),
+        help="serve https/wss with a certificate made (once, cached) for the room's names; "
+        "H.264 in browsers on other machines needs it",
+    )
+    srv.add_argument(
+        "--tls-cert", type=Path, metavar="PEM", help="your certificate (with --tls-key)"
+    )
+    srv.add_argument("--tls-key", type=Path, metavar="PEM", help="its private key")
+    srv.add_argument(
+        "--log",
+        type=Path,
+        metavar="FILE",
+        help="the room's log, tracebacks included (default: serve.log in the state folder)",
     )
     srv.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks one)")
     srv.add_argument("--fps", type=_positive, default=30.0, help="render rate (default: 30)")
