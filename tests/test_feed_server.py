@@ -131,7 +131,7 @@ def test_viewers_get_frames_and_status_and_directors_steer(room: ServedRoom) -> 
             assert "observers may watch but not steer" in error["message"]
             await director.send(json.dumps({"type": "camera", "name": "nowhere"}))
             assert "no camera preset 'nowhere'" in (await _until(director, "error"))["message"]
-            camera = welcome["room"]["cameras"][1]
+            camera = welcome["status"]["cameras"][1]
             await director.send(json.dumps({"type": "camera", "name": camera}))
             await _until(observer, "status", lambda s: s["camera"] == camera)
             # Malformed input gets an error reply and the connection stays up.
@@ -157,9 +157,11 @@ def test_scene_and_avatar_switch_live_and_a_broken_pack_leaves_the_room_playing(
             await director.send(json.dumps({"type": "avatar", "name": "captain"}))
             await _until(observer, "status", lambda s: s["avatar"] == "captain")
             await director.send(json.dumps({"type": "scene", "name": "broken-set"}))
-            status = await _until(observer, "status", lambda s: s["errors"])
-            assert "broken-set" in status["errors"][-1] and "scene.toml" in status["errors"][-1]
+            problem = await _until(director, "error", lambda e: e["scope"] == "room")
+            assert "broken-set" in problem["message"] and "scene.toml" in problem["message"]
             # The room plays on, on the set it had; the observer saw it all without a reconnect.
+            status = await _until(observer, "status")
+            assert "errors" not in status  # a problem is an event, not a state that lingers
             before = status["frame"]
             later = await _until(observer, "status", lambda s: s["frame"] > before + 10)
             assert later["scene"] == "western-saloon"
@@ -178,18 +180,24 @@ def test_a_take_rolled_from_the_feed_is_on_disk_with_its_notes(room: ServedRoom)
             await _frames(director, 10)
             await director.send(json.dumps({"type": "note", "text": "Lovely stillness"}))
             await director.send(json.dumps({"type": "marker", "label": "turn"}))
+            first = await _until(director, "note")
+            second = await _until(director, "note")
+            assert [first["note"]["text"], second["note"]["text"]] == ["Lovely stillness", "turn"]
+            assert first["file"] == second["file"] and first["file"].startswith("take-")
             await director.send(json.dumps({"type": "take", "action": "stop"}))
-            takes = await _until(director, "takes", lambda m: m["takes"][-1].get("duration"))
-            assert [n["text"] for n in takes["takes"][-1]["notes"]] == ["Lovely stillness", "turn"]
+            ended = await _until(director, "take", lambda m: m["take"].get("duration"))
+            assert ended["take"]["file"] == first["file"] and ended["take"]["frames"] >= 5
 
     asyncio.run(go())
     (path,) = room.takes.glob("take-*.jsonl")
     take = read_take(path)
     assert len(take.poses) >= 5 and all(p is not None for p in take.poses)
-    assert [(e["event"], e["text"]) for e in take.events] == [
+    assert [(e["event"], e.get("text")) for e in take.events] == [
         ("note", "Lovely stillness"),
         ("marker", "turn"),
+        ("end", None),
     ]
+    assert take.events[-1]["frames"] == len(take.poses)
     assert take.header["scene"] == "noir-office"
 
 
