@@ -121,7 +121,7 @@ def test_a_take_from_the_page_is_listed_and_on_disk(room: ServedRoom, browser: B
     assert path.is_file(), f"{name} not in {room.takes}"
     recorded = read_take(path)
     assert len(recorded.poses) >= 10
-    assert [e["event"] for e in recorded.events] == ["note", "marker"]
+    assert [e["event"] for e in recorded.events] == ["note", "marker", "end"]
     assert recorded.events[0]["text"] == "Hold the look at the window longer"
 
 

@@ -165,18 +165,16 @@ def test_serve_headset_shows_the_set_keeps_the_mirror_and_hears_the_controllers(
             assert headers[-1].frame > headers[0].frame
             await ws.send(json.dumps({"type": "take", "action": "start"}))
             await ws.send(json.dumps({"type": "cue", "text": "From the top, softer"}))
+            cued = await _until(ws, "cued")
+            assert cued["where"] == "shown in the actor's headset", cued
             await asyncio.to_thread(_press_a_on_the_right_controller, int(env["REMOTE_PORT"]))
-            takes = await _until(
-                ws,
-                "takes",
-                lambda t: any(n["kind"] == "actor" for e in t["takes"] for n in e["notes"]),
-            )
-            note = next(n for e in takes["takes"] for n in e["notes"] if n["kind"] == "actor")
+            pressed = await _until(ws, "note", lambda m: m["note"]["kind"] == "actor")
+            note = pressed["note"]
             assert note["text"] == "ready" and "takeT" in note
             busy = await _until(ws, "status", lambda s: s["headset"].get("fps", 0) > 5)
             assert busy["renderFps"] > 5  # the mirror, while the headset runs at Monado's pace
             await ws.send(json.dumps({"type": "take", "action": "stop"}))
-            await _until(ws, "takes", lambda t: "duration" in t["takes"][-1])
+            await _until(ws, "take", lambda t: "duration" in t["take"])
 
     with served_room(
         tmp_path, args, **{k: v for k, v in env.items() if k not in os.environ}
@@ -189,8 +187,9 @@ def test_serve_headset_shows_the_set_keeps_the_mirror_and_hears_the_controllers(
     assert "Core Validation Layer is initialized" in validation
     assert "VALID_ERROR" not in validation + log, validation[-3000:]
     files = sorted((tmp_path / "takes").glob("take-*.jsonl"))
-    events = [e for e in read_take(files[-1]).events if e.get("event") == "actor"]
-    assert [e["text"] for e in events] == ["ready"], events
+    events = read_take(files[-1]).events
+    assert [e["text"] for e in events if e["event"] == "actor"] == ["ready"], events
+    assert [e["text"] for e in events if e["event"] == "cue"] == ["From the top, softer"]
 
 
 def test_without_a_runtime_serve_headset_says_so_once_and_the_room_runs(tmp_path: Path) -> None:

@@ -95,8 +95,13 @@ class RenderLoop:
         self._meter = Meter()
         self._frame = 0
         camera = pack.camera(settings.camera).name
+        headset = self._headset_status
         self.snapshot = StageSnapshot(
-            pack.name, self._avatar, camera, tuple(c.name for c in pack.cameras)
+            pack.name,
+            self._avatar,
+            camera,
+            tuple(c.name for c in pack.cameras),
+            headset=MappingProxyType(dict(headset)) if headset is not None else None,
         )
 
     # The render thread ---------------------------------------------------------------------------
