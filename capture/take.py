@@ -15,6 +15,7 @@ mid-take leaves every frame up to the kill; a torn last line is skipped when rea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -77,10 +78,16 @@ class TakeWriter:
         self._file.flush()
 
     def close(self) -> None:
-        if not self._file.closed:
+        """Flush, sync and close; the file is closed even when the flush fails (a full disk),
+        and the error is raised after."""
+        if self._file.closed:
+            return
+        try:
             self._file.flush()
             os.fsync(self._file.fileno())
-            self._file.close()
+        finally:
+            with contextlib.suppress(OSError):  # what the flush could not write stays unwritten
+                self._file.close()
 
     def __enter__(self) -> TakeWriter:
         return self

@@ -71,6 +71,7 @@ class CaptureWorker:
         recorder: Recorder,
         emit: Callable[[RoomEvent], None],
         stop: threading.Event,
+        source: Source | None = None,  # a source already open (tests); else the settings'
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -84,7 +85,9 @@ class CaptureWorker:
         self._take: Take | None = None
         self._source: Source | None = None
         path = Path(settings.source)
-        if path.suffix == ".jsonl" and _is_take(path):
+        if source is not None:
+            self._source = source
+        elif path.suffix == ".jsonl" and _is_take(path):
             self._take = read_take(path)
         else:
             self._source = open_source(settings.source, None)
