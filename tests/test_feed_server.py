@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,9 +30,7 @@ def _take(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRoom]:
-    tmp = tmp_path_factory.mktemp("room")
+def _room_args(tmp: Path) -> tuple[list[str], dict[str, str]]:
     # Two real packs, and one whose name is listed but whose scene.toml is broken.
     scenes = tmp / "scenes"
     for name in ("noir-office", "western-saloon"):
@@ -38,7 +38,22 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRoom]:
     (scenes / "broken-set").mkdir()
     (scenes / "broken-set" / "scene.toml").write_text("name = [unclosed\n")
     args = ["--source", str(_take(tmp / "perf.jsonl")), "--size", "320x180", "--fps", "20"]
-    with served_room(tmp, args, IMMERSION_SCENES=str(scenes)) as served:
+    return args, {"IMMERSION_SCENES": str(scenes)}
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRoom]:
+    tmp = tmp_path_factory.mktemp("room")
+    args, env = _room_args(tmp)
+    with served_room(tmp, args, **env) as served:
+        yield served
+
+
+@pytest.fixture
+def own_room(tmp_path: Path) -> Iterator[ServedRoom]:
+    """A room for one test that ends it (the module's room stays up for the others)."""
+    args, env = _room_args(tmp_path)
+    with served_room(tmp_path, args, **env) as served:
         yield served
 
 
@@ -236,7 +251,9 @@ def test_slow_oversize_and_vanishing_viewers_do_not_hold_up_the_room(room: Serve
     asyncio.run(go())
 
 
-def test_sigterm_closes_the_room_cleanly(room: ServedRoom) -> None:
+def test_sigterm_closes_the_room_cleanly(own_room: ServedRoom) -> None:
+    room = own_room
+
     async def go() -> None:
         async with connect(room.url(room.director)) as director:
             await _hello(director)
@@ -253,3 +270,107 @@ def test_sigterm_closes_the_room_cleanly(room: ServedRoom) -> None:
     assert room.process.wait(timeout=20) == 0
     newest = max(room.takes.glob("take-*.jsonl"), key=lambda p: p.stat().st_mtime)
     assert len(read_take(newest).poses) >= 1
+
+
+def _http(port: int, raw: bytes) -> bytes:
+    """Send raw bytes, read until the server closes (or 3 s pass)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+        s.sendall(raw)
+        data = b""
+        with contextlib.suppress(TimeoutError):
+            while chunk := s.recv(65536):
+                data += chunk
+    return data
+
+
+def test_http_is_get_and_head_only_and_pipelining_gets_one_clean_answer(room: ServedRoom) -> None:
+    host = f"127.0.0.1:{room.port}".encode()
+    for method in (b"POST", b"PUT", b"DELETE", b"OPTIONS"):
+        answer = _http(room.port, method + b" / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 405"), answer[:80]
+        assert b"Allow: GET, HEAD" in answer
+    head = _http(room.port, b"HEAD / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    headers, _, body = head.partition(b"\r\n\r\n")
+    assert headers.startswith(b"HTTP/1.1 200") and body == b""
+    assert b"Content-Length: 0" not in headers  # the length of what GET would send
+    pipelined = _http(room.port, (b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n") * 2)
+    assert pipelined.count(b"HTTP/1.1 200") == 1 and b"</html>" in pipelined
+    log = (room.takes.parent / "serve.log").read_text()
+    assert "Traceback" not in log and "AssertionError" not in log
+
+
+def test_origin_must_be_one_of_the_rooms_names_not_the_requests_own_host(room: ServedRoom) -> None:
+    async def go() -> None:
+        for good in (f"http://127.0.0.1:{room.port}", f"http://localhost:{room.port}"):
+            async with connect(room.url(room.director), origin=good) as ws:  # type: ignore[arg-type]
+                await _hello(ws)
+
+    asyncio.run(go())
+
+    def upgrade(host: str, origin: str, extra: str = "") -> bytes:
+        return _http(
+            room.port,
+            (
+                f"GET /feed?token={room.director} HTTP/1.1\r\nHost: {host}\r\n"
+                f"Origin: {origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                f"{extra}\r\n"
+            ).encode(),
+        )
+
+    ours = f"127.0.0.1:{room.port}"
+    assert upgrade(ours, f"http://{ours}").startswith(b"HTTP/1.1 101")
+    # A DNS-rebinding page: its name resolves to this machine, so Host and Origin agree.
+    rebound = f"evil.example:{room.port}"
+    assert upgrade(rebound, f"http://{rebound}").startswith(b"HTTP/1.1 421")
+    assert upgrade(ours, f"http://{rebound}").startswith(b"HTTP/1.1 403")
+    assert upgrade(ours, f"http://{ours}", f"Host: {rebound}\r\n").startswith(b"HTTP/1.1 400")
+    page = _http(room.port, f"GET / HTTP/1.1\r\nHost: {rebound}\r\n\r\n".encode())
+    assert page.startswith(b"HTTP/1.1 421")
+
+
+def test_a_viewer_can_only_choose_avatars_and_scenes_from_the_catalogue(
+    room: ServedRoom, tmp_path: Path
+) -> None:
+    evil = tmp_path / "evil.vrm"
+    evil.write_bytes(b"not an avatar")
+
+    async def go() -> None:
+        async with (
+            connect(room.url(room.director)) as director,
+            connect(room.url(room.observer)) as observer,
+        ):
+            await _hello(director)
+            await _hello(observer)
+            for name in ("../../../../" + str(evil.with_suffix(""))[1:], str(evil), "/etc/passwd"):
+                for kind in ("avatar", "scene"):
+                    await director.send(json.dumps({"type": kind, "name": name}))
+                    error = await _until(director, "error")
+                    assert (
+                        error["message"]
+                        == f"no {'avatar' if kind == 'avatar' else 'scene pack'} {name!r} in this room's catalogue"
+                    )
+            # Nothing was loaded, and observers never heard a path.
+            status = await _until(observer, "status")
+            assert status["avatar"] in ("detective", "captain")
+            for _ in range(8):
+                message = await asyncio.wait_for(observer.recv(), 10)
+                assert not isinstance(message, str) or "evil" not in message
+
+    asyncio.run(go())
+
+
+def test_a_cue_without_a_headset_is_confirmed_recorded_and_says_where_it_went(
+    room: ServedRoom,
+) -> None:
+    async def go() -> None:
+        async with connect(room.url(room.director)) as director:
+            await _hello(director)
+            await director.send(json.dumps({"type": "cue", "text": "Once more, to the window"}))
+            cued = await _until(director, "cued")
+            assert cued["text"] == "Once more, to the window"
+            assert "no headset" in cued["where"]
+            noted = await _until(director, "note", lambda m: m["note"]["kind"] == "cue")
+            assert noted["note"]["text"] == "Once more, to the window"
+
+    asyncio.run(go())

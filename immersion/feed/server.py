@@ -33,6 +33,7 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from immersion.config import EncoderSettings, FeedSettings
 from immersion.feed.encoders import EncodedFrame, PictureEncoder
@@ -80,6 +81,7 @@ PAGE_FILES = {
     "/style.css": ("style.css", "text/css; charset=utf-8"),
     "/icon.svg": ("icon.svg", "image/svg+xml"),
 }
+MAX_HEAD_BYTES = 64 * 1024  # past this the library's own header limits answer
 _STEER: dict[str, type[SwitchCamera | SwitchScene | SwitchAvatar]] = {
     "camera": SwitchCamera,
     "scene": SwitchScene,
@@ -99,6 +101,31 @@ class Tokens:
         if hmac.compare_digest(token.encode(), self.observer.encode()):
             return "observer"
         return None
+
+
+class _Connection(ServerConnection):
+    """A connection that reads one HTTP request before it has answered it.
+
+    A websocket client waits for the handshake's answer before it sends a frame, so bytes past
+    the first request's head, before the answer, are a second, pipelined HTTP request. The
+    websockets library would parse them as frames and fail; they are dropped instead, and the
+    first request is answered (the connection then closes, as HTTP/1.1 allows).
+    """
+
+    _head = b""
+    _heard = False
+
+    def data_received(self, data: bytes) -> None:
+        if self.protocol.state is State.CONNECTING and len(self._head) < MAX_HEAD_BYTES:
+            if self._heard:
+                return
+            start = len(self._head)
+            self._head += data
+            end = self._head.find(b"\r\n\r\n")
+            if end >= 0:
+                self._heard = True
+                data = data[: end + 4 - start]
+        super().data_received(data)
 
 
 @dataclass(eq=False, slots=True)
@@ -213,8 +240,10 @@ class Feed:
             response.headers["Allow"] = "GET, HEAD"
             return response
         head = request.method == "HEAD"
-        host = request.headers.get("Host", "")
-        if self.origins and not any(o.split("://", 1)[1] == host for o in self.origins):
+        hosts, origins = request.headers.get_all("Host"), request.headers.get_all("Origin")
+        if len(hosts) != 1 or len(origins) > 1:
+            return _response(HTTPStatus.BAD_REQUEST, b"one Host, at most one Origin\n", head)
+        if self.origins and not any(o.split("://", 1)[1] == hosts[0] for o in self.origins):
             return _response(HTTPStatus.MISDIRECTED_REQUEST, b"not this room's host name\n", head)
         url = urlsplit(request.path)
         if url.path in PAGE_FILES and "Upgrade" not in request.headers:
@@ -227,8 +256,7 @@ class Feed:
         role = self.tokens.role(token)
         if role is None:
             return _response(HTTPStatus.FORBIDDEN, b"a valid room token is required\n", head)
-        origin = request.headers.get("Origin")
-        if origin is not None and origin not in self.origins:
+        if origins and origins[0] not in self.origins:
             return _response(HTTPStatus.FORBIDDEN, b"cross-origin viewers are refused\n", head)
         if len(self.viewers) >= self.settings.max_viewers:
             return _response(HTTPStatus.SERVICE_UNAVAILABLE, b"the room is full\n", head)
@@ -248,6 +276,7 @@ class Feed:
             port,
             ssl=tls,
             process_request=self.process_request,
+            create_connection=_Connection,
             compression=None,  # video does not compress, and deflate costs per viewer
             max_size=self.settings.limits.message_bytes,
             max_queue=8,
