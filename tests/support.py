@@ -6,14 +6,24 @@ in pytest's fixtures or another test module's collection.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+
+from capture.pose import Pose
+from capture.take import TakeWriter
+from immersion.feed.protocol import decode_video
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -87,3 +97,51 @@ def served_room(tmp: Path, args: list[str], **env: str) -> Iterator[ServedRoom]:
                 process.kill()
                 process.wait()
             process.stdout.close()
+
+
+# A room's feed, as a viewer sees it ------------------------------------------------------
+
+
+def perf_take(path: Path) -> Path:
+    """A 2 s take (the hips rising slowly): a source that needs no model."""
+    with TakeWriter(path, {"fps": 30.0}) as w:
+        for k in range(60):
+            w.write(k / 30, Pose.rest(hips_height=0.9 + 0.001 * k))
+    return path
+
+
+async def hello(ws: ClientConnection, codec: str = "jpeg") -> dict[str, Any]:
+    welcome: dict[str, Any] = json.loads(await ws.recv())
+    assert welcome["type"] == "welcome"
+    await ws.send(json.dumps({"type": "hello", "codecs": [codec]}))
+    return welcome
+
+
+async def frames(ws: ClientConnection, count: int, ack: bool = True) -> list[Any]:
+    """The next ``count`` video headers (acknowledging each), and the text messages between."""
+    headers: list[Any] = []
+    while len(headers) < count:
+        message = await asyncio.wait_for(ws.recv(), 10)
+        if isinstance(message, bytes):
+            header, payload = decode_video(message)
+            assert len(payload) > (100 if header.keyframe else 0)
+            headers.append(header)
+            if ack:
+                await ws.send(json.dumps({"type": "ack", "frame": header.frame}))
+    return headers
+
+
+async def until(
+    ws: ClientConnection, kind: str, check: Any = None, timeout: float = 10
+) -> dict[str, Any]:
+    """The next ``kind`` message that passes ``check``, acknowledging frames meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = await asyncio.wait_for(ws.recv(), 10)
+        if isinstance(message, bytes):
+            await ws.send(json.dumps({"type": "ack", "frame": decode_video(message)[0].frame}))
+            continue
+        data: dict[str, Any] = json.loads(message)
+        if data["type"] == kind and (check is None or check(data)):
+            return data
+    raise AssertionError(f"no {kind} message")
