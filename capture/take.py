@@ -60,9 +60,9 @@ class TakeWriter:
         )
 
     def write(self, t: float, pose: Pose | None, landmarks: LandmarkFrame | None = None) -> None:
-        record: dict[str, Any] = (
-            pose.to_json() if pose is not None else {"t": round(t, 6), "pose": None}
-        )
+        # The frame's time is ``t``, whatever the pose was stamped with on its way here.
+        record: dict[str, Any] = {"t": round(t, 6)}
+        record.update(pose.to_json() if pose is not None else {"pose": None}, t=round(t, 6))
         if landmarks is not None:
             record["worldLandmarks"] = landmarks.as_rows()
         self._line(record)

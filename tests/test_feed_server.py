@@ -147,6 +147,7 @@ def test_a_take_rolled_from_the_feed_is_on_disk_with_its_notes(room: ServedRoom)
     async def go() -> None:
         async with connect(room.url(room.director)) as director:
             await hello(director)
+            await until(director, "status", lambda s: s["captureFps"] > 20)  # settled
             await director.send(json.dumps({"type": "take", "action": "start"}))
             await until(director, "status", lambda s: s["take"]["rolling"])
             await frames(director, 10)

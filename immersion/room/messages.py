@@ -55,9 +55,12 @@ class MeterSnapshot:
     window_s: float = 2.0
 
     def rate(self, now: float) -> float:
-        """Ticks a second over the last ``window_s`` before ``now``: 0 once nothing happens."""
-        recent = sum(1 for t in self.times if now - self.window_s < t <= now)
-        return recent / self.window_s
+        """Ticks a second over the last ``window_s`` before ``now`` (or since the first tick,
+        when that is sooner); it falls as ticks stop, and is 0 once fewer than two are left."""
+        recent = [t for t in self.times if now - self.window_s < t <= now]
+        if len(recent) < 2:
+            return 0.0
+        return (len(recent) - 1) / max(now - recent[0], 1e-6)
 
     def median(self, stage: str, now: float) -> float | None:
         """The stage's median, or None when the meter has not ticked within the window."""
