@@ -60,38 +60,47 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
 
 @dataclass
 class ServedRoom:
-    """An ``immersion serve`` process on loopback, with its two tokens."""
+    """An ``immersion serve`` process, with its two tokens and the base of its links."""
 
     process: subprocess.Popen[str]
     port: int
     director: str
     observer: str
     takes: Path
+    base: str = ""  # what the printed links start with, e.g. https://casting.test:43123
 
     def url(self, token: str) -> str:
         return f"ws://127.0.0.1:{self.port}/feed?token={token}"
 
     def page(self, token: str) -> str:
-        return f"http://127.0.0.1:{self.port}/?token={token}"
+        return f"{self.base}/?token={token}"
+
+
+LINK = re.compile(r"(https?://[^/\s]+:(\d+))/\?token=(\S+)")
 
 
 @contextlib.contextmanager
 def served_room(tmp: Path, args: list[str], **env: str) -> Iterator[ServedRoom]:
-    """Start ``immersion serve --port 0 --takes tmp/takes ARGS``; its log is tmp/serve.log."""
-    command = [sys.executable, "-m", "immersion", "serve", "--port", "0", "--takes"]
+    """Start ``immersion serve --port 0 --takes tmp/takes ARGS``: its console goes to
+    tmp/serve.log, its own log to tmp/room.log."""
+    command = [sys.executable, "-m", "immersion", "serve", "--port", "0", "--log"]
+    command += [str(tmp / "room.log"), "--takes", str(tmp / "takes")]
     with (tmp / "serve.log").open("w") as log:
         process = subprocess.Popen(
-            [*command, str(tmp / "takes"), *args],
+            [*command, *args],
             stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT,
             env={**os.environ, "PYTHONWARNINGS": "ignore", **env},
         )  # fmt: skip
         assert process.stdout is not None
         try:
-            lines = [process.stdout.readline() for _ in range(3)]
-            director = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=(\S+)", lines[1])
-            observer = re.search(r"token=(\S+)", lines[2])
+            lines: list[str] = []
+            while len(lines) < 12 and not any("observers:" in line for line in lines):
+                lines.append(process.stdout.readline())
+            director = next((LINK.search(x) for x in lines if "directors:" in x), None)
+            observer = next((LINK.search(x) for x in lines if "observers:" in x), None)
             assert director and observer, (lines, (tmp / "serve.log").read_text())
-            yield ServedRoom(process, int(director[1]), director[2], observer[1], tmp / "takes")
+            port, base = int(director[2]), director[1]
+            yield ServedRoom(process, port, director[3], observer[3], tmp / "takes", base)
         finally:
             if process.poll() is None:
                 process.kill()

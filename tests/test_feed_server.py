@@ -259,8 +259,9 @@ def test_http_is_get_and_head_only_and_pipelining_gets_one_clean_answer(room: Se
     assert b"Content-Length: 0" not in headers  # the length of what GET would send
     pipelined = _http(room.port, (b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n") * 2)
     assert pipelined.count(b"HTTP/1.1 200") == 1 and b"</html>" in pipelined
-    log = (room.takes.parent / "serve.log").read_text()
-    assert "Traceback" not in log and "AssertionError" not in log
+    for log in ("serve.log", "room.log"):  # the console, and the room's own log
+        text = (room.takes.parent / log).read_text()
+        assert "Traceback" not in text and "AssertionError" not in text, text[-2000:]
 
 
 def test_origin_must_be_one_of_the_rooms_names_not_the_requests_own_host(room: ServedRoom) -> None:
