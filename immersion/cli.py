@@ -194,7 +194,9 @@ observers watch. With no arguments: the noir-office pack, the detective avatar a
 demo performance on a loop, on http://127.0.0.1:8765.
 
 Each room prints two links with fresh, unguessable tokens: one for directors, one for observers.
-The actor's camera image is never sent; only the rendered set is.
+The actor's camera image is never sent; only the rendered set is. Browsers on other machines
+decode H.264 only over https: give the room its names (--name) and --tls self-signed (or your
+own --tls-cert/--tls-key); over plain http they get JPEG, and the page says why.
 
 With --headset the actor also sees the set in an OpenXR headset, standing on the pack's mark at
 true scale, with the director's cues on a small panel ahead and "ready"/"again" on the
@@ -205,7 +207,8 @@ examples:
   immersion serve --headset
   XR_RUNTIME_JSON=~/.cache/immersion/monado-25.0.0/build/openxr_monado-dev.json \
     XRT_COMPOSITOR_NULL=1 immersion serve --headset       (Monado, no headset needed)
-  immersion serve --source 0 --scene western-saloon --avatar captain --host 0.0.0.0
+  immersion serve --source 0 --scene western-saloon --avatar captain
+  immersion serve --host 0.0.0.0 --name casting.local --tls self-signed
   immersion serve --source takes/take-01.jsonl --port 9000
 """
 
