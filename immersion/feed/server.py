@@ -181,6 +181,8 @@ class Feed:
         try:
             frame = self.encoder.encode(picture)
             loop.call_soon_threadsafe(self._publish, frame)
+        except RuntimeError:  # the loop has closed: the room is shutting down
+            self._in_transit.release()
         except BaseException:
             self._in_transit.release()
             raise
@@ -303,7 +305,6 @@ class Feed:
             return
         limits = self.settings.limits
         viewer = Viewer(next(self._ids), conn, ViewerProtocol(role, self.room.now(), limits))
-        self.viewers[viewer.id] = viewer
         try:
             await conn.send(
                 encode_server(
@@ -317,6 +318,7 @@ class Feed:
             )
             newest = self.room.takes().newest(limits.welcome_takes, limits.welcome_notes)
             await conn.send(encode_server(Takes(newest)))
+            self.viewers[viewer.id] = viewer  # deltas from now on, after the full picture
             async for message in conn:
                 await self._on_message(viewer, message)
         except ConnectionClosed:

@@ -89,7 +89,7 @@ class Recorder:
         self.emit = emit
         self.min_free_bytes = min_free_bytes
         self._queue: queue.Queue[Message] = queue.Queue(QUEUE_SIZE)
-        self.dropped = 0  # poses not recorded because the queue was full
+        self.dropped = 0  # messages not recorded because the queue was full
         # Published for other threads: replaced whole, never changed in place.
         self.takes = TakeList()
         self.state = TakeState(rolling=False)
@@ -102,15 +102,19 @@ class Recorder:
     # Any thread ---------------------------------------------------------------------------------
 
     def send(self, message: Message) -> None:
-        """Queue ``message``; a pose is dropped (and counted) when the recorder is behind, and
-        a command then waits for room, so no reply is lost."""
-        if isinstance(message, RecordPose):
-            try:
-                self._queue.put_nowait(message)
-            except queue.Full:
-                self.dropped += 1
-            return
-        self._queue.put(message, timeout=10)
+        """Queue ``message`` without ever blocking the caller (the feed's event loop among
+        them): when the recorder is that far behind, a pose is dropped and counted, a note too,
+        and a take command is answered at once that the recorder is busy."""
+        try:
+            self._queue.put_nowait(message)
+        except queue.Full:
+            self.dropped += 1
+            if isinstance(message, StartTake | StopTake):
+                message.reply.set_result("the recorder is behind (a slow disk?); try again")
+            elif isinstance(message, RecordNote):
+                log.warning("recorder behind: note %r not recorded", message.item.text[:40])
+                if message.reply is not None:
+                    message.reply.set_result(message.item)
 
     def recording(self) -> bool:
         return self.state.rolling
@@ -135,7 +139,7 @@ class Recorder:
                     message.reply.set_result(message_item)
 
     def stop(self) -> None:
-        self._queue.put(_Stop())
+        self._queue.put(_Stop(), timeout=10)  # from a plain thread: it may wait its turn
 
     def _start(self, header: dict[str, Any]) -> str | None:
         if self._writer is not None:

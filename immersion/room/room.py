@@ -206,10 +206,13 @@ class Room:
     def stop(self) -> None:
         """Stop the stages and close a rolling take (it stays readable either way)."""
         self._stop.set()
-        for thread in self._threads[1:]:
+        if not self._threads:
+            return
+        recorder, *stages = self._threads
+        for thread in stages:
             thread.join(timeout=10)
         self.recorder.stop()  # last: it closes a rolling take after capture has stopped
-        self._threads[0].join(timeout=10)
+        recorder.join(timeout=10)
 
     def _guard(self, name: str, body: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
