@@ -6,14 +6,24 @@ in pytest's fixtures or another test module's collection.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+
+from capture.pose import Pose
+from capture.take import TakeWriter
+from immersion.feed.protocol import decode_video
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,40 +60,97 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
 
 @dataclass
 class ServedRoom:
-    """An ``immersion serve`` process on loopback, with its two tokens."""
+    """An ``immersion serve`` process, with its two tokens and the base of its links."""
 
     process: subprocess.Popen[str]
     port: int
     director: str
     observer: str
     takes: Path
+    base: str = ""  # what the printed links start with, e.g. https://casting.test:43123
 
     def url(self, token: str) -> str:
         return f"ws://127.0.0.1:{self.port}/feed?token={token}"
 
     def page(self, token: str) -> str:
-        return f"http://127.0.0.1:{self.port}/?token={token}"
+        return f"{self.base}/?token={token}"
+
+
+LINK = re.compile(r"(https?://[^/\s]+:(\d+))/\?token=(\S+)")
 
 
 @contextlib.contextmanager
 def served_room(tmp: Path, args: list[str], **env: str) -> Iterator[ServedRoom]:
-    """Start ``immersion serve --port 0 --takes tmp/takes ARGS``; its log is tmp/serve.log."""
-    command = [sys.executable, "-m", "immersion", "serve", "--port", "0", "--takes"]
+    """Start ``immersion serve --port 0 --takes tmp/takes ARGS``: its console goes to
+    tmp/serve.log, its own log to tmp/room.log."""
+    command = [sys.executable, "-m", "immersion", "serve", "--port", "0", "--log"]
+    command += [str(tmp / "room.log"), "--takes", str(tmp / "takes")]
     with (tmp / "serve.log").open("w") as log:
         process = subprocess.Popen(
-            [*command, str(tmp / "takes"), *args],
+            [*command, *args],
             stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT,
             env={**os.environ, "PYTHONWARNINGS": "ignore", **env},
         )  # fmt: skip
         assert process.stdout is not None
         try:
-            lines = [process.stdout.readline() for _ in range(3)]
-            director = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=(\S+)", lines[1])
-            observer = re.search(r"token=(\S+)", lines[2])
+            lines: list[str] = []
+            while len(lines) < 12 and not any("observers:" in line for line in lines):
+                lines.append(process.stdout.readline())
+            director = next((LINK.search(x) for x in lines if "directors:" in x), None)
+            observer = next((LINK.search(x) for x in lines if "observers:" in x), None)
             assert director and observer, (lines, (tmp / "serve.log").read_text())
-            yield ServedRoom(process, int(director[1]), director[2], observer[1], tmp / "takes")
+            port, base = int(director[2]), director[1]
+            yield ServedRoom(process, port, director[3], observer[3], tmp / "takes", base)
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
             process.stdout.close()
+
+
+# A room's feed, as a viewer sees it ------------------------------------------------------
+
+
+def perf_take(path: Path) -> Path:
+    """A 2 s take (the hips rising slowly): a source that needs no model."""
+    with TakeWriter(path, {"fps": 30.0}) as w:
+        for k in range(60):
+            w.write(k / 30, Pose.rest(hips_height=0.9 + 0.001 * k))
+    return path
+
+
+async def hello(ws: ClientConnection, codec: str = "jpeg") -> dict[str, Any]:
+    welcome: dict[str, Any] = json.loads(await ws.recv())
+    assert welcome["type"] == "welcome"
+    await ws.send(json.dumps({"type": "hello", "codecs": [codec]}))
+    return welcome
+
+
+async def frames(ws: ClientConnection, count: int, ack: bool = True) -> list[Any]:
+    """The next ``count`` video headers (acknowledging each), and the text messages between."""
+    headers: list[Any] = []
+    while len(headers) < count:
+        message = await asyncio.wait_for(ws.recv(), 10)
+        if isinstance(message, bytes):
+            header, payload = decode_video(message)
+            assert len(payload) > (100 if header.keyframe else 0)
+            headers.append(header)
+            if ack:
+                await ws.send(json.dumps({"type": "ack", "frame": header.frame}))
+    return headers
+
+
+async def until(
+    ws: ClientConnection, kind: str, check: Any = None, timeout: float = 10
+) -> dict[str, Any]:
+    """The next ``kind`` message that passes ``check``, acknowledging frames meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = await asyncio.wait_for(ws.recv(), 10)
+        if isinstance(message, bytes):
+            await ws.send(json.dumps({"type": "ack", "frame": decode_video(message)[0].frame}))
+            continue
+        data: dict[str, Any] = json.loads(message)
+        if data["type"] == kind and (check is None or check(data)):
+            return data
+    raise AssertionError(f"no {kind} message")
