@@ -1,14 +1,16 @@
 """Capture sources: a video file, a webcam, an image folder, or recorded landmarks.
 
-Each yields frames stamped with the source's own time in seconds (never the wall clock, except
-for a camera whose driver gives no timestamps). Image sources yield RGB images for the pose
-estimator; landmark sources yield landmark frames that skip estimation.
+Each yields frames stamped with the source's own time in seconds, increasing: a file's from its
+start, a camera's from its first frame (the driver's clock, or the monotonic clock where the
+driver gives none). Image sources yield RGB images for the pose estimator; landmark sources
+yield landmark frames that skip estimation.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -100,32 +102,79 @@ class VideoSource:
         self._cap.release()
 
 
+class CameraClock:
+    """Source times for a live camera, in seconds from its first frame.
+
+    Drivers stamp frames on their own clock (Linux V4L2: the kernel's buffer time, seconds since
+    boot), so the first frame is time 0 and each later one adds the driver's step. Where the
+    driver gives no usable step (0, NaN, time going back, or a jump a second past the wall
+    clock's), the step comes from ``monotonic`` instead. Times always increase, by at least 1 ms
+    (the pose estimator needs strictly increasing milliseconds).
+    """
+
+    MIN_STEP = 1e-3
+    # A driver step this much longer than the wall clock's is a clock jump, not a frame.
+    MAX_AHEAD = 1.0
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._t: float | None = None
+        self._wall = 0.0
+        self._driver: float | None = None
+
+    def __call__(self, driver_ms: float) -> float:
+        wall = self._monotonic()
+        driver = driver_ms / 1000.0 if math.isfinite(driver_ms) and driver_ms > 0 else None
+        if self._t is None:
+            t = 0.0
+        else:
+            wall_step = wall - self._wall
+            step = wall_step
+            if driver is not None and self._driver is not None:
+                driver_step = driver - self._driver
+                if 0.0 < driver_step <= max(wall_step, 0.0) + self.MAX_AHEAD:
+                    step = driver_step
+            t = self._t + max(step, self.MIN_STEP)
+        self._t, self._wall, self._driver = t, wall, driver
+        return t
+
+
 class CameraSource:
-    """A webcam by OpenCV device index; times from the driver's buffer timestamps."""
+    """A webcam by OpenCV device index; times from the driver's timestamps, rebased to start at
+    0 (see :class:`CameraClock`).
+
+    ``capture`` stands in for ``cv2.VideoCapture(index)`` (anything with its ``isOpened``,
+    ``read``, ``get`` and ``release``): tests have no camera.
+    """
 
     live = True
     total: int | None = None
 
-    def __init__(self, index: int) -> None:
+    def __init__(
+        self,
+        index: int,
+        *,
+        capture: Any | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         cv2 = _cv2()
         self.name = f"camera {index}"
-        self._cap = cv2.VideoCapture(index)
+        self._cap = cv2.VideoCapture(index) if capture is None else capture
         if not self._cap.isOpened():
             self._cap.release()
             raise SourceError(f"camera {index}: not found or busy (no /dev/video{index}?)")
         self._index = index
+        self._monotonic = monotonic
 
     def frames(self) -> Iterator[ImageFrame]:
         cv2 = _cv2()
-        start = time.monotonic()
+        clock = CameraClock(self._monotonic)
         while True:
             ok, bgr = self._cap.read()
             if not ok:
                 raise SourceError(f"camera {self._index}: stopped delivering frames")
-            t = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
-            yield ImageFrame(
-                t if t > 0 else time.monotonic() - start, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            )
+            t = clock(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)))
+            yield ImageFrame(t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
     def close(self) -> None:
         self._cap.release()
