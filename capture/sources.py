@@ -18,9 +18,10 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from capture.errors import CaptureError, LandmarkShapeError, SourceError, TakeFormatError
-from capture.landmarks import LANDMARK_COUNT, LandmarkFrame
-from capture.take import read_json_lines
+from capture import fields
+from capture.errors import LandmarkShapeError, SourceError, TakeFormatError
+from capture.landmarks import LANDMARK_COUNT, MAX_LANDMARK_METRES, LandmarkFrame
+from capture.take import check_time_order, read_json_lines
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 LANDMARK_SUFFIXES = frozenset({".jsonl", ".json", ".npy"})
@@ -76,7 +77,7 @@ class VideoSource:
         self._cap = cv2.VideoCapture(str(path))
         if not self._cap.isOpened():
             raise SourceError(f"{path}: cannot be decoded as a video")
-        self.fps = float(self._cap.get(cv2.CAP_PROP_FPS)) or 30.0
+        self.fps = video_fps(float(self._cap.get(cv2.CAP_PROP_FPS)))
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.total = count if count > 0 else None
         self._path = path
@@ -89,9 +90,7 @@ class VideoSource:
             ok, bgr = self._cap.read()
             if not ok:
                 break
-            t = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
-            if t <= last_t:  # containers without usable timestamps: fall back to the frame rate
-                t = index / self.fps
+            t = video_time(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)), index, self.fps, last_t)
             last_t = t
             index += 1
             yield ImageFrame(t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
@@ -100,6 +99,21 @@ class VideoSource:
 
     def close(self) -> None:
         self._cap.release()
+
+
+def video_fps(reported: float) -> float:
+    """A container's frame rate, or 30 where it reports none or nonsense (0, NaN, 90 000)."""
+    return reported if fields.MIN_FPS <= reported <= fields.MAX_FPS else 30.0
+
+
+def video_time(pos_ms: float, index: int, fps: float, last_t: float) -> float:
+    """Seconds of frame ``index`` from the stream's timestamp ``pos_ms``; where that is missing,
+    negative, NaN or not after ``last_t`` (containers without usable timestamps), from the frame
+    rate, and never before ``last_t``."""
+    t = pos_ms / 1000.0
+    if not (t >= 0.0 and last_t < t <= fields.MAX_SECONDS):
+        t = max(index / fps, last_t + 1.0 / fps)
+    return t
 
 
 class CameraClock:
@@ -188,11 +202,11 @@ class ImageFolderSource:
 
     def __init__(self, folder: Path, fps: float) -> None:
         self.name = str(folder)
+        self._fps = _checked_fps(fps, folder)
         self._files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self._files:
             raise SourceError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         self.total = len(self._files)
-        self._fps = fps
 
     def frames(self) -> Iterator[ImageFrame]:
         cv2 = _cv2()
@@ -216,7 +230,7 @@ class LandmarksFileSource:
         self.name = str(path)
         if not path.is_file():
             raise SourceError(f"{path}: no such landmarks file")
-        self._frames = _load_npy(path, fps) if path.suffix == ".npy" else _load_jsonl(path)
+        self._frames = _load_npy(path, fps) if path.suffix.lower() == ".npy" else _load_jsonl(path)
         self.total = len(self._frames)
 
     def frames(self) -> Iterator[LandmarkFrame]:
@@ -227,42 +241,70 @@ class LandmarksFileSource:
 
 
 def _load_npy(path: Path, fps: float | None) -> list[LandmarkFrame]:
-    if fps is None or fps <= 0:
+    if fps is None:
         raise SourceError(f"{path}: a .npy file has no timestamps; give --fps")
+    fps = _checked_fps(fps, path)
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:
         raise SourceError(f"{path}: not a readable .npy array ({exc})") from None
+    if not isinstance(arr, np.ndarray):  # an .npz archive: np.load opens it as a mapping
+        arr.close()
+        raise SourceError(f"{path}: not a .npy array (an .npz archive?)")
+    if arr.dtype.kind not in "iuf":
+        raise LandmarkShapeError(f"{path}: expected a float or integer array, got {arr.dtype}")
     if arr.ndim != 3 or arr.shape[1] != LANDMARK_COUNT or arr.shape[2] not in (3, 4):
         raise LandmarkShapeError(
             f"{path}: expected an array of shape (T, {LANDMARK_COUNT}, 3) or "
             f"(T, {LANDMARK_COUNT}, 4), got {arr.shape}"
         )
-    try:
-        return [LandmarkFrame.from_array(i / fps, arr[i]) for i in range(arr.shape[0])]
-    except LandmarkShapeError as exc:
-        raise LandmarkShapeError(f"{path}: {exc}") from None
+    if arr.shape[0] == 0:
+        raise LandmarkShapeError(f"{path}: no landmark frames")
+    frames = []
+    for i in range(arr.shape[0]):
+        try:
+            frames.append(LandmarkFrame.from_array(i / fps, arr[i]))
+        except LandmarkShapeError as exc:
+            raise LandmarkShapeError(f"{path}: frame {i}: {exc}") from None
+    return frames
 
 
 def _load_jsonl(path: Path) -> list[LandmarkFrame]:
+    """Frames of a take written with landmarks (or any JSON lines of ``t`` and
+    ``worldLandmarks``), read as strictly as :func:`capture.take.read_take` reads takes."""
     frames: list[LandmarkFrame] = []
+    last_t = 0.0
     for lineno, obj in read_json_lines(path).frames:
+        where = f"{path}:{lineno}"
         if "event" in obj:
             continue  # a note or marker written during the take
+        t = fields.seconds(obj, where)
+        last_t = check_time_order(t, last_t, where)
         rows = obj.get("worldLandmarks")
         if rows is None:
             if obj.get("pose", True) is None:
                 continue  # a frame where no person was seen
             raise TakeFormatError(
-                f"{path}:{lineno}: no 'worldLandmarks' (write takes with --landmarks to re-use them)"
+                f"{where}: no 'worldLandmarks' (write takes with --landmarks to re-use them)"
             )
+        values = fields.matrix(
+            rows, where, "worldLandmarks", LANDMARK_COUNT, (3, 4), MAX_LANDMARK_METRES
+        )
         try:
-            frames.append(LandmarkFrame.from_array(float(obj["t"]), rows))
-        except (CaptureError, TypeError, ValueError) as exc:
-            raise TakeFormatError(f"{path}:{lineno}: 'worldLandmarks': {exc}") from None
+            frames.append(LandmarkFrame.from_array(t, values))
+        except LandmarkShapeError as exc:
+            raise TakeFormatError(f"{where}: 'worldLandmarks': {exc}") from None
     if not frames:
         raise TakeFormatError(f"{path}: no landmark frames")
     return frames
+
+
+def _checked_fps(fps: float, what: object) -> float:
+    if not fields.MIN_FPS <= fps <= fields.MAX_FPS:  # NaN is refused too
+        raise SourceError(
+            f"{what}: frame rate must be in [{fields.MIN_FPS:g}, {fields.MAX_FPS:g}], got {fps}"
+        )
+    return float(fps)
 
 
 def open_source(spec: str, fps: float | None = None) -> Source:
