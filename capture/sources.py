@@ -240,17 +240,26 @@ class LandmarksFileSource:
         pass
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+
+
 def _load_npy(path: Path, fps: float | None) -> list[LandmarkFrame]:
     if fps is None:
         raise SourceError(f"{path}: a .npy file has no timestamps; give --fps")
     fps = _checked_fps(fps, path)
     try:
+        with path.open("rb") as f:
+            magic = f.read(len(_NPY_MAGIC))
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot open ({exc.strerror})") from None
+    if magic != _NPY_MAGIC:  # np.load would open an .npz archive or try a pickle
+        raise SourceError(f"{path}: not a .npy array (no NPY signature)")
+    try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (OSError, ValueError, EOFError) as exc:
-        raise SourceError(f"{path}: not a readable .npy array ({exc})") from None
-    if not isinstance(arr, np.ndarray):  # an .npz archive: np.load opens it as a mapping
-        arr.close()
-        raise SourceError(f"{path}: not a .npy array (an .npz archive?)")
+    except Exception as exc:
+        # numpy parses the header with ast and tokenize, whose errors are many and untyped.
+        detail = " ".join(str(exc).split())[:120]
+        raise SourceError(f"{path}: not a readable .npy array ({detail})") from None
     if arr.dtype.kind not in "iuf":
         raise LandmarkShapeError(f"{path}: expected a float or integer array, got {arr.dtype}")
     if arr.ndim != 3 or arr.shape[1] != LANDMARK_COUNT or arr.shape[2] not in (3, 4):

@@ -240,11 +240,22 @@ def test_npy_landmarks_of_no_frames_or_not_numbers_are_refused(
 def test_an_npz_archive_or_a_pickle_is_not_a_landmarks_array(tmp_path: Path) -> None:
     np.savez(tmp_path / "a.npz", _tpose_array())
     (tmp_path / "a.npz").rename(tmp_path / "lm.npy")
-    with pytest.raises(SourceError, match=r"lm.npy: not a .npy array"):
+    with pytest.raises(SourceError, match=r"lm.npy: not a .npy array \(no NPY signature\)"):
         LandmarksFileSource(tmp_path / "lm.npy", 30.0)
     np.save(tmp_path / "obj.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(SourceError, match=r"obj.npy: not a readable .npy array"):
         LandmarksFileSource(tmp_path / "obj.npy", 30.0)
+    (tmp_path / "pickle.npy").write_bytes(b"\x80\x04K\x01.")  # pickle.dumps(1)
+    with pytest.raises(SourceError, match=r"pickle.npy: not a .npy array"):
+        LandmarksFileSource(tmp_path / "pickle.npy", 30.0)
+
+
+def test_an_npy_header_numpy_cannot_parse_is_one_error(tmp_path: Path) -> None:
+    # numpy's header parser raises tokenize's TokenError here, which is no ValueError.
+    path = _npy(tmp_path / "lm.npy", _tpose_array())
+    path.write_bytes(path.read_bytes().replace(b"(4, 33, 4)", b"(4, 33, (", 1))
+    with pytest.raises(SourceError, match=r"lm.npy: not a readable .npy array \("):
+        LandmarksFileSource(path, 30.0)
 
 
 @pytest.mark.parametrize("fps", [0.0, -30.0, float("nan"), float("inf"), 1e9])
