@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import struct
@@ -12,7 +13,13 @@ import pytest
 
 from capture.cache import models_dir
 from capture.errors import ModelMissingError
-from capture.models import MODEL_NAMES, bundle_path, verify_bundle
+from capture.models import (
+    MODEL_NAMES,
+    _unpack_detector,
+    build_bundles,
+    bundle_path,
+    verify_bundle,
+)
 
 # A zip member's local header: signature, 5 shorts, 3 ints, then name and extra-field lengths.
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
@@ -70,3 +77,25 @@ def test_a_corrupt_bundle_is_refused(tmp_path: Path) -> None:
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ModelMissingError, match="does not load"):
         verify_bundle(bad)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not a tarball at all", gzip.compress(b"x" * 5000)[:40], gzip.compress(b"\0" * 1024)],
+    ids=["garbage", "cut-short gzip", "empty tar"],
+)
+def test_a_bad_npm_tarball_is_refused(tmp_path: Path, content: bytes) -> None:
+    bad = tmp_path / "pose.tgz"
+    bad.write_bytes(content)
+    with pytest.raises(ModelMissingError, match=r"pose.tgz: "):
+        build_bundles(tmp_path / "out", npm_tarball=bad)
+
+
+def test_a_detector_outside_the_packed_assets_is_refused() -> None:
+    loader = b'{"filename": "/x/pose_detection.tflite", "start": 10, "end": 99999}'
+    files = {
+        "pose_solution_packed_assets_loader.js": loader,
+        "pose_solution_packed_assets.data": b"0" * 100,
+    }
+    with pytest.raises(ModelMissingError, match=r"outside the assets"):
+        _unpack_detector(files)
