@@ -126,8 +126,10 @@ def fps(value: object, where: str) -> float:
     return number(value, where, "fps", MIN_FPS, MAX_FPS)
 
 
-def seconds(obj: dict[str, Any], where: str, lo: float = 0.0) -> float:
-    """A line's ``"t"``: seconds in [lo, MAX_SECONDS]."""
+def seconds(obj: dict[str, Any], where: str) -> float:
+    """A line's ``"t"``: seconds within ±MAX_SECONDS. A little below 0 happens (a frame
+    stamped just before the take started, as the room's capture thread may), far beyond
+    either way does not."""
     if "t" not in obj:
         raise TakeFormatError(f"{where}: no 't' (seconds)")
-    return number(obj["t"], where, "t", lo, MAX_SECONDS)
+    return number(obj["t"], where, "t", -MAX_SECONDS, MAX_SECONDS)

@@ -282,7 +282,7 @@ def _load_jsonl(path: Path) -> list[LandmarkFrame]:
     """Frames of a take written with landmarks (or any JSON lines of ``t`` and
     ``worldLandmarks``), read as strictly as :func:`capture.take.read_take` reads takes."""
     frames: list[LandmarkFrame] = []
-    last_t = 0.0
+    last_t = -math.inf
     for lineno, obj in read_json_lines(path).frames:
         where = f"{path}:{lineno}"
         if "event" in obj:

@@ -18,8 +18,9 @@ line naming ``file:line`` and the field; nothing is clamped, converted or guesse
 quaternions are renormalised (rounding leaves them a hair off unit length). A number is a JSON
 number (not a string, not ``true``), finite (no ``NaN``, ``Infinity`` or ``1e999``) and in range:
 
-- ``t``: seconds in [0, 1 000 000]; frames' times never go back (equal times are allowed). An
-  event's ``t`` may be negative (a note taken as the take started) but never NaN or absurd.
+- ``t``: seconds within ±1 000 000 (a frame or note stamped as the take started can fall a
+  hair before 0); frames' times never go back, equal times are allowed. Events are exempt
+  from the order (they are written from another thread).
 - header ``fps``: absent or null (consumers pick their default), else a number in [0.01, 1000];
   ``version``: the integer 1.
 - ``hips``: 3 numbers within ±1000 m. ``bones``: known VRM bone names, each a quaternion of 4
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -207,13 +209,13 @@ def read_take(path: Path) -> Take:
         fields.fps(header["fps"], f"{path}:1")
     poses: list[Pose | None] = []
     events: list[dict[str, Any]] = []
-    last_t = 0.0
+    last_t = -math.inf
     for lineno, obj in lines.frames:
         where = f"{path}:{lineno}"
         if "event" in obj:
             if type(obj["event"]) is not str:
                 raise TakeFormatError(f"{where}: 'event' must be a string")
-            fields.seconds(obj, where, lo=-fields.MAX_SECONDS)
+            fields.seconds(obj, where)
             events.append(obj)
             continue  # written from another thread: a few ms out of order is fine
         if obj.get("pose", True) is None:

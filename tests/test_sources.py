@@ -162,7 +162,7 @@ BAD_LANDMARKS: dict[str, tuple[str, object]] = {
     "t NaN": ("t", NAN),
     "t string": ("t", "0.1"),
     "t null": ("t", None),
-    "t negative": ("t", -0.5),
+    "t absurdly negative": ("t", -1e7),
     "t absurd": ("t", 1e15),
     "t goes back": ("t", 0.0001),
 }

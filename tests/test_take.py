@@ -125,7 +125,7 @@ BAD_TAKES = {
     "t NaN": (2, "t", NAN),
     "t infinite": (2, "t", INF),
     "t string": (2, "t", "0.0"),
-    "t negative": (2, "t", -1.0),
+    "t absurdly negative": (2, "t", -1e7),
     "t absurd": (2, "t", 1e12),
     "t of a no-pose frame NaN": (3, "t", NAN),
     "t goes back": (5, "t", 0.01),
@@ -226,6 +226,7 @@ def test_a_valid_take_still_reads_with_its_equal_times_and_early_event(tmp_path:
     path = tmp_path / "take.jsonl"
     _valid_take(path)
     _edit(path, 3, {"t": 0.0})  # the same time as the frame before: allowed
+    _edit(path, 2, {"t": -0.0004})  # stamped just before the take started, as the room can
     _edit(path, 4, {"t": -0.0004})  # a note taken as the take started
     take = read_take(path)
     assert len(take.poses) == 3 and take.events[0]["text"] == "louder"
