@@ -115,8 +115,10 @@ def check_depth(obj: object, where: str) -> None:
 # Ranges of the take format's numbers (see capture.take).
 # Seconds on a take's clock: 11½ days is longer than any take; larger is some other clock.
 MAX_SECONDS = 1_000_000.0
-# Frames per second, of a header's ``fps`` and of a source given one.
-MIN_FPS, MAX_FPS = 0.01, 1000.0
+# Frames per second, of a header's ``fps`` and of a source given one. Below the minimum, a
+# consumer timing frames by k/fps would wait minutes per frame; the maximum leaves room for
+# the measured rate of an unpaced replay, which runs to thousands.
+MIN_FPS, MAX_FPS = 0.01, 100_000.0
 # Metres from the origin of the hips translation.
 MAX_HIPS_METRES = 1000.0
 

@@ -101,9 +101,13 @@ class VideoSource:
         self._cap.release()
 
 
+# Faster than high-speed cameras film: a container's time base (90 kHz) mistaken for a rate.
+_MAX_VIDEO_FPS = 1000.0
+
+
 def video_fps(reported: float) -> float:
     """A container's frame rate, or 30 where it reports none or nonsense (0, NaN, 90 000)."""
-    return reported if fields.MIN_FPS <= reported <= fields.MAX_FPS else 30.0
+    return reported if fields.MIN_FPS <= reported <= _MAX_VIDEO_FPS else 30.0
 
 
 def video_time(pos_ms: float, index: int, fps: float, last_t: float) -> float:

@@ -21,8 +21,8 @@ number (not a string, not ``true``), finite (no ``NaN``, ``Infinity`` or ``1e999
 - ``t``: seconds within ±1 000 000 (a frame or note stamped as the take started can fall a
   hair before 0); frames' times never go back, equal times are allowed. Events are exempt
   from the order (they are written from another thread).
-- header ``fps``: absent or null (consumers pick their default), else a number in [0.01, 1000];
-  ``version``: the integer 1.
+- header ``fps``: absent or null (consumers pick their default), else a number in
+  [0.01, 100 000] (the writer refuses others too); ``version``: the integer 1.
 - ``hips``: 3 numbers within ±1000 m. ``bones``: known VRM bone names, each a quaternion of 4
   numbers with a length in [0.5, 1.5]. ``confidence``: known bone names, numbers in [0, 1].
 - ``worldLandmarks``: 33 rows of 3 or 4 numbers, positions within ±100 m of the hips,
