@@ -19,6 +19,8 @@ from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
 from immersion.capture_cmd import capture_settings
 from immersion.cli import _parser
 
+pytestmark = pytest.mark.pure
+
 # Arguments each command needs besides the capture options.
 COMMANDS = {
     "capture": ["capture", "clip.mp4"],

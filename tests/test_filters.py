@@ -13,6 +13,8 @@ from capture.pipeline import CaptureSettings, pose_stream
 from capture.retarget import retarget
 from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
 
+pytestmark = pytest.mark.pure
+
 FPS = 30.0
 
 

@@ -60,6 +60,7 @@ def test_bundles_are_aligned_uncompressed_zips_that_load(model: str, lite_bundle
     assert manifest["bundles"][model] == hashlib.sha256(raw).hexdigest()
 
 
+@pytest.mark.pure
 def test_the_alignment_check_sees_a_misaligned_member(tmp_path: Path) -> None:
     path = tmp_path / "misaligned.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
@@ -67,6 +68,7 @@ def test_the_alignment_check_sees_a_misaligned_member(tmp_path: Path) -> None:
     assert _data_offsets(path) == {"a.tflite": 38}
 
 
+@pytest.mark.pure
 def test_missing_bundle_says_how_to_fix_it(tmp_path: Path) -> None:
     with pytest.raises(ModelMissingError, match=r"run `./dev setup`"):
         bundle_path("lite", tmp_path)
@@ -84,6 +86,7 @@ def test_a_corrupt_bundle_is_refused(tmp_path: Path) -> None:
     [b"not a tarball at all", gzip.compress(b"x" * 5000)[:40], gzip.compress(b"\0" * 1024)],
     ids=["garbage", "cut-short gzip", "empty tar"],
 )
+@pytest.mark.pure
 def test_a_bad_npm_tarball_is_refused(tmp_path: Path, content: bytes) -> None:
     bad = tmp_path / "pose.tgz"
     bad.write_bytes(content)
@@ -91,6 +94,7 @@ def test_a_bad_npm_tarball_is_refused(tmp_path: Path, content: bytes) -> None:
         build_bundles(tmp_path / "out", npm_tarball=bad)
 
 
+@pytest.mark.pure
 def test_a_detector_outside_the_packed_assets_is_refused() -> None:
     loader = b'{"filename": "/x/pose_detection.tflite", "start": 10, "end": 99999}'
     files = {

@@ -11,6 +11,8 @@ import pytest
 from capture.errors import TakeFormatError
 from capture.synthetic import Humanoid, MotionClip
 
+pytestmark = pytest.mark.pure
+
 FRAME = [0.0333] + [0.0] * 3 + [1.0, 0.0, 0.0, 0.0] * 2 + [0.0] * 32  # 44 values
 assert len(FRAME) == 44
 

@@ -12,6 +12,8 @@ from capture.rotations import axis_angle_quat, quat_angle
 from capture.skeleton import UNTRACKED, Bone
 from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
 
+pytestmark = pytest.mark.pure
+
 LEFT_ARM = (L.LEFT_ELBOW, L.LEFT_WRIST, L.LEFT_PINKY, L.LEFT_INDEX, L.LEFT_THUMB)
 RIGHT_ARM = (L.RIGHT_ELBOW, L.RIGHT_WRIST, L.RIGHT_PINKY, L.RIGHT_INDEX, L.RIGHT_THUMB)
 

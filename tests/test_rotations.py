@@ -21,6 +21,8 @@ from capture.rotations import (
     swing_perpendicular,
 )
 
+pytestmark = pytest.mark.pure
+
 
 def test_quarter_turn_about_z_maps_x_to_y() -> None:
     q = axis_angle_quat([0, 0, 1], np.pi / 2)

@@ -21,6 +21,8 @@ from capture.sources import (
 )
 from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
 
+pytestmark = pytest.mark.pure
+
 # V4L2 stamps buffers with the kernel's clock: milliseconds since boot (here three days).
 UPTIME_MS = 3 * 86_400_000.0
 

@@ -24,6 +24,7 @@ def _pose(t: float) -> Pose:
     return retarget(frame_from_avatar_points(t, tpose_avatar_points()))
 
 
+@pytest.mark.pure
 def test_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "take.jsonl"
     with TakeWriter(path, {"source": "test", "model": "lite", "fps": 30.0}) as w:
@@ -39,6 +40,7 @@ def test_round_trip(tmp_path: Path) -> None:
     assert json.loads(path.read_text().splitlines()[1])["worldLandmarks"][0][3] == 1.0
 
 
+@pytest.mark.pure
 def test_never_overwrites(tmp_path: Path) -> None:
     path = tmp_path / "take.jsonl"
     path.write_text("precious\n")
@@ -47,6 +49,7 @@ def test_never_overwrites(tmp_path: Path) -> None:
     assert path.read_text() == "precious\n"
 
 
+@pytest.mark.pure
 def test_torn_last_line_is_tolerated_but_a_bad_middle_line_is_not(tmp_path: Path) -> None:
     path = tmp_path / "take.jsonl"
     with TakeWriter(path, {}) as w:
@@ -152,6 +155,7 @@ BAD_TAKES = {
 
 
 @pytest.mark.parametrize("case", list(BAD_TAKES), ids=list(BAD_TAKES))
+@pytest.mark.pure
 def test_a_malformed_take_is_refused_naming_line_and_field(tmp_path: Path, case: str) -> None:
     line, field, value = BAD_TAKES[case]
     path = tmp_path / "take.jsonl"
@@ -165,6 +169,7 @@ def test_a_malformed_take_is_refused_naming_line_and_field(tmp_path: Path, case:
     assert repr(field.split(".")[0]) in message or repr(field) in message
 
 
+@pytest.mark.pure
 def test_fields_that_hold_a_huge_integer_are_refused_not_overflowed(tmp_path: Path) -> None:
     path = tmp_path / "take.jsonl"
     lines = _valid_take(path)
@@ -191,6 +196,7 @@ def test_fields_that_hold_a_huge_integer_are_refused_not_overflowed(tmp_path: Pa
 
 
 @pytest.mark.parametrize("depth", [20, 1000, 100_000])
+@pytest.mark.pure
 def test_deeply_nested_json_is_one_error_naming_the_line(tmp_path: Path, depth: int) -> None:
     path = tmp_path / "take.jsonl"
     lines = _valid_take(path)
@@ -204,6 +210,7 @@ def test_deeply_nested_json_is_one_error_naming_the_line(tmp_path: Path, depth: 
         read_take(path)
 
 
+@pytest.mark.pure
 def test_a_second_header_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "take.jsonl"
     lines = _valid_take(path)
@@ -212,6 +219,7 @@ def test_a_second_header_is_refused(tmp_path: Path) -> None:
         read_take(path)
 
 
+@pytest.mark.pure
 def test_consumers_get_a_checked_fps(tmp_path: Path) -> None:
     path = tmp_path / "take.jsonl"
     _valid_take(path)
@@ -222,6 +230,7 @@ def test_consumers_get_a_checked_fps(tmp_path: Path) -> None:
     assert read_take(path).fps is None  # the consumer's default applies
 
 
+@pytest.mark.pure
 def test_a_valid_take_still_reads_with_its_equal_times_and_early_event(tmp_path: Path) -> None:
     path = tmp_path / "take.jsonl"
     _valid_take(path)
@@ -232,6 +241,7 @@ def test_a_valid_take_still_reads_with_its_equal_times_and_early_event(tmp_path:
     assert len(take.poses) == 3 and take.events[0]["text"] == "louder"
 
 
+@pytest.mark.pure
 def test_the_writer_refuses_an_fps_the_reader_would_refuse(tmp_path: Path) -> None:
     path = tmp_path / "take.jsonl"
     with pytest.raises(TakeFormatError, match=r"header: 'fps' must be a number"):
