@@ -68,6 +68,7 @@ class PoseEstimator:
         rows = np.array(
             [[p.x, p.y, p.z, p.visibility or 0.0] for p in result.pose_world_landmarks[0]]
         )
+        rows[:, 3] = np.clip(rows[:, 3], 0.0, 1.0)  # a probability; float rounding aside
         return LandmarkFrame.from_array(frame.t, rows)
 
     def close(self) -> None:

@@ -40,8 +40,9 @@ class OneEuroFilter:
         d_cutoff: float = 1.0,
         max_gap: float = 0.5,
     ) -> None:
-        if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0 or max_gap <= 0:
-            raise ValueError("cutoffs and max_gap must be positive and beta non-negative")
+        finite = all(map(math.isfinite, (min_cutoff, beta, d_cutoff, max_gap)))
+        if not finite or min_cutoff <= 0 or d_cutoff <= 0 or beta < 0 or max_gap <= 0:
+            raise ValueError("cutoffs and max_gap must be positive, beta non-negative, all finite")
         self.min_cutoff = min_cutoff
         self.beta = beta
         self.d_cutoff = d_cutoff

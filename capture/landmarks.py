@@ -8,6 +8,7 @@ hand on +X: a half turn about X, so the avatar mirrors the actor the way a perso
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -19,6 +20,9 @@ from capture.errors import LandmarkShapeError
 FloatArray = NDArray[np.float64]
 
 LANDMARK_COUNT = 33
+# World landmarks are metres from the hips; a person spans about two. Far larger values are not
+# landmarks, and squaring them in the retargeter would overflow to NaN.
+MAX_LANDMARK_METRES = 100.0
 
 # MediaPipe world axes → avatar axes: (x, y, z) → (x, -y, -z).
 _MEDIAPIPE_TO_AVATAR = np.array([1.0, -1.0, -1.0])
@@ -78,16 +82,31 @@ class LandmarkFrame:
     def from_array(
         cls, t: float, values: NDArray[np.floating] | list[list[float]]
     ) -> LandmarkFrame:
-        """Build a frame from (33, 3) or (33, 4) values; the 4th column is visibility (default 1)."""
-        arr = np.array(values, dtype=np.float64)
+        """Build a frame from (33, 3) or (33, 4) values; the 4th column is visibility (default 1).
+
+        Refused: another shape, NaN or infinite values, positions beyond
+        :data:`MAX_LANDMARK_METRES`, visibility outside [0, 1], a time that is not finite.
+        """
+        try:
+            arr = np.array(values, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise LandmarkShapeError("landmarks must be numbers") from None
         if arr.ndim != 2 or arr.shape[0] != LANDMARK_COUNT or arr.shape[1] not in (3, 4):
             raise LandmarkShapeError(
                 f"expected {LANDMARK_COUNT} landmarks of 3 or 4 values, got shape {arr.shape}"
             )
         if not np.all(np.isfinite(arr)):
             raise LandmarkShapeError("landmarks contain NaN or infinite values")
+        if not math.isfinite(t):
+            raise LandmarkShapeError(f"landmark time must be finite seconds, got {t}")
         xyz = arr[:, :3].copy()
         vis = arr[:, 3].copy() if arr.shape[1] == 4 else np.ones(LANDMARK_COUNT)
+        if np.any(np.abs(xyz) > MAX_LANDMARK_METRES):
+            raise LandmarkShapeError(
+                f"landmark positions must be within {MAX_LANDMARK_METRES:g} m of the hips"
+            )
+        if np.any((vis < 0.0) | (vis > 1.0)):
+            raise LandmarkShapeError("landmark visibility must be in [0, 1]")
         xyz.flags.writeable = False
         vis.flags.writeable = False
         return cls(t=float(t), xyz=xyz, visibility=vis)

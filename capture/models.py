@@ -91,13 +91,17 @@ def _read_package(tarball: Path) -> dict[str, bytes]:
         "pose_solution_packed_assets_loader.js",
     }
     files: dict[str, bytes] = {}
-    with tarfile.open(tarball) as tar:
-        for member in tar.getmembers():
-            name = Path(member.name).name
-            if name in wanted and member.isfile():
-                extracted = tar.extractfile(member)
-                if extracted is not None:
-                    files[name] = extracted.read()
+    try:
+        with tarfile.open(tarball) as tar:
+            for member in tar.getmembers():
+                name = Path(member.name).name
+                if name in wanted and member.isfile():
+                    extracted = tar.extractfile(member)
+                    if extracted is not None:
+                        files[name] = extracted.read()
+    except (OSError, tarfile.TarError, EOFError) as exc:
+        # A gzip stream cut short raises EOFError; a corrupt one, OSError (BadGzipFile).
+        raise ModelMissingError(f"{tarball}: not a readable npm package ({exc})") from None
     missing = wanted - set(files)
     if missing:
         raise ModelMissingError(f"{tarball}: missing {sorted(missing)}")
@@ -105,7 +109,7 @@ def _read_package(tarball: Path) -> dict[str, bytes]:
 
 
 def _unpack_detector(files: dict[str, bytes]) -> bytes:
-    loader = files["pose_solution_packed_assets_loader.js"].decode()
+    loader = files["pose_solution_packed_assets_loader.js"].decode(errors="replace")
     m = re.search(
         r'"filename":\s*"[^"]*/'
         + re.escape(_DETECTOR_MEMBER)
@@ -114,7 +118,11 @@ def _unpack_detector(files: dict[str, bytes]) -> bytes:
     )
     if not m:
         raise ModelMissingError(f"{_DETECTOR_MEMBER} is not listed in the packed assets loader")
-    return files["pose_solution_packed_assets.data"][int(m[1]) : int(m[2])]
+    data = files["pose_solution_packed_assets.data"]
+    start, end = int(m[1]), int(m[2])
+    if not start < end <= len(data):
+        raise ModelMissingError(f"{_DETECTOR_MEMBER}: bytes {start}..{end} lie outside the assets")
+    return data[start:end]
 
 
 def _with_metadata(model: bytes, name: str, mean: float, std: float) -> bytes:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from capture import fields
 from capture.errors import TakeFormatError
 from capture.rotations import quat_multiply
 from capture.skeleton import BONE_COUNT, BONE_NAMES, Bone
@@ -70,27 +71,42 @@ class Pose:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any], where: str = "pose") -> Pose:
-        """Parse :meth:`to_json`'s form; missing bones are at rest with confidence 0."""
-        try:
-            t = float(obj["t"])
-            hips = np.array(obj["hips"], dtype=np.float64)
-            bones = obj["bones"]
-            conf = obj.get("confidence", {})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TakeFormatError(f"{where}: missing or malformed field {exc}") from None
-        if hips.shape != (3,) or not isinstance(bones, dict) or not isinstance(conf, dict):
-            raise TakeFormatError(f"{where}: 'hips' must be 3 numbers and 'bones' an object")
-        rest = cls.rest(t)
-        rot = rest.rotations.copy()
+        """Parse :meth:`to_json`'s form strictly (the rules are in :mod:`capture.take`); bones
+        left out are at rest with confidence 0, a listed bone without a confidence has 1."""
+        t = fields.seconds(obj, where)
+        hips = fields.vector(obj.get("hips"), where, "hips", 3, fields.MAX_HIPS_METRES)
+        bones = obj.get("bones")
+        conf = obj.get("confidence", {})
+        if type(bones) is not dict:
+            raise TakeFormatError(f"{where}: 'bones' must be an object of bone name: [x, y, z, w]")
+        if type(conf) is not dict:
+            raise TakeFormatError(f"{where}: 'confidence' must be an object of bone name: number")
+        given = {
+            _bone(name, where, "confidence"): fields.number(
+                c, where, f"confidence.{name}", 0.0, 1.0
+            )
+            for name, c in conf.items()
+        }
+        rot = cls.rest(t).rotations.copy()
         confidence = np.zeros(BONE_COUNT)
         for name, q in bones.items():
-            try:
-                bone = Bone.from_vrm_name(name)
-                value = np.array(q, dtype=np.float64)
-            except (KeyError, TypeError, ValueError):
-                raise TakeFormatError(f"{where}: bad bone entry {name!r}") from None
-            if value.shape != (4,) or not np.all(np.isfinite(value)) or np.linalg.norm(value) < 0.5:
-                raise TakeFormatError(f"{where}: bone {name!r} is not a quaternion [x, y, z, w]")
-            rot[bone] = value / np.linalg.norm(value)
-            confidence[bone] = float(conf.get(name, 1.0))
+            bone = _bone(name, where, "bones")
+            value = fields.vector(q, where, f"bones.{name}", 4, 2.0)
+            norm = float(np.linalg.norm(value))
+            # Rounding leaves a stored quaternion a hair off unit length; far off is not one.
+            if not 0.5 <= norm <= 1.5:
+                raise TakeFormatError(
+                    f"{where}: 'bones.{name}' is not a unit quaternion [x, y, z, w]"
+                )
+            rot[bone] = value / norm
+            confidence[bone] = given.get(bone, 1.0)
         return cls(t, hips, rot, confidence)
+
+
+def _bone(name: str, where: str, field: str) -> Bone:
+    try:
+        return Bone.from_vrm_name(name)
+    except KeyError:
+        raise TakeFormatError(
+            f"{where}: {field!r} names an unknown bone {fields.brief(name)}"
+        ) from None

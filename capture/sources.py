@@ -1,14 +1,16 @@
 """Capture sources: a video file, a webcam, an image folder, or recorded landmarks.
 
-Each yields frames stamped with the source's own time in seconds (never the wall clock, except
-for a camera whose driver gives no timestamps). Image sources yield RGB images for the pose
-estimator; landmark sources yield landmark frames that skip estimation.
+Each yields frames stamped with the source's own time in seconds, increasing: a file's from its
+start, a camera's from its first frame (the driver's clock, or the monotonic clock where the
+driver gives none). Image sources yield RGB images for the pose estimator; landmark sources
+yield landmark frames that skip estimation.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,9 +18,10 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from capture.errors import CaptureError, LandmarkShapeError, SourceError, TakeFormatError
-from capture.landmarks import LANDMARK_COUNT, LandmarkFrame
-from capture.take import read_json_lines
+from capture import fields
+from capture.errors import LandmarkShapeError, SourceError, TakeFormatError
+from capture.landmarks import LANDMARK_COUNT, MAX_LANDMARK_METRES, LandmarkFrame
+from capture.take import check_time_order, read_json_lines
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 LANDMARK_SUFFIXES = frozenset({".jsonl", ".json", ".npy"})
@@ -74,7 +77,7 @@ class VideoSource:
         self._cap = cv2.VideoCapture(str(path))
         if not self._cap.isOpened():
             raise SourceError(f"{path}: cannot be decoded as a video")
-        self.fps = float(self._cap.get(cv2.CAP_PROP_FPS)) or 30.0
+        self.fps = video_fps(float(self._cap.get(cv2.CAP_PROP_FPS)))
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.total = count if count > 0 else None
         self._path = path
@@ -87,9 +90,7 @@ class VideoSource:
             ok, bgr = self._cap.read()
             if not ok:
                 break
-            t = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
-            if t <= last_t:  # containers without usable timestamps: fall back to the frame rate
-                t = index / self.fps
+            t = video_time(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)), index, self.fps, last_t)
             last_t = t
             index += 1
             yield ImageFrame(t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
@@ -100,32 +101,98 @@ class VideoSource:
         self._cap.release()
 
 
+# Faster than high-speed cameras film: a container's time base (90 kHz) mistaken for a rate.
+_MAX_VIDEO_FPS = 1000.0
+
+
+def video_fps(reported: float) -> float:
+    """A container's frame rate, or 30 where it reports none or nonsense (0, NaN, 90 000)."""
+    return reported if fields.MIN_FPS <= reported <= _MAX_VIDEO_FPS else 30.0
+
+
+def video_time(pos_ms: float, index: int, fps: float, last_t: float) -> float:
+    """Seconds of frame ``index`` from the stream's timestamp ``pos_ms``; where that is missing,
+    negative, NaN or not after ``last_t`` (containers without usable timestamps), from the frame
+    rate, and never before ``last_t``."""
+    t = pos_ms / 1000.0
+    if not (t >= 0.0 and last_t < t <= fields.MAX_SECONDS):
+        t = max(index / fps, last_t + 1.0 / fps)
+    return t
+
+
+class CameraClock:
+    """Source times for a live camera, in seconds from its first frame.
+
+    Drivers stamp frames on their own clock (Linux V4L2: the kernel's buffer time, seconds since
+    boot), so the first frame is time 0 and each later one adds the driver's step. Where the
+    driver gives no usable step (0, NaN, time going back, or a jump a second past the wall
+    clock's), the step comes from ``monotonic`` instead. Times always increase, by at least 1 ms
+    (the pose estimator needs strictly increasing milliseconds).
+    """
+
+    MIN_STEP = 1e-3
+    # A driver step this much longer than the wall clock's is a clock jump, not a frame.
+    MAX_AHEAD = 1.0
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._t: float | None = None
+        self._wall = 0.0
+        self._driver: float | None = None
+
+    def __call__(self, driver_ms: float) -> float:
+        wall = self._monotonic()
+        driver = driver_ms / 1000.0 if math.isfinite(driver_ms) and driver_ms > 0 else None
+        if self._t is None:
+            t = 0.0
+        else:
+            wall_step = wall - self._wall
+            step = wall_step
+            if driver is not None and self._driver is not None:
+                driver_step = driver - self._driver
+                if 0.0 < driver_step <= max(wall_step, 0.0) + self.MAX_AHEAD:
+                    step = driver_step
+            t = self._t + max(step, self.MIN_STEP)
+        self._t, self._wall, self._driver = t, wall, driver
+        return t
+
+
 class CameraSource:
-    """A webcam by OpenCV device index; times from the driver's buffer timestamps."""
+    """A webcam by OpenCV device index; times from the driver's timestamps, rebased to start at
+    0 (see :class:`CameraClock`).
+
+    ``capture`` stands in for ``cv2.VideoCapture(index)`` (anything with its ``isOpened``,
+    ``read``, ``get`` and ``release``): tests have no camera.
+    """
 
     live = True
     total: int | None = None
 
-    def __init__(self, index: int) -> None:
+    def __init__(
+        self,
+        index: int,
+        *,
+        capture: Any | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         cv2 = _cv2()
         self.name = f"camera {index}"
-        self._cap = cv2.VideoCapture(index)
+        self._cap = cv2.VideoCapture(index) if capture is None else capture
         if not self._cap.isOpened():
             self._cap.release()
             raise SourceError(f"camera {index}: not found or busy (no /dev/video{index}?)")
         self._index = index
+        self._monotonic = monotonic
 
     def frames(self) -> Iterator[ImageFrame]:
         cv2 = _cv2()
-        start = time.monotonic()
+        clock = CameraClock(self._monotonic)
         while True:
             ok, bgr = self._cap.read()
             if not ok:
                 raise SourceError(f"camera {self._index}: stopped delivering frames")
-            t = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
-            yield ImageFrame(
-                t if t > 0 else time.monotonic() - start, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            )
+            t = clock(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)))
+            yield ImageFrame(t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
     def close(self) -> None:
         self._cap.release()
@@ -139,11 +206,11 @@ class ImageFolderSource:
 
     def __init__(self, folder: Path, fps: float) -> None:
         self.name = str(folder)
+        self._fps = _checked_fps(fps, folder)
         self._files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self._files:
             raise SourceError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         self.total = len(self._files)
-        self._fps = fps
 
     def frames(self) -> Iterator[ImageFrame]:
         cv2 = _cv2()
@@ -167,7 +234,7 @@ class LandmarksFileSource:
         self.name = str(path)
         if not path.is_file():
             raise SourceError(f"{path}: no such landmarks file")
-        self._frames = _load_npy(path, fps) if path.suffix == ".npy" else _load_jsonl(path)
+        self._frames = _load_npy(path, fps) if path.suffix.lower() == ".npy" else _load_jsonl(path)
         self.total = len(self._frames)
 
     def frames(self) -> Iterator[LandmarkFrame]:
@@ -177,43 +244,80 @@ class LandmarksFileSource:
         pass
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+
+
 def _load_npy(path: Path, fps: float | None) -> list[LandmarkFrame]:
-    if fps is None or fps <= 0:
+    if fps is None:
         raise SourceError(f"{path}: a .npy file has no timestamps; give --fps")
+    fps = _checked_fps(fps, path)
+    try:
+        with path.open("rb") as f:
+            magic = f.read(len(_NPY_MAGIC))
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot open ({exc.strerror})") from None
+    if magic != _NPY_MAGIC:  # np.load would open an .npz archive or try a pickle
+        raise SourceError(f"{path}: not a .npy array (no NPY signature)")
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (OSError, ValueError) as exc:
-        raise SourceError(f"{path}: not a readable .npy array ({exc})") from None
+    except Exception as exc:
+        # numpy parses the header with ast and tokenize, whose errors are many and untyped.
+        detail = " ".join(str(exc).split())[:120]
+        raise SourceError(f"{path}: not a readable .npy array ({detail})") from None
+    if arr.dtype.kind not in "iuf":
+        raise LandmarkShapeError(f"{path}: expected a float or integer array, got {arr.dtype}")
     if arr.ndim != 3 or arr.shape[1] != LANDMARK_COUNT or arr.shape[2] not in (3, 4):
         raise LandmarkShapeError(
             f"{path}: expected an array of shape (T, {LANDMARK_COUNT}, 3) or "
             f"(T, {LANDMARK_COUNT}, 4), got {arr.shape}"
         )
-    try:
-        return [LandmarkFrame.from_array(i / fps, arr[i]) for i in range(arr.shape[0])]
-    except LandmarkShapeError as exc:
-        raise LandmarkShapeError(f"{path}: {exc}") from None
+    if arr.shape[0] == 0:
+        raise LandmarkShapeError(f"{path}: no landmark frames")
+    frames = []
+    for i in range(arr.shape[0]):
+        try:
+            frames.append(LandmarkFrame.from_array(i / fps, arr[i]))
+        except LandmarkShapeError as exc:
+            raise LandmarkShapeError(f"{path}: frame {i}: {exc}") from None
+    return frames
 
 
 def _load_jsonl(path: Path) -> list[LandmarkFrame]:
+    """Frames of a take written with landmarks (or any JSON lines of ``t`` and
+    ``worldLandmarks``), read as strictly as :func:`capture.take.read_take` reads takes."""
     frames: list[LandmarkFrame] = []
+    last_t = -math.inf
     for lineno, obj in read_json_lines(path).frames:
+        where = f"{path}:{lineno}"
         if "event" in obj:
             continue  # a note or marker written during the take
+        t = fields.seconds(obj, where)
+        last_t = check_time_order(t, last_t, where)
         rows = obj.get("worldLandmarks")
         if rows is None:
             if obj.get("pose", True) is None:
                 continue  # a frame where no person was seen
             raise TakeFormatError(
-                f"{path}:{lineno}: no 'worldLandmarks' (write takes with --landmarks to re-use them)"
+                f"{where}: no 'worldLandmarks' (write takes with --landmarks to re-use them)"
             )
+        values = fields.matrix(
+            rows, where, "worldLandmarks", LANDMARK_COUNT, (3, 4), MAX_LANDMARK_METRES
+        )
         try:
-            frames.append(LandmarkFrame.from_array(float(obj["t"]), rows))
-        except (CaptureError, TypeError, ValueError) as exc:
-            raise TakeFormatError(f"{path}:{lineno}: 'worldLandmarks': {exc}") from None
+            frames.append(LandmarkFrame.from_array(t, values))
+        except LandmarkShapeError as exc:
+            raise TakeFormatError(f"{where}: 'worldLandmarks': {exc}") from None
     if not frames:
         raise TakeFormatError(f"{path}: no landmark frames")
     return frames
+
+
+def _checked_fps(fps: float, what: object) -> float:
+    if not fields.MIN_FPS <= fps <= fields.MAX_FPS:  # NaN is refused too
+        raise SourceError(
+            f"{what}: frame rate must be in [{fields.MIN_FPS:g}, {fields.MAX_FPS:g}], got {fps}"
+        )
+    return float(fps)
 
 
 def open_source(spec: str, fps: float | None = None) -> Source:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from capture.errors import TakeFormatError
+from capture.fields import brief
 from capture.landmarks import LANDMARK_COUNT, FloatArray, LandmarkFrame, avatar_to_mediapipe
 from capture.landmarks import Landmark as L
 from capture.pose import Pose
@@ -126,12 +127,22 @@ class MotionClip:
     @classmethod
     def load(cls, path: Path) -> MotionClip:
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_bytes())
             frames = np.array(data["Frames"], dtype=np.float64)
-        except (OSError, ValueError, KeyError) as exc:
-            raise TakeFormatError(f"{path}: not a DeepMimic motion clip ({exc})") from None
-        if frames.ndim != 2 or frames.shape[1] != 44:
+        except OSError as exc:
+            raise TakeFormatError(f"{path}: cannot read ({exc.strerror})") from None
+        except RecursionError:
+            raise TakeFormatError(
+                f"{path}: not a DeepMimic motion clip (nested too deeply)"
+            ) from None
+        except (ValueError, KeyError, TypeError, IndexError, OverflowError):
+            raise TakeFormatError(
+                f"{path}: not a DeepMimic motion clip (no 'Frames' of numbers)"
+            ) from None
+        if frames.ndim != 2 or frames.shape[1] != 44 or len(frames) == 0:
             raise TakeFormatError(f"{path}: expected frames of 44 values, got {frames.shape}")
+        if not np.all(np.isfinite(frames)) or np.any(frames[:, 0] < 0):
+            raise TakeFormatError(f"{path}: frames must be finite numbers, durations not negative")
         times = np.concatenate([[0.0], np.cumsum(frames[:-1, 0])])
         return cls(path.stem, times, frames)
 
@@ -144,14 +155,23 @@ class Humanoid:
 
     @classmethod
     def load(cls, urdf: Path) -> Humanoid:
-        text = urdf.read_text(errors="replace").replace("\x00", "")
+        try:
+            text = urdf.read_text(errors="replace").replace("\x00", "")
+        except OSError as exc:
+            raise TakeFormatError(f"{urdf}: cannot read ({exc.strerror})") from None
         offsets: dict[str, FloatArray] = {}
         for m in re.finditer(r'<joint name="(\w+)".*?</joint>', text, re.S):
             xyz = re.search(r'<origin[^>]*xyz\s*=\s*"([^"]+)"', m.group(0))
             if xyz:
-                offsets[m.group(1)] = (
-                    np.array([float(v) for v in xyz.group(1).split()]) * _URDF_SCALE
-                )
+                try:
+                    offset = np.array([float(v) for v in xyz.group(1).split()])
+                except ValueError:
+                    offset = np.array([])
+                if offset.shape != (3,) or not np.all(np.isfinite(offset)):
+                    raise TakeFormatError(
+                        f"{urdf}: joint {brief(m.group(1))} needs an origin xyz of 3 finite numbers"
+                    )
+                offsets[m.group(1)] = offset * _URDF_SCALE
         missing = set(_DM_PARENT) - set(offsets)
         if missing:
             raise TakeFormatError(f"{urdf}: joints missing from the humanoid: {sorted(missing)}")

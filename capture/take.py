@@ -9,20 +9,40 @@ Line 1 is a header object (no ``"t"``); every other line is one frame::
 
 ``worldLandmarks`` (raw MediaPipe world landmarks) is written with ``--landmarks`` and makes the
 take a landmarks file too, so it can be retargeted again. A frame with no pose detected is
-written as ``{"t": ..., "pose": null}`` so the timeline keeps its gaps. A process killed
-mid-take leaves every frame up to the kill; a torn last line is skipped when reading.
+written as ``{"t": ..., "pose": null}`` so the timeline keeps its gaps. A line with an
+``"event"`` (a note, a marker) is kept apart from the frames. A process killed mid-take leaves
+every frame up to the kill; a torn last line is skipped when reading.
+
+Reading is strict: a file that breaks these rules is refused with one :class:`TakeFormatError`
+line naming ``file:line`` and the field; nothing is clamped, converted or guessed, except that
+quaternions are renormalised (rounding leaves them a hair off unit length). A number is a JSON
+number (not a string, not ``true``), finite (no ``NaN``, ``Infinity`` or ``1e999``) and in range:
+
+- ``t``: seconds within ±1 000 000 (a frame or note stamped as the take started can fall a
+  hair before 0); frames' times never go back, equal times are allowed. Events are exempt
+  from the order (they are written from another thread).
+- header ``fps``: absent or null (consumers pick their default), else a number in
+  [0.01, 100 000] (the writer refuses others too); ``version``: the integer 1.
+- ``hips``: 3 numbers within ±1000 m. ``bones``: known VRM bone names, each a quaternion of 4
+  numbers with a length in [0.5, 1.5]. ``confidence``: known bone names, numbers in [0, 1].
+- ``worldLandmarks``: 33 rows of 3 or 4 numbers, positions within ±100 m of the hips,
+  visibility in [0, 1].
+- A line is at most 1 MiB, and objects and lists nest at most 16 deep. The header can only be
+  the first line.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from capture import fields
 from capture.errors import TakeFormatError
 from capture.landmarks import LandmarkFrame
 from capture.pose import Pose
@@ -39,6 +59,9 @@ class TakeWriter:
 
     def __init__(self, path: Path, header: dict[str, Any]) -> None:
         self.path = path
+        if header.get("fps") is not None:
+            # What reading would refuse is refused now, before the performance.
+            fields.fps(header["fps"], f"{path}: header")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file: IO[str] = path.open("x", encoding="utf-8")
@@ -118,6 +141,10 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
                 continue
             try:
                 obj = json.loads(raw)
+            except RecursionError:
+                raise TakeFormatError(
+                    f"{path}:{lineno}: nested deeper than {fields.MAX_DEPTH} levels"
+                ) from None
             except (ValueError, UnicodeDecodeError):
                 if not raw.endswith(b"\n") and not f.read(1):
                     yield lineno, None  # the writer was killed mid-line
@@ -125,6 +152,7 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
                 raise TakeFormatError(f"{path}:{lineno}: not valid JSON") from None
             if not isinstance(obj, dict):
                 raise TakeFormatError(f"{path}:{lineno}: expected a JSON object")
+            fields.check_depth(obj, f"{path}:{lineno}")
             yield lineno, obj
 
 
@@ -136,17 +164,19 @@ def _bounded_lines(f: IO[bytes], path: Path) -> Iterator[bytes]:
 
 
 def read_json_lines(path: Path) -> JsonLines:
-    """Header (first line without ``"t"``) and frames of a take or landmarks file."""
+    """Header (the first object, when it has no ``"t"``) and frames of a take or landmarks file."""
     out = JsonLines(path, None)
+    first = True
     for lineno, obj in iter_json_lines(path):
         if obj is None:
             out.torn_tail = True
         elif "t" not in obj:
-            if lineno != 1 and out.frames:
+            if not first:
                 raise TakeFormatError(f"{path}:{lineno}: frame has no 't' (seconds)")
             out.header = obj
         else:
             out.frames.append((lineno, obj))
+        first = False
     return out
 
 
@@ -157,21 +187,50 @@ class Take:
     torn_tail: bool
     events: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def fps(self) -> float | None:
+        """The header's frame rate (checked on reading), or None where it gives none."""
+        value = self.header.get("fps")
+        return None if value is None else float(value)
+
 
 def read_take(path: Path) -> Take:
-    """Read a take file; frames without a pose come back as None."""
+    """Read a take file; frames without a pose come back as None. Strict: see the module."""
     lines = read_json_lines(path)
-    if lines.header is None or lines.header.get("format") != TAKE_FORMAT:
+    header = lines.header
+    if header is None or header.get("format") != TAKE_FORMAT:
         raise TakeFormatError(f"{path}: not an immersion take (no '{TAKE_FORMAT}' header)")
-    if lines.header.get("version") != TAKE_VERSION:
-        raise TakeFormatError(f"{path}: take version {lines.header.get('version')!r} unsupported")
+    version = header.get("version")
+    if type(version) is not int or version != TAKE_VERSION:
+        raise TakeFormatError(
+            f"{path}:1: 'version' {fields.brief(version)} unsupported (this reads {TAKE_VERSION})"
+        )
+    if header.get("fps") is not None:
+        fields.fps(header["fps"], f"{path}:1")
     poses: list[Pose | None] = []
     events: list[dict[str, Any]] = []
+    last_t = -math.inf
     for lineno, obj in lines.frames:
+        where = f"{path}:{lineno}"
         if "event" in obj:
+            if type(obj["event"]) is not str:
+                raise TakeFormatError(f"{where}: 'event' must be a string")
+            fields.seconds(obj, where)
             events.append(obj)
-        elif obj.get("pose", True) is None:
+            continue  # written from another thread: a few ms out of order is fine
+        if obj.get("pose", True) is None:
+            t = fields.seconds(obj, where)
             poses.append(None)
         else:
-            poses.append(Pose.from_json(obj, where=f"{path}:{lineno}"))
-    return Take(lines.header, poses, lines.torn_tail, events)
+            pose = Pose.from_json(obj, where=where)
+            t = pose.t
+            poses.append(pose)
+        last_t = check_time_order(t, last_t, where)
+    return Take(header, poses, lines.torn_tail, events)
+
+
+def check_time_order(t: float, last_t: float, where: str) -> float:
+    """``t``, when it does not go back from the previous frame's ``last_t``."""
+    if t < last_t:
+        raise TakeFormatError(f"{where}: 't' goes back in time ({t:g} s after {last_t:g} s)")
+    return t

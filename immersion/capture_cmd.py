@@ -14,17 +14,22 @@ from capture.sources import open_source
 from capture.take import TakeWriter
 
 
-def run_capture(args: argparse.Namespace, source_spec: str) -> int:
-    settings = CaptureSettings(
+def capture_settings(args: argparse.Namespace) -> CaptureSettings:
+    """The capture options any command was given (:func:`immersion.cli.add_capture_options`)."""
+    return CaptureSettings(
         model=args.model, smoothing=args.smoothing, min_cutoff=args.min_cutoff, beta=args.beta
     )
+
+
+def run_capture(args: argparse.Namespace, source_spec: str) -> int:
+    settings = capture_settings(args)
     source = open_source(source_spec, args.fps)
     take = (
         TakeWriter(
             args.out,
             {
                 "source": source.name,
-                "model": args.model,
+                "model": settings.model,
                 "fps": getattr(source, "fps", args.fps),
                 "smoothing": _smoothing_header(settings),
             },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -95,12 +96,6 @@ def _parser() -> argparse.ArgumentParser:
         help="what to capture (default: demo)",
     )
     cap.add_argument(
-        "--model",
-        choices=MODEL_NAMES,
-        default="lite",
-        help="pose model: lite is fastest, heavy most accurate (default: lite)",
-    )
-    cap.add_argument(
         "--out", type=Path, metavar="TAKE", help="write a take file (JSON lines); never overwrites"
     )
     cap.add_argument(
@@ -109,30 +104,11 @@ def _parser() -> argparse.ArgumentParser:
         help="also store raw world landmarks in the take, so it can be retargeted again",
     )
     cap.add_argument(
-        "--no-smoothing",
-        dest="smoothing",
-        action="store_false",
-        help="turn the One Euro filter off",
-    )
-    cap.add_argument(
-        "--min-cutoff",
-        type=_positive,
-        default=1.0,
-        metavar="HZ",
-        help="One Euro cutoff at rest, Hz (default: 1.0)",
-    )
-    cap.add_argument(
-        "--beta",
-        type=_non_negative,
-        default=6.0,
-        metavar="PER_M",
-        help="One Euro speed coefficient, Hz per m/s (default: 6.0)",
-    )
-    cap.add_argument(
         "--fps", type=_positive, metavar="FPS", help="frame rate of an image folder or .npy file"
     )
     cap.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     cap.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_capture_options(cap)
     cap.set_defaults(run=_run_capture)
 
     _add_serve(sub)
@@ -213,6 +189,38 @@ examples:
 """
 
 
+def add_capture_options(parser: argparse.ArgumentParser) -> None:
+    """The pose capture's options, for `capture`, `render` and `serve` alike; read them back
+    with :func:`immersion.capture_cmd.capture_settings`."""
+    group = parser.add_argument_group("capture", "how the actor's pose is captured")
+    group.add_argument(
+        "--model",
+        choices=MODEL_NAMES,
+        default="lite",
+        help="pose model: lite is fastest, heavy most accurate (default: lite)",
+    )
+    group.add_argument(
+        "--no-smoothing",
+        dest="smoothing",
+        action="store_false",
+        help="turn the One Euro filter off",
+    )
+    group.add_argument(
+        "--min-cutoff",
+        type=_positive,
+        default=1.0,
+        metavar="HZ",
+        help="One Euro cutoff at rest, Hz (default: 1.0)",
+    )
+    group.add_argument(
+        "--beta",
+        type=_non_negative,
+        default=6.0,
+        metavar="PER_M",
+        help="One Euro speed coefficient, Hz per m/s (default: 6.0)",
+    )
+
+
 def _add_serve(sub: Any) -> None:
     from immersion.render_cmd import parse_size
 
@@ -282,6 +290,7 @@ def _add_serve(sub: Any) -> None:
         metavar="WxH",
         help="pixels per eye in the headset (default: what the runtime recommends)",
     )
+    add_capture_options(srv)
     srv.set_defaults(run=_run_serve)
 
 
@@ -367,6 +376,7 @@ def _add_render(sub: Any) -> None:
         "--at", type=_non_negative, metavar="SECONDS", help="for a .png: time into the take"
     )
     ren.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_capture_options(ren)
     ren.set_defaults(run=_run_render)
 
 
@@ -486,9 +496,12 @@ def _non_negative(text: str) -> float:
 
 def _number(text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):  # float() takes "nan" and "inf", which pass every comparison
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
 
 
 def _run_capture(args: argparse.Namespace) -> int:

@@ -116,18 +116,18 @@ def _performance(args: argparse.Namespace) -> Performance:
         poses: list[Pose] = [p for p in take.poses if p is not None]
         if not poses:
             raise RenderError(f"{args.take}: the take has no frame with a pose")
-        fps = float(take.header.get("fps") or 30.0)
-        return Performance(poses, args.fps or fps, args.take.name)
+        return Performance(poses, args.fps or take.fps or 30.0, args.take.name)
     if args.source is not None:
-        from capture.pipeline import CaptureSettings, pose_stream
+        from capture.pipeline import pose_stream
         from capture.sources import open_source
+        from immersion.capture_cmd import capture_settings
 
         source = open_source(str(args.source), None)
         poses = []
         with tqdm(
             total=source.total, desc="capture", unit="frame", disable=args.quiet, file=sys.stderr
         ) as bar:
-            for frame in pose_stream(source, CaptureSettings()):
+            for frame in pose_stream(source, capture_settings(args)):
                 if frame.pose is not None:
                     poses.append(frame.pose)
                 bar.update(1)

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from capture.cache import demo_clip, state_dir
-from capture.pipeline import CaptureSettings
 from immersion.avatars.vrm import load_bone_map
+from immersion.capture_cmd import capture_settings
 from immersion.config import Config, FeedSettings, HeadsetSettings, RoomSettings
 from immersion.errors import StageError
 from immersion.feed.server import Feed, Tokens
@@ -52,7 +52,7 @@ def run_serve(args: argparse.Namespace) -> int:
             bone_map=load_bone_map(args.bone_map) if args.bone_map else None,
             show_camera=args.show_camera,
             headset=HeadsetSettings(eye_size=args.eye_size) if args.headset else None,
-            capture=_capture_settings(args),
+            capture=capture_settings(args),
         ),
         feed=FeedSettings(hosts=names),
     )
@@ -81,16 +81,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _capture_settings(args: argparse.Namespace) -> CaptureSettings:
-    defaults = CaptureSettings()
-    return CaptureSettings(
-        model=getattr(args, "model", defaults.model),
-        smoothing=getattr(args, "smoothing", defaults.smoothing),
-        min_cutoff=getattr(args, "min_cutoff", defaults.min_cutoff),
-        beta=getattr(args, "beta", defaults.beta),
-    )
 
 
 def _tls(args: argparse.Namespace, names: tuple[str, ...]) -> ssl.SSLContext | None:

@@ -6,6 +6,7 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from capture.landmarks import Landmark as L
 from capture.pipeline import CaptureSettings, pose_stream
@@ -82,6 +83,7 @@ def test_take_with_landmarks_retargets_again_to_the_same_poses(
     assert isinstance(open_source(str(first)), LandmarksFileSource)
 
 
+@pytest.mark.pure
 def test_npy_landmarks_source(tmp_path: Path) -> None:
     from capture.synthetic import tpose_avatar_points
 

@@ -136,8 +136,19 @@ def test_occluded_bones_hold_then_relax_and_report_low_confidence() -> None:
 
 
 def test_input_frame_is_not_modified() -> None:
-    frame = frame_from_avatar_points(0.0, tpose_avatar_points())
-    before = frame.xyz.copy()
-    retarget(frame)
-    np.testing.assert_array_equal(frame.xyz, before)
-    assert not frame.xyz.flags.writeable
+    # Writable arrays (LandmarkFrame.from_array would make them read-only, which hides a
+    # copy-and-modify bug behind an error): retargeting must leave every input as it was.
+    raised = _rotate(tpose_avatar_points(), L.LEFT_SHOULDER, LEFT_ARM, [0, 0, 1], np.pi / 2)
+    source = frame_from_avatar_points(0.0, raised)
+    visibility = source.visibility.copy()
+    visibility[[L.LEFT_WRIST, L.LEFT_ELBOW]] = 0.1  # some bones fall back to the previous pose
+    frame = LandmarkFrame(0.1, source.xyz.copy(), visibility)
+    fallback = retarget(frame_from_avatar_points(0.0, raised))
+    for arr in (fallback.hips, fallback.rotations, fallback.confidence):
+        arr.flags.writeable = True
+    inputs = (frame.xyz, frame.visibility, fallback.hips, fallback.rotations, fallback.confidence)
+    assert all(arr.flags.writeable for arr in inputs)
+    before = [arr.copy() for arr in inputs]
+    retarget(frame, fallback=fallback, relax=0.1)
+    for arr, was in zip(inputs, before, strict=True):
+        np.testing.assert_array_equal(arr, was)

@@ -84,3 +84,166 @@ def test_a_killed_capture_leaves_a_readable_take(tmp_path: Path, demo: Path) -> 
     take = read_take(path)
     assert 20 <= len(take.poses) < 230
     assert sum(p is not None for p in take.poses) >= 15
+
+
+# --- Malformed takes: one TakeFormatError line naming file:line and the field --------------
+
+
+def _valid_take(path: Path) -> list[str]:
+    """A take's lines: header, pose (with landmarks), no pose, event, pose."""
+    with TakeWriter(path, {"source": "test", "model": "lite", "fps": 30.0}) as w:
+        w.write(0.0, _pose(0.0), frame_from_avatar_points(0.0, tpose_avatar_points()))
+        w.write(0.033, None)
+        w.write_event(0.04, "note", text="louder")
+        w.write(0.067, _pose(0.067))
+    return path.read_text().splitlines()
+
+
+def _edit(path: Path, line: int, edit: dict[str, object]) -> None:
+    """Set fields of the object on ``line`` (1-based), written as json.dumps does (NaN and
+    Infinity as bare words, as Python's json reads them)."""
+    lines = path.read_text().splitlines()
+    obj = json.loads(lines[line - 1])
+    for key, value in edit.items():
+        target, name = obj, key
+        while "." in name:
+            head, name = name.split(".", 1)
+            target = target[head]
+        target[name] = value
+    lines[line - 1] = json.dumps(obj)
+    path.write_text("\n".join(lines) + "\n")
+
+
+NAN, INF = float("nan"), float("inf")
+BAD_TAKES = {
+    # line, field, new values
+    "fps negative": (1, "fps", -30),
+    "fps zero": (1, "fps", 0),
+    "fps string": (1, "fps", "30"),
+    "fps NaN": (1, "fps", NAN),
+    "fps absurd": (1, "fps", 1e300),
+    "fps true": (1, "fps", True),
+    "fps list": (1, "fps", [30]),
+    "version true": (1, "version", True),
+    "t NaN": (2, "t", NAN),
+    "t infinite": (2, "t", INF),
+    "t string": (2, "t", "0.0"),
+    "t absurdly negative": (2, "t", -1e7),
+    "t absurd": (2, "t", 1e12),
+    "t of a no-pose frame NaN": (3, "t", NAN),
+    "t goes back": (5, "t", 0.01),
+    "confidence NaN": (2, "confidence.hips", NAN),
+    "confidence negative": (2, "confidence.leftUpperArm", -0.2),
+    "confidence above 1": (2, "confidence.head", 1.5),
+    "confidence string": (2, "confidence.head", "high"),
+    "confidence unknown bone": (2, "confidence.tail", 0.5),
+    "hips infinite": (2, "hips", [INF, 0.9, 0.0]),
+    "hips NaN": (2, "hips", [0.0, NAN, 0.0]),
+    "hips absurd": (2, "hips", [0.0, 1e9, 0.0]),
+    "hips two numbers": (2, "hips", [0.0, 0.9]),
+    "hips strings": (2, "hips", ["0", "0.9", "0"]),
+    "hips nested": (2, "hips", [[0.0], [0.9], [0.0]]),
+    "bone NaN": (2, "bones.head", [0.0, 0.0, 0.0, NAN]),
+    "bone zero": (2, "bones.head", [0.0, 0.0, 0.0, 0.0]),
+    "bone huge": (2, "bones.head", [1e300, 1e300, 0.0, 0.0]),
+    "bone long": (2, "bones.head", [0.0, 0.0, 0.0, 1.0, 0.0]),
+    "bone unknown": (2, "bones.tail", [0.0, 0.0, 0.0, 1.0]),
+    "bones a list": (2, "bones", [[0.0, 0.0, 0.0, 1.0]]),
+    "event NaN time": (4, "t", NAN),
+    "event not a string": (4, "event", 5),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TAKES), ids=list(BAD_TAKES))
+@pytest.mark.pure
+def test_a_malformed_take_is_refused_naming_line_and_field(tmp_path: Path, case: str) -> None:
+    line, field, value = BAD_TAKES[case]
+    path = tmp_path / "take.jsonl"
+    _valid_take(path)
+    _edit(path, line, {field: value})
+    with pytest.raises(TakeFormatError) as caught:
+        read_take(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}:{line}: ")
+    assert repr(field.split(".")[0]) in message or repr(field) in message
+
+
+@pytest.mark.pure
+def test_fields_that_hold_a_huge_integer_are_refused_not_overflowed(tmp_path: Path) -> None:
+    path = tmp_path / "take.jsonl"
+    lines = _valid_take(path)
+    path.write_text(
+        "\n".join(
+            [
+                lines[0],
+                lines[1]
+                .replace('"hips":[', '"hips":[' + "9" * 400 + ",", 1)
+                .replace(",0.0,", ",", 1),
+                *lines[2:],
+            ]
+        )
+        + "\n"
+    )
+    with pytest.raises(TakeFormatError, match=r"take.jsonl:2: 'hips'"):
+        read_take(path)
+    _valid_take(other := tmp_path / "other.jsonl")
+    _edit(other, 2, {"t": 10**400})
+    with pytest.raises(
+        TakeFormatError, match=r"other.jsonl:2: 't' must be a number in .* got a huge integer"
+    ):
+        read_take(other)
+
+
+@pytest.mark.parametrize("depth", [20, 1000, 100_000])
+@pytest.mark.pure
+def test_deeply_nested_json_is_one_error_naming_the_line(tmp_path: Path, depth: int) -> None:
+    path = tmp_path / "take.jsonl"
+    lines = _valid_take(path)
+    deep = '{"t": 0.05, "pose": null, "extra": ' + "[" * depth + "]" * depth + "}"
+    path.write_text("\n".join([*lines[:3], deep, *lines[3:]]) + "\n")
+    with pytest.raises(TakeFormatError, match=rf"^{path}:4: nested deeper than 16 levels$"):
+        read_take(path)
+    path.unlink()
+    path.write_text('{"a":' * depth + "1" + "}" * depth + "\n")  # the whole file, no header
+    with pytest.raises(TakeFormatError, match=rf"^{path}:1: nested deeper than 16 levels$"):
+        read_take(path)
+
+
+@pytest.mark.pure
+def test_a_second_header_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "take.jsonl"
+    lines = _valid_take(path)
+    path.write_text("\n".join([lines[0], lines[0], *lines[1:]]) + "\n")
+    with pytest.raises(TakeFormatError, match=r"take.jsonl:2: frame has no 't'"):
+        read_take(path)
+
+
+@pytest.mark.pure
+def test_consumers_get_a_checked_fps(tmp_path: Path) -> None:
+    path = tmp_path / "take.jsonl"
+    _valid_take(path)
+    assert read_take(path).fps == 30.0
+    _edit(path, 1, {"fps": 25})
+    assert read_take(path).fps == 25.0 and isinstance(read_take(path).fps, float)
+    _edit(path, 1, {"fps": None})
+    assert read_take(path).fps is None  # the consumer's default applies
+
+
+@pytest.mark.pure
+def test_a_valid_take_still_reads_with_its_equal_times_and_early_event(tmp_path: Path) -> None:
+    path = tmp_path / "take.jsonl"
+    _valid_take(path)
+    _edit(path, 3, {"t": 0.0})  # the same time as the frame before: allowed
+    _edit(path, 2, {"t": -0.0004})  # stamped just before the take started, as the room can
+    _edit(path, 4, {"t": -0.0004})  # a note taken as the take started
+    take = read_take(path)
+    assert len(take.poses) == 3 and take.events[0]["text"] == "louder"
+
+
+@pytest.mark.pure
+def test_the_writer_refuses_an_fps_the_reader_would_refuse(tmp_path: Path) -> None:
+    path = tmp_path / "take.jsonl"
+    with pytest.raises(TakeFormatError, match=r"header: 'fps' must be a number"):
+        TakeWriter(path, {"fps": float("nan")})
+    assert not path.exists()

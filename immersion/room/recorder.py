@@ -202,8 +202,8 @@ class Recorder:
         return None
 
     def _write_pose(self, message: RecordPose) -> None:
-        if self._writer is None:
-            return
+        if self._writer is None or message.t < self._started:
+            return  # captured before the take started, queued while it did
         try:
             t = message.t - self._started
             self._writer.write(t, replace(message.pose, t=t))

@@ -151,7 +151,7 @@ class Room:
             "camera": staged.camera,
             # The capture's measured rate when the take starts; each frame carries its own
             # time, and the "end" line the rate over the whole take.
-            "fps": round(rate, 2) if rate > 0 else self.settings.fps,
+            "fps": round(rate, 2) if rate >= 0.01 else self.settings.fps,
         }
         reply: Future[str | None] = Future()
         self.recorder.send(StartTake(header, reply))
