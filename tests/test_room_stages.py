@@ -118,12 +118,15 @@ def test_the_recorder_writes_a_take_with_notes_and_tells_the_room(tmp_path: Path
 def test_notes_sent_to_a_viewer_on_connecting_are_bounded(tmp_path: Path) -> None:
     events: list[RoomEvent] = []
     recorder = _recorder(tmp_path, events)
+    deadline = time.monotonic() + 20
     for k in range(700):
         recorder.send(RecordNote(NoteItem("note", "x" * 2000, float(k))))
-    recorder.stop()
-    deadline = time.monotonic() + 10
+        while len(events) < k - 100 and time.monotonic() < deadline:  # its queue is bounded
+            time.sleep(0.001)
     while sum(isinstance(e, NoteAdded) for e in events) < 700 and time.monotonic() < deadline:
         time.sleep(0.01)
+    recorder.stop()
+    assert recorder.dropped == 0
     listing = recorder.takes.newest(50, 100)
     assert len(listing) == 1 and len(listing[0]["notes"]) == 100
     assert listing[0]["notes"][-1]["t"] == 699.0  # the newest, not the oldest
