@@ -820,3 +820,59 @@ def _member(folder: Path, root: Path, uri: str, where: str) -> Path:
         raise AssetError(f"{where}: {uri!r} escapes the pack (absolute or '..')")
     prefix = folder.resolve().relative_to(root.resolve()).as_posix()
     return resolve_inside(root, uri if prefix == "." else f"{prefix}/{uri}", where)
+
+
+def character_joints(doc: dict[str, Any]) -> set[str]:
+    """Names of the joints of the character an ``Actor`` takes from this document: the first
+    one panda3d-gltf builds in the active scene, walked as its ``add_node`` walks it. Empty
+    when the scene has no skinned character. ``doc`` is one :func:`inspect_gltf` accepted."""
+    view = loader_json(doc)
+    nodes = view.get("nodes", [])
+    skins = view.get("skins", [])
+    roots = {root: s for s, root in enumerate(skin_roots(view))}
+    scenes = view.get("scenes", [])
+    if not scenes:
+        return set()
+    scene = scenes[view.get("scene", 0)]
+    extras = scene.get("extras")
+    hidden = extras.get("hidden_nodes", []) if isinstance(extras, dict) else []
+    stack = list(reversed([*scene["nodes"], *hidden]))
+    while stack:
+        n = stack.pop()
+        node = nodes[n]
+        if n in roots and _has_mesh_below(nodes, n):
+            return _joint_names(nodes, skins[roots[n]])
+        mesh = view["meshes"][node["mesh"]] if "mesh" in node else {}
+        if mesh.get("weights") and "skin" not in node and n not in roots:
+            return set()  # a morphing mesh of its own comes first
+        stack.extend(reversed(node.get("children", [])))
+    return set()
+
+
+def _has_mesh_below(nodes: list[dict[str, Any]], n: int) -> bool:
+    stack = [n]
+    while stack:
+        node = nodes[stack.pop()]
+        if "mesh" in node:
+            return True
+        stack.extend(node.get("children", []))
+    return False
+
+
+def _joint_names(nodes: list[dict[str, Any]], skin: dict[str, Any]) -> set[str]:
+    """``Converter.build_character_joints``: every node under the skin's root joints, down to
+    (not including) nodes holding a mesh."""
+    joints = skin["joints"]
+    if "skeleton" in skin:
+        stack = [skin["skeleton"]]
+    else:
+        children = {c for j in joints for c in nodes[j].get("children", [])}
+        stack = [j for j in joints if j not in children]
+    names = set()
+    while stack:
+        n = stack.pop()
+        if "mesh" in nodes[n]:
+            continue
+        names.add(nodes[n].get("name", f"bone{n}"))
+        stack.extend(nodes[n].get("children", []))
+    return names
