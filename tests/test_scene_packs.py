@@ -1,20 +1,24 @@
-"""Scene packs: the shipped ones validate and are substantial; every bad input is named."""
+"""Scene packs: the shipped ones validate and are substantial; every bad input is named.
+
+Checks run in-process on a template pack made once per module; two tests run the real
+``immersion`` command for its contract (one line per problem, exit status, no traceback)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import struct
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from immersion.catalogue import shipped_packs
+from immersion.cli import main
 from immersion.errors import AssetError, PackError
 from immersion.gltf_guard import inspect_gltf
+from immersion.safe_files import read_bounded
 from immersion.scenes.manifest import load_pack, validate_pack
+from tests.assets_helpers import copy_pack, glb, new_pack
 from tests.conftest import ROOT, run_cli
 
 
@@ -43,12 +47,20 @@ def test_four_shipped_packs_validate_and_are_real_sets() -> None:
         assert sum(_triangles(g.file) for g in pack.geometry) >= 20_000, path.name
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return new_pack(tmp_path_factory.mktemp("template"))
+
+
 @pytest.fixture
-def pack(tmp_path: Path) -> Path:
+def pack(template: Path, tmp_path: Path) -> Path:
     """A valid pack to break: the template ``scenes new`` writes."""
-    result = run_cli("scenes", "new", "test-set", "--into", str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    return tmp_path / "test-set"
+    return copy_pack(template, tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMMERSION_STATE", str(tmp_path / "state"))  # unpacked zips go here
 
 
 def _edit(pack: Path, old: str, new: str) -> None:
@@ -124,13 +136,7 @@ def test_symlink_out_of_the_pack_is_refused(pack: Path, tmp_path: Path) -> None:
     assert "leads outside the pack" in validate_pack(pack)[0]
 
 
-def _glb(doc: dict[str, object], binary: bytes = b"") -> bytes:
-    js = json.dumps(doc).encode()
-    js += b" " * (-len(js) % 4)
-    body = struct.pack("<I4s", len(js), b"JSON") + js
-    if binary:
-        body += struct.pack("<I4s", len(binary), b"BIN\0") + binary
-    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
+_glb = glb
 
 
 @pytest.mark.parametrize(
@@ -205,6 +211,7 @@ def test_bad_toml_names_the_file(pack: Path) -> None:
 
 
 def test_zip_pack_loads_and_zip_slip_is_refused(pack: Path, tmp_path: Path) -> None:
+    # Unpacked into the state folder (the fixture above points it at tmp_path/state).
     good = tmp_path / "good.zip"
     with zipfile.ZipFile(good, "w") as z:
         for f in pack.iterdir():
@@ -224,12 +231,72 @@ def test_validate_cli_lists_problems_and_exits_non_zero(pack: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 3 and "Traceback" not in result.stderr
     assert lines[-1] == f"immersion: error: {pack}: 2 problems"
-    ok = run_cli("scenes", "validate", "noir-office")
-    assert ok.returncode == 0 and "valid" in ok.stdout
 
 
-def test_list_and_help() -> None:
-    result = run_cli("scenes", "list")
-    assert result.returncode == 0 and "Night Falls on Harper Street" in result.stdout
-    assert "camera preset" in run_cli("render", "--help").stdout
+def test_validate_cli_says_one_problem_in_one_line(pack: Path) -> None:
+    (pack / "set.glb").write_bytes(
+        _glb({"asset": {"version": "2.0"}, "scenes": [{"nodes": 5}]})
+    )  # fmt: skip
+    result = run_cli("scenes", "validate", str(pack))
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == (
+        f"immersion: error: {pack}/scene.toml: geometry[0].file: "
+        "set.glb: scenes[0].nodes: 5 is not a list\n"
+    )
+
+
+def test_list_validate_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scenes", "list"]) == 0
+    assert "Night Falls on Harper Street" in capsys.readouterr().out
+    assert main(["scenes", "validate", "noir-office"]) == 0
+    assert "valid" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["render", "--help"])
+    assert done.value.code == 0 and "camera preset" in capsys.readouterr().out
     assert (ROOT / "immersion" / "scenes" / "scene-pack.schema.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("position = [0.0, 0.0, 0.0]", "position = [nan, 0.0, 0.0]", "geometry[0].position[0]"),
+        ("rotation = [0.0, 0.0, 0.0]", "rotation = [0.0, inf, 0.0]", "geometry[0].rotation[1]"),
+        ("scale = 1.0", "scale = nan", "geometry[0].scale"),
+        ("intensity = 0.4", "intensity = nan", "lights[0].intensity"),
+        (
+            "direction = [-0.3, -1.0, -0.4]",
+            "direction = [-inf, -1.0, -0.4]",
+            "lights[1].direction[0]",
+        ),
+        ("position = [0.0, 1.7, 5.0]", "position = [0.0, nan, 5.0]", "cameras[0].position[1]"),
+        ("look_at = [0.0, 1.0, 0.0]", "look_at = [0.0, 1.0, -inf]", "cameras[0].look_at[2]"),
+        ("fov = 50", "fov = nan", "cameras[0].fov"),
+        ("facing = 0", "facing = nan", "marks[0].facing"),
+        ("size = [6.0, 5.0]", "size = [nan, 5.0]", "floor.size[0]"),
+    ],
+)
+def test_nan_and_inf_in_the_manifest_are_named(pack: Path, old: str, new: str, field: str) -> None:
+    _edit(pack, old, new)
+    problems = validate_pack(pack)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{pack}/scene.toml: {field}: ")
+    assert "is not a finite number" in problems[0]
+
+
+def test_huge_positions_and_deep_nesting_are_refused(pack: Path) -> None:
+    _edit(pack, "position = [0.0, 1.7, 5.0]", "position = [0.0, 1e300, 5.0]")
+    (problem,) = validate_pack(pack)
+    assert "cameras[0].position[1]: 1e+300 is greater than the maximum of 10000" in problem
+    (pack / "scene.toml").write_text("x = " + "[" * 5000 + "]" * 5000)
+    (problem,) = validate_pack(pack)
+    assert problem == f"{pack}/scene.toml: nested too deeply to be a scene manifest" or (
+        "not valid TOML" in problem
+    )
+    (pack / "scene.toml").write_text("x = " + "[" * 400 + "]" * 400)
+    assert "x: unknown key" in "\n".join(validate_pack(pack))
+
+
+def test_an_unreadable_file_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    # What a file without read permission gives too (the tests may run as root, who reads all).
+    with pytest.raises(AssetError, match=r"^where: cannot read .*\(Is a directory\)$"):
+        read_bounded(tmp_path, 1 << 20, "where")
