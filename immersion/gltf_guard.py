@@ -706,7 +706,7 @@ def _punctual_lights(doc: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 def _check_top(doc: dict[str, Any], name: str) -> None:
     for key in ("extensionsUsed", "extensionsRequired"):
-        values = _field_list(doc, key, name)
+        values = _field_list(doc, key, f"{name}:")
         if not all(isinstance(v, str) for v in values):
             raise AssetError(f"{name}: {key}: not a list of names")
     for ext in doc.get("extensionsRequired", []):
@@ -715,7 +715,7 @@ def _check_top(doc: dict[str, Any], name: str) -> None:
                 f"{name}: extensionsRequired: {ext} is not supported by the loader "
                 f"(it reads {', '.join(sorted(SUPPORTED_EXTENSIONS))})"
             )
-    ext = _opt_obj(doc, "extensions", name)
+    ext = _opt_obj(doc, "extensions", f"{name}:")
     if "KHR_lights" in ext:
         raise AssetError(f"{name}: extensions.KHR_lights: draft extension, not supported")
     for key in _TOP_LISTS:
@@ -780,14 +780,19 @@ def _obj(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
+def _join(where: str, key: str) -> str:
+    """``where`` is a field (``set.glb: nodes[0]``) or, at the top, the file (``set.glb:``)."""
+    return f"{where} {key}" if where.endswith(":") else f"{where}.{key}"
+
+
 def _opt_obj(parent: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    return _obj(parent[key], f"{where}.{key}") if key in parent else {}
+    return _obj(parent[key], _join(where, key)) if key in parent else {}
 
 
 def _field_list(parent: dict[str, Any], key: str, where: str) -> list[Any]:
     value = parent.get(key, [])
     if not isinstance(value, list):
-        raise AssetError(f"{where}.{key}: {_short(value)} is not a list")
+        raise AssetError(f"{_join(where, key)}: {_short(value)} is not a list")
     return value
 
 

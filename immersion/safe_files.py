@@ -40,7 +40,10 @@ def read_bounded(path: Path, limit: int, where: str) -> bytes:
                 f"{where}: {path.name} is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit"
             )
         with path.open("rb") as f:
-            data = f.read(limit + 1)
+            # read(n) allocates n bytes up front: ask for what the file holds, not the limit.
+            data = f.read(size + 1)
+            if len(data) > size:  # grew while we looked
+                data += f.read(limit + 1 - len(data))
     except OSError as exc:  # unreadable, a folder, gone since it was found
         raise AssetError(f"{where}: cannot read {path.name} ({exc.strerror or exc})") from None
     if len(data) > limit:  # grew while we looked

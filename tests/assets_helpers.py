@@ -46,3 +46,22 @@ def split_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
 
 def detective() -> tuple[dict[str, Any], bytes]:
     return split_glb((avatars_dir() / "detective.vrm").read_bytes())
+
+
+def skeleton_at_the_top(doc: dict[str, Any]) -> None:
+    """The skeleton's root joint (hips) a root of the scene beside the mesh, with the mesh
+    node numbered after every joint: panda3d-gltf then picks the hips as the character's
+    root, finds no mesh under it and drops the character (an IndexError in render once)."""
+    order = [0, *range(2, len(doc["nodes"])), 1]
+    new = {old: i for i, old in enumerate(order)}
+    doc["nodes"][0]["children"] = []
+    doc["nodes"] = [doc["nodes"][o] for o in order]
+    for node in doc["nodes"]:
+        if "children" in node:
+            node["children"] = [new[c] for c in node["children"]]
+    skin = doc["skins"][0]
+    skin["joints"] = [new[j] for j in skin["joints"]]
+    skin["skeleton"] = new[skin["skeleton"]]
+    doc["scenes"][0]["nodes"] = [new[2], new[1]]
+    for bone in doc["extensions"]["VRMC_vrm"]["humanoid"]["humanBones"].values():
+        bone["node"] = new[bone["node"]]
