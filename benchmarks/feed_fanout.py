@@ -36,8 +36,7 @@ from _table import print_table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.conftest import ServedRoom, served_room  # noqa: E402  (one way to start a room)
-from tests.test_casting_page import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (one launch recipe)
+from tests.support import CHROMIUM, CHROMIUM_ARGS, ServedRoom, served_room  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -40,7 +40,8 @@ def main() -> None:
         )
         os.environ.setdefault("XRT_COMPOSITOR_NULL", "1")
 
-    from immersion.headset.headset import Headset, HeadsetSettings
+    from immersion.config import HeadsetSettings
+    from immersion.headset.headset import Headset
     from immersion.xr.binding import _gl
 
     finish = _gl("glFinish")

@@ -15,6 +15,7 @@ mid-take leaves every frame up to the kill; a torn last line is skipped when rea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -59,9 +60,9 @@ class TakeWriter:
         )
 
     def write(self, t: float, pose: Pose | None, landmarks: LandmarkFrame | None = None) -> None:
-        record: dict[str, Any] = (
-            pose.to_json() if pose is not None else {"t": round(t, 6), "pose": None}
-        )
+        # The frame's time is ``t``, whatever the pose was stamped with on its way here.
+        record: dict[str, Any] = {"t": round(t, 6)}
+        record.update(pose.to_json() if pose is not None else {"pose": None}, t=round(t, 6))
         if landmarks is not None:
             record["worldLandmarks"] = landmarks.as_rows()
         self._line(record)
@@ -77,10 +78,16 @@ class TakeWriter:
         self._file.flush()
 
     def close(self) -> None:
-        if not self._file.closed:
+        """Flush, sync and close; the file is closed even when the flush fails (a full disk),
+        and the error is raised after."""
+        if self._file.closed:
+            return
+        try:
             self._file.flush()
             os.fsync(self._file.fileno())
-            self._file.close()
+        finally:
+            with contextlib.suppress(OSError):  # what the flush could not write stays unwritten
+                self._file.close()
 
     def __enter__(self) -> TakeWriter:
         return self

@@ -50,3 +50,28 @@ def find_avatar(spec: str) -> Path:
         return named
     names = ", ".join(sorted(p.stem for p in avatars_dir().glob("*.vrm")))
     raise StageError(f"no avatar {spec!r} (a .vrm/.glb file, or one of: {names})")
+
+
+# What the room's viewers may choose from: names, never paths ---------------------------------
+
+
+def pack_names() -> list[str]:
+    return [p.name for p in shipped_packs()]
+
+
+def avatar_names() -> list[str]:
+    return sorted(p.stem for p in avatars_dir().glob("*.vrm"))
+
+
+def catalogue_pack(name: str) -> Path:
+    """The shipped pack called ``name``; nothing outside the catalogue, whatever ``name`` is."""
+    if name not in pack_names():
+        raise StageError(f"no scene pack {name!r} in the catalogue")
+    return scenes_dir() / name
+
+
+def avatar_file(name: str) -> Path:
+    """The shipped avatar called ``name``; nothing outside the catalogue, whatever ``name`` is."""
+    if name not in avatar_names():
+        raise StageError(f"no avatar {name!r} in the catalogue")
+    return avatars_dir() / f"{name}.vrm"

@@ -194,7 +194,9 @@ observers watch. With no arguments: the noir-office pack, the detective avatar a
 demo performance on a loop, on http://127.0.0.1:8765.
 
 Each room prints two links with fresh, unguessable tokens: one for directors, one for observers.
-The actor's camera image is never sent; only the rendered set is.
+The actor's camera image is never sent; only the rendered set is. Browsers on other machines
+decode H.264 only over https: give the room its names (--name) and --tls self-signed (or your
+own --tls-cert/--tls-key); over plain http they get JPEG, and the page says why.
 
 With --headset the actor also sees the set in an OpenXR headset, standing on the pack's mark at
 true scale, with the director's cues on a small panel ahead and "ready"/"again" on the
@@ -205,7 +207,8 @@ examples:
   immersion serve --headset
   XR_RUNTIME_JSON=~/.cache/immersion/monado-25.0.0/build/openxr_monado-dev.json \
     XRT_COMPOSITOR_NULL=1 immersion serve --headset       (Monado, no headset needed)
-  immersion serve --source 0 --scene western-saloon --avatar captain --host 0.0.0.0
+  immersion serve --source 0 --scene western-saloon --avatar captain
+  immersion serve --host 0.0.0.0 --name casting.local --tls self-signed
   immersion serve --source takes/take-01.jsonl --port 9000
 """
 
@@ -226,7 +229,33 @@ def _add_serve(sub: Any) -> None:
     )
     _stage_options(srv, camera_help="first camera preset (default: the pack's first)")
     srv.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1; 0.0.0.0 for the casting team's LAN)",
+    )
+    srv.add_argument(
+        "--name",
+        action="append",
+        metavar="HOST",
+        help="a host name browsers reach the room by (repeatable; the links use the first). "
+        "Browsers' Origin must name one of the room's names; default: the listening address, "
+        "or this machine's names with --host 0.0.0.0",
+    )
+    srv.add_argument(
+        "--tls",
+        choices=("self-signed",),
+        help="serve https/wss with a certificate made (once, cached) for the room's names; "
+        "H.264 in browsers on other machines needs it",
+    )
+    srv.add_argument(
+        "--tls-cert", type=Path, metavar="PEM", help="your certificate (with --tls-key)"
+    )
+    srv.add_argument("--tls-key", type=Path, metavar="PEM", help="its private key")
+    srv.add_argument(
+        "--log",
+        type=Path,
+        metavar="FILE",
+        help="the room's log, tracebacks included (default: serve.log in the state folder)",
     )
     srv.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks one)")
     srv.add_argument("--fps", type=_positive, default=30.0, help="render rate (default: 30)")

@@ -5,25 +5,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
+import logging
+import resource
 import secrets
 import signal
+import socket
+import ssl
 import sys
+from pathlib import Path
 
-from capture.cache import demo_clip
+from capture.cache import demo_clip, state_dir
+from capture.pipeline import CaptureSettings
 from immersion.avatars.vrm import load_bone_map
+from immersion.config import Config, FeedSettings, HeadsetSettings, RoomSettings
 from immersion.errors import StageError
 from immersion.feed.server import Feed, Tokens
-from immersion.headset.headset import HeadsetSettings
-from immersion.room.room import Room, RoomSettings
+from immersion.feed.tls import self_signed, server_context, trust_hint
+from immersion.room.room import Room
+
+log = logging.getLogger(__name__)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     source = args.source or str(demo_clip())
     if source == str(demo_clip()) and not demo_clip().exists():
         raise StageError(f"demo clip {demo_clip()} not found; run ./dev setup")
+    log_file = _logging(args.log)
+    names = host_names(args.host, tuple(args.name or ()))
+    tls = _tls(args, names)
     width, height = args.size
-    room = Room(
-        RoomSettings(
+    config = Config(
+        room=RoomSettings(
             source=source,
             scene=args.scene,
             avatar=args.avatar,
@@ -39,55 +52,146 @@ def run_serve(args: argparse.Namespace) -> int:
             bone_map=load_bone_map(args.bone_map) if args.bone_map else None,
             show_camera=args.show_camera,
             headset=HeadsetSettings(eye_size=args.eye_size) if args.headset else None,
-        )
+            capture=_capture_settings(args),
+        ),
+        feed=FeedSettings(hosts=names),
     )
+    room = Room(config.room)
     tokens = Tokens(secrets.token_urlsafe(18), secrets.token_urlsafe(18))
-    return asyncio.run(_serve(room, tokens, args.host, args.port))
+    _raise_open_files()
+    return asyncio.run(_serve(room, config, tokens, args.host, args.port, tls, log_file))
 
 
-async def _serve(room: Room, tokens: Tokens, host: str, port: int) -> int:
-    feed = Feed(room, tokens)
+def host_names(host: str, extra: tuple[str, ...]) -> tuple[str, ...]:
+    """The names browsers may reach the room by: ``--name``s first (the printed links use the
+    first), then the listening address, or, on all addresses, this machine's own names."""
+    own: tuple[str, ...]
+    if host in ("0.0.0.0", "::", ""):
+        own = (socket.gethostname(), socket.getfqdn(), "127.0.0.1", "localhost")
+    elif _is_loopback(host) or host == "localhost":
+        own = (host, "127.0.0.1", "localhost")
+    else:
+        own = (host,)
+    names = [f"[{n}]" if ":" in n and not n.startswith("[") else n for n in (*extra, *own)]
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _is_loopback(host: str) -> bool:
     try:
-        server = await feed.serve(host, port)
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _capture_settings(args: argparse.Namespace) -> CaptureSettings:
+    defaults = CaptureSettings()
+    return CaptureSettings(
+        model=getattr(args, "model", defaults.model),
+        smoothing=getattr(args, "smoothing", defaults.smoothing),
+        min_cutoff=getattr(args, "min_cutoff", defaults.min_cutoff),
+        beta=getattr(args, "beta", defaults.beta),
+    )
+
+
+def _tls(args: argparse.Namespace, names: tuple[str, ...]) -> ssl.SSLContext | None:
+    if args.tls == "self-signed":
+        if args.tls_cert or args.tls_key:
+            raise StageError("--tls self-signed makes its own certificate; drop --tls-cert/--key")
+        cert, key = self_signed(names)
+        print(trust_hint(cert), flush=True)
+        return server_context(cert, key)
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            raise StageError("--tls-cert and --tls-key go together")
+        return server_context(args.tls_cert, args.tls_key)
+    return None
+
+
+def _logging(path: Path | None) -> Path:
+    """The console gets one line per problem; the log file keeps everything, tracebacks too."""
+    path = path or state_dir() / "serve.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file = logging.FileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise StageError(f"--log {path}: cannot be written ({exc.strerror})") from None
+    file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.WARNING)
+    console.setFormatter(_OneLine("immersion: %(message)s"))
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.handlers[:] = [file, console]
+    # Bad handshakes and the like are the websockets library's to log: the file, not the console.
+    quiet = logging.getLogger("immersion.feed.websockets")
+    quiet.propagate = False
+    quiet.addHandler(file)
+    return path
+
+
+class _OneLine(logging.Formatter):
+    """One line, no traceback, on the console: the log file has the rest."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        return self.formatMessage(record).splitlines()[0]
+
+
+def _raise_open_files() -> None:
+    """Idle sockets must not exhaust the descriptors the room needs for its viewers."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 8192), hard), hard))
+
+
+async def _serve(
+    room: Room,
+    config: Config,
+    tokens: Tokens,
+    host: str,
+    port: int,
+    tls: ssl.SSLContext | None,
+    log_file: Path,
+) -> int:
+    s = config.room
+    feed = Feed(room, tokens, config.feed, config.encoder, (s.width, s.height), s.fps)
+    try:
+        server = await feed.serve(host, port, config.feed.hosts, tls)
     except OSError as exc:
         raise StageError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
     room.start()
     bound = server.sockets[0].getsockname()[1]
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    scheme = "https" if tls is not None else "http"
+    base = f"{scheme}://{config.feed.hosts[0]}:{bound}"
     print(
-        f"Immersion audition room: {room.pack.title} ({room.settings.scene}), "
-        f"avatar {room.avatar_name}, source {room.settings.source}\n"
-        f"  directors: http://{shown}:{bound}/?token={tokens.director}\n"
-        f"  observers: http://{shown}:{bound}/?token={tokens.observer}\n"
-        f"  takes are written to {room.settings.takes_dir}/ ; Ctrl-C closes the room",
+        f"Immersion audition room: {room.title} ({s.scene}), avatar {s.avatar}, "
+        f"source {s.source}\n"
+        f"  directors: {base}/?token={tokens.director}\n"
+        f"  observers: {base}/?token={tokens.observer}\n"
+        f"  takes are written to {s.takes_dir}/ ; the log is {log_file} ; Ctrl-C closes the room",
         flush=True,
     )
-    if room.settings.headset is not None:
+    if tls is None and not _is_loopback(host) and host != "localhost":
+        print(
+            "  without TLS, browsers on other machines get JPEG (H.264 needs a secure page): "
+            "add --tls self-signed",
+            flush=True,
+        )
+    if s.headset is not None:
         print("  --headset: the set is also rendered to the OpenXR headset", flush=True)
-    if room.settings.show_camera:
+    if s.show_camera:
         print("  --show-camera: viewers also see the actor's camera picture", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     status = asyncio.create_task(feed.status_loop())
-    watch = asyncio.create_task(_report_errors(room))
     await stop.wait()
     print("closing the room…", file=sys.stderr, flush=True)
     status.cancel()
-    watch.cancel()
     await asyncio.to_thread(room.stop)  # closes a rolling take; it is readable either way
     await feed.close()
     server.close()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(server.wait_closed(), 5)
     return 0
-
-
-async def _report_errors(room: Room) -> None:
-    seen = 0
-    while True:
-        await asyncio.sleep(0.5)
-        while seen < len(room.errors):
-            print(f"immersion: room: {room.errors[seen]}", file=sys.stderr, flush=True)
-            seen += 1

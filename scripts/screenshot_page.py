@@ -17,8 +17,11 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.conftest import served_room  # noqa: E402
-from tests.test_casting_page import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    served_room,
+)
 
 
 def main() -> None:

@@ -32,8 +32,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from immersion.catalogue import find_avatar, find_pack
+    from immersion.config import HeadsetSettings
     from immersion.headset.eyes import masks
-    from immersion.headset.headset import Headset, HeadsetSettings
+    from immersion.headset.headset import Headset
     from immersion.scenes.manifest import load_pack
     from immersion.stage.stage import Stage
     from immersion.stage.target import RenderTarget

@@ -12,7 +12,7 @@ from capture.pipeline import CaptureSettings, pose_stream
 from capture.skeleton import Bone
 from capture.sources import ImageFolderSource, LandmarksFileSource, VideoSource, open_source
 from capture.take import read_take
-from tests.conftest import run_cli
+from tests.support import run_cli
 
 
 def test_demo_clip_gets_a_pose_on_95_percent_of_frames(demo: Path, lite_bundle: Path) -> None:

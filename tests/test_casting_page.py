@@ -14,22 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from capture.take import read_take
-from tests.conftest import ServedRoom, served_room
+from immersion.catalogue import find_pack
+from immersion.scenes.manifest import load_pack
+from tests.support import CHROMIUM, CHROMIUM_ARGS, ServedRoom, perf_take, served_room
 
-CHROMIUM = Path("/usr/bin/chromium")
-# As root, on a machine with no network and no GPU: no sandbox, nothing phoning home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 pytestmark = [pytest.mark.model, pytest.mark.fixtures]
 
 
@@ -40,12 +31,17 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRoom]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 def _open(browser: Browser, url: str, **context: Any) -> Page:
@@ -133,7 +129,7 @@ def test_a_take_from_the_page_is_listed_and_on_disk(room: ServedRoom, browser: B
     assert path.is_file(), f"{name} not in {room.takes}"
     recorded = read_take(path)
     assert len(recorded.poses) >= 10
-    assert [e["event"] for e in recorded.events] == ["note", "marker"]
+    assert [e["event"] for e in recorded.events] == ["note", "marker", "end"]
     assert recorded.events[0]["text"] == "Hold the look at the window longer"
 
 
@@ -162,3 +158,60 @@ def test_a_wrong_token_is_refused(room: ServedRoom, browser: Browser) -> None:
     expect(page.locator("#role")).to_have_text("disconnected")
     page.wait_for_timeout(500)
     assert page.evaluate("window.immersion.framesDrawn()") == 0
+
+
+def test_after_a_scene_switch_the_camera_buttons_are_the_new_sets(
+    room: ServedRoom, browser: Browser
+) -> None:
+    page = _open(browser, room.page(room.director))
+    expect(page.locator("#role")).to_have_text("director")
+    saloon = [c.name for c in load_pack(find_pack("western-saloon")).cameras]
+    noir = [c.name for c in load_pack(find_pack("noir-office")).cameras]
+    assert saloon != noir
+    try:
+        page.select_option("#scene", "western-saloon")
+        expect(page.locator("#scene-title")).to_have_text("western-saloon", timeout=20_000)
+        expect(page.locator("#cameras button")).to_have_text(saloon)
+        page.locator("#cameras button").last.click()  # a preset of the set now standing
+        expect(page.locator("#cameras button").last).to_have_class("active")
+        expect(page.locator("#message")).to_be_hidden()
+    finally:
+        page.select_option("#scene", "noir-office")
+        expect(page.locator("#cameras button")).to_have_text(noir, timeout=20_000)
+
+
+@pytest.fixture(scope="module")
+def named_browser(playwright: Playwright) -> Iterator[Browser]:
+    """Chromium that resolves casting.test to this machine and takes the room's self-signed
+    certificate (as a casting team's browser does once it trusts it)."""
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[
+            *CHROMIUM_ARGS,
+            "--host-resolver-rules=MAP casting.test 127.0.0.1",
+            "--ignore-certificate-errors",
+        ],
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["https", "http"])
+def test_on_a_network_name_h264_needs_tls_and_plain_http_says_why_it_is_jpeg(
+    tmp_path: Path, named_browser: Browser, tls: bool
+) -> None:
+    args = ["--source", str(perf_take(tmp_path / "perf.jsonl")), "--size", "320x180"]
+    args += ["--name", "casting.test", *(["--tls", "self-signed"] if tls else [])]
+    with served_room(tmp_path, args) as served:
+        assert served.base.startswith(("https" if tls else "http") + "://casting.test:")
+        page = _open(named_browser, served.page(served.director))
+        expect(page.locator("#role")).to_have_text("director")
+        _wait(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 10, "frames")
+        assert page.evaluate("window.isSecureContext") is tls
+        if tls:
+            expect(page.locator("#codec")).to_have_text("H264")
+            expect(page.locator("#message")).to_be_hidden()
+        else:
+            expect(page.locator("#codec")).to_have_text("JPEG")
+            expect(page.locator("#message")).to_contain_text("not secure")
+        assert page.errors == []  # type: ignore[attr-defined]

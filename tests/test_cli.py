@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import run_cli
+from tests.support import run_cli
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,7 @@ def test_missing_model_names_the_fix(tmp_path: Path, demo: Path) -> None:
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.support import ROOT
 
     done = subprocess.run(
         [sys.executable, "-m", "immersion", "capture", str(demo)],

@@ -7,29 +7,33 @@ import struct
 
 import pytest
 
+from immersion.config import Limits
 from immersion.feed.protocol import (
-    ACK_RATE_BURST,
     HEADER,
-    MAX_MESSAGE_BYTES,
-    RATE_BURST,
     Ack,
     Codec,
     Cue,
+    Error,
     Hello,
     Marker,
     Note,
     ProtocolError,
     Reject,
+    Status,
     Steer,
     SwitchCodec,
     TakeControl,
     VideoHeader,
     ViewerProtocol,
     decode_video,
+    encode_server,
     encode_video,
-    server_message,
 )
 
+LIMITS = Limits()
+MAX_MESSAGE_BYTES = LIMITS.message_bytes
+RATE_BURST = LIMITS.controls_burst
+ACK_RATE_BURST = LIMITS.acks_burst
 HEADER_EXAMPLE = VideoHeader(Codec.H264, True, 70_000, 3, 1280, 720, 12.5, 12.531, 12.533)
 
 
@@ -65,10 +69,21 @@ def test_skipped_count_saturates_instead_of_wrapping() -> None:
 
 
 def test_server_messages_are_json_objects_with_a_type() -> None:
-    text = server_message("status", fps=29.5, scene="noir-office")
+    text = encode_server(Status({"fps": 29.5, "scene": "noir-office"}))
     assert json.loads(text) == {"type": "status", "fps": 29.5, "scene": "noir-office"}
+    assert json.loads(encode_server(Error("no take is rolling"))) == {
+        "type": "error",
+        "message": "no take is rolling",
+        "scope": "request",
+    }
     with pytest.raises(ValueError):
-        server_message("status", fps=float("nan"))  # NaN is not JSON; never send it
+        encode_server(Status({"fps": float("nan")}))  # NaN is not JSON; never send it
+
+
+def test_deeply_nested_json_is_refused_not_a_recursion_error() -> None:
+    viewer = ViewerProtocol("director", 0.0)
+    event = viewer.receive('{"type": "note", "text": ' + "[" * 1000 + "]" * 1000 + "}", 0.0)
+    assert event == Reject("message is nested too deeply")
 
 
 @pytest.mark.parametrize(

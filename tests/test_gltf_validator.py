@@ -9,7 +9,7 @@ from typing import Any
 
 from capture.cache import cache_dir
 from immersion.catalogue import avatars_dir, shipped_packs
-from tests.conftest import ROOT, _need
+from tests.support import ROOT, need
 
 # Expected, with the reason:
 # - UNSUPPORTED_EXTENSION: the validator does not know VRMC_vrm (our own checks read it).
@@ -20,7 +20,7 @@ ERROR, WARNING, INFO = 0, 1, 2
 
 
 def _validate(files: list[Path]) -> list[dict[str, Any]]:
-    modules = _need(cache_dir() / "node" / "node_modules" / "gltf-validator").parent
+    modules = need(cache_dir() / "node" / "node_modules" / "gltf-validator").parent
     out = subprocess.run(
         ["node", str(ROOT / "scripts" / "validate_gltf.cjs"), str(modules), *map(str, files)],
         capture_output=True, text=True, check=True, timeout=120,

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from capture.cache import cache_dir
-from tests.conftest import ROOT, served_room
+from tests.support import ROOT, frames, hello, perf_take, served_room, until
 
 RUNTIME = cache_dir() / "monado-25.0.0" / "build" / "openxr_monado-dev.json"
 
@@ -147,36 +147,33 @@ def test_serve_headset_shows_the_set_keeps_the_mirror_and_hears_the_controllers(
     from websockets.asyncio.client import connect
 
     from capture.take import read_take
-    from tests.test_feed_server import _frames, _hello, _take, _until
 
-    take = _take(tmp_path / "perf.jsonl")
+    take = perf_take(tmp_path / "perf.jsonl")
     env = monado_env(**_remote_config(tmp_path))
     args = ["--headset", "--source", str(take), "--size", "320x180", "--fps", "20"]
 
     async def go(room: Any) -> None:
         async with connect(room.url(room.director), origin=None) as ws:
-            await _hello(ws)
-            status = await _until(
+            await hello(ws)
+            status = await until(
                 ws, "status", lambda s: s.get("headset", {}).get("state") == "FOCUSED"
             )
             assert status["headset"]["system"].startswith("Monado"), status["headset"]
             # The mirror keeps going while the headset runs: frames keep coming.
-            headers = await _frames(ws, 10)
+            headers = await frames(ws, 10)
             assert headers[-1].frame > headers[0].frame
             await ws.send(json.dumps({"type": "take", "action": "start"}))
             await ws.send(json.dumps({"type": "cue", "text": "From the top, softer"}))
+            cued = await until(ws, "cued")
+            assert cued["where"] == "shown in the actor's headset", cued
             await asyncio.to_thread(_press_a_on_the_right_controller, int(env["REMOTE_PORT"]))
-            takes = await _until(
-                ws,
-                "takes",
-                lambda t: any(n["kind"] == "actor" for e in t["takes"] for n in e["notes"]),
-            )
-            note = next(n for e in takes["takes"] for n in e["notes"] if n["kind"] == "actor")
+            pressed = await until(ws, "note", lambda m: m["note"]["kind"] == "actor")
+            note = pressed["note"]
             assert note["text"] == "ready" and "takeT" in note
-            busy = await _until(ws, "status", lambda s: s["headset"].get("fps", 0) > 5)
+            busy = await until(ws, "status", lambda s: s["headset"].get("fps", 0) > 5)
             assert busy["renderFps"] > 5  # the mirror, while the headset runs at Monado's pace
             await ws.send(json.dumps({"type": "take", "action": "stop"}))
-            await _until(ws, "takes", lambda t: "duration" in t["takes"][-1])
+            await until(ws, "take", lambda t: "duration" in t["take"])
 
     with served_room(
         tmp_path, args, **{k: v for k, v in env.items() if k not in os.environ}
@@ -189,8 +186,9 @@ def test_serve_headset_shows_the_set_keeps_the_mirror_and_hears_the_controllers(
     assert "Core Validation Layer is initialized" in validation
     assert "VALID_ERROR" not in validation + log, validation[-3000:]
     files = sorted((tmp_path / "takes").glob("take-*.jsonl"))
-    events = [e for e in read_take(files[-1]).events if e.get("event") == "actor"]
-    assert [e["text"] for e in events] == ["ready"], events
+    events = read_take(files[-1]).events
+    assert [e["text"] for e in events if e["event"] == "actor"] == ["ready"], events
+    assert [e["text"] for e in events if e["event"] == "cue"] == ["From the top, softer"]
 
 
 def test_without_a_runtime_serve_headset_says_so_once_and_the_room_runs(tmp_path: Path) -> None:
@@ -198,18 +196,16 @@ def test_without_a_runtime_serve_headset_says_so_once_and_the_room_runs(tmp_path
 
     from websockets.asyncio.client import connect
 
-    from tests.test_feed_server import _frames, _hello, _take, _until
-
-    take = _take(tmp_path / "perf.jsonl")
+    take = perf_take(tmp_path / "perf.jsonl")
     missing = str(tmp_path / "no-runtime.json")
     args = ["--headset", "--source", str(take), "--size", "320x180", "--fps", "20"]
 
     async def go(room: Any) -> None:
         async with connect(room.url(room.director), origin=None) as ws:
-            await _hello(ws)
-            status = await _until(ws, "status", lambda s: s["headset"]["state"] != "off")
+            await hello(ws)
+            status = await until(ws, "status", lambda s: s["headset"]["state"] != "off")
             assert status["headset"]["state"] == "unavailable", status["headset"]
-            assert len(await _frames(ws, 5)) == 5  # the room plays on
+            assert len(await frames(ws, 5)) == 5  # the room plays on
 
     with served_room(tmp_path, args, XR_RUNTIME_JSON=missing) as room:
         asyncio.run(go(room))

@@ -13,8 +13,8 @@ from numpy.typing import NDArray
 from websockets.asyncio.client import connect
 
 from immersion.feed.protocol import decode_video
-from immersion.room.room import draw_inset
-from tests.conftest import served_room
+from immersion.room.render_loop import draw_inset
+from tests.support import served_room
 
 MAGENTA_BGR = (255, 0, 255)
 

@@ -19,7 +19,7 @@ from immersion.gltf_guard import inspect_gltf
 from immersion.safe_files import read_bounded
 from immersion.scenes.manifest import load_pack, validate_pack
 from tests.assets_helpers import copy_pack, glb, new_pack
-from tests.conftest import ROOT, run_cli
+from tests.support import ROOT, run_cli
 
 
 def _triangles(glb: Path) -> int:

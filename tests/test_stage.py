@@ -22,7 +22,7 @@ from immersion.stage import space
 from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.stage import Stage
 from tests.assets_helpers import detective, glb, skeleton_at_the_top
-from tests.conftest import run_cli
+from tests.support import run_cli
 
 AVATARS = ["detective", "captain"]
 _CHILD = {

@@ -17,7 +17,7 @@ from capture.pose import Pose
 from capture.retarget import retarget
 from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
 from capture.take import TakeWriter, read_take
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def _pose(t: float) -> Pose:

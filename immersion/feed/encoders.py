@@ -10,6 +10,8 @@ simplejpeg (libjpeg-turbo inside the wheel).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -17,7 +19,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from immersion.config import EncoderSettings
 from immersion.feed.protocol import Codec
+from immersion.room.messages import Picture
 
 Image = NDArray[np.uint8]
 
@@ -31,11 +35,14 @@ class Encoded:
 
 class H264Encoder:
     """Annex B access units; a keyframe every ``gop`` frames, or at once on :meth:`want_keyframe`
-    (a viewer joined or lost its place)."""
+    (a viewer joined or lost its place). Timestamps are the pictures' own times (ms), so the
+    stream's clock is right at any frame rate."""
 
     codec = Codec.H264
 
-    def __init__(self, width: int, height: int, fps: float = 30.0, gop: int = 60) -> None:
+    def __init__(
+        self, width: int, height: int, fps: float = 30.0, gop: int = 60, crf: int = 23
+    ) -> None:
         import av
 
         if width % 2 or height % 2:
@@ -51,27 +58,29 @@ class H264Encoder:
             "preset": "ultrafast",
             "tune": "zerolatency",
             "profile": "baseline",  # every browser's WebCodecs decodes it
-            "crf": "23",
+            "crf": str(crf),
         }
         self._ctx = ctx
-        self._frames = 0
+        self._pts = -1
         self._force_key = True
 
     def want_keyframe(self) -> None:
         self._force_key = True
 
-    def encode(self, bgra: Image) -> Encoded:
+    def encode(self, bgra: Image, t: float | None = None) -> Encoded:
+        """``t``: the picture's time in seconds (default: one frame period after the last)."""
         import av
         import cv2
 
         # OpenCV's BGRA → I420 takes 0.5 ms at 720p; swscale through PyAV's reformat took 3.4.
         i420: Image = np.asarray(cv2.cvtColor(bgra, cv2.COLOR_BGRA2YUV_I420), dtype=np.uint8)
         frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
-        frame.pts = self._frames * 33
+        step = round(1000 / float(self._ctx.framerate))
+        pts = round(t * 1000) if t is not None else self._pts + step
+        self._pts = frame.pts = max(pts, self._pts + 1)  # strictly increasing, whatever t says
         if self._force_key:
             frame.pict_type = av.video.frame.PictureType.I
             self._force_key = False
-        self._frames += 1
         packets = self._ctx.encode(frame)
         data = b"".join(bytes(p) for p in packets)
         keyframe = any(p.is_keyframe for p in packets)
@@ -87,13 +96,54 @@ class JpegEncoder:
     def want_keyframe(self) -> None:
         """Every JPEG is a keyframe."""
 
-    def encode(self, bgra: Image) -> Encoded:
+    def encode(self, bgra: Image, t: float | None = None) -> Encoded:
         import simplejpeg
 
         data = simplejpeg.encode_jpeg(
             bgra, quality=self.quality, colorspace="BGRA", colorsubsampling="420", fastdct=True
         )
         return Encoded(Codec.JPEG, True, bytes(data))
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedFrame:
+    """One rendered picture, encoded once per codec in demand (room clock, seconds)."""
+
+    frame: int
+    capture_t: float
+    render_t: float
+    width: int
+    height: int
+    encoded: Mapping[Codec, Encoded]
+
+
+class PictureEncoder:
+    """The feed's encoders, run on the render thread: each picture is encoded once per codec
+    some viewer wants (:attr:`codecs`, set by the feed), whatever the number of viewers."""
+
+    def __init__(self, settings: EncoderSettings, width: int, height: int, fps: float) -> None:
+        self._encoders: dict[Codec, H264Encoder | JpegEncoder] = {
+            Codec.H264: H264Encoder(width, height, fps, settings.gop, settings.crf),
+            Codec.JPEG: JpegEncoder(settings.jpeg_quality),
+        }
+        self.codecs: frozenset[Codec] = frozenset()  # replaced whole by the feed
+        self.keyframe = threading.Event()  # set by the feed: a viewer needs a fresh start
+
+    def encode(self, picture: Picture) -> EncodedFrame:
+        if picture.cut or self.keyframe.is_set():
+            self.keyframe.clear()
+            self._encoders[Codec.H264].want_keyframe()
+        encoded = {
+            c: self._encoders[c].encode(picture.bgra, picture.render_t) for c in sorted(self.codecs)
+        }
+        return EncodedFrame(
+            picture.frame,
+            picture.capture_t,
+            picture.render_t,
+            picture.width,
+            picture.height,
+            encoded,
+        )
 
 
 def avc_codec_string(access_unit: bytes) -> str | None:

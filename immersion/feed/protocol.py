@@ -27,8 +27,13 @@ Server → viewer
 
     The room clock is seconds since the room started; ``status`` messages carry its current
     value, so a viewer can line it up with its own clock.
-  * **Control and status**, JSON text objects with a ``type``: ``welcome`` (role and the
-    room's choices), ``status`` (several a second), ``takes`` (the take list), ``error``.
+  * **Control and status**, JSON text objects with a ``type`` (:data:`ServerMessage`):
+    ``welcome`` (role, the room's choices, the limits the viewer must respect), ``status``
+    (several a second; rates fall to 0 when nothing happens), ``takes`` (the newest takes with
+    their newest notes, once on connecting), then deltas: ``take`` (one take started, ended or
+    was cut short) and ``note`` (one note added); ``cued`` (a director's cue, and where it went);
+    ``error`` (``scope`` "request": your message was refused; "room": something went wrong in
+    the room and was dealt with; shown once, then it clears).
 
 Viewer → server, JSON text objects with a ``type``:
   * anyone: ``hello`` {codecs: [...]} (what it decodes; H.264 is preferred); ``ack`` {frame,
@@ -39,30 +44,26 @@ Viewer → server, JSON text objects with a ``type``:
     {action: start|stop}, ``note`` {text}, ``marker`` {label}, ``cue`` {text} (shown to the
     actor in the headset; taking a take up or down cues "rolling" and "cut" by itself).
 
-Every viewer message is at most :data:`MAX_MESSAGE_BYTES`; at most :data:`RATE_PER_SECOND`
-a second are accepted (bursts of :data:`RATE_BURST`). Bad messages become :class:`Reject`
+Every viewer message is bounded (:class:`~immersion.config.Limits`: bytes, characters, control
+messages and acks a second, each with its own burst). Bad messages become :class:`Reject`
 events (answered with an ``error``); they never end the connection.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, ClassVar
+
+from immersion.config import Limits
 
 VERSION = 1
 MAGIC = b"IMF1"
 HEADER = struct.Struct(">4sBBBxIHHHxxdddI")
-MAX_MESSAGE_BYTES = 4096
-MAX_TEXT = 2000  # characters in a note
-MAX_NAME = 80  # characters in a scene, avatar, camera or marker name
-MAX_CUE = 200  # characters in a cue for the actor: a panel, not a script
-RATE_PER_SECOND = 20.0  # control messages (everything but acks)
-RATE_BURST = 40.0
-ACK_RATE_PER_SECOND = 120.0  # acks come once per frame: room for 60 fps and then some
-ACK_RATE_BURST = 240.0
 
 
 class Codec(IntEnum):
@@ -129,9 +130,76 @@ def decode_video(message: bytes) -> tuple[VideoHeader, bytes]:
     return header, message[HEADER.size :]
 
 
-def server_message(kind: str, **fields: Any) -> str:
-    """A JSON control/status message from the server."""
-    return json.dumps({"type": kind, **fields}, separators=(",", ":"), allow_nan=False)
+# Server messages -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    kind: ClassVar[str] = "welcome"
+    role: str
+    room: Mapping[str, Any]
+    status: Mapping[str, Any]
+    limits: Mapping[str, float]
+    protocol: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    kind: ClassVar[str] = "status"
+    status: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Takes:
+    kind: ClassVar[str] = "takes"
+    takes: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class TakeUpdate:
+    kind: ClassVar[str] = "take"
+    take: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NoteUpdate:
+    kind: ClassVar[str] = "note"
+    file: str
+    note: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Cued:
+    kind: ClassVar[str] = "cued"
+    text: str
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    kind: ClassVar[str] = "error"
+    message: str
+    scope: str = "request"  # "request": the viewer's message was refused; "room": a problem
+
+
+ServerMessage = Welcome | Status | Takes | TakeUpdate | NoteUpdate | Cued | Error
+
+
+def encode_server(message: ServerMessage) -> str:
+    """One JSON text message; a status's fields sit at the top level, beside ``type``."""
+    if isinstance(message, Status):
+        fields: dict[str, Any] = dict(message.status)
+    else:
+        fields = {f.name: getattr(message, f.name) for f in dataclasses.fields(message)}
+    return json.dumps(
+        {"type": message.kind, **fields}, separators=(",", ":"), allow_nan=False, default=_plain
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 # Viewer events -----------------------------------------------------------------------------
@@ -219,23 +287,24 @@ class ViewerProtocol:
     director's controls and a flood of controls cannot hide behind the ack allowance.
     """
 
-    __slots__ = ("_acks", "_controls", "role")
+    __slots__ = ("_acks", "_controls", "limits", "role")
 
-    def __init__(self, role: str, now: float) -> None:
+    def __init__(self, role: str, now: float, limits: Limits | None = None) -> None:
         if role not in ("director", "observer"):
             raise ValueError(f"unknown role {role!r}")
         self.role = role
-        self._acks = _Bucket(ACK_RATE_PER_SECOND, ACK_RATE_BURST, now)
-        self._controls = _Bucket(RATE_PER_SECOND, RATE_BURST, now)
+        self.limits = limits = limits or Limits()
+        self._acks = _Bucket(limits.acks_per_s, limits.acks_burst, now)
+        self._controls = _Bucket(limits.controls_per_s, limits.controls_burst, now)
 
     def receive(self, message: str | bytes, now: float) -> Event:
         """The event for one message from the viewer."""
-        data = _json_object(message)
+        data = _json_object(message, self.limits.message_bytes)
         kind = data.get("type") if isinstance(data, dict) else None
         bucket, limit = (
-            (self._acks, ACK_RATE_PER_SECOND)
+            (self._acks, self.limits.acks_per_s)
             if kind == "ack"
-            else (self._controls, RATE_PER_SECOND)
+            else (self._controls, self.limits.controls_per_s)
         )
         if not bucket.take(now):  # bad messages count against the control allowance too
             return Reject(f"too many messages (at most {limit:g} a second)")
@@ -246,24 +315,26 @@ class ViewerProtocol:
         if kind in DIRECTOR_ONLY and self.role != "director":
             return Reject(f"{kind}: observers may watch but not steer")
         try:
-            return _parse(kind, data)
+            return _parse(kind, data, self.limits)
         except ProtocolError as exc:
-            return Reject(f"{kind}: {exc}")
+            return Reject(f"{kind[:40]}: {exc}")
 
 
-def _json_object(message: str | bytes) -> Any:
+def _json_object(message: str | bytes, max_bytes: int) -> Any:
     """The decoded JSON of a text message within the size bound, or the Reject for it."""
     if isinstance(message, bytes):
         return Reject("viewers send JSON text messages, not binary")
-    if len(message.encode("utf-8", "replace")) > MAX_MESSAGE_BYTES:
-        return Reject(f"message over {MAX_MESSAGE_BYTES} bytes")
+    if len(message.encode("utf-8", "replace")) > max_bytes:
+        return Reject(f"message over {max_bytes} bytes")
     try:
         return json.loads(message)
+    except RecursionError:
+        return Reject("message is nested too deeply")
     except ValueError:
         return Reject("message is not JSON")
 
 
-def _parse(kind: str, data: dict[str, Any]) -> Event:
+def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
     if kind == "hello":
         codecs = data.get("codecs")
         if not isinstance(codecs, list) or len(codecs) > 8:
@@ -285,18 +356,18 @@ def _parse(kind: str, data: dict[str, Any]) -> Event:
     if kind == "codec":
         return SwitchCodec(_codec(data.get("codec")))
     if kind in ("camera", "scene", "avatar"):
-        return Steer(kind, _text(data, "name", MAX_NAME))
+        return Steer(kind, _text(data, "name", limits.name_chars))
     if kind == "take":
         action = data.get("action")
         if action not in ("start", "stop"):
             raise ProtocolError('action must be "start" or "stop"')
         return TakeControl(action == "start")
     if kind == "note":
-        return Note(_text(data, "text", MAX_TEXT))
+        return Note(_text(data, "text", limits.note_chars))
     if kind == "marker":
-        return Marker(_text(data, "label", MAX_NAME))
+        return Marker(_text(data, "label", limits.name_chars))
     if kind == "cue":
-        return Cue(_text(data, "text", MAX_CUE))
+        return Cue(_text(data, "text", limits.cue_chars))
     raise ProtocolError("unknown message type")
 
 

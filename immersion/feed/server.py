@@ -1,16 +1,14 @@
-"""The mirror feed over websockets: the casting page over HTTP, then one socket per viewer.
+"""The mirror feed over websockets: the casting page over HTTP(S), then one socket per viewer.
 
-Fan-out is latest-frame-wins, and it is bounded by acknowledgements rather than by buffers:
-each viewer may have at most :data:`WINDOW` frames in flight (sent, not yet acknowledged as
-drawn). A frame that arrives while the window is full waits in a one-frame mailbox, and a newer
-frame replaces it (counted as skipped and told to the viewer). So frames are written straight
-to the socket, on the event loop, without a task or an await per viewer; the kernel's and the
-transport's buffers hold at most WINDOW frames and a status; the render loop never waits; and a
-viewer that acknowledges nothing for :data:`STALL_S` seconds is dropped. An H.264 viewer that
-skipped a frame waits for the next keyframe, which it asks the room for.
+A thin asyncio shell round two cores that do no I/O: :mod:`~immersion.feed.protocol` turns
+each viewer's messages into events, :mod:`~immersion.feed.fanout` decides which bytes go to
+which viewer. This module moves bytes and carries out their decisions. Frames are written
+straight to each socket from the event loop (no task or queue per viewer); the fan-out's ack
+window bounds what a socket holds, and websockets' ``broadcast()`` never waits for a slow one.
 
-(websockets' ``broadcast()`` writes without waiting for the buffer to drain, which is unbounded
-on its own; here the ack window is the bound.)
+HTTP is only the page: GET and HEAD, the page's five files, and ``/feed``, which needs a role's
+token and, from a browser, an ``Origin`` naming one of the room's own host names (not merely
+the request's own ``Host``, which a DNS-rebinding page controls).
 """
 
 from __future__ import annotations
@@ -18,11 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import time
-from collections import deque
-from dataclasses import dataclass, field
+import itertools
+import logging
+import ssl
+import threading
+import weakref
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import resources
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -30,37 +33,59 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
+from immersion.config import EncoderSettings, FeedSettings
+from immersion.feed.encoders import EncodedFrame, PictureEncoder
+from immersion.feed.fanout import Action, Drop, FanOut, NeedKeyframe, Send
+from immersion.feed.port import RoomPort
 from immersion.feed.protocol import (
-    MAX_MESSAGE_BYTES,
     Ack,
-    Codec,
     Cue,
+    Cued,
+    Error,
     Hello,
     Marker,
     Note,
+    NoteUpdate,
     Reject,
+    ServerMessage,
+    Status,
     Steer,
     SwitchCodec,
     TakeControl,
-    VideoHeader,
+    Takes,
+    TakeUpdate,
     ViewerProtocol,
-    encode_video,
-    server_message,
+    Welcome,
+    encode_server,
 )
-from immersion.room.room import RenderedFrame, Room
+from immersion.room.messages import (
+    Command,
+    NoteAdded,
+    Picture,
+    Problem,
+    RoomEvent,
+    SwitchAvatar,
+    SwitchCamera,
+    SwitchScene,
+    TakeChanged,
+)
 
-WINDOW = 2
-STALL_S = 5.0
-WRITE_LIMIT = 64 * 1024
-STATUS_PERIOD_S = 0.25
-KEYFRAME_MIN_GAP_S = 0.5
+log = logging.getLogger(__name__)
+
 PAGE_FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/decoder.js": ("decoder.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
     "/icon.svg": ("icon.svg", "image/svg+xml"),
+}
+MAX_HEAD_BYTES = 64 * 1024  # past this the library's own header limits answer
+_STEER: dict[str, type[SwitchCamera | SwitchScene | SwitchAvatar]] = {
+    "camera": SwitchCamera,
+    "scene": SwitchScene,
+    "avatar": SwitchAvatar,
 }
 
 
@@ -78,232 +103,310 @@ class Tokens:
         return None
 
 
-@dataclass(eq=False)
+class _Connection(ServerConnection):
+    """A connection that reads one HTTP request before it has answered it.
+
+    A websocket client waits for the handshake's answer before it sends a frame, so bytes past
+    the first request's head, before the answer, are a second, pipelined HTTP request. The
+    websockets library would parse them as frames and fail; they are dropped instead, and the
+    first request is answered (the connection then closes, as HTTP/1.1 allows).
+    """
+
+    _head = b""
+    _heard = False
+
+    def data_received(self, data: bytes) -> None:
+        if self.protocol.state is State.CONNECTING and len(self._head) < MAX_HEAD_BYTES:
+            if self._heard:
+                return
+            start = len(self._head)
+            self._head += data
+            end = self._head.find(b"\r\n\r\n")
+            if end >= 0:
+                self._heard = True
+                data = data[: end + 4 - start]
+        super().data_received(data)
+
+
+@dataclass(eq=False, slots=True)
 class Viewer:
+    id: int
     conn: ServerConnection
     protocol: ViewerProtocol
-    codec: Codec = Codec.H264
-    pending: RenderedFrame | None = None  # the newest frame not yet sent (the window was full)
-    skipped: int = 0
-    needs_key: bool = True
-    in_flight: dict[int, float] = field(default_factory=dict)  # frame → render time
-    last_ack: float = field(default_factory=time.monotonic)
+
+    @property
+    def role(self) -> str:
+        return self.protocol.role
 
 
 class Feed:
-    """Serves one room to its viewers."""
+    """Serves one room to its viewers. Everything here runs on the event loop, except
+    :meth:`_on_picture` (the render thread) and :meth:`_on_room_event` (the room's threads),
+    which only hand their values to the loop."""
 
-    def __init__(self, room: Room, tokens: Tokens) -> None:
+    def __init__(
+        self,
+        room: RoomPort,
+        tokens: Tokens,
+        settings: FeedSettings,
+        encoder: EncoderSettings,
+        size: tuple[int, int],
+        fps: float,
+    ) -> None:
         self.room = room
         self.tokens = tokens
-        self.viewers: set[Viewer] = set()
-        self.glass_ms: deque[float] = deque(maxlen=120)  # render done → drawn (viewer's ack)
-        self.send_ms: deque[float] = deque(maxlen=120)
-        self._last_key_request = 0.0
-        self._roles: dict[int, str] = {}
-        self._dropping: set[asyncio.Task[None]] = set()  # held so they are not collected
-        self._takes_version = 0  # the room's, when the take list was last sent unasked
+        self.settings = settings
+        self.encoder = PictureEncoder(encoder, size[0], size[1], fps)
+        self.fanout = FanOut(settings.window, settings.stall_s, settings.keyframe_gap_s)
+        self.viewers: dict[int, Viewer] = {}
+        self.origins: frozenset[str] = frozenset()  # set by serve(), once the port is known
+        self.encode_ms: list[float] = []
+        self._ids = itertools.count(1)
+        # Roles granted at the handshake; a handshake that fails after it leaves nothing behind.
+        self._roles: weakref.WeakKeyDictionary[ServerConnection, str] = weakref.WeakKeyDictionary()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._in_transit = threading.BoundedSemaphore(2)  # pictures handed to the loop
+        self._tasks: set[asyncio.Task[None]] = set()  # held so they are not collected
 
-    # Frames from the render thread ----------------------------------------------------------
+    # From the room's threads ------------------------------------------------------------------
 
-    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        def on_frame(frame: RenderedFrame) -> None:  # on the render thread
-            loop.call_soon_threadsafe(self.publish, frame)
-
-        self.room.on_frame = on_frame
-        self._update_codecs()
-
-    def publish(self, frame: RenderedFrame) -> None:
-        for viewer in self.viewers:
-            if viewer.pending is not None:
-                viewer.skipped += 1
-                if viewer.codec is Codec.H264:
-                    self._need_keyframe(viewer)
-            viewer.pending = frame
-            self._pump(viewer)
-
-    def _pump(self, viewer: Viewer) -> None:
-        """Send the viewer's pending frame now if its window is open."""
-        frame = viewer.pending
-        if frame is None or len(viewer.in_flight) >= WINDOW:
+    def _on_picture(self, picture: Picture) -> None:
+        """On the render thread: encode once per codec in demand, hand the result to the loop.
+        A loop that has not taken the last two yet gets none: latest wins here too."""
+        loop = self._loop
+        if loop is None or not self.encoder.codecs:
             return
-        viewer.pending = None
-        encoded = frame.encoded.get(viewer.codec)
-        if encoded is None or (viewer.needs_key and not encoded.keyframe):
-            viewer.skipped += 1
+        if not self._in_transit.acquire(blocking=False):
             return
-        viewer.needs_key = False
-        send_t = self.room.now()
-        header = VideoHeader(
-            viewer.codec, encoded.keyframe, frame.frame, viewer.skipped,
-            frame.width, frame.height, frame.capture_t, frame.render_t, send_t,
-        )  # fmt: skip
-        viewer.skipped = 0
-        viewer.in_flight[frame.frame] = frame.render_t
-        self.send_ms.append((send_t - frame.render_t) * 1e3)
-        broadcast([viewer.conn], encode_video(header, encoded.data))
+        try:
+            frame = self.encoder.encode(picture)
+            loop.call_soon_threadsafe(self._publish, frame)
+        except RuntimeError:  # the loop has closed: the room is shutting down
+            self._in_transit.release()
+        except BaseException:
+            self._in_transit.release()
+            raise
 
-    def _need_keyframe(self, viewer: Viewer) -> None:
-        viewer.needs_key = True
-        now = time.monotonic()
-        if now - self._last_key_request >= KEYFRAME_MIN_GAP_S:
-            self._last_key_request = now
-            self.room.want_keyframe()
+    def _on_room_event(self, event: RoomEvent) -> None:
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to tell
+                loop.call_soon_threadsafe(self._room_event, event)
 
-    def _update_codecs(self) -> None:
-        self.room.codecs_wanted = {v.codec for v in self.viewers}
+    # On the loop ------------------------------------------------------------------------------
 
-    # HTTP and the handshake -----------------------------------------------------------------
+    def _publish(self, frame: EncodedFrame) -> None:
+        self._in_transit.release()
+        waited = max(0.0, self.room.now() - frame.render_t) * 1e3  # encode and hand-over
+        self.encode_ms = [*self.encode_ms[-89:], waited]
+        self._carry_out(self.fanout.publish(frame, self.room.now()))
+
+    def _room_event(self, event: RoomEvent) -> None:
+        if isinstance(event, TakeChanged):
+            self._broadcast(TakeUpdate(event.entry.to_json()))
+        elif isinstance(event, NoteAdded):
+            self._broadcast(NoteUpdate(event.file, event.item.to_json()))
+        elif isinstance(event, Problem):
+            self._broadcast(Error(f"{event.where}: {event.text}", "room"), directors_only=True)
+
+    def _carry_out(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                viewer = self.viewers.get(action.viewer)
+                if viewer is not None:
+                    broadcast([viewer.conn], action.data)
+            elif isinstance(action, Drop):
+                viewer = self.viewers.pop(action.viewer, None)
+                if viewer is not None:
+                    self._spawn(self._drop(viewer, action.reason))
+            elif isinstance(action, NeedKeyframe):
+                self.encoder.keyframe.set()
+        self.encoder.codecs = self.fanout.codecs()
+
+    def _broadcast(self, message: ServerMessage, directors_only: bool = False) -> None:
+        conns = [
+            v.conn for v in self.viewers.values() if not directors_only or v.role == "director"
+        ]
+        broadcast(conns, encode_server(message))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # HTTP and the handshake -------------------------------------------------------------------
 
     def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        if request.method not in ("GET", "HEAD"):
+            response = _response(HTTPStatus.METHOD_NOT_ALLOWED, b"GET or HEAD only\n")
+            response.headers["Allow"] = "GET, HEAD"
+            return response
+        head = request.method == "HEAD"
+        hosts, origins = request.headers.get_all("Host"), request.headers.get_all("Origin")
+        if len(hosts) != 1 or len(origins) > 1:
+            return _response(HTTPStatus.BAD_REQUEST, b"one Host, at most one Origin\n", head)
+        if self.origins and not any(o.split("://", 1)[1] == hosts[0] for o in self.origins):
+            return _response(HTTPStatus.MISDIRECTED_REQUEST, b"not this room's host name\n", head)
         url = urlsplit(request.path)
         if url.path in PAGE_FILES and "Upgrade" not in request.headers:
             name, content_type = PAGE_FILES[url.path]
             body = resources.files("immersion.feed").joinpath("web", name).read_bytes()
-            return _response(HTTPStatus.OK, body, content_type)
+            return _response(HTTPStatus.OK, body, head, content_type)
         if url.path != "/feed":
-            return _response(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+            return _response(HTTPStatus.NOT_FOUND, b"not found\n", head)
         token = parse_qs(url.query).get("token", [""])[0]
         role = self.tokens.role(token)
         if role is None:
-            return _response(
-                HTTPStatus.FORBIDDEN, b"a valid room token is required\n", "text/plain"
-            )
-        origin = request.headers.get("Origin")
-        host = request.headers.get("Host", "")
-        if origin is not None and origin not in (f"http://{host}", f"https://{host}"):
-            return _response(
-                HTTPStatus.FORBIDDEN, b"cross-origin viewers are refused\n", "text/plain"
-            )
-        self._roles[id(conn)] = role
+            return _response(HTTPStatus.FORBIDDEN, b"a valid room token is required\n", head)
+        if origins and origins[0] not in self.origins:
+            return _response(HTTPStatus.FORBIDDEN, b"cross-origin viewers are refused\n", head)
+        if len(self.viewers) >= self.settings.max_viewers:
+            return _response(HTTPStatus.SERVICE_UNAVAILABLE, b"the room is full\n", head)
+        self._roles[conn] = role
         return None
 
-    async def serve(self, host: str, port: int) -> Server:
-        self.attach(asyncio.get_running_loop())
-        return await serve(
+    async def serve(
+        self, host: str, port: int, names: tuple[str, ...], tls: ssl.SSLContext | None
+    ) -> Server:
+        """Listen; ``names`` are the host names browsers may use (and their Origin name)."""
+        self._loop = asyncio.get_running_loop()
+        self.room.set_picture_sink(self._on_picture)
+        self.room.on_event = self._on_room_event
+        server = await serve(
             self.handler,
             host,
             port,
+            ssl=tls,
             process_request=self.process_request,
+            create_connection=_Connection,
             compression=None,  # video does not compress, and deflate costs per viewer
-            max_size=MAX_MESSAGE_BYTES,
+            max_size=self.settings.limits.message_bytes,
             max_queue=8,
-            write_limit=WRITE_LIMIT,
+            write_limit=self.settings.write_limit,
             ping_interval=5,
-            ping_timeout=STALL_S,
+            ping_timeout=self.settings.stall_s,
+            open_timeout=self.settings.open_timeout_s,
+            logger=logging.getLogger("immersion.feed.websockets"),
         )
+        bound = server.sockets[0].getsockname()[1]
+        scheme = "https" if tls is not None else "http"
+        self.origins = frozenset(
+            f"{scheme}://{name}" + ("" if _default_port(scheme, bound) else f":{bound}")
+            for name in names
+        )
+        return server
 
     # One viewer -------------------------------------------------------------------------------
 
     async def handler(self, conn: ServerConnection) -> None:
-        role = self._roles.pop(id(conn), None)
+        role = self._roles.pop(conn, None)
         if role is None:  # process_request refused it; never reached, but never trust that
             await conn.close(1008, "no token")
             return
-        viewer = Viewer(conn, ViewerProtocol(role, time.monotonic()))
-        await conn.send(
-            server_message(
-                "welcome",
-                protocol=1,
-                role=role,
-                room=self.room.choices(),
-                status=self.room.status(),
-            )
-        )
-        await conn.send(server_message("takes", takes=self.room.takes))
-        self.viewers.add(viewer)
-        self._update_codecs()
-        self._need_keyframe(viewer)
+        limits = self.settings.limits
+        viewer = Viewer(next(self._ids), conn, ViewerProtocol(role, self.room.now(), limits))
         try:
+            await conn.send(
+                encode_server(
+                    Welcome(
+                        role,
+                        self.room.choices(),
+                        self._status(),
+                        limits.for_page(),
+                    )
+                )
+            )
+            newest = self.room.takes().newest(limits.welcome_takes, limits.welcome_notes)
+            await conn.send(encode_server(Takes(newest)))
+            self.viewers[viewer.id] = viewer  # deltas from now on, after the full picture
             async for message in conn:
                 await self._on_message(viewer, message)
         except ConnectionClosed:
             pass
         finally:
-            self.viewers.discard(viewer)
-            self._update_codecs()
+            self.viewers.pop(viewer.id, None)
+            self.fanout.leave(viewer.id)
+            self.encoder.codecs = self.fanout.codecs()
 
     async def _on_message(self, viewer: Viewer, message: str | bytes) -> None:
-        event = viewer.protocol.receive(message, time.monotonic())
-        reply: str | None = None
+        now = self.room.now()
+        event = viewer.protocol.receive(message, now)
+        reply: ServerMessage | None = None
         if isinstance(event, Reject):
-            reply = event.reason
+            reply = Error(event.reason)
         elif isinstance(event, Hello):
             if event.codecs:
-                viewer.codec = event.codecs[0]
+                self._carry_out(self.fanout.switch(viewer.id, event.codecs[0], now))
+            else:
+                reply = Error("hello: no codec this room sends (h264, jpeg)")
         elif isinstance(event, SwitchCodec):
-            viewer.codec = event.codec
+            self._carry_out(self.fanout.switch(viewer.id, event.codec, now))
         elif isinstance(event, Ack):
-            render_t = viewer.in_flight.get(event.frame)
-            if render_t is not None and event.drawn:
-                self.glass_ms.append((self.room.now() - render_t) * 1e3)
-            for frame in [f for f in viewer.in_flight if f <= event.frame]:
-                del viewer.in_flight[frame]  # acks are cumulative: a lost one cannot wedge it
-            viewer.last_ack = time.monotonic()
-            self._pump(viewer)  # a frame held back by the window goes now
+            self._carry_out(self.fanout.ack(viewer.id, event.frame, event.drawn, now))
         elif isinstance(event, Steer):
-            reply = self.room.steer(event.what, event.name)
+            command: Command = _STEER[event.what](event.name)
+            refused = self.room.steer(command)
+            reply = Error(refused) if refused else None
         elif isinstance(event, TakeControl):
-            reply = self.room.take_start() if event.start else self.room.take_stop()
-            if reply is None:
-                self._broadcast_takes()
+            future = self.room.take_start() if event.start else self.room.take_stop()
+            refused = await asyncio.wrap_future(future)
+            reply = Error(refused) if refused else None
         elif isinstance(event, Cue):
-            self.room.cue(event.text)
-        elif isinstance(event, Note | Marker):
-            kind = "note" if isinstance(event, Note) else "marker"
-            self.room.annotate(kind, event.text if isinstance(event, Note) else event.label)
-            self._broadcast_takes()
-        if isinstance(event, Hello | SwitchCodec):
-            self._update_codecs()
-            self._need_keyframe(viewer)
+            reply = Cued(event.text, self.room.cue(event.text))
+        elif isinstance(event, Note):
+            self.room.annotate("note", event.text)
+        elif isinstance(event, Marker):
+            self.room.annotate("marker", event.label)
         if reply is not None:
-            await viewer.conn.send(server_message("error", message=reply))
+            await viewer.conn.send(encode_server(reply))
 
-    def _broadcast_takes(self) -> None:
-        broadcast([v.conn for v in self.viewers], server_message("takes", takes=self.room.takes))
+    def _status(self) -> dict[str, object]:
+        status = self.room.status().to_json()
+        latency = status["latencyMs"]
+        latency["encode"] = _median(self.encode_ms)
+        latency["send"] = _median(list(self.fanout.send_ms))
+        latency["glass"] = _median(list(self.fanout.glass_ms))
+        status["viewers"] = len(self.viewers)
+        return status
 
     async def status_loop(self) -> None:
-        """Several times a second: the room's status, with the feed's own figures, to all."""
+        """Several times a second: the room's status, with the feed's own figures, to all; and
+        stalled viewers dropped."""
         while True:
-            await asyncio.sleep(STATUS_PERIOD_S)
-            status = self.room.status()
-            status["latencyMs"]["send"] = _median(self.send_ms)
-            status["latencyMs"]["glass"] = _median(self.glass_ms)
-            status["viewers"] = len(self.viewers)
-            now = time.monotonic()
-            ready = []
-            for viewer in list(self.viewers):
-                if viewer.in_flight and now - viewer.last_ack > STALL_S:
-                    self.viewers.discard(viewer)
-                    task = asyncio.create_task(self._drop(viewer))
-                    self._dropping.add(task)
-                    task.add_done_callback(self._dropping.discard)
-                elif viewer.conn.transport.get_write_buffer_size() <= WRITE_LIMIT:
-                    ready.append(viewer.conn)  # one not reading right now skips a status
-            broadcast(ready, server_message("status", **status))  # one encoding for all
-            if self.room.takes_version != self._takes_version:  # e.g. the actor pressed "ready"
-                self._takes_version = self.room.takes_version
-                self._broadcast_takes()
+            await asyncio.sleep(self.settings.status_period_s)
+            self._carry_out(self.fanout.tick(self.room.now()))
+            ready = [  # one not reading right now skips a status
+                v.conn
+                for v in self.viewers.values()
+                if v.conn.transport.get_write_buffer_size() <= self.settings.write_limit
+            ]
+            broadcast(ready, encode_server(Status(self._status())))  # one encoding for all
 
-    async def _drop(self, viewer: Viewer) -> None:
+    async def _drop(self, viewer: Viewer, reason: str) -> None:
         """Close a stalled viewer's connection; abort it if even the close cannot get out."""
         try:
             async with asyncio.timeout(1.0):
-                await viewer.conn.close(1008, f"stalled: no frame acknowledged for {STALL_S:g} s")
+                await viewer.conn.close(1008, reason)
         except TimeoutError:
             viewer.conn.transport.abort()  # its buffers are full and it is not reading
 
     async def close(self) -> None:
-        for viewer in list(self.viewers):
+        for viewer in list(self.viewers.values()):
             with contextlib.suppress(ConnectionClosed):
                 await viewer.conn.close(1001, "the room is closing")
 
 
-def _median(values: deque[float]) -> float | None:
+def _median(values: list[float]) -> float | None:
     return round(float(np.median(values)), 1) if values else None
 
 
-def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
+def _default_port(scheme: str, port: int) -> bool:
+    return (scheme, port) in (("http", 80), ("https", 443))
+
+
+def _response(
+    status: HTTPStatus, body: bytes, head: bool = False, content_type: str = "text/plain"
+) -> Response:
     headers = Headers(
         [
             ("Content-Type", content_type),
@@ -318,4 +421,4 @@ def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
             ),
         ]
     )
-    return Response(status.value, status.phrase, headers, body)
+    return Response(status.value, status.phrase, headers, b"" if head else body)

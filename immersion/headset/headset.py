@@ -10,12 +10,12 @@ the swapchain and the frame is submitted.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from capture.skeleton import Bone
+from immersion.config import HeadsetSettings
 from immersion.headset.cues import CuePanel
 from immersion.headset.eyes import Eyes, masks
 from immersion.headset.sky import sky_dome
@@ -27,14 +27,6 @@ from immersion.xr.session import Frame, XrSession
 
 HAND_SIZE = 0.09  # metres: the controller marker's length
 HEAD_CUTAWAY = (0.09, 0.25)  # metres: sphere centre above the avatar's head joint, radius
-
-
-@dataclass(frozen=True, slots=True)
-class HeadsetSettings:
-    """The room's ``headset`` section. ``eye_size`` None: what the runtime recommends."""
-
-    eye_size: tuple[int, int] | None = None
-    near: float = 0.05  # metres; the avatar's own head is cut away, not clipped by this
 
 
 class Headset:

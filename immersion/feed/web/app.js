@@ -18,16 +18,34 @@ const wallNow = () => (performance.timeOrigin + performance.now()) / 1000;
 const probes = new Map();
 let probeId = 0;
 
+let takeList = []; // [{file, started, duration?, notes: [...]}], oldest first
+let cameraNames = "";
+let limits = { cueChars: 200, noteChars: 2000 };
+let sayTimer = null;
+
 function send(obj) { if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(obj)); }
-function say(text) { const m = $("message"); m.textContent = text; m.hidden = !text; }
+// A message over the picture; transient ones (errors, confirmations) clear by themselves.
+function say(text, seconds = 0, kind = "") {
+  const m = $("message");
+  m.textContent = text; m.hidden = !text; m.dataset.kind = kind;
+  clearTimeout(sayTimer);
+  if (text && seconds) sayTimer = setTimeout(() => { m.hidden = true; m.textContent = ""; }, seconds * 1000);
+}
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}/feed?token=${encodeURIComponent(token)}`);
   socket.binaryType = "arraybuffer";
   socket.onopen = () => {
-    const codecs = typeof VideoDecoder === "undefined" ? ["jpeg"] : ["h264", "jpeg"];
-    send({ type: "hello", codecs });
+    const h264 = typeof VideoDecoder !== "undefined";
+    send({ type: "hello", codecs: h264 ? ["h264", "jpeg"] : ["jpeg"] });
+    if (!h264) {
+      say(window.isSecureContext
+        ? "JPEG: this browser has no WebCodecs H.264 decoder."
+        : "JPEG, not H.264: this page is not secure (plain http on a network name), and browsers "
+          + "decode H.264 only on secure pages. Ask for the room's https link (serve --tls).", 12, "info");
+      $("codec").title = "H.264 needs a secure page (https)";
+    }
   };
   socket.onmessage = (event) => {
     if (typeof event.data !== "string") {
@@ -37,8 +55,11 @@ function connect() {
     const msg = JSON.parse(event.data);
     if (msg.type === "welcome") welcome(msg);
     else if (msg.type === "status") status(msg);
-    else if (msg.type === "takes") takes(msg.takes);
-    else if (msg.type === "error") say(msg.message);
+    else if (msg.type === "takes") { takeList = msg.takes; takes(); }
+    else if (msg.type === "take") takeChanged(msg.take);
+    else if (msg.type === "note") noteAdded(msg.file, msg.note);
+    else if (msg.type === "cued") say(`Cue "${msg.text}": ${msg.where}.`, 5, "ok");
+    else if (msg.type === "error") say(msg.message, 8, "error");
   };
   socket.onclose = (event) => {
     $("role").textContent = "disconnected";
@@ -80,11 +101,14 @@ function welcome(msg) {
   const scene = $("scene"), avatar = $("avatar");
   scene.replaceChildren(...msg.room.scenes.map((s) => new Option(s, s)));
   avatar.replaceChildren(...msg.room.avatars.map((a) => new Option(a, a)));
-  cameras(msg.room.cameras);
+  limits = msg.limits;
+  $("note").maxLength = limits.noteChars;
   status(msg.status);
 }
 
 function cameras(names) {
+  if (names.join("\n") === cameraNames) return; // the same set's presets: keep the buttons
+  cameraNames = names.join("\n");
   $("cameras").replaceChildren(...names.map((name) => {
     const b = document.createElement("button");
     b.textContent = name; b.dataset.camera = name;
@@ -108,9 +132,12 @@ function status(s) {
   $("avatar-title").textContent = s.avatar;
   if ($("scene").value !== s.scene) $("scene").value = s.scene;
   if ($("avatar").value !== s.avatar) $("avatar").value = s.avatar;
+  cameras(s.cameras);
   for (const b of $("cameras").children) b.classList.toggle("active", b.dataset.camera === s.camera);
   $("rolling").hidden = !s.take.rolling;
-  $("take-start").disabled = s.take.rolling;
+  $("take-start").disabled = s.take.rolling || Boolean(s.take.refused);
+  $("take-start").title = s.take.refused || "";
+  $("take-refused").textContent = s.take.refused || "";
   $("take-stop").disabled = !s.take.rolling;
   if (s.take.rolling) {
     const secs = Math.max(0, s.now - s.take.since);
@@ -137,7 +164,6 @@ function status(s) {
     li.children[2].textContent = `${Math.round(c * 100)}%`;
     return li;
   }));
-  if (s.errors && s.errors.length) say(s.errors[s.errors.length - 1]);
 }
 
 function headsetLine(h) {
@@ -145,16 +171,40 @@ function headsetLine(h) {
   return `${h.state.toLowerCase()}${h.fps ? `, ${h.fps.toFixed(0)} fps` : ""}`;
 }
 
-function takes(list) {
-  $("takes").replaceChildren(...list.filter((t) => t.file || t.notes.length).map((t) => {
+function takeChanged(take) {
+  const known = takeList.find((t) => t.file === take.file);
+  if (known) Object.assign(known, take);
+  else takeList.push({ ...take, notes: [] });
+  takes();
+}
+
+function noteAdded(file, note) {
+  let take = takeList.length ? takeList[takeList.length - 1] : null;
+  if (!take || take.file !== file) {
+    take = takeList.find((t) => t.file === file);
+    if (!take) { take = { file, started: 0, notes: [] }; takeList.unshift(take); }
+  }
+  take.notes.push(note);
+  if (take.notes.length > 500) take.notes.splice(0, take.notes.length - 500);
+  takes();
+}
+
+function takes() {
+  $("takes").replaceChildren(...takeList.filter((t) => t.file || t.notes.length).map((t) => {
     const li = document.createElement("li");
     li.className = "take";
-    li.textContent = t.file ? `${t.file}${t.duration != null ? ` — ${t.duration.toFixed(1)} s` : " — rolling"}` : "Notes outside takes";
+    const state = t.duration != null ? ` — ${t.duration.toFixed(1)} s` : " — rolling";
+    li.textContent = t.file ? `${t.file}${state}` : "Notes outside takes";
+    if (t.endedBy) {
+      const why = document.createElement("div");
+      why.className = "ended"; why.textContent = `stopped: ${t.endedBy}`;
+      li.append(why);
+    }
     const notes = document.createElement("ul");
     notes.className = "notes";
     for (const n of t.notes) {
       const item = document.createElement("li");
-      const icon = n.kind === "marker" ? "◆" : n.kind === "actor" ? "▶ actor:" : "✎";
+      const icon = { marker: "◆", actor: "▶ actor:", cue: "➜ cue:" }[n.kind] || "✎";
       item.textContent = `${icon} ${(n.takeT ?? n.t).toFixed(1)} s: ${n.text}`;
       notes.append(item);
     }
@@ -169,7 +219,7 @@ $("take-start").onclick = () => send({ type: "take", action: "start" });
 $("take-stop").onclick = () => send({ type: "take", action: "stop" });
 $("marker").onclick = () => send({ type: "marker", label: "marker" });
 $("cue").onclick = () => {
-  const text = $("note").value.trim().slice(0, 200);
+  const text = $("note").value.trim().slice(0, limits.cueChars);
   if (text) { send({ type: "cue", text }); $("note").value = ""; }
 };
 $("note-form").onsubmit = (e) => {

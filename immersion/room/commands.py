@@ -1,0 +1,58 @@
+"""The director's switches on their way to the render thread: bounded and coalesced.
+
+A flood of switches must not become a backlog the render loop works through while every viewer
+waits: there is one slot per kind of switch, a newer switch replaces one not yet carried out,
+and the costly ones (a scene or avatar load, ~1-2 s on a CPU) are carried out at most once per
+``gap_s``, the newest winning. So the box holds at most four commands (a cue too: the newest), whatever arrives.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+from immersion.room.messages import Command, CueActor, SwitchAvatar, SwitchCamera, SwitchScene
+
+COSTLY = (SwitchScene, SwitchAvatar)
+
+
+class CommandBox:
+    """Written by the feed's thread, emptied by the render thread (times in seconds)."""
+
+    __slots__ = ("_last_costly", "_lock", "_slots", "gap_s", "replaced")
+
+    def __init__(self, gap_s: float) -> None:
+        self.gap_s = gap_s
+        self._lock = threading.Lock()
+        self._slots: dict[type, Command] = {}
+        self._last_costly = -math.inf
+        self.replaced = 0  # switches overtaken by a newer one before they were carried out
+
+    def put(self, command: Command) -> None:
+        with self._lock:
+            if isinstance(command, SwitchScene):
+                # A preset chosen for the old set means nothing on the new one.
+                self.replaced += self._slots.pop(SwitchCamera, None) is not None
+            self.replaced += self._slots.get(type(command)) is not None
+            self._slots[type(command)] = command
+
+    def due(self, now: float) -> list[Command]:
+        """What to carry out now, in order: at most one load (a scene before an avatar),
+        then a camera preset (which must name a preset of the set then standing)."""
+        out: list[Command] = []
+        with self._lock:
+            if now - self._last_costly >= self.gap_s:
+                for kind in COSTLY:
+                    if kind in self._slots:
+                        out.append(self._slots.pop(kind))
+                        self._last_costly = now
+                        break
+            if SwitchCamera in self._slots and SwitchScene not in self._slots:
+                out.append(self._slots.pop(SwitchCamera))
+            if CueActor in self._slots:
+                out.append(self._slots.pop(CueActor))
+        return out
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._slots)

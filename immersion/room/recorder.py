@@ -1,0 +1,245 @@
+"""The recorder: the one owner of the take files and of the room's take list.
+
+Capture hands it poses, the feed hands it take starts and stops and notes; each is a message
+on a bounded queue, and all disk I/O happens on the recorder's own thread, never on the feed's
+event loop. Take files are append-only and flushed per line (:class:`~capture.take.TakeWriter`),
+so a killed room leaves every line up to the kill readable.
+
+A write that fails (a full disk, a yanked drive) ends the take then and there: what was
+written stays readable, directors are told why, capture and rendering go on, and a new take is
+refused, with the reason, until the disk has room again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from capture.errors import CaptureError
+from capture.pose import Pose
+from capture.take import TakeWriter
+from immersion.room.messages import (
+    NoteAdded,
+    NoteItem,
+    Problem,
+    RoomEvent,
+    TakeChanged,
+    TakeEntry,
+    TakeList,
+    TakeState,
+)
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 256  # ~8 s of poses at 30 fps: a disk that stalls longer costs frames, not memory
+NOTES_KEPT = 500  # per take, in memory for viewers; the take file keeps every one
+
+
+@dataclass(frozen=True, slots=True)
+class StartTake:
+    header: dict[str, Any]
+    reply: Future[str | None]  # None: rolling; else why not
+
+
+@dataclass(frozen=True, slots=True)
+class StopTake:
+    reply: Future[str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPose:
+    t: float  # room clock
+    pose: Pose
+
+
+@dataclass(frozen=True, slots=True)
+class RecordNote:
+    item: NoteItem
+    reply: Future[NoteItem] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    pass
+
+
+Message = StartTake | StopTake | RecordPose | RecordNote | _Stop
+
+
+class Recorder:
+    """Runs on its own thread (:meth:`run`); everything else talks to it by :meth:`send`."""
+
+    def __init__(
+        self,
+        takes_dir: Path,
+        clock: Callable[[], float],
+        emit: Callable[[RoomEvent], None],
+        min_free_bytes: int,
+    ) -> None:
+        self.takes_dir = takes_dir
+        self.clock = clock
+        self.emit = emit
+        self.min_free_bytes = min_free_bytes
+        self._queue: queue.Queue[Message] = queue.Queue(QUEUE_SIZE)
+        self.dropped = 0  # messages not recorded because the queue was full
+        # Published for other threads: replaced whole, never changed in place.
+        self.takes = TakeList()
+        self.state = TakeState(rolling=False)
+        # The recorder thread's own.
+        self._writer: TakeWriter | None = None
+        self._started = 0.0
+        self._entries: list[TakeEntry] = []
+        self._notes: list[tuple[NoteItem, ...]] = []
+
+    # Any thread ---------------------------------------------------------------------------------
+
+    def send(self, message: Message) -> None:
+        """Queue ``message`` without ever blocking the caller (the feed's event loop among
+        them): when the recorder is that far behind, a pose is dropped and counted, a note too,
+        and a take command is answered at once that the recorder is busy."""
+        try:
+            self._queue.put_nowait(message)
+        except queue.Full:
+            self.dropped += 1
+            if isinstance(message, StartTake | StopTake):
+                message.reply.set_result("the recorder is behind (a slow disk?); try again")
+            elif isinstance(message, RecordNote):
+                log.warning("recorder behind: note %r not recorded", message.item.text[:40])
+                if message.reply is not None:
+                    message.reply.set_result(message.item)
+
+    def recording(self) -> bool:
+        return self.state.rolling
+
+    # The recorder thread ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        while True:
+            message = self._queue.get()
+            if isinstance(message, _Stop):
+                self._stop_take(None)
+                return
+            if isinstance(message, RecordPose):
+                self._write_pose(message)
+            elif isinstance(message, StartTake):
+                message.reply.set_result(self._start(message.header))
+            elif isinstance(message, StopTake):
+                message.reply.set_result(self._stop_take(None))
+            else:
+                message_item = self._note(message.item)
+                if message.reply is not None:
+                    message.reply.set_result(message_item)
+
+    def stop(self) -> None:
+        self._queue.put(_Stop(), timeout=10)  # from a plain thread: it may wait its turn
+
+    def _start(self, header: dict[str, Any]) -> str | None:
+        if self._writer is not None:
+            return f"a take is already rolling ({self._writer.path.name})"
+        refused = self._refusal()
+        if refused:
+            self._publish_state(refused)
+            return refused
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        number = sum(1 for e in self._entries if e.file) + 1
+        path = self.takes_dir / f"take-{stamp}-{number:02d}.jsonl"
+        now = self.clock()
+        try:
+            self._writer = TakeWriter(path, {**header, "roomTime": round(now, 4)})
+        except (CaptureError, OSError) as exc:
+            self._writer = None
+            return f"cannot start a take: {exc}"
+        self._started = now
+        self._entries.append(TakeEntry(path.name, now))
+        self._notes.append(())
+        self._publish(TakeChanged(self._entries[-1]))
+        return None
+
+    def _refusal(self) -> str | None:
+        """Why a take cannot start now: too little room on its disk."""
+        try:
+            self.takes_dir.mkdir(parents=True, exist_ok=True)
+            free = shutil.disk_usage(self.takes_dir).free
+        except OSError as exc:
+            return f"takes folder {self.takes_dir}: {exc.strerror or exc}"
+        if free < self.min_free_bytes:
+            return (
+                f"takes folder {self.takes_dir} has {free // 1024} KB free; a take needs "
+                f"{self.min_free_bytes // 1024} KB: free some space"
+            )
+        return None
+
+    def _stop_take(self, reason: str | None) -> str | None:
+        writer = self._writer
+        if writer is None:
+            return "no take is rolling"
+        self._writer = None
+        now = self.clock()
+        fps = writer.frames / (now - self._started) if now > self._started else 0.0
+        try:
+            if reason is None:
+                writer.write_event(now - self._started, "end", frames=writer.frames, fps=fps)
+            writer.close()
+        except OSError as exc:  # the disk filled during the last lines: what is there stays
+            reason = reason or f"the take could not be closed ({exc.strerror or exc})"
+            with contextlib.suppress(OSError):
+                writer.close()
+        entry = replace(
+            self._entries[-1], duration=now - self._started, frames=writer.frames, ended_by=reason
+        )
+        self._entries[-1] = entry
+        self._publish(TakeChanged(entry), refused=self._refusal() if reason else None)
+        if reason:
+            self.emit(Problem("take", f"{writer.path.name} stopped: {reason}", now))
+        return None
+
+    def _write_pose(self, message: RecordPose) -> None:
+        if self._writer is None:
+            return
+        try:
+            t = message.t - self._started
+            self._writer.write(t, replace(message.pose, t=t))
+        except OSError as exc:
+            self._fail(exc)
+
+    def _note(self, item: NoteItem) -> NoteItem:
+        """Into the rolling take, and the list: under the rolling or last take, or, before any
+        take, under one unnamed entry."""
+        if self._writer is not None:
+            item = replace(item, take_t=item.t - self._started)
+            try:
+                self._writer.write_event(item.t - self._started, item.kind, text=item.text)
+            except OSError as exc:
+                self._fail(exc)
+        if not self._entries:
+            self._entries.append(TakeEntry("", 0.0))
+            self._notes.append(())
+        self._notes[-1] = (*self._notes[-1][-(NOTES_KEPT - 1) :], item)
+        self._publish(NoteAdded(self._entries[-1].file, item))
+        return item
+
+    def _fail(self, exc: OSError) -> None:
+        reason = f"writing failed ({exc.strerror or exc})"
+        log.warning("take %s: %s", self._writer.path if self._writer else "?", reason)
+        self._stop_take(reason)
+
+    def _publish(self, event: RoomEvent, refused: str | None = None) -> None:
+        self.takes = TakeList(tuple(self._entries), tuple(self._notes))
+        self._publish_state(refused)
+        self.emit(event)
+
+    def _publish_state(self, refused: str | None) -> None:
+        writer = self._writer
+        self.state = (
+            TakeState(True, writer.path.name, self._started)
+            if writer is not None
+            else TakeState(False, refused=refused)
+        )

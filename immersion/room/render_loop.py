@@ -1,0 +1,308 @@
+"""The render loop: the one owner of Panda3D, the stage and the headset, on its own thread.
+
+Each tick it carries out the director's due switches (:class:`~immersion.room.commands.
+CommandBox`), poses the avatar for one capture period ago (so the pose is interpolated between
+the two newest captured poses rather than stepping at the capture's rate), renders, and hands
+the mirror picture to the room's picture sink. With a headset the headset's frame loop paces
+the ticks and the mirror takes every n-th; when the headset's session ends, the room's own
+clock takes over.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from capture.errors import CaptureError
+from immersion.catalogue import avatar_file, catalogue_pack
+from immersion.config import RoomSettings
+from immersion.errors import StageError
+from immersion.room.capture_worker import CaptureSnapshot
+from immersion.room.commands import CommandBox
+from immersion.room.messages import (
+    Command,
+    CueActor,
+    MeterSnapshot,
+    Picture,
+    Problem,
+    RoomEvent,
+    SwitchAvatar,
+    SwitchCamera,
+    SwitchScene,
+)
+from immersion.room.meter import Meter
+from immersion.scenes.manifest import ScenePack, load_pack
+from immersion.stage.avatar_actor import AvatarActor
+from immersion.stage.pose_feed import LatestPose
+from immersion.stage.stage import Stage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StageSnapshot:
+    scene: str
+    avatar: str
+    camera: str
+    cameras: tuple[str, ...]
+    frame: int = 0
+    meter: MeterSnapshot = field(default_factory=MeterSnapshot)
+    headset: Mapping[str, Any] | None = None
+
+
+class RenderLoop:
+    """Owns the stage; :meth:`run` is the render thread's body."""
+
+    def __init__(
+        self,
+        settings: RoomSettings,
+        pack: ScenePack,
+        avatar_path: Path,
+        clock: Callable[[], float],
+        latest: LatestPose,
+        commands: CommandBox,
+        capture: Callable[[], CaptureSnapshot],
+        emit: Callable[[RoomEvent], None],
+        on_press: Callable[[str], None],
+        stop: threading.Event,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.latest = latest
+        self.commands = commands
+        self.capture = capture
+        self.emit = emit
+        self.on_press = on_press
+        self._stop = stop
+        self.on_picture: Callable[[Picture], None] = lambda picture: None
+        self._cut = True  # the next picture starts afresh (the first one, or after a switch)
+        self._pack = pack
+        self._avatar_path = avatar_path
+        self._avatar = Path(settings.avatar).stem
+        self._cue = ("note", "")
+        self._headset: Any = None
+        self._headset_status: dict[str, Any] | None = {"state": "off"} if settings.headset else None
+        self._meter = Meter()
+        self._frame = 0
+        camera = pack.camera(settings.camera).name
+        headset = self._headset_status
+        self.snapshot = StageSnapshot(
+            pack.name,
+            self._avatar,
+            camera,
+            tuple(c.name for c in pack.cameras),
+            headset=MappingProxyType(dict(headset)) if headset is not None else None,
+        )
+
+    # The render thread ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        s = self.settings
+        stage = Stage.open(
+            self._pack,
+            self._load_avatar(self._avatar_path, s.bone_map),
+            width=s.width,
+            height=s.height,
+            camera=self.snapshot.camera,
+            shading=s.shading,
+        )
+        period = 1.0 / s.fps
+        self._headset = self._open_headset(stage)
+        ticks: Iterator[object] = self._ticks(period)
+        headset_frames = None
+        if self._headset is not None:  # the headset paces the loop while it runs
+            headset_frames = self._headset_frames(self._headset, period)
+            ticks = itertools.chain(headset_frames, ticks)
+        next_mirror = time.monotonic()
+        try:
+            for _ in ticks:
+                stage = self._carry_out(stage, self.commands.due(time.monotonic()))
+                now = self.clock()
+                captured = self.capture()
+                rate = captured.meter.rate(now)
+                pose = self.latest.at(now - 1.0 / rate if rate > 0 else now)
+                t0 = time.perf_counter()
+                stage.show(pose)
+                if time.monotonic() < next_mirror:
+                    continue  # a headset faster than the mirror: the viewers get every n-th
+                next_mirror = max(next_mirror + period, time.monotonic() - period)
+                bgra = np.ascontiguousarray(stage.target.bgra()[::-1])  # the room's own copy
+                if captured.image is not None:
+                    draw_inset(bgra, captured.image)
+                render_t = self.clock()
+                self._frame += 1
+                self._meter.tick(render_t, render=(time.perf_counter() - t0) * 1e3)
+                self._publish(stage)
+                bgra.flags.writeable = False
+                capture_t = pose.t if pose is not None else render_t
+                self.on_picture(Picture(self._frame, capture_t, render_t, bgra, self._cut))
+                self._cut = False
+        finally:
+            if headset_frames is not None:
+                headset_frames.close()  # ends its frame, then closes the headset
+            stage.close()
+
+    def _publish(self, stage: Stage) -> None:
+        headset = self._headset_status
+        self.snapshot = StageSnapshot(
+            stage.pack.name,
+            self._avatar,
+            stage.camera_preset.name,
+            tuple(c.name for c in stage.pack.cameras),
+            self._frame,
+            self._meter.snapshot(self.clock()),
+            MappingProxyType(dict(headset)) if headset is not None else None,
+        )
+
+    def _ticks(self, period: float) -> Iterator[None]:
+        """The room's own pace, without a headset: one tick per ``period`` until stopped."""
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            yield None
+            next_at += period
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+            else:
+                next_at = time.monotonic()  # late: do not try to catch up in a burst
+
+    # Switches ------------------------------------------------------------------------------------
+
+    def _carry_out(self, stage: Stage, due: list[Command]) -> Stage:
+        """Carry out due switches; one that fails is reported and the room plays on."""
+        for command in due:
+            if isinstance(command, CueActor):
+                self._cue = (command.kind, command.text)
+                if self._headset is not None:
+                    self._headset.cue(command.kind, command.text)
+                continue
+            try:
+                stage = self._switch(stage, command)
+            except (CaptureError, StageError, OSError) as exc:
+                self.emit(Problem(_label(command), str(exc), self.clock()))
+            self._cut = True
+        return stage
+
+    def _switch(self, stage: Stage, command: Command) -> Stage:
+        if isinstance(command, SwitchCamera):
+            stage.set_camera(stage.pack.camera(command.name))
+        elif isinstance(command, SwitchAvatar):
+            path = avatar_file(command.name)
+            stage.place_avatar(self._load_avatar(path, None), stage.mark)
+            self._avatar = command.name
+        elif isinstance(command, SwitchScene):
+            pack = load_pack(
+                catalogue_pack(command.name)
+            )  # a bad pack fails before the set is touched
+            if self._headset is not None:
+                self._headset.detach()  # its nodes would go with the old set
+            try:
+                stage = stage.reopen(pack)
+            except StageError as exc:
+                stage = stage.reopen(self._pack)  # put the old set back, then report
+                self.emit(Problem(_label(command), str(exc), self.clock()))
+            else:
+                self._pack = pack
+            finally:
+                if self._headset is not None:
+                    self._headset.attach(stage)
+        self._publish(stage)
+        return stage
+
+    def _load_avatar(self, path: Path, bone_map: dict[str, str] | None) -> AvatarActor:
+        s = self.settings
+        return AvatarActor.load(path, use=s.use, licensed=s.licensed, bone_map=bone_map)
+
+    # The headset ---------------------------------------------------------------------------------
+
+    def _open_headset(self, stage: Stage) -> Any:
+        """The headset, when asked for and found; otherwise a problem reported, and None."""
+        if self.settings.headset is None:
+            return None
+        from immersion.headset.headset import Headset
+
+        stage.show(None)  # leaves Panda's GL context current on this thread, for the binding
+        headset = Headset(self.settings.headset, lambda press: self.on_press(press.button))
+        try:
+            headset.open(stage)
+        except StageError as exc:
+            self._headset_status = {"state": "unavailable", "reason": str(exc)}
+            self.emit(Problem("headset", f"{exc}; the room runs without it", self.clock()))
+            return None
+        xs = headset.session
+        chain = xs.swapchains[0]
+        self._headset_status = {
+            "state": xs.lifecycle.state.name,
+            "runtime": xs.runtime_name,
+            "system": xs.system_name,
+            "eye": [chain.width, chain.height],
+            "space": xs.space_type,
+        }
+        return headset
+
+    def _headset_frames(self, headset: Any, period: float) -> Generator[object, None, None]:
+        """The headset's frames until its session ends (the room then paces itself) or the
+        room stops (the session is then asked to exit, and given a moment to)."""
+        meter = Meter()
+        deadline = None
+        status = self._headset_status
+        assert status is not None
+        try:
+            for frame in headset.frames(period):
+                if self._stop.is_set() and deadline is None:
+                    headset.request_exit()
+                    deadline = time.monotonic() + 2.0
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                headset.cue(*self._cue)
+                now = time.monotonic()
+                if frame.views:
+                    meter.tick(now)
+                status["state"] = headset.session.lifecycle.state.name
+                status["fps"] = round(meter.snapshot(now).rate(now), 1)
+                yield frame
+        except Exception as exc:  # a runtime that fails mid-take must not take the room with it
+            log.warning("headset failed", exc_info=True)
+            self.emit(
+                Problem("headset", f"{type(exc).__name__}: {exc}; the room plays on", self.clock())
+            )
+        finally:
+            status["state"] = "ended"
+            status["fps"] = 0.0
+            headset.close()
+            self._headset = None
+
+
+def _label(command: Command) -> str:
+    name = getattr(command, "name", "")
+    return f"{type(command).__name__.removeprefix('Switch').lower()} {name!r}"
+
+
+def draw_inset(bgra: NDArray[np.uint8], rgb: NDArray[np.uint8]) -> None:
+    """Draw ``rgb`` (H, W, 3) into the bottom-right quarter-width corner of ``bgra``, in place.
+
+    The actor's camera picture beside their avatar, for rooms started with ``--show-camera``:
+    a director can tell a tracking artefact from the performance at a glance.
+    """
+    import cv2
+
+    height, width = bgra.shape[:2]
+    w = max(width // 4, 8)
+    h = max(round(w * rgb.shape[0] / rgb.shape[1]), 8)
+    margin, border = max(width // 80, 2), 2
+    y1, x1 = height - margin, width - margin
+    y0, x0 = max(y1 - h, border), max(x1 - w, border)
+    bgra[y0 - border : y1 + border, x0 - border : x1 + border] = (255, 255, 255, 255)
+    small = cv2.resize(rgb, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    bgra[y0:y1, x0:x1, :3] = small[:, :, ::-1]
+    bgra[y0:y1, x0:x1, 3] = 255

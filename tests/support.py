@@ -1,0 +1,156 @@
+"""What tests, benchmarks and scripts share: one way to run the CLI, start a room, launch chromium.
+
+A module of its own (not conftest, not a test module), so benchmarks import it without pulling
+in pytest's fixtures or another test module's collection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+
+from capture.pose import Pose
+from capture.take import TakeWriter
+from immersion.feed.protocol import decode_video
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+# As root, on a machine with no network and no GPU: no sandbox, nothing phoning home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def need(path: Path) -> Path:
+    """``path``, which the set-up makes. Missing data is a broken set-up, not a reason to skip:
+    fail loudly with the fix."""
+    assert path.exists(), f"{path} is missing; run ./dev setup"
+    return path
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``immersion`` as a user would, in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "immersion", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+@dataclass
+class ServedRoom:
+    """An ``immersion serve`` process, with its two tokens and the base of its links."""
+
+    process: subprocess.Popen[str]
+    port: int
+    director: str
+    observer: str
+    takes: Path
+    base: str = ""  # what the printed links start with, e.g. https://casting.test:43123
+
+    def url(self, token: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/feed?token={token}"
+
+    def page(self, token: str) -> str:
+        return f"{self.base}/?token={token}"
+
+
+LINK = re.compile(r"(https?://[^/\s]+:(\d+))/\?token=(\S+)")
+
+
+@contextlib.contextmanager
+def served_room(tmp: Path, args: list[str], **env: str) -> Iterator[ServedRoom]:
+    """Start ``immersion serve --port 0 --takes tmp/takes ARGS``: its console goes to
+    tmp/serve.log, its own log to tmp/room.log."""
+    command = [sys.executable, "-m", "immersion", "serve", "--port", "0", "--log"]
+    command += [str(tmp / "room.log"), "--takes", str(tmp / "takes")]
+    with (tmp / "serve.log").open("w") as log:
+        process = subprocess.Popen(
+            [*command, *args],
+            stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT,
+            env={**os.environ, "PYTHONWARNINGS": "ignore", **env},
+        )  # fmt: skip
+        assert process.stdout is not None
+        try:
+            lines: list[str] = []
+            while len(lines) < 12 and not any("observers:" in line for line in lines):
+                lines.append(process.stdout.readline())
+            director = next((LINK.search(x) for x in lines if "directors:" in x), None)
+            observer = next((LINK.search(x) for x in lines if "observers:" in x), None)
+            assert director and observer, (lines, (tmp / "serve.log").read_text())
+            port, base = int(director[2]), director[1]
+            yield ServedRoom(process, port, director[3], observer[3], tmp / "takes", base)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stdout.close()
+
+
+# A room's feed, as a viewer sees it ------------------------------------------------------
+
+
+def perf_take(path: Path) -> Path:
+    """A 2 s take (the hips rising slowly): a source that needs no model."""
+    with TakeWriter(path, {"fps": 30.0}) as w:
+        for k in range(60):
+            w.write(k / 30, Pose.rest(hips_height=0.9 + 0.001 * k))
+    return path
+
+
+async def hello(ws: ClientConnection, codec: str = "jpeg") -> dict[str, Any]:
+    welcome: dict[str, Any] = json.loads(await ws.recv())
+    assert welcome["type"] == "welcome"
+    await ws.send(json.dumps({"type": "hello", "codecs": [codec]}))
+    return welcome
+
+
+async def frames(ws: ClientConnection, count: int, ack: bool = True) -> list[Any]:
+    """The next ``count`` video headers (acknowledging each), and the text messages between."""
+    headers: list[Any] = []
+    while len(headers) < count:
+        message = await asyncio.wait_for(ws.recv(), 10)
+        if isinstance(message, bytes):
+            header, payload = decode_video(message)
+            assert len(payload) > (100 if header.keyframe else 0)
+            headers.append(header)
+            if ack:
+                await ws.send(json.dumps({"type": "ack", "frame": header.frame}))
+    return headers
+
+
+async def until(
+    ws: ClientConnection, kind: str, check: Any = None, timeout: float = 10
+) -> dict[str, Any]:
+    """The next ``kind`` message that passes ``check``, acknowledging frames meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = await asyncio.wait_for(ws.recv(), 10)
+        if isinstance(message, bytes):
+            await ws.send(json.dumps({"type": "ack", "frame": decode_video(message)[0].frame}))
+            continue
+        data: dict[str, Any] = json.loads(message)
+        if data["type"] == kind and (check is None or check(data)):
+            return data
+    raise AssertionError(f"no {kind} message")

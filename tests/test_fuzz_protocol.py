@@ -1,0 +1,169 @@
+"""Fuzzing what viewers send (Hypothesis): any text or bytes, any JSON of any shape and depth,
+and well-formed messages with hostile field values. Each message becomes an event; nothing
+raises, nothing is accepted outside its bounds, and the fan-out never holds more than its window.
+
+Budget (CI): derandomized, a fixed number of examples per property (see ``BUDGET``).
+"""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from immersion.config import Limits
+from immersion.feed.encoders import Encoded, EncodedFrame
+from immersion.feed.fanout import FanOut, Send
+from immersion.feed.protocol import (
+    Ack,
+    Codec,
+    Cue,
+    Hello,
+    Marker,
+    Note,
+    Reject,
+    Steer,
+    SwitchCodec,
+    TakeControl,
+    ViewerProtocol,
+)
+
+pytestmark = pytest.mark.pure
+BUDGET = settings(
+    max_examples=300,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+LIMITS = Limits()
+KINDS = ["hello", "ack", "codec", "camera", "scene", "avatar", "take", "note", "marker", "cue"]
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=50),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5)
+    ),
+    max_leaves=40,
+)
+
+
+def _check(event: object) -> None:
+    assert isinstance(
+        event, Hello | Ack | SwitchCodec | Steer | TakeControl | Note | Marker | Cue | Reject
+    )
+    if isinstance(event, Note):
+        assert 0 < len(event.text) <= LIMITS.note_chars
+    if isinstance(event, Steer | Marker):
+        text = event.name if isinstance(event, Steer) else event.label
+        assert 0 < len(text) <= LIMITS.name_chars and "\x00" not in text
+    if isinstance(event, Cue):
+        assert 0 < len(event.text) <= LIMITS.cue_chars
+    if isinstance(event, Ack):
+        assert 0 <= event.frame < 2**32
+
+
+@BUDGET
+@given(st.one_of(st.text(max_size=6000), st.binary(max_size=6000)))
+def test_any_text_or_bytes_is_an_event(message: str | bytes) -> None:
+    _check(ViewerProtocol("director", 0.0).receive(message, 0.0))
+
+
+@BUDGET
+@given(
+    st.sampled_from(KINDS),
+    st.dictionaries(
+        st.sampled_from(
+            ["codecs", "frame", "drawn", "codec", "name", "action", "text", "label", "type"]
+        ),
+        json_values,
+        max_size=4,
+    ),
+)
+def test_well_formed_messages_with_hostile_fields_are_events(
+    kind: str, fields: dict[str, Any]
+) -> None:
+    message = json.dumps({**fields, "type": kind})
+    for role in ("director", "observer"):
+        event = ViewerProtocol(role, 0.0).receive(message, 0.0)
+        _check(event)
+        if role == "observer" and kind in (
+            "camera",
+            "scene",
+            "avatar",
+            "take",
+            "note",
+            "marker",
+            "cue",
+        ):
+            assert isinstance(event, Reject)
+
+
+@BUDGET
+@given(st.integers(min_value=1, max_value=3000))
+def test_deep_nesting_is_refused_within_bounded_memory(depth: int) -> None:
+    message = '{"type": "note", "text": ' + "[" * depth + "]" * depth + "}"
+    tracemalloc.start()
+    try:
+        event = ViewerProtocol("director", 0.0).receive(message, 0.0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(event, Reject) and peak < 4 << 20
+
+
+@BUDGET
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["join", "leave", "publish", "ack", "switch", "tick"]),
+            st.integers(min_value=1, max_value=4),
+            st.integers(min_value=0, max_value=60),
+            st.booleans(),
+        ),
+        max_size=120,
+    )
+)
+def test_the_fan_out_never_exceeds_its_window_whatever_the_viewers_do(
+    steps: list[tuple[str, int, int, bool]],
+) -> None:
+    fan = FanOut(window=2, stall_s=5, keyframe_gap_s=0.5)
+    in_flight: dict[int, set[int]] = {}
+    frame, now = 0, 0.0
+    for op, viewer, n, flag in steps:
+        now += 0.05
+        if op == "join":
+            actions = fan.join(viewer, Codec.H264 if flag else Codec.JPEG, now)
+            in_flight[viewer] = set()
+        elif op == "leave":
+            fan.leave(viewer)
+            in_flight.pop(viewer, None)
+        elif op == "publish":
+            frame += 1
+            encoded = {c: Encoded(c, flag or c is Codec.JPEG, b"x") for c in Codec}
+            actions = fan.publish(EncodedFrame(frame, now, now, 16, 16, encoded), now)
+        elif op == "ack":
+            actions = fan.ack(viewer, n, flag, now)
+            if viewer in in_flight:
+                in_flight[viewer] = {f for f in in_flight[viewer] if f > n}
+        elif op == "switch":
+            actions = fan.switch(viewer, Codec.JPEG if flag else Codec.H264, now)
+            in_flight.setdefault(viewer, set())
+        else:
+            now += n / 10
+            actions = fan.tick(now)
+            for viewer_gone in [v for v in in_flight if v not in fan]:
+                del in_flight[viewer_gone]
+        if op in ("join", "publish", "ack", "switch"):
+            for action in actions:
+                if isinstance(action, Send):
+                    in_flight.setdefault(action.viewer, set()).add(frame)
+        for viewer_frames in in_flight.values():
+            assert len(viewer_frames) <= 2

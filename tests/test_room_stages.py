@@ -1,0 +1,200 @@
+"""The room's stages on their own: the command box, meters, the recorder and the capture
+worker, without a stage, a feed or a network."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from capture.landmarks import LandmarkFrame
+from capture.pose import Pose
+from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
+from capture.take import read_take
+from immersion.config import RoomSettings
+from immersion.room.capture_worker import CaptureWorker
+from immersion.room.commands import CommandBox
+from immersion.room.messages import (
+    CueActor,
+    NoteAdded,
+    NoteItem,
+    Problem,
+    RoomEvent,
+    SwitchAvatar,
+    SwitchCamera,
+    SwitchScene,
+    TakeChanged,
+)
+from immersion.room.meter import Meter
+from immersion.room.recorder import Recorder, RecordNote, RecordPose, StartTake, StopTake
+from immersion.stage.pose_feed import LatestPose
+
+
+@pytest.mark.pure
+def test_a_flood_of_switches_coalesces_to_the_newest_and_loads_are_spaced() -> None:
+    box = CommandBox(gap_s=2.0)
+    for k in range(100):  # 5 s of a director switching scenes every 50 ms
+        box.put(SwitchScene(f"pack-{k}"))
+        box.put(SwitchAvatar(f"avatar-{k}"))
+    assert box.pending() == 2 and box.replaced == 198
+    assert box.due(10.0) == [SwitchScene("pack-99")]  # one load per call, scene first
+    assert box.due(11.0) == []  # the avatar waits for the gap
+    assert box.due(12.0) == [SwitchAvatar("avatar-99")]
+    assert box.pending() == 0
+
+
+@pytest.mark.pure
+def test_a_camera_waits_for_a_pending_scene_and_a_new_scene_drops_an_old_camera() -> None:
+    box = CommandBox(gap_s=2.0)
+    box.put(SwitchCamera("wide"))
+    box.put(SwitchScene("western-saloon"))  # "wide" was a preset of the old set
+    box.put(CueActor("note", "again"))
+    assert box.due(0.0) == [SwitchScene("western-saloon"), CueActor("note", "again")]
+    box.put(SwitchScene("noir-office"))
+    box.put(SwitchCamera("close"))
+    assert box.due(1.0) == []  # the scene is not due yet, and the camera belongs after it
+    assert box.due(2.0) == [SwitchScene("noir-office"), SwitchCamera("close")]
+
+
+@pytest.mark.pure
+def test_rates_decay_to_zero_when_nothing_happens() -> None:
+    meter = Meter(window_s=2.0)
+    for k in range(90):  # 3 s at 30 fps
+        meter.tick(k / 30, capture=12.0)
+    snap = meter.snapshot(89 / 30)
+    assert snap.rate(89 / 30) == pytest.approx(30.0, abs=0.6)
+    assert snap.median("capture", 89 / 30) == 12.0
+    later = 89 / 30 + 2.5
+    assert snap.rate(later) == 0.0 and snap.median("capture", later) is None
+
+
+def _recorder(folder: Path, events: list[RoomEvent], min_free: int = 0) -> Recorder:
+    clock = time.monotonic
+    recorder = Recorder(folder, clock, events.append, min_free)
+    threading.Thread(target=recorder.run, daemon=True).start()
+    return recorder
+
+
+def _ask(recorder: Recorder, message: type[StartTake] | type[StopTake]) -> str | None:
+    reply: Future[str | None] = Future()
+    recorder.send(StartTake({"fps": 30.0}, reply) if message is StartTake else StopTake(reply))
+    return reply.result(10)
+
+
+def _pose(t: float) -> Pose:
+    return Pose.rest(t, hips_height=0.9)
+
+
+def test_the_recorder_writes_a_take_with_notes_and_tells_the_room(tmp_path: Path) -> None:
+    events: list[RoomEvent] = []
+    recorder = _recorder(tmp_path, events)
+    recorder.send(RecordNote(NoteItem("note", "before anything", time.monotonic())))
+    assert _ask(recorder, StartTake) is None
+    assert "already rolling" in str(_ask(recorder, StartTake))
+    for k in range(10):
+        recorder.send(RecordPose(time.monotonic(), _pose(k / 30)))
+    noted: Future[NoteItem] = Future()
+    recorder.send(RecordNote(NoteItem("marker", "turn", time.monotonic()), noted))
+    assert noted.result(10).take_t is not None
+    assert _ask(recorder, StopTake) is None
+    assert _ask(recorder, StopTake) == "no take is rolling"
+    recorder.stop()
+    (path,) = tmp_path.glob("take-*.jsonl")
+    take = read_take(path)
+    assert len(take.poses) == 10 and [e["event"] for e in take.events] == ["marker", "end"]
+    assert take.events[-1]["frames"] == 10
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["NoteAdded", "TakeChanged", "NoteAdded", "TakeChanged"]
+    listing = recorder.takes.newest(50, 100)
+    assert [t["file"] for t in listing] == ["", path.name]
+    assert listing[1]["frames"] == 10 and listing[1]["notes"][0]["text"] == "turn"
+
+
+def test_notes_sent_to_a_viewer_on_connecting_are_bounded(tmp_path: Path) -> None:
+    events: list[RoomEvent] = []
+    recorder = _recorder(tmp_path, events)
+    for k in range(700):
+        recorder.send(RecordNote(NoteItem("note", "x" * 2000, float(k))))
+    recorder.stop()
+    deadline = time.monotonic() + 10
+    while sum(isinstance(e, NoteAdded) for e in events) < 700 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    listing = recorder.takes.newest(50, 100)
+    assert len(listing) == 1 and len(listing[0]["notes"]) == 100
+    assert listing[0]["notes"][-1]["t"] == 699.0  # the newest, not the oldest
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 256 KB filesystem (tmpfs; the tests run as root, as CI does)."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_disk_ends_the_take_cleanly_and_refuses_the_next(full_disk: Path) -> None:
+    events: list[RoomEvent] = []
+    recorder = _recorder(full_disk, events, min_free=64 << 10)
+    assert _ask(recorder, StartTake) is None
+    for k in range(400):  # ~3 KB a line: far more than 256 KB
+        recorder.send(RecordPose(time.monotonic(), _pose(k / 30)))
+        if k % 50 == 0:
+            time.sleep(0.05)  # let the recorder keep up: the queue is bounded
+    deadline = time.monotonic() + 10
+    while recorder.state.rolling and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not recorder.state.rolling, "the take should have ended when the disk filled"
+    problems = [e for e in events if isinstance(e, Problem)]
+    assert len(problems) == 1 and "No space left on device" in problems[0].text
+    ended = [e.entry for e in events if isinstance(e, TakeChanged)][-1]
+    assert ended.ended_by and "No space left" in ended.ended_by
+    refused = _ask(recorder, StartTake)
+    assert refused is not None and "KB free" in refused
+    assert recorder.state.refused == refused
+    (path,) = full_disk.glob("take-*.jsonl")
+    take = read_take(path)  # what was written is readable (a torn last line is skipped)
+    assert len(take.poses) > 10
+    recorder.stop()
+
+
+class _DriverClock:
+    """A live source whose frame times look like a V4L2 driver's: seconds since boot."""
+
+    name = "camera 0 (fake: no camera on this machine)"
+    live = True
+    total = None
+
+    def __init__(self, frames: int) -> None:
+        self._frames = frames
+
+    def frames(self) -> Iterator[LandmarkFrame]:
+        for k in range(self._frames):
+            yield frame_from_avatar_points(864_000.0 + k / 30, tpose_avatar_points())
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.pure
+def test_a_live_source_is_not_paced_by_its_driver_clock(tmp_path: Path) -> None:
+    settings = RoomSettings(source="0", scene="noir-office", avatar="detective")
+    latest = LatestPose()
+    events: list[RoomEvent] = []
+    recorder = Recorder(tmp_path, time.monotonic, events.append, 0)
+    stop = threading.Event()
+    worker = CaptureWorker(  # no camera on this machine: the fake stands in for one
+        settings, time.monotonic, latest, recorder, events.append, stop, _DriverClock(60)
+    )
+    start = time.monotonic()
+    worker.run()  # 60 frames, 10 days after boot by the driver's clock
+    assert time.monotonic() - start < 5.0, "a live source must never be paced"
+    assert worker.snapshot.meter.times and latest.at(time.monotonic()) is not None
