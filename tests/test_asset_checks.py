@@ -28,6 +28,7 @@ from tests.assets_helpers import (
     split_glb,
 )
 
+pytestmark = pytest.mark.pure
 Doc = dict[str, Any]
 
 

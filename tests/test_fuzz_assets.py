@@ -2,7 +2,8 @@
 pack's manifest and set, the shipped detective) with fields replaced, removed or added, by
 values of any JSON/TOML type. Properties: the checks raise nothing but StageError, never hang,
 stay within a memory bound; and what they accept, the loaders load (the divergence the tester
-found by hand). Derandomized with a fixed budget, so CI runs the same examples every time."""
+found by hand). Derandomized with a fixed budget, so CI runs the same examples every time.
+The check targets are the fast tier; the load targets use the engine's loader (no window)."""
 
 from __future__ import annotations
 
@@ -201,6 +202,7 @@ def _gltf_case(base: tuple[Doc, bytes], where: Path) -> Callable[[Doc], GltfDocu
     return check
 
 
+@pytest.mark.pure
 def test_gltf_check_raises_only_typed_errors(rich_set: tuple[Doc, bytes], tmp_path: Path) -> None:
     check = _gltf_case(rich_set, tmp_path)
     accepted = []
@@ -251,6 +253,7 @@ def _avatar_case(where: Path) -> Callable[[Doc], Path | None]:
     return check
 
 
+@pytest.mark.pure
 def test_avatar_check_raises_only_typed_errors(tmp_path: Path) -> None:
     check = _avatar_case(tmp_path)
     accepted = []
@@ -366,6 +369,7 @@ def _pack_case(template: Path, tmp_path: Path) -> tuple[Doc, Callable[[Doc], Pat
     return base, check
 
 
+@pytest.mark.pure
 def test_manifest_check_raises_only_typed_errors(template: Path, tmp_path: Path) -> None:
     base, check = _pack_case(template, tmp_path)
     assert toml_text(base) and check(base) is not None  # the writer round-trips the template

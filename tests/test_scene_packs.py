@@ -1,6 +1,6 @@
 """Scene packs: the shipped ones validate and are substantial; every bad input is named.
 
-Checks run in-process on a template pack made once per module; two tests run the real
+Checks run in-process on a template pack made once per module; test_asset_cli runs the real
 ``immersion`` command for its contract (one line per problem, exit status, no traceback)."""
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from immersion.gltf_guard import inspect_gltf
 from immersion.safe_files import read_bounded
 from immersion.scenes.manifest import load_pack, validate_pack
 from tests.assets_helpers import copy_pack, glb, new_pack
-from tests.support import ROOT, run_cli
+from tests.support import ROOT
+
+pytestmark = pytest.mark.pure
 
 
 def _triangles(glb: Path) -> int:
@@ -221,28 +223,6 @@ def test_zip_pack_loads_and_zip_slip_is_refused(pack: Path, tmp_path: Path) -> N
     with zipfile.ZipFile(evil, "w") as z:
         z.writestr("../../escape.txt", "x")
     assert "escapes the pack" in validate_pack(evil)[0]
-
-
-def test_validate_cli_lists_problems_and_exits_non_zero(pack: Path) -> None:
-    _edit(pack, "intensity = 0.4", "intensity = -1")
-    _edit(pack, "fov = 50", "fov = 500")
-    result = run_cli("scenes", "validate", str(pack))
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 3 and "Traceback" not in result.stderr
-    assert lines[-1] == f"immersion: error: {pack}: 2 problems"
-
-
-def test_validate_cli_says_one_problem_in_one_line(pack: Path) -> None:
-    (pack / "set.glb").write_bytes(
-        _glb({"asset": {"version": "2.0"}, "scenes": [{"nodes": 5}]})
-    )  # fmt: skip
-    result = run_cli("scenes", "validate", str(pack))
-    assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr == (
-        f"immersion: error: {pack}/scene.toml: geometry[0].file: "
-        "set.glb: scenes[0].nodes: 5 is not a list\n"
-    )
 
 
 def test_list_validate_and_help(capsys: pytest.CaptureFixture[str]) -> None:
