@@ -33,13 +33,48 @@ def resolve_inside(root: Path, name: str, where: str) -> Path:
 
 def read_bounded(path: Path, limit: int, where: str) -> bytes:
     """The whole file, refused without reading when it is larger than ``limit`` bytes."""
-    size = path.stat().st_size
-    if size > limit:
-        raise AssetError(
-            f"{where}: {path.name} is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit"
-        )
-    with path.open("rb") as f:
-        data = f.read(limit + 1)
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise AssetError(
+                f"{where}: {path.name} is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit"
+            )
+        with path.open("rb") as f:
+            # read(n) allocates n bytes up front: ask for what the file holds, not the limit.
+            data = f.read(size + 1)
+            if len(data) > size:  # grew while we looked
+                data += f.read(limit + 1 - len(data))
+    except OSError as exc:  # unreadable, a folder, gone since it was found
+        raise AssetError(f"{where}: cannot read {path.name} ({exc.strerror or exc})") from None
     if len(data) > limit:  # grew while we looked
         raise AssetError(f"{where}: {path.name} is over the {limit / 1e6:.0f} MB limit")
     return data
+
+
+# Textures are decoded in full by the engine: a small file may claim a huge picture.
+MAX_IMAGE_SIDE = 8192
+
+
+def image_size(source: Path | bytes, where: str) -> tuple[int, int]:
+    """A PNG or JPEG's pixel size from its header, refused when it is not one or a side is over
+    :data:`MAX_IMAGE_SIDE`; nothing is decoded."""
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+                width, height = img.size
+                kind = img.format
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
+        raise AssetError(f"{where}: unreadable image ({exc})") from None
+    if kind not in ("PNG", "JPEG"):
+        raise AssetError(f"{where}: a {kind} image; only PNG and JPEG are supported")
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise AssetError(
+            f"{where}: {width}x{height} pixels, over the {MAX_IMAGE_SIDE} pixel side limit"
+        )
+    return width, height

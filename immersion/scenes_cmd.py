@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from immersion.catalogue import find_avatar, find_pack, scenes_dir, shipped_packs
-from immersion.errors import StageError
+from immersion.errors import PackError, StageError
 from immersion.scenes.manifest import load_pack, validate_pack
 
 
@@ -36,6 +36,8 @@ def run_list(args: argparse.Namespace) -> int:
 def run_validate(args: argparse.Namespace) -> int:
     path = find_pack(args.pack)
     problems = validate_pack(path)
+    if len(problems) == 1:  # one problem, one line
+        raise PackError(problems)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

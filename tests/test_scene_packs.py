@@ -1,23 +1,27 @@
-"""Scene packs: the shipped ones validate and are substantial; every bad input is named."""
+"""Scene packs: the shipped ones validate and are substantial; every bad input is named.
+
+Checks run in-process on a template pack made once per module; test_asset_cli runs the real
+``immersion`` command for its contract (one line per problem, exit status, no traceback)."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
-import struct
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from immersion.catalogue import shipped_packs
+from immersion.cli import main
 from immersion.errors import AssetError, PackError
 from immersion.gltf_guard import inspect_gltf
+from immersion.safe_files import read_bounded
 from immersion.scenes.manifest import load_pack, validate_pack
-from immersion.scenes_cmd import run_new
-from tests.support import ROOT, run_cli
+from tests.assets_helpers import copy_pack, glb, new_pack
+from tests.support import ROOT
+
+pytestmark = pytest.mark.pure
 
 
 def _triangles(glb: Path) -> int:
@@ -29,7 +33,6 @@ def _triangles(glb: Path) -> int:
     return count
 
 
-@pytest.mark.pure
 def test_four_shipped_packs_validate_and_are_real_sets() -> None:
     packs = shipped_packs()
     assert {p.name for p in packs} >= {
@@ -46,12 +49,20 @@ def test_four_shipped_packs_validate_and_are_real_sets() -> None:
         assert sum(_triangles(g.file) for g in pack.geometry) >= 20_000, path.name
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return new_pack(tmp_path_factory.mktemp("template"))
+
+
 @pytest.fixture
-def pack(tmp_path: Path) -> Path:
-    """A valid pack to break: the template ``scenes new`` writes (in-process: the command
-    line's own tests run it as a user would)."""
-    assert run_new(argparse.Namespace(name="test-set", into=tmp_path)) == 0
-    return tmp_path / "test-set"
+def pack(template: Path, tmp_path: Path) -> Path:
+    """A valid pack to break: the template ``scenes new`` writes."""
+    return copy_pack(template, tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMMERSION_STATE", str(tmp_path / "state"))  # unpacked zips go here
 
 
 def _edit(pack: Path, old: str, new: str) -> None:
@@ -61,12 +72,10 @@ def _edit(pack: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-@pytest.mark.pure
 def test_new_pack_is_valid(pack: Path) -> None:
     assert validate_pack(pack) == []
 
 
-@pytest.mark.pure
 def test_every_problem_is_reported_at_once_with_file_and_field(pack: Path) -> None:
     _edit(pack, 'title = "Test Set"', 'title = "Test Set"\ncolor = "blue"')
     _edit(pack, "intensity = 0.4", 'intensity = "bright"')
@@ -80,7 +89,6 @@ def test_every_problem_is_reported_at_once_with_file_and_field(pack: Path) -> No
     assert "cameras[0].fov: 500 is greater than the maximum of 150" in joined
 
 
-@pytest.mark.pure
 def test_schema_and_file_problems_are_reported_in_one_run(pack: Path) -> None:
     _edit(pack, 'file = "set.glb"', 'file = "missing.glb"')
     _edit(pack, "intensity = 0.4", 'intensity = "bright"')
@@ -97,7 +105,6 @@ def test_schema_and_file_problems_are_reported_in_one_run(pack: Path) -> None:
     assert len(problems) == 5, problems  # and nothing invented about the unreadable parts
 
 
-@pytest.mark.pure
 def test_semantic_problems_are_all_reported(pack: Path) -> None:
     _edit(pack, 'file = "set.glb"', 'file = "missing.glb"')
     _edit(pack, "position = [0.0, -1.5]", "position = [9.0, -1.5]")
@@ -116,7 +123,6 @@ def test_semantic_problems_are_all_reported(pack: Path) -> None:
         ("sub\\\\x.glb", "not a relative path"),
     ],
 )
-@pytest.mark.pure
 def test_paths_cannot_escape_the_pack(pack: Path, file: str, expected: str) -> None:
     (pack.parent / "outside.glb").write_bytes((pack / "set.glb").read_bytes())
     _edit(pack, 'file = "set.glb"', f'file = "{file}"')
@@ -124,7 +130,6 @@ def test_paths_cannot_escape_the_pack(pack: Path, file: str, expected: str) -> N
     assert len(problems) == 1 and expected in problems[0] and "geometry[0].file" in problems[0]
 
 
-@pytest.mark.pure
 def test_symlink_out_of_the_pack_is_refused(pack: Path, tmp_path: Path) -> None:
     outside = tmp_path / "secret.glb"
     shutil.copy(pack / "set.glb", outside)
@@ -133,13 +138,7 @@ def test_symlink_out_of_the_pack_is_refused(pack: Path, tmp_path: Path) -> None:
     assert "leads outside the pack" in validate_pack(pack)[0]
 
 
-def _glb(doc: dict[str, object], binary: bytes = b"") -> bytes:
-    js = json.dumps(doc).encode()
-    js += b" " * (-len(js) % 4)
-    body = struct.pack("<I4s", len(js), b"JSON") + js
-    if binary:
-        body += struct.pack("<I4s", len(binary), b"BIN\0") + binary
-    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
+_glb = glb
 
 
 @pytest.mark.parametrize(
@@ -190,7 +189,6 @@ def _glb(doc: dict[str, object], binary: bytes = b"") -> bytes:
         "bad-length",
     ],
 )
-@pytest.mark.pure
 def test_malformed_or_hostile_gltf_is_refused(pack: Path, content: bytes, expected: str) -> None:
     (pack / "set.glb").write_bytes(content)
     problems = validate_pack(pack)
@@ -200,7 +198,6 @@ def test_malformed_or_hostile_gltf_is_refused(pack: Path, content: bytes, expect
         load_pack(pack)
 
 
-@pytest.mark.pure
 def test_deeply_nested_nodes_are_refused(tmp_path: Path) -> None:
     nodes = [{"children": [i + 1]} for i in range(5000)] + [{}]
     path = tmp_path / "deep.glb"
@@ -209,15 +206,14 @@ def test_deeply_nested_nodes_are_refused(tmp_path: Path) -> None:
         inspect_gltf(path, tmp_path)
 
 
-@pytest.mark.pure
 def test_bad_toml_names_the_file(pack: Path) -> None:
     (pack / "scene.toml").write_text("[pack\ntitle=")
     (problem,) = validate_pack(pack)
     assert problem.startswith(f"{pack}/scene.toml: not valid TOML")
 
 
-@pytest.mark.pure
 def test_zip_pack_loads_and_zip_slip_is_refused(pack: Path, tmp_path: Path) -> None:
+    # Unpacked into the state folder (the fixture above points it at tmp_path/state).
     good = tmp_path / "good.zip"
     with zipfile.ZipFile(good, "w") as z:
         for f in pack.iterdir():
@@ -229,20 +225,58 @@ def test_zip_pack_loads_and_zip_slip_is_refused(pack: Path, tmp_path: Path) -> N
     assert "escapes the pack" in validate_pack(evil)[0]
 
 
-def test_validate_cli_lists_problems_and_exits_non_zero(pack: Path) -> None:
-    _edit(pack, "intensity = 0.4", "intensity = -1")
-    _edit(pack, "fov = 50", "fov = 500")
-    result = run_cli("scenes", "validate", str(pack))
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 3 and "Traceback" not in result.stderr
-    assert lines[-1] == f"immersion: error: {pack}: 2 problems"
-    ok = run_cli("scenes", "validate", "noir-office")
-    assert ok.returncode == 0 and "valid" in ok.stdout
-
-
-def test_list_and_help() -> None:
-    result = run_cli("scenes", "list")
-    assert result.returncode == 0 and "Night Falls on Harper Street" in result.stdout
-    assert "camera preset" in run_cli("render", "--help").stdout
+def test_list_validate_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scenes", "list"]) == 0
+    assert "Night Falls on Harper Street" in capsys.readouterr().out
+    assert main(["scenes", "validate", "noir-office"]) == 0
+    assert "valid" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["render", "--help"])
+    assert done.value.code == 0 and "camera preset" in capsys.readouterr().out
     assert (ROOT / "immersion" / "scenes" / "scene-pack.schema.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("position = [0.0, 0.0, 0.0]", "position = [nan, 0.0, 0.0]", "geometry[0].position[0]"),
+        ("rotation = [0.0, 0.0, 0.0]", "rotation = [0.0, inf, 0.0]", "geometry[0].rotation[1]"),
+        ("scale = 1.0", "scale = nan", "geometry[0].scale"),
+        ("intensity = 0.4", "intensity = nan", "lights[0].intensity"),
+        (
+            "direction = [-0.3, -1.0, -0.4]",
+            "direction = [-inf, -1.0, -0.4]",
+            "lights[1].direction[0]",
+        ),
+        ("position = [0.0, 1.7, 5.0]", "position = [0.0, nan, 5.0]", "cameras[0].position[1]"),
+        ("look_at = [0.0, 1.0, 0.0]", "look_at = [0.0, 1.0, -inf]", "cameras[0].look_at[2]"),
+        ("fov = 50", "fov = nan", "cameras[0].fov"),
+        ("facing = 0", "facing = nan", "marks[0].facing"),
+        ("size = [6.0, 5.0]", "size = [nan, 5.0]", "floor.size[0]"),
+    ],
+)
+def test_nan_and_inf_in_the_manifest_are_named(pack: Path, old: str, new: str, field: str) -> None:
+    _edit(pack, old, new)
+    problems = validate_pack(pack)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{pack}/scene.toml: {field}: ")
+    assert "is not a finite number" in problems[0]
+
+
+def test_huge_positions_and_deep_nesting_are_refused(pack: Path) -> None:
+    _edit(pack, "position = [0.0, 1.7, 5.0]", "position = [0.0, 1e300, 5.0]")
+    (problem,) = validate_pack(pack)
+    assert "cameras[0].position[1]: 1e+300 is greater than the maximum of 10000" in problem
+    (pack / "scene.toml").write_text("x = " + "[" * 5000 + "]" * 5000)
+    (problem,) = validate_pack(pack)
+    assert problem == f"{pack}/scene.toml: nested too deeply to be a scene manifest" or (
+        "not valid TOML" in problem
+    )
+    (pack / "scene.toml").write_text("x = " + "[" * 400 + "]" * 400)
+    assert "x: unknown key" in "\n".join(validate_pack(pack))
+
+
+def test_an_unreadable_file_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    # What a file without read permission gives too (the tests may run as root, who reads all).
+    with pytest.raises(AssetError, match=r"^where: cannot read .*\(Is a directory\)$"):
+        read_bounded(tmp_path, 1 << 20, "where")

@@ -21,6 +21,7 @@ from immersion.scenes.manifest import load_pack
 from immersion.stage import space
 from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.stage import Stage
+from tests.assets_helpers import detective, glb, skeleton_at_the_top
 from tests.support import run_cli
 
 AVATARS = ["detective", "captain"]
@@ -281,6 +282,20 @@ def test_plain_gltf_humanoid_needs_and_follows_a_bone_map(stage: Stage, tmp_path
         bad.stderr.strip()
         == f"immersion: error: {map_file}: 'leftWing' is not a VRM humanoid bone name"
     )
+
+
+def test_a_skeleton_at_the_top_of_the_scene_loads_and_poses(stage: Stage, tmp_path: Path) -> None:
+    # Once an IndexError in render while `avatars show` accepted the file.
+    doc, binary = detective()
+    skeleton_at_the_top(doc)
+    path = tmp_path / "top.vrm"
+    path.write_bytes(glb(doc, binary))
+    actor = AvatarActor.load(path)
+    stage.place_avatar(actor, stage.pack.marks[0])
+    stage.show(POSES["arms raised"])
+    pos = actor.joint_positions()
+    assert pos[Bone.LEFT_HAND][1] > pos[Bone.LEFT_UPPER_ARM][1] + 0.3
+    assert pos[Bone.LEFT_HAND][0] > pos[Bone.RIGHT_HAND][0]
 
 
 @pytest.mark.pure

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from capture.skeleton import Bone
-from immersion.errors import AvatarError, LicenceError
-from immersion.gltf_guard import GltfDocument, inspect_gltf
+from immersion.errors import AssetError, AvatarError, LicenceError
+from immersion.gltf_guard import GltfDocument, character_joints, inspect_gltf
 from immersion.safe_files import read_bounded
 
 REQUIRED = (
@@ -56,38 +56,59 @@ class AvatarSpec:
 
 
 def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = None) -> AvatarSpec:
-    """Humanoid mapping and licence from a glTF JSON document; ``name`` is used in errors."""
+    """Humanoid mapping and licence from a glTF JSON document; ``name`` is used in errors.
+
+    Every field read is type-checked: the document comes from outside."""
     nodes = doc.get("nodes", [])
+    if not isinstance(nodes, list) or not all(isinstance(n, dict) for n in nodes):
+        raise AvatarError(f"{name}: nodes: not a list of objects")
     ext = doc.get("extensions", {}) if isinstance(doc.get("extensions"), dict) else {}
 
     def node_name(index: Any, where: str) -> str:
-        if not isinstance(index, int) or not 0 <= index < len(nodes):
-            raise AvatarError(f"{name}: {where}: node {index!r} does not exist")
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(nodes):
+            raise AvatarError(f"{name}: {where}: node {_short(index)} does not exist")
         n = nodes[index].get("name")
         if not isinstance(n, str) or not n:
             raise AvatarError(f"{name}: {where}: node {index} has no name")
         return n
 
     if "VRMC_vrm" in ext:
-        vrm = ext["VRMC_vrm"]
-        human = vrm.get("humanoid", {}).get("humanBones", {})
+        vrm = _obj(ext["VRMC_vrm"], f"{name}: extensions.VRMC_vrm")
+        where = f"{name}: extensions.VRMC_vrm"
+        human = _obj(
+            _obj(vrm.get("humanoid", {}), f"{where}.humanoid").get("humanBones", {}),
+            f"{where}.humanoid.humanBones",
+        )
         bones = {
-            Bone.from_vrm_name(k): node_name(v.get("node"), f"humanoid.humanBones.{k}")
+            Bone.from_vrm_name(k): node_name(
+                _obj(v, f"{where}.humanoid.humanBones.{k}").get("node"),
+                f"humanoid.humanBones.{k}.node",
+            )
             for k, v in human.items()
             if k in _KNOWN
         }
-        spec = AvatarSpec("1.0", bones, False, _meta1(vrm.get("meta", {})))
+        spec = AvatarSpec(
+            "1.0", bones, False, _meta1(_obj(vrm.get("meta", {}), f"{where}.meta"), f"{where}.meta")
+        )
     elif "VRM" in ext:
-        vrm = ext["VRM"]
+        vrm = _obj(ext["VRM"], f"{name}: extensions.VRM")
+        where = f"{name}: extensions.VRM"
+        listed = _obj(vrm.get("humanoid", {}), f"{where}.humanoid").get("humanBones", [])
+        if not isinstance(listed, list):
+            raise AvatarError(f"{where}.humanoid.humanBones: {_short(listed)} is not a list")
         bones = {}
-        for i, hb in enumerate(vrm.get("humanoid", {}).get("humanBones", [])):
-            if hb.get("bone") in _KNOWN:
-                bones[Bone.from_vrm_name(hb["bone"])] = node_name(
-                    hb.get("node"), f"humanoid.humanBones[{i}]"
+        for i, hb in enumerate(listed):
+            hb = _obj(hb, f"{where}.humanoid.humanBones[{i}]")
+            bone = hb.get("bone")
+            if isinstance(bone, str) and bone in _KNOWN:
+                bones[Bone.from_vrm_name(bone)] = node_name(
+                    hb.get("node"), f"humanoid.humanBones[{i}].node"
                 )
-        spec = AvatarSpec("0.x", bones, True, _meta0(vrm.get("meta", {})))
+        spec = AvatarSpec(
+            "0.x", bones, True, _meta0(_obj(vrm.get("meta", {}), f"{where}.meta"), f"{where}.meta")
+        )
     else:
-        names = {n.get("name") for n in nodes if isinstance(n, dict)}
+        names = {n.get("name") for n in nodes}
         if bone_map is None:
             bone_map = {b.vrm_name: b.vrm_name for b in Bone if b.vrm_name in names}
         bones = {}
@@ -98,9 +119,11 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
                 raise AvatarError(f"{name}: bone map: {k} → {v!r}, no node of that name")
             bones[Bone.from_vrm_name(k)] = v
         # No VRM meta: nothing to enforce, and `avatars show` says so rather than inventing terms.
+        asset = doc.get("asset", {})
+        copyright_ = asset.get("copyright", "") if isinstance(asset, dict) else ""
         unknown = AvatarLicence(
             name,
-            str(doc.get("asset", {}).get("copyright", "")),
+            copyright_ if isinstance(copyright_, str) else "",
             "not stated (plain glTF: check its rights yourself)",
             "everyone",
             "corporation",
@@ -110,6 +133,13 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
     missing = [b.vrm_name for b in REQUIRED if b not in spec.bones]
     if missing:
         raise AvatarError(f"{name}: not a usable humanoid, missing bones: {', '.join(missing)}")
+    seen: dict[str, Bone] = {}
+    for bone, node in spec.bones.items():
+        if node in seen:
+            raise AvatarError(
+                f"{name}: humanoid bones {seen[node].vrm_name} and {bone.vrm_name} are both node {node!r}"
+            )
+        seen[node] = bone
     return spec
 
 
@@ -123,20 +153,29 @@ def inspect_avatar(
     """An avatar file checked as glTF (nothing it names may leave its folder) and read as a
     humanoid."""
     doc = inspect_gltf(path, path.parent)
-    return doc, read_spec(doc.json, path.name, bone_map)
+    spec = read_spec(doc.json, path.name, bone_map)
+    joints = character_joints(doc.json)
+    for bone, node in spec.bones.items():
+        if node not in joints:
+            raise AvatarError(
+                f"{path.name}: humanoid bone {bone.vrm_name} (node {node!r}) is not a joint of "
+                "the skinned character the loader builds"
+                + ("" if joints else " (the scene has none: no skin, or one no mesh uses)")
+            )
+    return doc, spec
 
 
 def load_bone_map(path: Path) -> dict[str, str]:
     """A bone map file: a JSON object from VRM humanoid bone names (``"leftUpperArm"``) to the
     glTF node names of a plain humanoid (``"mixamorig:LeftArm"``). Unknown bone names are
     refused here; node names are checked against the avatar by :func:`read_spec`."""
+    if not path.is_file():
+        raise AvatarError(f"{path}: no such bone map file")
     try:
-        raw = json.loads(read_bounded(path, MAX_BONE_MAP_BYTES, "bone map"))
-    except FileNotFoundError:
-        raise AvatarError(f"{path}: no such bone map file") from None
-    except OSError as exc:
-        raise AvatarError(f"{path}: cannot read the bone map ({exc.strerror})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw = json.loads(read_bounded(path, MAX_BONE_MAP_BYTES, str(path)))
+    except AssetError as exc:
+        raise AvatarError(str(exc)) from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise AvatarError(f"{path}: not JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise AvatarError(f"{path}: a bone map is a JSON object of bone name → node name")
@@ -148,32 +187,54 @@ def load_bone_map(path: Path) -> dict[str, str]:
     return raw
 
 
-def _meta1(meta: dict[str, Any]) -> AvatarLicence:
+def _obj(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise AvatarError(f"{where}: {_short(value)} is not an object")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _text(meta: dict[str, Any], key: str, default: str, where: str) -> str:
+    value = meta.get(key, default)
+    if not isinstance(value, str):
+        raise AvatarError(f"{where}.{key}: {_short(value)} is not a string")
+    return value
+
+
+def _meta1(meta: dict[str, Any], where: str) -> AvatarLicence:
     perm = {
         "everyone": "everyone",
         "onlySeparatelyLicensedPerson": "licensed",
         "onlyAuthor": "author",
     }
     use = {"personalNonProfit": USES[0], "personalProfit": USES[1], "corporation": USES[2]}
+    authors = meta.get("authors", [])
+    if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
+        raise AvatarError(f"{where}.authors: {_short(authors)} is not a list of names")
+    # Unknown permission values fall back to the most restrictive reading.
     return AvatarLicence(
-        str(meta.get("name", "untitled")),
-        ", ".join(map(str, meta.get("authors", []))),
-        str(meta.get("licenseUrl", "")),
-        perm.get(meta.get("avatarPermission", "onlyAuthor"), "author"),
-        use.get(meta.get("commercialUsage", "personalNonProfit"), USES[0]),
-        str(meta.get("creditNotation", "required")),
+        _text(meta, "name", "untitled", where),
+        ", ".join(authors),
+        _text(meta, "licenseUrl", "", where),
+        perm.get(_text(meta, "avatarPermission", "onlyAuthor", where), "author"),
+        use.get(_text(meta, "commercialUsage", "personalNonProfit", where), USES[0]),
+        _text(meta, "creditNotation", "required", where),
     )
 
 
-def _meta0(meta: dict[str, Any]) -> AvatarLicence:
+def _meta0(meta: dict[str, Any], where: str) -> AvatarLicence:
     perm = {"Everyone": "everyone", "ExplicitlyLicensedPerson": "licensed", "OnlyAuthor": "author"}
-    commercial = USES[2] if meta.get("commercialUssageName") == "Allow" else USES[0]
+    allowed = _text(meta, "commercialUssageName", "Disallow", where) == "Allow"
     return AvatarLicence(
-        str(meta.get("title", "untitled")),
-        str(meta.get("author", "")),
-        str(meta.get("licenseName", "")),
-        perm.get(meta.get("allowedUserName", "OnlyAuthor"), "author"),
-        commercial,
+        _text(meta, "title", "untitled", where),
+        _text(meta, "author", "", where),
+        _text(meta, "licenseName", "", where),
+        perm.get(_text(meta, "allowedUserName", "OnlyAuthor", where), "author"),
+        USES[2] if allowed else USES[0],
         "required",
     )
 

@@ -17,11 +17,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from immersion.errors import AssetError, PackError
 from immersion.gltf_guard import inspect_gltf
-from immersion.safe_files import read_bounded, resolve_inside
+from immersion.safe_files import image_size, read_bounded, resolve_inside
 from immersion.scenes.unzip import open_pack_folder
 
 MANIFEST = "scene.toml"
@@ -144,12 +144,14 @@ def _load(path: Path) -> ScenePack:
         raise PackError([f"{where}: missing (a pack needs a {MANIFEST})"])
     try:
         data = tomllib.loads(read_bounded(manifest, MAX_MANIFEST_BYTES, where).decode("utf-8"))
+        errors = _schema_errors(data)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PackError([f"{where}: not valid TOML ({exc})"]) from None
+    except RecursionError:  # arrays in arrays, a thousand deep
+        raise PackError([f"{where}: nested too deeply to be a scene manifest"]) from None
     except AssetError as exc:
         raise PackError([str(exc)]) from None
 
-    errors = _schema_errors(data)
     problems = [f"{where}: {msg}" for msg in _schema_problems(errors)]
     # The checks below assume the schema's shape, so they run over what passed it: a designer
     # sees a wrong type and a missing file in one run, not one after the other.
@@ -163,8 +165,20 @@ def _load(path: Path) -> ScenePack:
     return pack
 
 
+def _finite_number(checker: Any, value: Any) -> bool:
+    # TOML has nan and inf literals; JSON Schema's "number" would let them through (nan even
+    # passes every minimum and maximum), and the stage's maths cannot use them.
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_Validator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number),
+)
+
+
 def _schema_errors(data: dict[str, Any]) -> list[ValidationError]:
-    validator = Draft202012Validator(schema())
+    validator = _Validator(schema())
     return sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
 
 
@@ -214,8 +228,8 @@ def _schema_problems(errors: list[ValidationError]) -> list[str]:
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
             for key in extra:
                 out.append(f"{_field([*err.absolute_path, key])}: unknown key")
-        elif err.validator == "required":
-            out.append(f"{field or '(top level)'}: {err.message}")
+        elif isinstance(err.instance, float) and not math.isfinite(err.instance):
+            out.append(f"{field}: {err.instance} is not a finite number")
         else:
             out.append(f"{field or '(top level)'}: {err.message}")
     return out
@@ -389,23 +403,4 @@ def _check_magic(path: Path, field: str) -> None:
     if not head.startswith(_MAGIC[suffix]):
         raise AssetError(f"{path.name} is not a {suffix[1:].upper()} file")
     if suffix in (".png", ".jpg", ".jpeg"):
-        _check_image_size(path)
-
-
-MAX_IMAGE_SIDE = 8192
-
-
-def _check_image_size(path: Path) -> None:
-    """A backdrop's pixel size from its header, so a small file claiming a huge image (which
-    the texture loader would allocate) is refused before anything decodes it."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise AssetError(f"{path.name}: unreadable image ({exc})") from None
-    if max(width, height) > MAX_IMAGE_SIDE:
-        raise AssetError(
-            f"{path.name}: {width}x{height} pixels, over the {MAX_IMAGE_SIDE} pixel side limit"
-        )
+        image_size(path, path.name)

@@ -19,6 +19,7 @@ from capture.pose import Pose
 from capture.skeleton import Bone
 from immersion.avatars.rig import Rig
 from immersion.avatars.vrm import AvatarSpec, check_use, inspect_avatar
+from immersion.errors import AvatarError
 from immersion.stage import space
 from immersion.stage.models import load_gltf
 
@@ -63,10 +64,14 @@ class AvatarActor:
             actor.setH(180)
 
         bones = tuple(b for b in Bone if b in spec.bones)
-        rest_local = [
-            space.from_panda_matrix(actor.getJoints(jointName=spec.bones[b])[0].getDefaultValue())
-            for b in bones
-        ]
+        rest_local = []
+        for b in bones:
+            found = actor.getJoints(jointName=spec.bones[b])
+            if not found:  # inspect_avatar should have refused this file; never a traceback
+                raise AvatarError(
+                    f"{path.name}: the loader built no joint {spec.bones[b]!r} ({b.vrm_name})"
+                )
+            rest_local.append(space.from_panda_matrix(found[0].getDefaultValue()))
         rest_global, rest_pos = [], []
         actor.getPartBundle("modelRoot").forceUpdate()
         for b in bones:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import struct
 import sys
 from pathlib import Path
 from typing import Any
 
 from immersion.errors import AssetError
-from immersion.gltf_guard import GltfDocument, inspect_glb_bytes, inspect_gltf
+from immersion.gltf_guard import GltfDocument, inspect_glb_bytes, inspect_gltf, loader_json
 from immersion.safe_files import MAX_FILE_BYTES, read_bounded
 
 
@@ -28,8 +29,12 @@ def load_gltf(doc: GltfDocument) -> Any:
     chatter = io.StringIO()
     try:
         with contextlib.redirect_stdout(chatter):  # panda3d-gltf prints its warnings
-            converter.update(doc.json)
-    except (KeyError, IndexError, TypeError, ValueError, AssertionError, RuntimeError) as exc:
+            converter.update(loader_json(doc.json))
+    # A backstop: inspect_gltf refuses what the loader is known to fail on.
+    except (
+        KeyError, IndexError, TypeError, ValueError, AssertionError, RuntimeError,
+        AttributeError, ArithmeticError, struct.error,
+    ) as exc:  # fmt: skip
         raise AssetError(
             f"{doc.path.name}: glTF content the loader cannot use ({type(exc).__name__}: {exc})"
         ) from None
