@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/screenshot_page.py [--out docs/screenshots]
 
-Starts `immersion serve` on the demo clip, rolls a take with a note and a marker from the page,
-and saves a laptop-width and a tablet-width picture while the take is rolling.
+Starts `immersion serve` on the demo clip, rolls a take with a note, a marker and a cue from the
+page, and saves a laptop-width and a tablet-width picture while the take is rolling.
 """
 
 from __future__ import annotations
@@ -44,7 +44,10 @@ def main() -> None:
         page.click("#note-form button[type=submit]")
         page.wait_for_timeout(1200)
         page.click("#marker")
-        page.wait_for_timeout(2500)
+        page.wait_for_timeout(1500)
+        page.fill("#note", "Turn on the line, not after it")
+        page.click("#cue")  # the page confirms where the cue went
+        page.wait_for_timeout(1000)
         page.screenshot(path=str(out / "casting-page.jpg"), quality=85, type="jpeg")
         page.set_viewport_size({"width": 820, "height": 1180})
         page.wait_for_timeout(1500)

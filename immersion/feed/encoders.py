@@ -11,6 +11,7 @@ simplejpeg (libjpeg-turbo inside the wheel).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -115,6 +116,7 @@ class EncodedFrame:
     width: int
     height: int
     encoded: Mapping[Codec, Encoded]
+    encode_ms: float = 0.0  # all codecs, on the render thread
 
 
 class PictureEncoder:
@@ -130,6 +132,7 @@ class PictureEncoder:
         self.keyframe = threading.Event()  # set by the feed: a viewer needs a fresh start
 
     def encode(self, picture: Picture) -> EncodedFrame:
+        start = time.perf_counter()
         if picture.cut or self.keyframe.is_set():
             self.keyframe.clear()
             self._encoders[Codec.H264].want_keyframe()
@@ -143,6 +146,7 @@ class PictureEncoder:
             picture.width,
             picture.height,
             encoded,
+            (time.perf_counter() - start) * 1e3,
         )
 
 

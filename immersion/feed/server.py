@@ -21,6 +21,7 @@ import logging
 import ssl
 import threading
 import weakref
+from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -160,7 +161,7 @@ class Feed:
         self.fanout = FanOut(settings.window, settings.stall_s, settings.keyframe_gap_s)
         self.viewers: dict[int, Viewer] = {}
         self.origins: frozenset[str] = frozenset()  # set by serve(), once the port is known
-        self.encode_ms: list[float] = []
+        self.encode_ms: deque[float] = deque(maxlen=90)
         self._ids = itertools.count(1)
         # Roles granted at the handshake; a handshake that fails after it leaves nothing behind.
         self._roles: weakref.WeakKeyDictionary[ServerConnection, str] = weakref.WeakKeyDictionary()
@@ -197,8 +198,7 @@ class Feed:
 
     def _publish(self, frame: EncodedFrame) -> None:
         self._in_transit.release()
-        waited = max(0.0, self.room.now() - frame.render_t) * 1e3  # encode and hand-over
-        self.encode_ms = [*self.encode_ms[-89:], waited]
+        self.encode_ms.append(frame.encode_ms)
         self._carry_out(self.fanout.publish(frame, self.room.now()))
 
     def _room_event(self, event: RoomEvent) -> None:
@@ -363,7 +363,7 @@ class Feed:
     def _status(self) -> dict[str, object]:
         status = self.room.status().to_json()
         latency = status["latencyMs"]
-        latency["encode"] = _median(self.encode_ms)
+        latency["encode"] = _median(list(self.encode_ms))
         latency["send"] = _median(list(self.fanout.send_ms))
         latency["glass"] = _median(list(self.fanout.glass_ms))
         status["viewers"] = len(self.viewers)
