@@ -27,7 +27,6 @@ import itertools
 import json
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
 from capture.cache import demo_clip  # noqa: E402
 from immersion.feed.protocol import decode_video  # noqa: E402
-from tests.support import ServedRoom, hello, served_room, until  # noqa: E402  (one way to start)
+from tests.support import ServedRoom, hello, served_room, tmpfs, until  # noqa: E402
 
 PACKS = ["western-saloon", "starship-bridge", "enchanted-forest", "noir-office"]
 
@@ -178,18 +177,13 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        takes = tmp / "takes-disk"
-        takes.mkdir()
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(takes)], check=True)
-        try:
-            source = args.source or str(demo_clip())
+        source = args.source or str(demo_clip())
+        with tmpfs(tmp / "takes-disk", "8m") as takes:
             room_args = ["--source", source, "--size", args.size, "--takes", str(takes)]
             with served_room(tmp, room_args) as room:
                 rows = asyncio.run(bench(room, takes, args.seconds))
                 alive = room.process.poll() is None
-            log = (tmp / "serve.log").read_text() + (tmp / "room.log").read_text()
-        finally:
-            subprocess.run(["umount", "-l", str(takes)], check=False)
+        log = (tmp / "serve.log").read_text() + (tmp / "room.log").read_text()
     print_table(
         f"Hostile room ({args.size}, {Path(source).name}; {args.seconds:g} s a case + 4 s settle)",
         ["case", "viewer fps", "longest gap s", "RSS before MB", "RSS after MB"],

@@ -46,6 +46,18 @@ def need(path: Path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A real filesystem of ``size`` (e.g. "256k") mounted on ``folder``, for a disk that
+    fills up. Needs root, as the tests and CI run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``immersion`` as a user would, in a subprocess."""
     return subprocess.run(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,19 +16,13 @@ from websockets.asyncio.client import connect
 
 from capture.pose import Pose
 from capture.take import TakeWriter, read_take
-from tests.support import frames, hello, perf_take, served_room, until
+from tests.support import frames, hello, perf_take, served_room, tmpfs, until
 
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 3 MB filesystem for the takes (tmpfs; the tests run as root, as CI does)."""
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)], check=True)
-    try:
+    with tmpfs(tmp_path / "tiny", "3m") as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def test_a_full_takes_disk_ends_the_take_tells_directors_and_the_room_plays_on(

@@ -3,7 +3,6 @@ worker, without a stage, a feed or a network."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from immersion.room.messages import (
 from immersion.room.meter import Meter
 from immersion.room.recorder import Recorder, RecordNote, RecordPose, StartTake, StopTake
 from immersion.stage.pose_feed import LatestPose
+from tests.support import tmpfs
 
 
 @pytest.mark.pure
@@ -134,14 +134,8 @@ def test_notes_sent_to_a_viewer_on_connecting_are_bounded(tmp_path: Path) -> Non
 
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 256 KB filesystem (tmpfs; the tests run as root, as CI does)."""
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], check=True)
-    try:
+    with tmpfs(tmp_path / "tiny", "256k") as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def test_a_full_disk_ends_the_take_cleanly_and_refuses_the_next(full_disk: Path) -> None:
