@@ -186,7 +186,8 @@ class Recorder:
         fps = writer.frames / (now - self._started) if now > self._started else 0.0
         try:
             if reason is None:
-                writer.write_event(now - self._started, "end", frames=writer.frames, fps=fps)
+                end = now - self._started
+                writer.write_event(end, "end", frames=writer.frames, fps=round(fps, 3))
             writer.close()
         except OSError as exc:  # the disk filled during the last lines: what is there stays
             reason = reason or f"the take could not be closed ({exc.strerror or exc})"

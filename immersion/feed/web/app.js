@@ -135,7 +135,7 @@ function status(s) {
   cameras(s.cameras);
   for (const b of $("cameras").children) b.classList.toggle("active", b.dataset.camera === s.camera);
   $("rolling").hidden = !s.take.rolling;
-  $("take-start").disabled = s.take.rolling || Boolean(s.take.refused);
+  $("take-start").disabled = s.take.rolling; // a refused take may be tried again: it re-checks
   $("take-start").title = s.take.refused || "";
   $("take-refused").textContent = s.take.refused || "";
   $("take-stop").disabled = !s.take.rolling;
