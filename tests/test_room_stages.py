@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
+from capture.errors import SourceError
 from capture.landmarks import LandmarkFrame
 from capture.pose import Pose
 from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
@@ -164,34 +165,64 @@ def test_a_full_disk_ends_the_take_cleanly_and_refuses_the_next(full_disk: Path)
 
 
 class _DriverClock:
-    """A live source whose frame times look like a V4L2 driver's: seconds since boot."""
+    """A live source whose frame times look like a V4L2 driver's: seconds since boot. It can
+    drop out after ``frames`` (a camera unplugged) instead of ending."""
 
     name = "camera 0 (fake: no camera on this machine)"
     live = True
     total = None
 
-    def __init__(self, frames: int) -> None:
+    def __init__(self, frames: int, drops: bool = False) -> None:
         self._frames = frames
+        self._drops = drops
 
     def frames(self) -> Iterator[LandmarkFrame]:
         for k in range(self._frames):
             yield frame_from_avatar_points(864_000.0 + k / 30, tpose_avatar_points())
+        if self._drops:
+            raise SourceError("camera 0: stopped delivering frames")
 
     def close(self) -> None:
         pass
 
 
+def _worker(
+    tmp_path: Path, events: list[RoomEvent], opener: Callable[[], _DriverClock]
+) -> tuple[CaptureWorker, LatestPose]:
+    settings = RoomSettings(source="0", scene="noir-office", avatar="detective", camera_retry_s=0.1)
+    latest = LatestPose()
+    recorder = Recorder(tmp_path, time.monotonic, events.append, 0)
+    worker = CaptureWorker(  # no camera on this machine: the fake stands in for one
+        settings, time.monotonic, latest, recorder, events.append, threading.Event(), opener
+    )
+    return worker, latest
+
+
 @pytest.mark.pure
 def test_a_live_source_is_not_paced_by_its_driver_clock(tmp_path: Path) -> None:
-    settings = RoomSettings(source="0", scene="noir-office", avatar="detective")
-    latest = LatestPose()
-    events: list[RoomEvent] = []
-    recorder = Recorder(tmp_path, time.monotonic, events.append, 0)
-    stop = threading.Event()
-    worker = CaptureWorker(  # no camera on this machine: the fake stands in for one
-        settings, time.monotonic, latest, recorder, events.append, stop, _DriverClock(60)
-    )
+    worker, latest = _worker(tmp_path, [], lambda: _DriverClock(60))
     start = time.monotonic()
     worker.run()  # 60 frames, 10 days after boot by the driver's clock
     assert time.monotonic() - start < 5.0, "a live source must never be paced"
-    assert worker.snapshot.meter.times and latest.at(time.monotonic()) is not None
+    assert worker.live and len(worker.snapshot.meter.times) == 60
+    assert latest.at(time.monotonic()) is not None
+
+
+@pytest.mark.pure
+def test_a_camera_that_drops_is_reopened_and_the_room_is_told(tmp_path: Path) -> None:
+    events: list[RoomEvent] = []
+    opened: list[_DriverClock] = []
+    attempts = iter([_DriverClock(20, drops=True), None, _DriverClock(15)])
+
+    def opener() -> _DriverClock:
+        source = next(attempts)
+        if source is None:
+            raise SourceError("camera 0: not found or busy")  # still unplugged
+        opened.append(source)
+        return source
+
+    worker, _ = _worker(tmp_path, events, opener)
+    worker.run()
+    assert len(opened) == 2 and len(worker.snapshot.meter.times) == 35
+    problems = [e for e in events if isinstance(e, Problem)]
+    assert [p.text for p in problems] == ["camera 0: stopped delivering frames; reopening"]

@@ -71,7 +71,7 @@ class CaptureWorker:
         recorder: Recorder,
         emit: Callable[[RoomEvent], None],
         stop: threading.Event,
-        source: Source | None = None,  # a source already open (tests); else the settings'
+        opener: Callable[[], Source] | None = None,  # how to (re)open the source; tests give one
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -82,19 +82,15 @@ class CaptureWorker:
         self.snapshot = CaptureSnapshot()  # replaced whole, read by other threads
         self._meter = Meter()
         # Opened now, so a missing file or camera fails the command before the room starts.
+        self._open = opener or (lambda: open_source(settings.source, None))
         self._take: Take | None = None
         self._source: Source | None = None
         path = Path(settings.source)
-        if source is not None:
-            self._source = source
-        elif path.suffix == ".jsonl" and _is_take(path):
+        if opener is None and path.suffix == ".jsonl" and _is_take(path):
             self._take = read_take(path)
         else:
-            self._source = open_source(settings.source, None)
-
-    @property
-    def live(self) -> bool:
-        return self._source is not None and self._source.live
+            self._source = self._open()
+        self.live = self._source is not None and self._source.live
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -107,14 +103,14 @@ class CaptureWorker:
                 self._source = None
                 while self._source is None and not self._stop.wait(self.settings.camera_retry_s):
                     try:
-                        self._source = open_source(self.settings.source, None)
+                        self._source = self._open()
                     except SourceError as again:
                         log.info("camera still unavailable: %s", again)
                 continue
             if self.live or not self.settings.loop:
                 return
             if self._source is not None:  # played to its end: open it again for the next pass
-                self._source = open_source(self.settings.source, None)
+                self._source = self._open()
 
     def _pass(self) -> None:
         """One run through the source, paced unless it is live."""
