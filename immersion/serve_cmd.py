@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import os
 import resource
 import secrets
 import signal
@@ -31,6 +32,7 @@ def run_serve(args: argparse.Namespace) -> int:
     source = args.source or str(demo_clip())
     if source == str(demo_clip()) and not demo_clip().exists():
         raise StageError(f"demo clip {demo_clip()} not found; run ./dev setup")
+    _writable_folder(args.takes, "--takes")
     log_file = _logging(args.log)
     names = host_names(args.host, tuple(args.name or ()))
     tls = _tls(args, names)
@@ -95,6 +97,18 @@ def _tls(args: argparse.Namespace, names: tuple[str, ...]) -> ssl.SSLContext | N
             raise StageError("--tls-cert and --tls-key go together")
         return server_context(args.tls_cert, args.tls_key)
     return None
+
+
+def _writable_folder(folder: Path, option: str) -> None:
+    """Takes must be writable from the first one on: refuse the command now, not mid-audition."""
+    if folder.exists() and not folder.is_dir():
+        raise StageError(f"{option} {folder}: is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StageError(f"{option} {folder}: cannot be created ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StageError(f"{option} {folder}: not writable")
 
 
 def _logging(path: Path | None) -> Path:
