@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from capture.errors import SourceError
+from capture.errors import SourceError, TakeFormatError
 from capture.landmarks import LandmarkFrame
 from capture.pose import Pose
 from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
-from capture.take import read_take
+from capture.take import TakeWriter, read_take
 from immersion.config import RoomSettings
 from immersion.room.capture_worker import CaptureWorker
 from immersion.room.commands import CommandBox
@@ -226,3 +226,31 @@ def test_a_camera_that_drops_is_reopened_and_the_room_is_told(tmp_path: Path) ->
     assert len(opened) == 2 and len(worker.snapshot.meter.times) == 35
     problems = [e for e in events if isinstance(e, Problem)]
     assert [p.text for p in problems] == ["camera 0: stopped delivering frames; reopening"]
+
+
+@pytest.mark.pure
+def test_a_one_frame_take_loops_at_its_frame_rate_and_an_empty_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    one = tmp_path / "one.jsonl"
+    with TakeWriter(one, {"fps": 30.0}) as writer:
+        writer.write(0.0, Pose.rest(0.0, hips_height=0.9))
+    events: list[RoomEvent] = []
+    settings = RoomSettings(source=str(one), scene="noir-office", avatar="detective")
+    stop = threading.Event()
+    recorder = Recorder(tmp_path, time.monotonic, events.append, 0)
+    worker = CaptureWorker(settings, time.monotonic, LatestPose(), recorder, events.append, stop)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    time.sleep(1.0)
+    stop.set()
+    thread.join(5)
+    ticks = len(worker.snapshot.meter.times)
+    assert 20 <= ticks <= 40, f"{ticks} frames in a second from a 30 fps one-frame take"
+    empty = tmp_path / "empty.jsonl"
+    TakeWriter(empty, {"fps": 30.0}).close()
+    with pytest.raises(TakeFormatError, match="no frames"):
+        CaptureWorker(
+            RoomSettings(source=str(empty), scene="noir-office", avatar="detective"),
+            time.monotonic, LatestPose(), recorder, events.append, stop,
+        )  # fmt: skip

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from capture.errors import CaptureError, SourceError
+from capture.errors import CaptureError, SourceError, TakeFormatError
 from capture.pipeline import pose_stream
 from capture.pose import Pose
 from capture.skeleton import Bone
@@ -88,9 +88,16 @@ class CaptureWorker:
         path = Path(settings.source)
         if opener is None and path.suffix == ".jsonl" and _is_take(path):
             self._take = read_take(path)
+            if not self._take.poses:
+                raise TakeFormatError(f"{path}: a take with no frames has nothing to play")
         else:
             self._source = self._open()
         self.live = self._source is not None and self._source.live
+        fps = (self._take.fps if self._take is not None else None) or getattr(
+            self._source, "fps", None
+        )
+        self._period = 1.0 / float(fps) if fps else 1.0 / 30.0  # between a source's frames
+        self._resume_at = 0.0  # a recorded source's next pass plays no sooner than this
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -113,23 +120,26 @@ class CaptureWorker:
                 self._source = self._open()
 
     def _pass(self) -> None:
-        """One run through the source, paced unless it is live."""
+        """One run through the source, paced unless it is live. A recorded source's passes
+        follow each other one frame period apart, however short it is: a one-frame take loops
+        at its frame rate, not as fast as the processor can go."""
         anchor: float | None = None
         for item in self._items():
             if self._stop.is_set():
                 return
             if not self.live:
-                anchor = time.monotonic() - item.t if anchor is None else anchor
+                if anchor is None:
+                    anchor = max(time.monotonic(), self._resume_at) - item.t
                 delay = anchor + item.t - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return
+                self._resume_at = anchor + item.t + self._period
             self._deliver(item)
 
     def _items(self) -> Iterator[_Item]:
         if self._take is not None:
-            fps = float(self._take.header.get("fps") or 30.0)
             for k, pose in enumerate(self._take.poses):
-                yield _Item(pose.t if pose is not None else k / fps, pose, 0.0, None)
+                yield _Item(pose.t if pose is not None else k * self._period, pose, 0.0, None)
             return
         assert self._source is not None
         stream = pose_stream(self._source, self.settings.capture)
