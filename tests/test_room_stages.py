@@ -161,6 +161,16 @@ def test_a_full_disk_ends_the_take_cleanly_and_refuses_the_next(full_disk: Path)
     (path,) = full_disk.glob("take-*.jsonl")
     take = read_take(path)  # what was written is readable (a torn last line is skipped)
     assert len(take.poses) > 10
+    noted: Future[NoteItem] = Future()
+    recorder.send(RecordNote(NoteItem("note", "still full", time.monotonic()), noted))
+    noted.result(10)
+    assert recorder.state.refused, "a note must not clear the refusal while the disk is full"
+    path.unlink()  # room again: the recorder sees it by itself
+    deadline = time.monotonic() + 10
+    while recorder.state.refused and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert recorder.state.refused is None
+    assert _ask(recorder, StartTake) is None
     recorder.stop()
 
 

@@ -40,6 +40,7 @@ from immersion.room.messages import (
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256  # ~8 s of poses at 30 fps: a disk that stalls longer costs frames, not memory
+RECHECK_S = 2.0  # how often a refusal for want of disk is looked at again
 NOTES_KEPT = 500  # per take, in memory for viewers; the take file keeps every one
 
 
@@ -95,6 +96,7 @@ class Recorder:
         self.state = TakeState(rolling=False)
         # The recorder thread's own.
         self._writer: TakeWriter | None = None
+        self._refused: str | None = None  # why a take would be refused now; re-checked
         self._started = 0.0
         self._entries: list[TakeEntry] = []
         self._notes: list[tuple[NoteItem, ...]] = []
@@ -123,7 +125,11 @@ class Recorder:
 
     def run(self) -> None:
         while True:
-            message = self._queue.get()
+            try:
+                message = self._queue.get(timeout=RECHECK_S if self._refused else None)
+            except queue.Empty:  # refused for want of disk: has room come back?
+                self._set_refused(self._refusal())
+                continue
             if isinstance(message, _Stop):
                 self._stop_take(None)
                 return
@@ -145,8 +151,8 @@ class Recorder:
         if self._writer is not None:
             return f"a take is already rolling ({self._writer.path.name})"
         refused = self._refusal()
+        self._set_refused(refused)
         if refused:
-            self._publish_state(refused)
             return refused
         stamp = time.strftime("%Y%m%d-%H%M%S")
         number = sum(1 for e in self._entries if e.file) + 1
@@ -197,7 +203,9 @@ class Recorder:
             self._entries[-1], duration=now - self._started, frames=writer.frames, ended_by=reason
         )
         self._entries[-1] = entry
-        self._publish(TakeChanged(entry), refused=self._refusal() if reason else None)
+        if reason:
+            self._refused = self._refusal()
+        self._publish(TakeChanged(entry))
         if reason:
             self.emit(Problem("take", f"{writer.path.name} stopped: {reason}", now))
         return None
@@ -232,15 +240,20 @@ class Recorder:
         log.warning("take %s: %s", self._writer.path if self._writer else "?", reason)
         self._stop_take(reason)
 
-    def _publish(self, event: RoomEvent, refused: str | None = None) -> None:
+    def _publish(self, event: RoomEvent) -> None:
         self.takes = TakeList(tuple(self._entries), tuple(self._notes))
-        self._publish_state(refused)
+        self._publish_state()
         self.emit(event)
 
-    def _publish_state(self, refused: str | None) -> None:
+    def _set_refused(self, refused: str | None) -> None:
+        if refused != self._refused:
+            self._refused = refused
+            self._publish_state()
+
+    def _publish_state(self) -> None:
         writer = self._writer
         self.state = (
             TakeState(True, writer.path.name, self._started)
             if writer is not None
-            else TakeState(False, refused=refused)
+            else TakeState(False, refused=self._refused)
         )
