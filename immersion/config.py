@@ -35,7 +35,7 @@ class EncoderSettings:
 class Limits:
     """What a viewer may send, and what it is sent at most. The page is told these."""
 
-    message_bytes: int = 4096
+    message_bytes: int = 10 * 1024  # a full note of 4-byte characters, with room to spare
     note_chars: int = 2000
     name_chars: int = 80  # a scene, avatar, camera or marker name
     cue_chars: int = 200  # a cue is a panel for the actor, not a script

@@ -8,6 +8,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import re
 import resource
 import secrets
 import signal
@@ -26,6 +27,8 @@ from immersion.feed.tls import self_signed, server_context, trust_hint
 from immersion.room.room import Room
 
 log = logging.getLogger(__name__)
+# A DNS name (letters, digits, '-', '.'), an IPv4 address, or an IPv6 one (bracketed or not).
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?|\[?[0-9A-Fa-f:.]+\]?")
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -74,7 +77,11 @@ def host_names(host: str, extra: tuple[str, ...]) -> tuple[str, ...]:
         own = (host, "127.0.0.1", "localhost")
     else:
         own = (host,)
-    names = [f"[{n}]" if ":" in n and not n.startswith("[") else n for n in (*extra, *own)]
+    for name in extra:
+        if not _HOST_NAME.fullmatch(name):
+            raise StageError(f"--name {name!r}: not a host name or an IP address")
+    names = [n.lower().rstrip(".") for n in (*extra, *own)]  # browsers send lower case
+    names = [f"[{n}]" if ":" in n and not n.startswith("[") else n for n in names]
     return tuple(dict.fromkeys(n for n in names if n))
 
 

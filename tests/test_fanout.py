@@ -111,3 +111,19 @@ def test_each_viewer_gets_its_own_codecs_bytes() -> None:
     actions = fan.publish(frame(5, key=True), 0.2)
     payloads = {a.viewer: decode_video(a.data)[1] for a in actions if isinstance(a, Send)}
     assert payloads == {1: b"jpeg-5", 2: b"h264-5"}
+
+
+def test_a_keyframe_request_that_comes_too_soon_is_owed_not_forgotten() -> None:
+    fan = FanOut(window=2, stall_s=5, keyframe_gap_s=0.5)
+    assert fan.join(1, Codec.H264, 0.0) == [NeedKeyframe()]
+    fan.publish(frame(1, key=True), 0.03)  # viewer 1 is served, and keeps up
+    fan.ack(1, 1, True, 0.04)
+    assert fan.join(2, Codec.H264, 0.05) == []  # too soon after the last request: owed
+    assert NeedKeyframe() not in fan.publish(frame(2), 0.3)
+    fan.ack(1, 2, True, 0.31)
+    assert fan.publish(frame(3), 0.56)[0] == NeedKeyframe()  # the gap has passed: asked now
+    fan.ack(1, 3, True, 0.57)
+    assert (2, 4, 2) in sent(fan.publish(frame(4, key=True), 0.6))  # its first frame
+    fan.ack(1, 4, True, 0.61)
+    fan.ack(2, 4, True, 0.61)
+    assert NeedKeyframe() not in fan.publish(frame(5), 1.2)  # nobody waits any more

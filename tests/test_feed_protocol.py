@@ -123,9 +123,15 @@ def test_every_viewer_message_parses(message: dict[str, object], event: object) 
         ('{"type": "take", "action": "pause"}', 'take: action must be "start" or "stop"'),
         ('{"type": "note", "text": "   "}', "note: text must be a non-empty string"),
         ('{"type": "note", "text": "' + "a" * 2001 + '"}', "note: text is over 2000 characters"),
-        ('{"type": "marker", "label": "bell\\u0007"}', "marker: label has control characters"),
+        (
+            '{"type": "marker", "label": "bell\\u0007"}',
+            "marker: label has control or invisible formatting characters",
+        ),
         ('{"type": "cue", "text": "' + "a" * 201 + '"}', "cue: text is over 200 characters"),
-        ('{"type": "note", "text": "' + "a" * MAX_MESSAGE_BYTES + '"}', "over 4096 bytes"),
+        (
+            '{"type": "note", "text": "' + "a" * MAX_MESSAGE_BYTES + '"}',
+            f"over {MAX_MESSAGE_BYTES} bytes",
+        ),
     ],
 )
 def test_malformed_messages_are_rejected_with_a_reason(message: str | bytes, reason: str) -> None:
@@ -164,3 +170,17 @@ def test_acks_have_their_own_allowance_for_the_frame_rate() -> None:
     # Acks spent do not touch the control allowance, and junk is charged to it.
     junk = [viewer.receive("{junk", 200.0) for _ in range(int(RATE_BURST) + 1)]
     assert junk[0] == Reject("message is not JSON") and "too many" in junk[-1].reason  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("sneaky", ["\u202eevil", "a\u200bb", "x\u2028y", "\x7f", "a\x85b"])
+def test_invisible_and_reordering_characters_are_refused(sneaky: str) -> None:
+    event = ViewerProtocol("director", 0.0).receive(
+        json.dumps({"type": "note", "text": sneaky}), 0.0
+    )
+    assert isinstance(event, Reject) and "invisible" in event.reason
+
+
+def test_a_full_note_of_wide_characters_fits_a_message() -> None:
+    text = "日" * LIMITS.note_chars  # what the page allows, as JSON.stringify sends it
+    message = json.dumps({"type": "note", "text": text}, ensure_ascii=False)
+    assert ViewerProtocol("director", 0.0).receive(message, 0.0) == Note(text)

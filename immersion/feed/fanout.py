@@ -12,7 +12,8 @@ The rules, per viewer:
   told to the viewer in the next video header.
 * **H.264 needs its keyframe.** A viewer that joins, switches codec or skips an H.264 frame
   waits for the next keyframe and the fan-out asks for one (at most once per
-  ``keyframe_gap_s`` for everyone, so a crowd of joiners cannot force an all-keyframe stream).
+  ``keyframe_gap_s`` for everyone, so a crowd of joiners cannot force an all-keyframe stream; a
+  request that comes too soon is owed and goes with a later frame).
 * **Stalls are dropped.** A viewer with frames in flight that acknowledges nothing for
   ``stall_s`` is dropped.
 * Acknowledgements are cumulative: one for frame n settles every frame up to n, so a lost one
@@ -25,7 +26,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from immersion.feed.encoders import EncodedFrame
+from immersion.feed.encoders import Encoded, EncodedFrame
 from immersion.feed.protocol import Codec, VideoHeader, encode_video
 
 # Actions --------------------------------------------------------------------------------------
@@ -49,6 +50,7 @@ class NeedKeyframe:
 
 
 Action = Send | Drop | NeedKeyframe
+_NO_KEY = Encoded(Codec.H264, False, b"")
 
 
 @dataclass(slots=True)
@@ -65,6 +67,7 @@ class FanOut:
     """Every viewer's place in the video stream. Times are the room clock's seconds."""
 
     __slots__ = (
+        "_key_owed",
         "_last_key_request",
         "_viewers",
         "glass_ms",
@@ -80,6 +83,7 @@ class FanOut:
         self.keyframe_gap_s = keyframe_gap_s
         self._viewers: dict[int, _Viewer] = {}
         self._last_key_request = -math.inf
+        self._key_owed = False
         self.glass_ms: deque[float] = deque(maxlen=120)  # render done → drawn (viewer's ack)
         self.send_ms: deque[float] = deque(maxlen=120)  # render done → handed to the socket
 
@@ -113,7 +117,9 @@ class FanOut:
 
     def publish(self, frame: EncodedFrame, now: float) -> list[Action]:
         """A new picture for everyone."""
-        actions: list[Action] = []
+        if frame.encoded.get(Codec.H264, _NO_KEY).keyframe:
+            self._key_owed = False  # whoever waited gets this one
+        actions: list[Action] = self._request_key(now)
         for viewer, state in self._viewers.items():
             if state.pending is not None:
                 state.skipped += 1
@@ -172,7 +178,14 @@ class FanOut:
         if state.codec is not Codec.H264:
             return []
         state.needs_key = True
-        if now - self._last_key_request < self.keyframe_gap_s:
+        self._key_owed = True
+        return self._request_key(now)
+
+    def _request_key(self, now: float) -> list[Action]:
+        """Ask for a keyframe that some viewer waits for, once the gap since the last allows
+        (one asked for too soon is owed, not forgotten: it goes with a later frame)."""
+        if not self._key_owed or now - self._last_key_request < self.keyframe_gap_s:
             return []
+        self._key_owed = False
         self._last_key_request = now
         return [NeedKeyframe()]

@@ -54,6 +54,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import struct
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -61,6 +62,9 @@ from typing import Any, ClassVar
 
 from immersion.config import Limits
 
+# Control, format (bidi overrides, zero-width), separator and lone-surrogate characters: they
+# can make a note in the take list read as something else.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 VERSION = 1
 MAGIC = b"IMF1"
 HEADER = struct.Struct(">4sBBBxIHHHxxdddI")
@@ -338,7 +342,7 @@ def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
     if kind == "hello":
         codecs = data.get("codecs")
         if not isinstance(codecs, list) or len(codecs) > 8:
-            raise ProtocolError("codecs must be a list")
+            raise ProtocolError("codecs must be a list of at most 8 names")
         known = tuple(
             Codec[c.upper()]
             for c in codecs
@@ -383,6 +387,6 @@ def _text(data: dict[str, Any], key: str, limit: int) -> str:
         raise ProtocolError(f"{key} must be a non-empty string")
     if len(value) > limit:
         raise ProtocolError(f"{key} is over {limit} characters")
-    if any(ord(c) < 32 and c not in "\n\t" for c in value):
-        raise ProtocolError(f"{key} has control characters")
+    if any(unicodedata.category(c) in _INVISIBLE and c not in "\n\t" for c in value):
+        raise ProtocolError(f"{key} has control or invisible formatting characters")
     return value.strip()

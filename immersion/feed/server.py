@@ -245,7 +245,8 @@ class Feed:
         hosts, origins = request.headers.get_all("Host"), request.headers.get_all("Origin")
         if len(hosts) != 1 or len(origins) > 1:
             return _response(HTTPStatus.BAD_REQUEST, b"one Host, at most one Origin\n", head)
-        if self.origins and not any(o.split("://", 1)[1] == hosts[0] for o in self.origins):
+        host = hosts[0].lower()  # host names are case-insensitive; the room's are lower case
+        if self.origins and not any(o.split("://", 1)[1] == host for o in self.origins):
             return _response(HTTPStatus.MISDIRECTED_REQUEST, b"not this room's host name\n", head)
         url = urlsplit(request.path)
         if url.path in PAGE_FILES and "Upgrade" not in request.headers:
@@ -258,7 +259,7 @@ class Feed:
         role = self.tokens.role(token)
         if role is None:
             return _response(HTTPStatus.FORBIDDEN, b"a valid room token is required\n", head)
-        if origins and origins[0] not in self.origins:
+        if origins and origins[0].lower() not in self.origins:
             return _response(HTTPStatus.FORBIDDEN, b"cross-origin viewers are refused\n", head)
         if len(self.viewers) >= self.settings.max_viewers:
             return _response(HTTPStatus.SERVICE_UNAVAILABLE, b"the room is full\n", head)
