@@ -68,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CaptureError, StageError) as exc:
         print(f"immersion: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM before a command set up its own handling
+        print("immersion: interrupted", file=sys.stderr)
+        return 130
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -265,8 +268,10 @@ def _add_serve(sub: Any) -> None:
         metavar="FILE",
         help="the room's log, tracebacks included (default: serve.log in the state folder)",
     )
-    srv.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks one)")
-    srv.add_argument("--fps", type=_positive, default=30.0, help="render rate (default: 30)")
+    srv.add_argument("--port", type=_port, default=8765, help="port (default: 8765; 0 picks one)")
+    srv.add_argument(
+        "--fps", type=_render_rate, default=30.0, help="render rate, 1..240 (default: 30)"
+    )
     srv.add_argument(
         "--takes", type=Path, default=Path("takes"), metavar="DIR", help="where takes are written"
     )
@@ -480,10 +485,27 @@ def _print_help(group: argparse.ArgumentParser) -> Any:
     return run
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} out of range (0..65535)")
+    return port
+
+
 def _positive(text: str) -> float:
     value = _number(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _render_rate(text: str) -> float:
+    value = _positive(text)
+    if not 1 <= value <= 240:
+        raise argparse.ArgumentTypeError(f"must be 1..240 frames a second, got {text}")
     return value
 
 

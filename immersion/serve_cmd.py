@@ -32,6 +32,10 @@ _HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?|\[?[0
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    if args.source == "":
+        raise StageError(
+            "--source is empty: give a camera index, a video, a take or a landmarks file"
+        )
     source = args.source or str(demo_clip())
     if source == str(demo_clip()) and not demo_clip().exists():
         raise StageError(f"demo clip {demo_clip()} not found; run ./dev setup")
@@ -40,6 +44,11 @@ def run_serve(args: argparse.Namespace) -> int:
     names = host_names(args.host, tuple(args.name or ()))
     tls = _tls(args, names)
     width, height = args.size
+    if width % 2 or height % 2:  # H.264 (4:2:0) needs even sides
+        raise StageError(
+            f"--size {width}x{height}: the mirror needs even sides, e.g. "
+            f"{width - width % 2}x{height - height % 2}"
+        )
     config = Config(
         room=RoomSettings(
             source=source,

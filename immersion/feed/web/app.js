@@ -20,10 +20,20 @@ let probeId = 0;
 
 let takeList = []; // [{file, started, duration?, notes: [...]}], oldest first
 let cameraNames = "";
-let limits = { cueChars: 200, noteChars: 2000 };
+let limits = { cueChars: 200, noteChars: 2000, messageBytes: 4096 };
 let sayTimer = null;
+let retries = 0;
+const utf8 = new TextEncoder();
 
-function send(obj) { if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(obj)); }
+function send(obj) {
+  const text = JSON.stringify(obj);
+  if (utf8.encode(text).length > limits.messageBytes) { // the room would close the socket
+    say(`Too long for the room: at most ${limits.messageBytes} bytes a message.`, 6, "error");
+    return false;
+  }
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(text);
+  return true;
+}
 // A message over the picture; transient ones (errors, confirmations) clear by themselves.
 function say(text, seconds = 0, kind = "") {
   const m = $("message");
@@ -53,7 +63,7 @@ function connect() {
       return;
     }
     const msg = JSON.parse(event.data);
-    if (msg.type === "welcome") welcome(msg);
+    if (msg.type === "welcome") { retries = 0; welcome(msg); }
     else if (msg.type === "status") status(msg);
     else if (msg.type === "takes") { takeList = msg.takes; takes(); }
     else if (msg.type === "take") takeChanged(msg.take);
@@ -63,8 +73,16 @@ function connect() {
   };
   socket.onclose = (event) => {
     $("role").textContent = "disconnected";
-    say(event.code === 1006 && !role ? "Refused: this link's token is not valid for the room."
-                                      : `Disconnected (${event.reason || event.code}).`);
+    if (!role) { // never welcomed: the token (or the page's address) was refused
+      say("Refused: this link's token is not valid for the room.");
+      return;
+    }
+    if (event.code === 1001) { say("The room has closed."); return; }
+    // A dropped network, a stall or a restart: try again, waiting longer each time (up to 10 s).
+    retries++;
+    const wait = Math.min(10, 2 ** Math.min(retries, 4) / 2);
+    say(`Disconnected (${event.reason || event.code}); reconnecting in ${wait} s…`);
+    setTimeout(connect, wait * 1000);
   };
 }
 
@@ -220,12 +238,12 @@ $("take-stop").onclick = () => send({ type: "take", action: "stop" });
 $("marker").onclick = () => send({ type: "marker", label: "marker" });
 $("cue").onclick = () => {
   const text = $("note").value.trim().slice(0, limits.cueChars);
-  if (text) { send({ type: "cue", text }); $("note").value = ""; }
+  if (text && send({ type: "cue", text })) $("note").value = "";
 };
 $("note-form").onsubmit = (e) => {
   e.preventDefault();
   const text = $("note").value.trim();
-  if (text) { send({ type: "note", text }); $("note").value = ""; }
+  if (text && send({ type: "note", text })) $("note").value = "";
 };
 
 // For tests and curious directors: pixel statistics of the picture on the canvas.
