@@ -218,20 +218,29 @@ def test_slow_oversize_and_vanishing_viewers_do_not_hold_up_the_room(room: Serve
 def test_sigterm_closes_the_room_cleanly(own_room: ServedRoom) -> None:
     room = own_room
 
-    async def go() -> None:
+    async def go() -> float:
+        # Viewers that never read: their buffers fill, and they would not answer a close.
+        deaf = [await connect(room.url(room.observer), max_queue=1) for _ in range(3)]
+        for ws in deaf:
+            await ws.send(json.dumps({"type": "hello", "codecs": ["jpeg"]}))
         async with connect(room.url(room.director)) as director:
             await hello(director)
             await director.send(json.dumps({"type": "take", "action": "start"}))
             await until(director, "status", lambda s: s["take"]["rolling"])
             await frames(director, 3)
             room.process.send_signal(signal.SIGTERM)
+            asked = time.monotonic()
             with pytest.raises(ConnectionClosed) as closed:
                 while True:
                     await asyncio.wait_for(director.recv(), 15)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        for ws in deaf:
+            ws.transport.abort()
+        return asked
 
-    asyncio.run(go())
+    asked = asyncio.run(go())
     assert room.process.wait(timeout=20) == 0
+    assert time.monotonic() - asked < 8, "deaf viewers must not hold the room's closing up"
     newest = max(room.takes.glob("take-*.jsonl"), key=lambda p: p.stat().st_mtime)
     assert len(read_take(newest).poses) >= 1
 

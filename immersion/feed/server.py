@@ -23,6 +23,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Coroutine
+from concurrent.futures import Future
 from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import resources
@@ -82,6 +83,7 @@ PAGE_FILES = {
     "/style.css": ("style.css", "text/css; charset=utf-8"),
     "/icon.svg": ("icon.svg", "image/svg+xml"),
 }
+RECORDER_ANSWER_S = 10.0  # a take start or stop the recorder has not answered by then failed
 MAX_HEAD_BYTES = 64 * 1024  # past this the library's own header limits answer
 _STEER: dict[str, type[SwitchCamera | SwitchScene | SwitchAvatar]] = {
     "camera": SwitchCamera,
@@ -182,8 +184,11 @@ class Feed:
         try:
             frame = self.encoder.encode(picture)
             loop.call_soon_threadsafe(self._publish, frame)
-        except RuntimeError:  # the loop has closed: the room is shutting down
+        except RuntimeError:
             self._in_transit.release()
+            if not loop.is_closed():
+                raise
+            # the loop has closed: the room is shutting down
         except BaseException:
             self._in_transit.release()
             raise
@@ -306,20 +311,14 @@ class Feed:
             return
         limits = self.settings.limits
         viewer = Viewer(next(self._ids), conn, ViewerProtocol(role, self.room.now(), limits))
+        welcome = Welcome(role, self.room.choices(), self._status(), limits.for_page())
+        newest = self.room.takes().newest(limits.welcome_takes, limits.welcome_notes)
+        # No await from the take list's snapshot to joining: every delta after it reaches the
+        # viewer, after the full list (broadcast writes at once, in order).
+        broadcast([conn], encode_server(welcome))
+        broadcast([conn], encode_server(Takes(newest)))
+        self.viewers[viewer.id] = viewer
         try:
-            await conn.send(
-                encode_server(
-                    Welcome(
-                        role,
-                        self.room.choices(),
-                        self._status(),
-                        limits.for_page(),
-                    )
-                )
-            )
-            newest = self.room.takes().newest(limits.welcome_takes, limits.welcome_notes)
-            await conn.send(encode_server(Takes(newest)))
-            self.viewers[viewer.id] = viewer  # deltas from now on, after the full picture
             async for message in conn:
                 await self._on_message(viewer, message)
         except ConnectionClosed:
@@ -348,10 +347,9 @@ class Feed:
             command: Command = _STEER[event.what](event.name)
             refused = self.room.steer(command)
             reply = Error(refused) if refused else None
-        elif isinstance(event, TakeControl):
+        elif isinstance(event, TakeControl):  # answered when the recorder is done; acks flow on
             future = self.room.take_start() if event.start else self.room.take_stop()
-            refused = await asyncio.wrap_future(future)
-            reply = Error(refused) if refused else None
+            self._spawn(self._answer(viewer, future))
         elif isinstance(event, Cue):
             reply = Cued(event.text, self.room.cue(event.text))
         elif isinstance(event, Note):
@@ -360,6 +358,15 @@ class Feed:
             self.room.annotate("marker", event.label)
         if reply is not None:
             await viewer.conn.send(encode_server(reply))
+
+    async def _answer(self, viewer: Viewer, future: Future[str | None]) -> None:
+        try:
+            refused = await asyncio.wait_for(asyncio.wrap_future(future), RECORDER_ANSWER_S)
+        except TimeoutError:
+            refused = f"the recorder did not answer within {RECORDER_ANSWER_S:g} s"
+        if refused:
+            with contextlib.suppress(ConnectionClosed):
+                await viewer.conn.send(encode_server(Error(refused)))
 
     def _status(self) -> dict[str, object]:
         status = self.room.status().to_json()
@@ -375,13 +382,16 @@ class Feed:
         stalled viewers dropped."""
         while True:
             await asyncio.sleep(self.settings.status_period_s)
-            self._carry_out(self.fanout.tick(self.room.now()))
-            ready = [  # one not reading right now skips a status
-                v.conn
-                for v in self.viewers.values()
-                if v.conn.transport.get_write_buffer_size() <= self.settings.write_limit
-            ]
-            broadcast(ready, encode_server(Status(self._status())))  # one encoding for all
+            try:
+                self._carry_out(self.fanout.tick(self.room.now()))
+                ready = [  # one not reading right now skips a status
+                    v.conn
+                    for v in self.viewers.values()
+                    if v.conn.transport.get_write_buffer_size() <= self.settings.write_limit
+                ]
+                broadcast(ready, encode_server(Status(self._status())))  # one encoding for all
+            except Exception:  # a bad status must not end the status (and stall checks) for good
+                log.exception("status round failed")
 
     async def _drop(self, viewer: Viewer, reason: str) -> None:
         """Close a stalled viewer's connection; abort it if even the close cannot get out."""
@@ -392,9 +402,20 @@ class Feed:
             viewer.conn.transport.abort()  # its buffers are full and it is not reading
 
     async def close(self) -> None:
-        for viewer in list(self.viewers.values()):
-            with contextlib.suppress(ConnectionClosed):
-                await viewer.conn.close(1001, "the room is closing")
+        """Say goodbye to every viewer at once; those that do not answer within a second (not
+        reading) are cut off."""
+        viewers = list(self.viewers.values())
+        closing = [
+            asyncio.ensure_future(v.conn.close(1001, "the room is closing")) for v in viewers
+        ]
+        if closing:
+            await asyncio.wait(closing, timeout=1.0)
+        for viewer, task in zip(viewers, closing, strict=True):
+            if task.done():
+                task.exception()  # retrieved: a viewer already gone is no news
+            else:
+                task.cancel()
+                viewer.conn.transport.abort()
 
 
 def _median(values: list[float]) -> float | None:

@@ -145,7 +145,12 @@ class Recorder:
                     message.reply.set_result(message_item)
 
     def stop(self) -> None:
-        self._queue.put(_Stop(), timeout=10)  # from a plain thread: it may wait its turn
+        """Close a rolling take and end the thread, after what is queued (a plain thread's
+        call: it may wait its turn)."""
+        try:
+            self._queue.put(_Stop(), timeout=10)
+        except queue.Full:
+            log.error("the recorder is stuck (its disk?); a rolling take keeps what it has")
 
     def _start(self, header: dict[str, Any]) -> str | None:
         if self._writer is not None:
