@@ -31,11 +31,17 @@ def _mediapipe() -> Any:
     return mediapipe, BaseOptions, vision
 
 
+RESTART_MS = 1000  # time going back further than this is a source starting again
+FRAME_MS = 33
+
+
 class PoseEstimator:
     """World landmarks of one person per image. Use as a context manager: it must be closed.
 
     Frames must come in increasing time; equal or earlier times are nudged 1 ms forward, as
-    the landmarker requires strictly increasing timestamps.
+    the landmarker requires strictly increasing timestamps. A source that starts again (its
+    time back by more than a second: a looped clip) carries on one frame period after the last
+    frame, so the landmarker's tracking sees a steady clock rather than 1 ms steps.
     """
 
     def __init__(
@@ -56,10 +62,15 @@ class PoseEstimator:
         )
         self._landmarker = vision.PoseLandmarker.create_from_options(options)
         self._last_ms = -1
+        self._offset_ms = 0
 
     def estimate(self, frame: ImageFrame) -> LandmarkFrame | None:
         """Landmarks of the person in ``frame``, or None when nobody is found."""
-        ms = max(round(frame.t * 1000.0), self._last_ms + 1)
+        ms = round(frame.t * 1000.0) + self._offset_ms
+        if ms < self._last_ms - RESTART_MS:  # the source started again
+            self._offset_ms += self._last_ms + FRAME_MS - ms
+            ms = self._last_ms + FRAME_MS
+        ms = max(ms, self._last_ms + 1)
         self._last_ms = ms
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=frame.rgb)
         result = self._landmarker.detect_for_video(image, ms)

@@ -53,17 +53,40 @@ class CapturedFrame:
     image: NDArray[np.uint8] | None = None
 
 
+class Estimators:
+    """Pose estimators made on first use, one per model, kept until :meth:`close`. A source
+    played again and again (a room looping its clip) reuses one landmarker instead of making
+    and dropping one a pass, which MediaPipe does not give all the memory back for."""
+
+    __slots__ = ("_made",)
+
+    def __init__(self) -> None:
+        self._made: dict[ModelName, PoseEstimator] = {}
+
+    def get(self, model: ModelName) -> PoseEstimator:
+        if model not in self._made:
+            self._made[model] = PoseEstimator(bundle_path(model))
+        return self._made[model]
+
+    def close(self) -> None:
+        for estimator in self._made.values():
+            estimator.close()
+        self._made.clear()
+
+
 def pose_stream(
-    source: Source, settings: CaptureSettings | None = None
+    source: Source, settings: CaptureSettings | None = None, estimators: Estimators | None = None
 ) -> Generator[CapturedFrame, None, None]:
-    """Capture ``source`` frame by frame. The source is closed when the generator ends."""
+    """Capture ``source`` frame by frame. The source is closed when the generator ends, and
+    the estimator too unless ``estimators`` (the caller's, to reuse) was given."""
     settings = settings or CaptureSettings()
     smoother = (
         LandmarkSmoother(OneEuroFilter(settings.min_cutoff, settings.beta, settings.d_cutoff))
         if settings.smoothing
         else None
     )
-    estimator: PoseEstimator | None = None
+    own = estimators is None
+    estimators = estimators or Estimators()
     previous: Pose | None = None
     try:
         frames = source.frames()
@@ -75,9 +98,7 @@ def pose_stream(
                 return
             decoded = time.perf_counter()
             if isinstance(item, ImageFrame):
-                if estimator is None:
-                    estimator = PoseEstimator(bundle_path(settings.model))
-                raw = estimator.estimate(item)
+                raw = estimators.get(settings.model).estimate(item)
             else:
                 raw = item
             inferred = time.perf_counter()
@@ -99,8 +120,8 @@ def pose_stream(
                 item.rgb if isinstance(item, ImageFrame) else None,
             )
     finally:
-        if estimator is not None:
-            estimator.close()
+        if own:
+            estimators.close()
         source.close()
 
 

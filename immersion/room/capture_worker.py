@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from capture.errors import CaptureError, SourceError, TakeFormatError
-from capture.pipeline import pose_stream
+from capture.pipeline import Estimators, pose_stream
 from capture.pose import Pose
 from capture.skeleton import Bone
 from capture.sources import Source, open_source
@@ -98,8 +98,15 @@ class CaptureWorker:
         )
         self._period = 1.0 / float(fps) if fps else 1.0 / 30.0  # between a source's frames
         self._resume_at = 0.0  # a recorded source's next pass plays no sooner than this
+        self._estimators = Estimators()  # one landmarker for every pass, closed by run()
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            self._estimators.close()
+
+    def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 self._pass()
@@ -142,7 +149,7 @@ class CaptureWorker:
                 yield _Item(pose.t if pose is not None else k * self._period, pose, 0.0, None)
             return
         assert self._source is not None
-        stream = pose_stream(self._source, self.settings.capture)
+        stream = pose_stream(self._source, self.settings.capture, self._estimators)
         try:
             for frame in stream:
                 yield _Item(frame.t, frame.pose, sum(frame.timings.values()), frame.image)
