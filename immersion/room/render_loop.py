@@ -10,6 +10,7 @@ clock takes over.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import threading
@@ -191,6 +192,11 @@ class RenderLoop:
             except (CaptureError, StageError, OSError) as exc:
                 self.emit(Problem(_label(command), str(exc), self.clock()))
             self._cut = True
+            if not isinstance(command, SwitchCamera):
+                # The old set or avatar is held in reference cycles whose Python side is small,
+                # so the collector would not run for a long time, while the engine memory they
+                # hold (~8 MB a set) piles up; a load already takes a second or two.
+                gc.collect()
         return stage
 
     def _switch(self, stage: Stage, command: Command) -> Stage:
