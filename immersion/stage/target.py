@@ -116,7 +116,13 @@ class RenderTarget:
         return int(self.texture.prepareNow(0, gsg.getPreparedObjects(), gsg).getNativeId())
 
     def render(self) -> None:
+        from panda3d.core import RenderState, TransformState
+
         self.engine.graphics.renderFrame()
+        # ShowBase's frame loop does this; without it every transform a posed joint ever had
+        # stays cached, and a live performance (new matrices every frame) grows without end.
+        TransformState.garbageCollect()
+        RenderState.garbageCollect()
 
     def bgra(self) -> NDArray[np.uint8]:
         """The last frame, (height, width, 4) BGRA, bottom row first; a view, no copy."""
