@@ -32,6 +32,8 @@ _HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?|\[?[0
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    if not args.host:
+        raise StageError("--host is empty: give an address, e.g. 127.0.0.1 or 0.0.0.0 (all)")
     if args.source == "":
         raise StageError(
             "--source is empty: give a camera index, a video, a take or a landmarks file"

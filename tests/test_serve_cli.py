@@ -26,6 +26,7 @@ def _refused(tmp_path: Path, *args: str) -> str:
         (["--log", "/proc/room.log"], "--log /proc/room.log: cannot be written"),
         (["--size", "321x181"], "--size 321x181: the mirror needs even sides, e.g. 320x180"),
         (["--source", ""], "--source is empty"),
+        (["--host", ""], "--host is empty"),
         (["--name", "evil name"], "--name 'evil name': not a host name or an IP address"),
     ],
 )
