@@ -215,3 +215,16 @@ def test_on_a_network_name_h264_needs_tls_and_plain_http_says_why_it_is_jpeg(
             expect(page.locator("#codec")).to_have_text("JPEG")
             expect(page.locator("#message")).to_contain_text("not secure")
         assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_dropped_connection_comes_back_by_itself(room: ServedRoom, browser: Browser) -> None:
+    page = _open(browser, room.page(room.director))
+    _wait(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 5, "frames")
+    page.evaluate("window.immersion.disconnect()")
+    expect(page.locator("#message")).to_contain_text("reconnecting")
+    expect(page.locator("#role")).to_have_text("director", timeout=15_000)
+    drawn = page.evaluate("window.immersion.framesDrawn()")
+    _wait(
+        page, lambda: page.evaluate("window.immersion.framesDrawn()") >= drawn + 10, "frames again"
+    )
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -251,6 +251,7 @@ window.immersion = {
   probe: () => new Promise((resolve) => { const id = ++probeId; probes.set(id, resolve);
                                          worker.postMessage({ type: "probe", id }); }),
   framesDrawn: () => drawnTotal,
+  disconnect: () => socket && socket.close(4000, "closed from the page"), // the page reconnects
   latencies: () => glass.slice(),
 };
 connect();
