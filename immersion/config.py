@@ -68,8 +68,8 @@ class FeedSettings:
     open_timeout_s: float = 5.0  # a socket that sends no request in this time is closed
     max_viewers: int = 64  # sockets past the handshake; more are refused with 503
     limits: Limits = field(default_factory=Limits)
-    # Host names (and host:port) that a browser's Origin may name; empty: the address the room
-    # listens on, plus localhost names when that is loopback.
+    # The names browsers reach the room by (serve_cmd.host_names: --name, then the listening
+    # address); a request's Host and a browser's Origin must name one. Empty: no browser origin.
     hosts: tuple[str, ...] = ()
 
 

@@ -178,7 +178,7 @@ async def _serve(
     s = config.room
     feed = Feed(room, tokens, config.feed, config.encoder, (s.width, s.height), s.fps)
     try:
-        server = await feed.serve(host, port, config.feed.hosts, tls)
+        server = await feed.serve(host, port, tls)
     except OSError as exc:
         raise StageError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
     room.start()

@@ -16,9 +16,6 @@ from immersion.room.messages import Command, Picture, RoomEvent, RoomStatus, Tak
 class RoomPort(Protocol):
     on_event: Callable[[RoomEvent], None]  # set by the feed; called from the room's threads
 
-    @property
-    def title(self) -> str: ...
-
     def now(self) -> float: ...
 
     def status(self) -> RoomStatus: ...

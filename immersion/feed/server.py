@@ -271,10 +271,9 @@ class Feed:
         self._roles[conn] = role
         return None
 
-    async def serve(
-        self, host: str, port: int, names: tuple[str, ...], tls: ssl.SSLContext | None
-    ) -> Server:
-        """Listen; ``names`` are the host names browsers may use (and their Origin name)."""
+    async def serve(self, host: str, port: int, tls: ssl.SSLContext | None) -> Server:
+        """Listen; browsers may reach the room by the settings' host names (and only by them
+        may their Origin be named)."""
         self._loop = asyncio.get_running_loop()
         self.room.set_picture_sink(self._on_picture)
         self.room.on_event = self._on_room_event
@@ -298,7 +297,7 @@ class Feed:
         scheme = "https" if tls is not None else "http"
         self.origins = frozenset(
             f"{scheme}://{name}" + ("" if _default_port(scheme, bound) else f":{bound}")
-            for name in names
+            for name in self.settings.hosts
         )
         return server
 
