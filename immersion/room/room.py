@@ -24,9 +24,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from capture.errors import CaptureError
 from immersion.avatars.vrm import check_use, inspect_avatar
 from immersion.catalogue import avatar_names, find_avatar, find_pack, pack_names
 from immersion.config import RoomSettings
+from immersion.errors import StageError
 from immersion.room.capture_worker import CaptureWorker
 from immersion.room.commands import CommandBox
 from immersion.room.messages import (
@@ -232,8 +234,5 @@ class Room:
 
 
 def _one_line(exc: Exception) -> str:
-    from capture.errors import CaptureError
-    from immersion.errors import StageError
-
     text = str(exc).splitlines()[0] if str(exc) else ""
     return text if isinstance(exc, CaptureError | StageError) else f"{type(exc).__name__}: {text}"
