@@ -10,6 +10,8 @@ clock takes over.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import itertools
 import logging
@@ -197,6 +199,7 @@ class RenderLoop:
                 # so the collector would not run for a long time, while the engine memory they
                 # hold (~8 MB a set) piles up; a load already takes a second or two.
                 gc.collect()
+                _give_back_heap()
         return stage
 
     def _switch(self, stage: Stage, command: Command) -> Stage:
@@ -312,3 +315,16 @@ def draw_inset(bgra: NDArray[np.uint8], rgb: NDArray[np.uint8]) -> None:
     small = cv2.resize(rgb, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
     bgra[y0:y1, x0:x1, :3] = small[:, :, ::-1]
     bgra[y0:y1, x0:x1, 3] = 255
+
+
+def _give_back_heap() -> None:
+    """Hand freed heap back to the system after a set or avatar is let go: glibc keeps freed
+    pages of its arenas (the render thread's own arena included) and a room switched
+    through every pack would otherwise keep the high-water mark of all of them."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    libc = ctypes.CDLL(name)
+    trim = getattr(libc, "malloc_trim", None)  # glibc only; musl has none
+    if trim is not None:
+        trim(0)
