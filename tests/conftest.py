@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from capture import cache
 from capture.cache import demo_clip, fixtures_dir, models_dir
 from tests.support import need as _need
 
@@ -51,3 +52,21 @@ def deepmimic() -> Path:
 @pytest.fixture(scope="session")
 def lite_bundle() -> Path:
     return _need(models_dir() / "pose_landmarker_lite.task")
+
+
+@pytest.fixture(scope="session")
+def tasks_vision() -> Path:
+    """MediaPipe Tasks for Web, as the actor page serves it (vision_bundle.mjs, wasm/)."""
+    return _need(cache.tasks_vision_dir() / "vision_bundle.mjs").parent
+
+
+@pytest.fixture(scope="session")
+def actor_video() -> Path:
+    """The actor page tests' fake webcam, a y4m for --use-file-for-fake-video-capture."""
+    return _need(cache.actor_video())
+
+
+@pytest.fixture(scope="session")
+def actor_voice() -> Path:
+    """The actor page tests' fake microphone, a WAV for --use-file-for-fake-audio-capture."""
+    return _need(cache.actor_voice())

@@ -27,7 +27,15 @@ from typing import Any
 import pytest
 
 # Fixtures (tests/conftest.py) that hand out the set-up's data.
-SETUP_DATA = {"demo", "pose2sim_cam01", "deepmimic", "lite_bundle"}
+SETUP_DATA = {
+    "demo",
+    "pose2sim_cam01",
+    "deepmimic",
+    "lite_bundle",
+    "tasks_vision",
+    "actor_video",
+    "actor_voice",
+}
 # Modules a pure test has no business importing: the engine, the pose model, the browser.
 HEAVY = ("direct.showbase.ShowBase", "mediapipe", "playwright")
 
