@@ -25,3 +25,12 @@ class ModelMissingError(CaptureError):
 
 class TakeFormatError(CaptureError):
     """A take or landmarks file that does not follow the documented format."""
+
+
+class VoiceFormatError(CaptureError):
+    """A voice file (Ogg Opus) or an Opus packet that does not follow the format."""
+
+
+class VoiceWriteError(CaptureError):
+    """A voice file that cannot be created or written (a full disk); every page written before
+    the failure stays readable."""

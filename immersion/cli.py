@@ -155,7 +155,9 @@ with neither, the rest T-pose.
 
 OUT decides the output:
   NAME.png     one still (at --at seconds into the take; default: its middle)
-  NAME.mp4     an H.264 video at the take's frame rate (or --fps)
+  NAME.mp4     an H.264 video at the take's frame rate (or --fps); when the take's header
+               names a voice file beside it ("voice": "NAME.opus"), with that voice as an
+               AAC track on the same clock
   FOLDER       one PNG per frame
 
 examples:
@@ -360,7 +362,12 @@ def _add_render(sub: Any) -> None:
     )
     _stage_options(ren, camera_help="camera preset (default: the pack's first)")
     perf = ren.add_mutually_exclusive_group()
-    perf.add_argument("--take", type=Path, metavar="TAKE", help="a take file (JSON lines)")
+    perf.add_argument(
+        "--take",
+        type=Path,
+        metavar="TAKE",
+        help="a take file (JSON lines); an MP4 gets the voice file its header names",
+    )
     perf.add_argument(
         "--source", type=Path, metavar="VIDEO", help="a video, captured with MediaPipe first"
     )

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from tqdm import tqdm
 
 from capture.pose import Pose
 from capture.take import read_take
+from capture.voice import Voice, read_voice, take_voice
 from immersion.avatars.vrm import load_bone_map
 from immersion.catalogue import find_avatar, find_pack
 from immersion.errors import RenderError
@@ -20,6 +22,7 @@ from immersion.scenes.manifest import load_pack
 from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.pose_feed import LatestPose
 from immersion.stage.stage import Stage
+from immersion.voice_track import VoiceTrack
 
 MAX_FRAMES = 100_000
 
@@ -29,6 +32,7 @@ class Performance:
     poses: list[Pose]
     fps: float
     name: str
+    voice: Path | None = None  # the take's voice file, for an MP4's sound
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -86,7 +90,8 @@ def run_render(args: argparse.Namespace) -> int:
         )
 
     times = _frame_times(performance, kind, args.at)
-    sink = _open_sink(kind, out, performance.fps, width, height)
+    voice = _voice(performance, kind, quiet)
+    sink = _open_sink(kind, out, performance.fps, width, height, voice, times[0])
     try:
         with tqdm(
             total=len(times), desc="render", unit="frame", disable=quiet, file=sys.stderr
@@ -116,7 +121,8 @@ def _performance(args: argparse.Namespace) -> Performance:
         poses: list[Pose] = [p for p in take.poses if p is not None]
         if not poses:
             raise RenderError(f"{args.take}: the take has no frame with a pose")
-        return Performance(poses, args.fps or take.fps or 30.0, args.take.name)
+        voice = take_voice(args.take, take.header)
+        return Performance(poses, args.fps or take.fps or 30.0, args.take.name, voice)
     if args.source is not None:
         from capture.pipeline import pose_stream
         from capture.sources import open_source
@@ -137,6 +143,20 @@ def _performance(args: argparse.Namespace) -> Performance:
             poses, args.fps or float(getattr(source, "fps", 30.0) or 30.0), Path(args.source).name
         )
     return Performance([Pose.rest(hips_height=0.9)], args.fps or 30.0, "rest pose")
+
+
+def _voice(perf: Performance, kind: str, quiet: bool) -> Voice | None:
+    """The take's voice, read before rendering starts, for an MP4 (stills have no sound)."""
+    if perf.voice is None or kind != "mp4":
+        return None
+    voice = read_voice(perf.voice)
+    if not voice.packets:
+        if not quiet:
+            print(f"voice:  {perf.voice.name} holds no sound; the MP4 has none", file=sys.stderr)
+        return None
+    if not quiet:
+        print(f"voice:  {perf.voice.name} ({voice.duration:.1f} s) as AAC", file=sys.stderr)
+    return voice
 
 
 def _frame_times(perf: Performance, kind: str, at: float | None) -> list[float]:
@@ -194,33 +214,55 @@ class _Folder(_Sink):
 
 
 class _Mp4(_Sink):
-    """H.264 in MP4 through PyAV's bundled libx264, straight from the BGRA read-back."""
+    """H.264 in MP4 through PyAV's bundled libx264, straight from the BGRA read-back; with a
+    voice, an AAC track on the same clock (frame k at ``start + k / fps`` on the take's)."""
 
-    def __init__(self, path: Path, fps: float, width: int, height: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        fps: float,
+        width: int,
+        height: int,
+        voice: Voice | None = None,
+        start: float = 0.0,
+    ) -> None:
         import av
 
         self.av: Any = av
         self.container = av.open(str(path), mode="w")
-        self.stream = self.container.add_stream("libx264", rate=round(fps))
+        # The exact rate, not a rounded one, or a voice would drift from the picture.
+        self.rate = Fraction(fps).limit_denominator(1001)
+        self.stream = self.container.add_stream("libx264", rate=self.rate)
         self.stream.width, self.stream.height = width - width % 2, height - height % 2
         self.stream.pix_fmt = "yuv420p"
         self.stream.options = {"preset": "veryfast", "crf": "20"}
+        self.frames = 0
+        self.voice: VoiceTrack | None = None
+        if voice is not None:
+            self.voice = VoiceTrack(self.container, voice, start)
 
     def write(self, stage: Stage) -> None:
         bgra = stage.target.bgra()[::-1, : self.stream.width]
         frame = self.av.VideoFrame.from_ndarray(bgra[: self.stream.height], format="bgra")
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
+        self.frames += 1
+        if self.voice is not None:
+            self.voice.until(float(self.frames / self.rate))
 
     def close(self) -> None:
         for packet in self.stream.encode():
             self.container.mux(packet)
+        if self.voice is not None:  # as long as the frames written, an interrupted render too
+            self.voice.close(float(self.frames / self.rate))
         self.container.close()
 
 
-def _open_sink(kind: str, out: Path, fps: float, width: int, height: int) -> _Sink:
+def _open_sink(
+    kind: str, out: Path, fps: float, width: int, height: int, voice: Voice | None, start: float
+) -> _Sink:
     if kind == "png":
         return _Png(out)
     if kind == "mp4":
-        return _Mp4(out, fps, width, height)
+        return _Mp4(out, fps, width, height, voice, start)
     return _Folder(out)
