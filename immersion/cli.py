@@ -285,6 +285,12 @@ def _add_serve(sub: Any) -> None:
         "the view (off by default: only the rendered set leaves the room)",
     )
     srv.add_argument(
+        "--record-talkback",
+        action="store_true",
+        help="also record directors' talkback into the takes' voice files (off by default: "
+        "what a director says to the actor is not part of the performance)",
+    )
+    srv.add_argument(
         "--headset",
         action="store_true",
         help="also render the set in stereo to an OpenXR headset, from the actor's mark: the "

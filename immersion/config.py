@@ -43,6 +43,10 @@ class Limits:
     controls_burst: float = 40.0
     acks_per_s: float = 120.0  # one per frame: room for 60 fps and then some
     acks_burst: float = 240.0
+    # Binary messages: an actor's landmarks (up to 60 fps) and voice (50 packets a second), or
+    # a director's talkback.
+    stream_per_s: float = 150.0
+    stream_burst: float = 150.0
     welcome_takes: int = 50  # the newest takes a viewer is sent on connecting
     welcome_notes: int = 100  # the newest notes of each of those
 
@@ -96,6 +100,12 @@ class RoomSettings:
     switch_gap_s: float = 2.0  # at most one scene or avatar load this often; newest wins
     camera_retry_s: float = 2.0  # a live camera that drops is reopened after this pause
     min_free_bytes: int = 2 << 20  # a take is refused when its disk has less free space
+    # An actor's page that drops: the avatar holds their last pose, then eases to standing,
+    # and the room's own source resumes if they are not back within the grace period.
+    actor_hold_s: float = 1.0
+    actor_ease_s: float = 2.0
+    actor_grace_s: float = 30.0
+    record_talkback: bool = False  # a director's talkback goes into the take's voice file
 
 
 @dataclass(frozen=True, slots=True)

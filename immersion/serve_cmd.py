@@ -69,11 +69,12 @@ def run_serve(args: argparse.Namespace) -> int:
             show_camera=args.show_camera,
             headset=HeadsetSettings(eye_size=args.eye_size) if args.headset else None,
             capture=capture_settings(args),
+            record_talkback=args.record_talkback,
         ),
         feed=FeedSettings(hosts=names),
     )
     room = Room(config.room)
-    tokens = Tokens(secrets.token_urlsafe(18), secrets.token_urlsafe(18))
+    tokens = Tokens(*(secrets.token_urlsafe(18) for _ in range(3)))
     _raise_open_files()
     return asyncio.run(_serve(room, config, tokens, args.host, args.port, tls, log_file))
 
@@ -190,17 +191,20 @@ async def _serve(
         f"source {s.source}\n"
         f"  directors: {base}/?token={tokens.director}\n"
         f"  observers: {base}/?token={tokens.observer}\n"
+        f"  actors:    {base}/actor?token={tokens.actor}\n"
         f"  takes are written to {s.takes_dir}/ ; the log is {log_file} ; Ctrl-C closes the room",
         flush=True,
     )
     if tls is None and not _is_loopback(host) and host != "localhost":
         print(
-            "  without TLS, browsers on other machines get JPEG (H.264 needs a secure page): "
-            "add --tls self-signed",
+            "  without TLS, browsers on other machines get JPEG and the actor's page cannot "
+            "open a camera or microphone (both need a secure page): add --tls self-signed",
             flush=True,
         )
     if s.headset is not None:
         print("  --headset: the set is also rendered to the OpenXR headset", flush=True)
+    if s.record_talkback:
+        print("  --record-talkback: directors' talkback goes into the takes", flush=True)
     if s.show_camera:
         print("  --show-camera: viewers also see the actor's camera picture", flush=True)
     stop = asyncio.Event()

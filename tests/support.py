@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection
 
 from capture.pose import Pose
 from capture.take import TakeWriter
-from immersion.feed.protocol import decode_video
+from immersion.feed.protocol import decode_video, is_audio
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -78,6 +78,7 @@ class ServedRoom:
     port: int
     director: str
     observer: str
+    actor: str
     takes: Path
     base: str = ""  # what the printed links start with, e.g. https://casting.test:43123
 
@@ -85,10 +86,11 @@ class ServedRoom:
         return f"ws://127.0.0.1:{self.port}/feed?token={token}"
 
     def page(self, token: str) -> str:
-        return f"{self.base}/?token={token}"
+        """The page a token's link opens: the actor's page for the actor's."""
+        return f"{self.base}/{'actor' if token == self.actor else ''}?token={token}"
 
 
-LINK = re.compile(r"(https?://[^/\s]+:(\d+))/\?token=(\S+)")
+LINK = re.compile(r"(https?://[^/\s]+:(\d+))/(?:actor)?\?token=(\S+)")
 
 
 @contextlib.contextmanager
@@ -106,13 +108,16 @@ def served_room(tmp: Path, args: list[str], **env: str) -> Iterator[ServedRoom]:
         assert process.stdout is not None
         try:
             lines: list[str] = []
-            while len(lines) < 12 and not any("observers:" in line for line in lines):
+            while len(lines) < 12 and not any("actors:" in line for line in lines):
                 lines.append(process.stdout.readline())
-            director = next((LINK.search(x) for x in lines if "directors:" in x), None)
-            observer = next((LINK.search(x) for x in lines if "observers:" in x), None)
-            assert director and observer, (lines, (tmp / "serve.log").read_text())
+            links = {
+                role: next((LINK.search(x) for x in lines if f"{role}s:" in x), None)
+                for role in ("director", "observer", "actor")
+            }
+            director, observer, actor = links.values()
+            assert director and observer and actor, (lines, (tmp / "serve.log").read_text())
             port, base = int(director[2]), director[1]
-            yield ServedRoom(process, port, director[3], observer[3], tmp / "takes", base)
+            yield ServedRoom(process, port, director[3], observer[3], actor[3], tmp / "takes", base)
         finally:
             if process.poll() is None:
                 process.kill()
@@ -166,3 +171,34 @@ async def until(
         if data["type"] == kind and (check is None or check(data)):
             return data
     raise AssertionError(f"no {kind} message")
+
+
+# An actor's page, as the room sees it ------------------------------------------------------
+
+
+def opus_tone(seconds: float, loud: tuple[float, float] | None = None) -> list[bytes]:
+    """20 ms Opus packets (48 kHz mono) of a 440 Hz tone, loud from ``loud[0]`` to
+    ``loud[1]`` seconds and quiet (-40 dB) elsewhere (all loud when None): a voice whose level
+    a listener can follow."""
+    import av
+    import numpy as np
+
+    rate, n = 48000, int(seconds * 48000)
+    t = np.arange(n) / rate
+    gain = np.full(n, 0.5)
+    if loud is not None:
+        gain = np.where((t >= loud[0]) & (t < loud[1]), 0.5, 0.005)
+    pcm = (np.sin(2 * np.pi * 440 * t) * gain).astype(np.float32)
+    codec = av.CodecContext.create("libopus", "w")
+    codec.sample_rate, codec.layout, codec.format = rate, "mono", "flt"
+    codec.bit_rate = 32000
+    codec.options = {"frame_duration": "20", "application": "voip"}
+    packets: list[bytes] = []
+    for start in range(0, n - 960 + 1, 960):
+        frame = av.AudioFrame.from_ndarray(
+            pcm[None, start : start + 960], format="flt", layout="mono"
+        )
+        frame.sample_rate, frame.pts = rate, start
+        packets += [bytes(p) for p in codec.encode(frame)]
+    packets += [bytes(p) for p in codec.encode(None)]
+    return packets

@@ -5,16 +5,24 @@ from __future__ import annotations
 import json
 import struct
 
+import numpy as np
 import pytest
 
 from immersion.config import Limits
 from immersion.feed.protocol import (
+    AUDIO,
     HEADER,
+    UPSTREAM,
     Ack,
+    ActorPose,
+    AudioPacket,
+    AudioSource,
+    Clock,
     Codec,
     Cue,
     Error,
     Hello,
+    Leave,
     Marker,
     Note,
     ProtocolError,
@@ -25,9 +33,14 @@ from immersion.feed.protocol import (
     TakeControl,
     VideoHeader,
     ViewerProtocol,
+    Voice,
+    decode_audio,
     decode_video,
+    encode_audio,
+    encode_pose,
     encode_server,
     encode_video,
+    encode_voice,
 )
 
 pytestmark = pytest.mark.pure
@@ -92,6 +105,8 @@ def test_deeply_nested_json_is_refused_not_a_recursion_error() -> None:
     ("message", "event"),
     [
         ({"type": "hello", "codecs": ["h264", "jpeg", "av1"]}, Hello((Codec.H264, Codec.JPEG))),
+        ({"type": "hello", "codecs": ["jpeg"], "audio": True}, Hello((Codec.JPEG,), audio=True)),
+        ({"type": "clock", "t": 1234.5}, Clock(1234.5)),
         ({"type": "ack", "frame": 12}, Ack(12)),
         ({"type": "ack", "frame": 12, "drawn": False}, Ack(12, drawn=False)),
         ({"type": "codec", "codec": "jpeg"}, SwitchCodec(Codec.JPEG)),
@@ -112,7 +127,7 @@ def test_every_viewer_message_parses(message: dict[str, object], event: object) 
 @pytest.mark.parametrize(
     ("message", "reason"),
     [
-        (b"\x00\x01", "not binary"),
+        (b"\x00\x01", "IMU1 landmarks or voice"),
         ("{nope", "not JSON"),
         ("[1, 2]", 'a JSON object with a "type"'),
         ('{"type": "dance"}', "dance: unknown message type"),
@@ -143,7 +158,7 @@ def test_observers_watch_but_do_not_steer() -> None:
     viewer = ViewerProtocol("observer", 0.0)
     for kind in ("camera", "scene", "avatar", "take", "note", "marker", "cue"):
         event = viewer.receive(json.dumps({"type": kind, "name": "x"}), 0.0)
-        assert event == Reject(f"{kind}: observers may watch but not steer")
+        assert event == Reject(f"{kind}: only directors steer the room")
     assert viewer.receive('{"type": "ack", "frame": 1}', 0.0) == Ack(1)
 
 
@@ -184,3 +199,97 @@ def test_a_full_note_of_wide_characters_fits_a_message() -> None:
     text = "日" * LIMITS.note_chars  # what the page allows, as JSON.stringify sends it
     message = json.dumps({"type": "note", "text": text}, ensure_ascii=False)
     assert ViewerProtocol("director", 0.0).receive(message, 0.0) == Note(text)
+
+
+def _pose(t: float = 3.25) -> ActorPose:
+    rng = np.random.default_rng(7)
+    return ActorPose(
+        t, rng.uniform(-1, 1, (33, 3)), rng.uniform(0, 1, (33, 3)), rng.uniform(0, 1, 33)
+    )
+
+
+def test_an_actors_pose_round_trips_within_its_quantisation() -> None:
+    pose = _pose()
+    message = encode_pose(pose)
+    assert len(message) == UPSTREAM.size + 429  # far below a picture: the camera never goes
+    event = ViewerProtocol("actor", 0.0).receive(message, 0.0)
+    assert isinstance(event, ActorPose) and event.capture_t == 3.25
+    assert np.abs(event.world - pose.world).max() <= 0.5e-4  # half a tenth of a millimetre
+    assert np.abs(event.image - pose.image).max() <= 0.5e-4
+    assert np.abs(event.visibility - pose.visibility).max() <= 0.5 / 255
+    assert not event.world.flags.writeable
+
+
+def test_a_pose_beyond_the_range_is_clamped_not_wrapped() -> None:
+    far = ActorPose(0.0, np.full((33, 3), 5.0), np.full((33, 3), -9.0), np.ones(33))
+    event = ViewerProtocol("actor", 0.0).receive(encode_pose(far), 0.0)
+    assert isinstance(event, ActorPose)
+    assert np.all(event.world > 3.2) and np.all(event.image < -3.2)
+
+
+def test_voice_and_talkback_by_role() -> None:
+    voice = encode_voice(Voice(1.5, b"\xfc\xff\xfe", talkback=False))
+    talk = encode_voice(Voice(1.5, b"\xfc\xff\xfe", talkback=True))
+    assert ViewerProtocol("actor", 0.0).receive(voice, 0.0) == Voice(1.5, b"\xfc\xff\xfe", False)
+    assert ViewerProtocol("director", 0.0).receive(talk, 0.0) == Voice(1.5, b"\xfc\xff\xfe", True)
+    assert ViewerProtocol("observer", 0.0).receive(talk, 0.0) == Reject(
+        "only directors may talk back"
+    )
+    assert ViewerProtocol("actor", 0.0).receive(talk, 0.0) == Reject("only directors may talk back")
+    for role in ("director", "observer"):
+        for message in (voice, encode_pose(_pose())):
+            assert ViewerProtocol(role, 0.0).receive(message, 0.0) == Reject(
+                "only the actor's link may send a performance"
+            )
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (UPSTREAM.pack(b"IMU1", 9, 0, 0.0), "unknown binary message kind 9"),
+        (UPSTREAM.pack(b"IMU1", 1, 33, float("nan")) + bytes(429), "finite"),
+        (UPSTREAM.pack(b"IMU1", 1, 32, 0.0) + bytes(429), "33 landmarks in 429 bytes, got 32"),
+        (UPSTREAM.pack(b"IMU1", 1, 33, 0.0) + bytes(428), "got 33 in 428"),
+        (UPSTREAM.pack(b"IMU1", 2, 0, 0.0), "1 to 1275 bytes of Opus, got 0"),
+        (UPSTREAM.pack(b"IMU1", 2, 0, 0.0) + bytes(1276), "got 1276"),
+        (b"IMF1" + bytes(40), "IMU1 landmarks or voice"),
+    ],
+)
+def test_bad_binary_messages_are_rejected(message: bytes, reason: str) -> None:
+    event = ViewerProtocol("actor", 0.0).receive(message, 0.0)
+    assert isinstance(event, Reject) and reason in event.reason, event
+
+
+def test_binary_streams_have_their_own_allowance() -> None:
+    actor = ViewerProtocol("actor", 0.0)
+    pose, voice = encode_pose(_pose()), encode_voice(Voice(0.0, b"x", False))
+    # A minute of 30 fps landmarks and 50 voice packets a second, and a clock now and then.
+    for k in range(60 * 50):
+        t = k / 50
+        assert isinstance(actor.receive(voice, t), Voice)
+        if k % 5 < 3:
+            assert isinstance(actor.receive(pose, t), ActorPose)
+        if k % 50 == 0:
+            assert actor.receive('{"type": "clock", "t": 1}', t) == Clock(1.0)
+    flood = [actor.receive(voice, 100.0) for _ in range(400)]
+    assert sum(isinstance(e, Reject) for e in flood) == 400 - int(LIMITS.stream_burst)
+
+
+def test_only_the_actor_leaves() -> None:
+    assert ViewerProtocol("actor", 0.0).receive('{"type": "leave"}', 0.0) == Leave()
+    assert ViewerProtocol("director", 0.0).receive('{"type": "leave"}', 0.0) == Reject(
+        "leave: only the actor's page sends this"
+    )
+    for kind in ("scene", "take", "cue"):
+        event = ViewerProtocol("actor", 0.0).receive(json.dumps({"type": kind, "name": "x"}), 0.0)
+        assert event == Reject(f"{kind}: only directors steer the room")
+
+
+def test_audio_messages_round_trip_with_a_pinned_header() -> None:
+    packet = AudioPacket(AudioSource.VOICE, 70_001, 12.02, b"opus!")
+    message = encode_audio(packet)
+    assert AUDIO.size == 16 and message[:4] == b"IMA1" and message[4] == 1
+    assert struct.unpack_from(">Hd", message, 6) == (70_001 & 0xFFFF, 12.02)
+    assert decode_audio(message) == AudioPacket(AudioSource.VOICE, 70_001 & 0xFFFF, 12.02, b"opus!")
+    with pytest.raises(ProtocolError):
+        decode_audio(message[:10])

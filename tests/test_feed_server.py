@@ -100,7 +100,7 @@ def test_viewers_get_frames_and_status_and_directors_steer(room: ServedRoom) -> 
             # Observers may not steer; directors may; a bad name is an error, not a crash.
             await observer.send(json.dumps({"type": "camera", "name": "medium"}))
             error = await until(observer, "error")
-            assert "observers may watch but not steer" in error["message"]
+            assert "only directors steer the room" in error["message"]
             await director.send(json.dumps({"type": "camera", "name": "nowhere"}))
             assert "no camera preset 'nowhere'" in (await until(director, "error"))["message"]
             camera = welcome["status"]["cameras"][1]

@@ -10,6 +10,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
 
+import numpy as np
+from numpy.typing import NDArray
+
 from immersion.room.messages import Command, Picture, RoomEvent, RoomStatus, TakeList
 
 
@@ -35,3 +38,17 @@ class RoomPort(Protocol):
     def annotate(self, kind: str, text: str) -> None: ...
 
     def cue(self, text: str) -> str: ...
+
+    def actor_joined(self, session: int, consent: int) -> None: ...
+
+    def actor_pose(
+        self,
+        session: int,
+        capture_t: float,
+        world: NDArray[np.float64],
+        visibility: NDArray[np.float64],
+    ) -> str | None: ...
+
+    def actor_left(self, session: int, explicit: bool) -> None: ...
+
+    def voice(self, capture_t: float, opus: bytes, talkback: bool) -> None: ...

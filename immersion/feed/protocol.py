@@ -27,6 +27,16 @@ Server → viewer
 
     The room clock is seconds since the room started; ``status`` messages carry its current
     value, so a viewer can line it up with its own clock.
+  * **Audio**, a binary message (:data:`AUDIO`): the 16-byte header below, then one Opus packet
+    (48 kHz, mono, 20 ms), relayed as the actor's page (or the room's source) made it.
+
+    ====== ======= =====================================================================
+    0      4s      magic ``b"IMA1"``
+    4      u8      what: 1 the actor's voice, 2 a director's talkback (to the actor only)
+    5      u8      reserved, 0
+    6      u16     sequence number, per what (wraps)
+    8      f64     capture time, room clock (s)
+    ====== ======= =====================================================================
   * **Control and status**, JSON text objects with a ``type`` (:data:`ServerMessage`):
     ``welcome`` (role, the room's choices, the limits the viewer must respect), ``status``
     (several a second; rates fall to 0 when nothing happens), ``takes`` (the newest takes with
@@ -35,14 +45,36 @@ Server → viewer
     ``error`` (``scope`` "request": your message was refused; "room": something went wrong in
     the room and was dealt with; shown once, then it clears).
 
+Actor or director → server, binary (:data:`UPSTREAM`): the 16-byte header below, then a body.
+
+    ====== ======= =====================================================================
+    0      4s      magic ``b"IMU1"``
+    4      u8      kind: 1 pose landmarks (actors), 2 voice (actors), 3 talkback (directors)
+    5      u8      reserved, 0
+    6      u16     landmark count (33) for a pose, 0 otherwise
+    8      f64     capture time, room clock (s), from the page's own clock and ``clock`` replies
+    ====== ======= =====================================================================
+
+    A pose's body is 33 world landmarks (x, y, z as i16 tenths of a millimetre, MediaPipe's
+    world axes), 33 image landmarks (x, y, z as i16 ten-thousandths of the picture) and 33
+    visibilities (u8, /255): 429 bytes, the camera picture never. A voice body is one Opus
+    packet of at most :data:`MAX_OPUS_BYTES`.
+
 Viewer → server, JSON text objects with a ``type``:
-  * anyone: ``hello`` {codecs: [...]} (what it decodes; H.264 is preferred); ``ack`` {frame,
+  * anyone: ``hello`` {codecs: [...], audio: bool} (what it decodes, H.264 preferred; whether
+    it wants the actor's voice); ``clock`` {t} (answered at once with ``clock`` {t, room}: a
+    page lines its clock up with the room's); ``ack`` {frame,
     drawn} (every frame up to ``frame`` is done with; ``drawn`` is false for one received but
     not shown, e.g. while waiting for a keyframe; frames in flight are bounded by acks);
     ``codec`` {codec} (switch, e.g. to JPEG after a decoder error).
   * directors only: ``camera`` {name}, ``scene`` {name}, ``avatar`` {name}, ``take``
     {action: start|stop}, ``note`` {text}, ``marker`` {label}, ``cue`` {text} (shown to the
-    actor in the headset; taking a take up or down cues "rolling" and "cut" by itself).
+    actor in the headset and on the actor's page; taking a take up or down cues "rolling" and
+    "cut" by itself).
+  * actors only: ``consent`` {version} (the actor agreed to the page's consent text of that
+    version: the room records it, and from then on their landmarks drive the avatar; a pose
+    before it is refused); ``leave`` {} (the actor ends their session; the room's own source
+    resumes at once instead of holding their last pose for a reconnect).
 
 Every viewer message is bounded (:class:`~immersion.config.Limits`: bytes, characters, control
 messages and acks a second, each with its own burst). Bad messages become :class:`Reject`
@@ -53,12 +85,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import struct
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
 
 from immersion.config import Limits
 
@@ -68,6 +104,16 @@ _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 VERSION = 1
 MAGIC = b"IMF1"
 HEADER = struct.Struct(">4sBBBxIHHHxxdddI")
+AUDIO = struct.Struct(">4sBxHd")
+AUDIO_MAGIC = b"IMA1"
+UPSTREAM = struct.Struct(">4sBxHd")
+UPSTREAM_MAGIC = b"IMU1"
+LANDMARKS = 33
+POSE_BODY = LANDMARKS * 13  # 6 × i16 and 1 × u8 a landmark
+MAX_OPUS_BYTES = 1275  # RFC 6716's largest frame
+WORLD_UNIT = 1e-4  # metres per i16 step: ±3.27 m from the hips
+IMAGE_UNIT = 1e-4  # picture widths per i16 step
+ROLES = ("director", "observer", "actor")
 
 
 class Codec(IntEnum):
@@ -134,6 +180,42 @@ def decode_video(message: bytes) -> tuple[VideoHeader, bytes]:
     return header, message[HEADER.size :]
 
 
+class AudioSource(IntEnum):
+    VOICE = 1
+    TALKBACK = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AudioPacket:
+    """One Opus packet and when it was captured (room clock)."""
+
+    source: AudioSource
+    seq: int
+    capture_t: float
+    opus: bytes
+
+
+def encode_audio(packet: AudioPacket) -> bytes:
+    return (
+        AUDIO.pack(AUDIO_MAGIC, int(packet.source), packet.seq & 0xFFFF, packet.capture_t)
+        + packet.opus
+    )
+
+
+def decode_audio(message: bytes) -> AudioPacket:
+    """What a viewer does with a binary audio message."""
+    if len(message) < AUDIO.size:
+        raise ProtocolError(f"audio message of {len(message)} bytes is shorter than its header")
+    magic, source, seq, t = AUDIO.unpack_from(message)
+    if magic != AUDIO_MAGIC or source not in AudioSource._value2member_map_:
+        raise ProtocolError("not an IMA1 audio message")
+    return AudioPacket(AudioSource(source), seq, t, message[AUDIO.size :])
+
+
+def is_audio(message: bytes) -> bool:
+    return message[:4] == AUDIO_MAGIC
+
+
 # Server messages -----------------------------------------------------------------------------
 
 
@@ -186,7 +268,27 @@ class Error:
     scope: str = "request"  # "request": the viewer's message was refused; "room": a problem
 
 
-ServerMessage = Welcome | Status | Takes | TakeUpdate | NoteUpdate | Cued | Error
+@dataclass(frozen=True, slots=True)
+class ClockReply:
+    """The answer to a ``clock``: the page's own time sent back, and the room's when it came."""
+
+    kind: ClassVar[str] = "clock"
+    t: float
+    room: float
+
+
+@dataclass(frozen=True, slots=True)
+class ActorCue:
+    """Sent to the actor's page: a director's cue (``kind`` note, rolling or cut)."""
+
+    kind: ClassVar[str] = "cue"
+    cue: str
+    text: str
+
+
+ServerMessage = (
+    Welcome | Status | Takes | TakeUpdate | NoteUpdate | Cued | Error | ClockReply | ActorCue
+)
 
 
 def encode_server(message: ServerMessage) -> str:
@@ -212,6 +314,7 @@ def _plain(value: Any) -> Any:
 @dataclass(frozen=True, slots=True)
 class Hello:
     codecs: tuple[Codec, ...]
+    audio: bool = False  # wants the actor's voice
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,15 +357,77 @@ class Cue:
 
 
 @dataclass(frozen=True, slots=True)
+class Clock:
+    t: float  # the page's own clock, echoed back
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    version: int  # of the consent text the actor's page showed
+
+
+@dataclass(frozen=True, slots=True)
+class ActorPose:
+    """One frame of the actor's landmarks as their page estimated it, read-only arrays:
+    ``world`` (33, 3) metres in MediaPipe world axes, ``image`` (33, 3) in picture widths,
+    ``visibility`` (33,) in [0, 1]."""
+
+    capture_t: float
+    world: NDArray[np.float64]
+    image: NDArray[np.float64]
+    visibility: NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """One Opus packet from the actor (``talkback`` False) or a director (True)."""
+
+    capture_t: float
+    opus: bytes
+    talkback: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Reject:
     """A message refused; ``reason`` goes back to the viewer in an ``error``."""
 
     reason: str
 
 
-Event = Hello | Ack | SwitchCodec | Steer | TakeControl | Note | Marker | Cue | Reject
+Event = (
+    Hello
+    | Ack
+    | SwitchCodec
+    | Steer
+    | TakeControl
+    | Note
+    | Marker
+    | Cue
+    | Clock
+    | Leave
+    | Consent
+    | ActorPose
+    | Voice
+    | Reject
+)
 
 DIRECTOR_ONLY = frozenset({"camera", "scene", "avatar", "take", "note", "marker", "cue"})
+ACTOR_ONLY = frozenset({"leave", "consent"})
+
+
+class Upstream(IntEnum):
+    POSE = 1
+    VOICE = 2
+    TALKBACK = 3
+
+
+# Who may send each binary kind.
+_UPSTREAM_ROLE = {Upstream.POSE: "actor", Upstream.VOICE: "actor", Upstream.TALKBACK: "director"}
 
 
 class _Bucket:
@@ -286,23 +451,34 @@ class _Bucket:
 class ViewerProtocol:
     """One viewer's side of the protocol, as the server sees it: rate limit, size bound, role.
 
-    Time is passed in (``now``, seconds, any monotonic clock) so tests need no clock. Acks
-    and control messages have separate rate limits, so a fast video stream cannot starve a
-    director's controls and a flood of controls cannot hide behind the ack allowance.
+    Time is passed in (``now``, seconds, any monotonic clock) so tests need no clock. Acks,
+    control messages and binary streams (an actor's landmarks and voice, a director's talkback)
+    have separate rate limits, so a fast video stream cannot starve a director's controls, a
+    flood of controls cannot hide behind the ack allowance, and a voice cannot crowd out a cue.
     """
 
-    __slots__ = ("_acks", "_controls", "limits", "role")
+    __slots__ = ("_acks", "_controls", "_streams", "limits", "role")
 
     def __init__(self, role: str, now: float, limits: Limits | None = None) -> None:
-        if role not in ("director", "observer"):
+        if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         self.role = role
         self.limits = limits = limits or Limits()
         self._acks = _Bucket(limits.acks_per_s, limits.acks_burst, now)
         self._controls = _Bucket(limits.controls_per_s, limits.controls_burst, now)
+        self._streams = _Bucket(limits.stream_per_s, limits.stream_burst, now)
 
     def receive(self, message: str | bytes, now: float) -> Event:
         """The event for one message from the viewer."""
+        if isinstance(message, bytes):
+            if not self._streams.take(now):
+                return Reject(
+                    f"too many binary messages (at most {self.limits.stream_per_s:g} a second)"
+                )
+            try:
+                return _upstream(message, self.role)
+            except ProtocolError as exc:
+                return Reject(str(exc))
         data = _json_object(message, self.limits.message_bytes)
         kind = data.get("type") if isinstance(data, dict) else None
         bucket, limit = (
@@ -317,17 +493,67 @@ class ViewerProtocol:
         if not isinstance(data, dict) or not isinstance(kind, str):
             return Reject('message must be a JSON object with a "type"')
         if kind in DIRECTOR_ONLY and self.role != "director":
-            return Reject(f"{kind}: observers may watch but not steer")
+            return Reject(f"{kind}: only directors steer the room")
+        if kind in ACTOR_ONLY and self.role != "actor":
+            return Reject(f"{kind}: only the actor's page sends this")
         try:
             return _parse(kind, data, self.limits)
         except ProtocolError as exc:
             return Reject(f"{kind[:40]}: {exc}")
 
 
-def _json_object(message: str | bytes, max_bytes: int) -> Any:
+def _upstream(message: bytes, role: str) -> ActorPose | Voice:
+    """An actor's pose or voice, or a director's talkback, from one binary message."""
+    if len(message) < UPSTREAM.size or message[:4] != UPSTREAM_MAGIC:
+        raise ProtocolError("binary messages must be IMU1 landmarks or voice")
+    _, kind, count, t = UPSTREAM.unpack_from(message)
+    if kind not in Upstream._value2member_map_:
+        raise ProtocolError(f"unknown binary message kind {kind}")
+    kind = Upstream(kind)
+    if _UPSTREAM_ROLE[kind] != role:
+        if kind is Upstream.TALKBACK:
+            raise ProtocolError("only directors may talk back")
+        raise ProtocolError("only the actor's link may send a performance")
+    if not math.isfinite(t):
+        raise ProtocolError("capture time must be finite seconds")
+    body = message[UPSTREAM.size :]
+    if kind is Upstream.POSE:
+        if count != LANDMARKS or len(body) != POSE_BODY:
+            raise ProtocolError(
+                f"a pose is {LANDMARKS} landmarks in {POSE_BODY} bytes, got {count} in {len(body)}"
+            )
+        coords = np.frombuffer(body, ">i2", LANDMARKS * 6).reshape(LANDMARKS, 6)
+        world = coords[:, :3] * WORLD_UNIT
+        image = coords[:, 3:] * IMAGE_UNIT
+        visibility = np.frombuffer(body, np.uint8, LANDMARKS, LANDMARKS * 12) / 255.0
+        for arr in (world, image, visibility):
+            arr.flags.writeable = False
+        return ActorPose(t, world, image, visibility)
+    if not 0 < len(body) <= MAX_OPUS_BYTES:
+        raise ProtocolError(
+            f"a voice packet is 1 to {MAX_OPUS_BYTES} bytes of Opus, got {len(body)}"
+        )
+    return Voice(t, bytes(body), kind is Upstream.TALKBACK)
+
+
+def encode_pose(pose: ActorPose) -> bytes:
+    """What an actor's page sends for one frame (the tests' and benchmarks' page stand-in
+    uses it; the page's own encoder is in ``web/actor.js``)."""
+    world = np.clip(np.round(pose.world / WORLD_UNIT), -32768, 32767)
+    image = np.clip(np.round(pose.image / IMAGE_UNIT), -32768, 32767)
+    coords = np.concatenate([world, image], axis=1).astype(">i2")
+    vis = np.clip(np.round(pose.visibility * 255), 0, 255).astype(np.uint8)
+    head = UPSTREAM.pack(UPSTREAM_MAGIC, int(Upstream.POSE), LANDMARKS, pose.capture_t)
+    return head + coords.tobytes() + vis.tobytes()
+
+
+def encode_voice(voice: Voice) -> bytes:
+    kind = Upstream.TALKBACK if voice.talkback else Upstream.VOICE
+    return UPSTREAM.pack(UPSTREAM_MAGIC, int(kind), 0, voice.capture_t) + voice.opus
+
+
+def _json_object(message: str, max_bytes: int) -> Any:
     """The decoded JSON of a text message within the size bound, or the Reject for it."""
-    if isinstance(message, bytes):
-        return Reject("viewers send JSON text messages, not binary")
     if len(message.encode("utf-8", "replace")) > max_bytes:
         return Reject(f"message over {max_bytes} bytes")
     try:
@@ -348,7 +574,22 @@ def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
             for c in codecs
             if isinstance(c, str) and c.upper() in Codec.__members__
         )
-        return Hello(known)
+        audio = data.get("audio", False)
+        if not isinstance(audio, bool):
+            raise ProtocolError("audio must be true or false")
+        return Hello(known, audio)
+    if kind == "clock":
+        t = data.get("t")
+        if not isinstance(t, int | float) or isinstance(t, bool) or not math.isfinite(t):
+            raise ProtocolError("t must be a finite number")
+        return Clock(float(t))
+    if kind == "leave":
+        return Leave()
+    if kind == "consent":
+        version = data.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or not 0 < version < 1000:
+            raise ProtocolError("version must be the consent text's version number")
+        return Consent(version)
     if kind == "ack":
         frame = data.get("frame")
         if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < 2**32:

@@ -6,9 +6,15 @@ which viewer. This module moves bytes and carries out their decisions. Frames ar
 straight to each socket from the event loop (no task or queue per viewer); the fan-out's ack
 window bounds what a socket holds, and websockets' ``broadcast()`` never waits for a slow one.
 
-HTTP is only the page: GET and HEAD, the page's five files, and ``/feed``, which needs a role's
-token and, from a browser, an ``Origin`` naming one of the room's own host names (not merely
-the request's own ``Host``, which a DNS-rebinding page controls).
+HTTP is only the pages: GET and HEAD, the casting page's and the actor page's files, the
+in-browser pose model's files (MediaPipe Tasks for Web and the room's own pose bundles, from
+the set-up's cache, by fixed names only), and ``/feed``, which needs a role's token and, from a
+browser, an ``Origin`` naming one of the room's own host names (not merely the request's own
+``Host``, which a DNS-rebinding page controls).
+
+The actor's page is a viewer too (it sees the room's picture) that also sends: its landmarks
+go to the room, its voice to the room and to every viewer that asked for audio; a director's
+talkback goes to the actor's page only.
 """
 
 from __future__ import annotations
@@ -22,11 +28,12 @@ import ssl
 import threading
 import weakref
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,16 +44,25 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from capture.cache import models_dir, tasks_vision_dir
 from immersion.config import EncoderSettings, FeedSettings
 from immersion.feed.encoders import EncodedFrame, PictureEncoder
 from immersion.feed.fanout import Action, Drop, FanOut, NeedKeyframe, Send
 from immersion.feed.port import RoomPort
 from immersion.feed.protocol import (
     Ack,
+    ActorCue,
+    ActorPose,
+    AudioPacket,
+    AudioSource,
+    Clock,
+    ClockReply,
+    Consent,
     Cue,
     Cued,
     Error,
     Hello,
+    Leave,
     Marker,
     Note,
     NoteUpdate,
@@ -59,11 +75,14 @@ from immersion.feed.protocol import (
     Takes,
     TakeUpdate,
     ViewerProtocol,
+    Voice,
     Welcome,
+    encode_audio,
     encode_server,
 )
 from immersion.room.messages import (
     Command,
+    CueToActor,
     NoteAdded,
     Picture,
     Problem,
@@ -80,8 +99,38 @@ PAGE_FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/decoder.js": ("decoder.js", "text/javascript; charset=utf-8"),
+    "/audio.js": ("audio.js", "text/javascript; charset=utf-8"),
+    "/player.worklet.js": ("player.worklet.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
     "/icon.svg": ("icon.svg", "image/svg+xml"),
+    "/actor": ("actor.html", "text/html; charset=utf-8"),
+    "/actor.js": ("actor.js", "text/javascript; charset=utf-8"),
+}
+# The in-browser pose model: MediaPipe Tasks for Web and the set-up's own bundles, by fixed
+# names only (a request never names a path). URL path -> (folder, file, content type).
+MODEL_FILES: dict[str, tuple[Callable[[], Path], str, str]] = {
+    "/vendor/tasks-vision/vision_bundle.mjs": (
+        tasks_vision_dir,
+        "vision_bundle.mjs",
+        "text/javascript; charset=utf-8",
+    ),
+    **{
+        f"/vendor/tasks-vision/wasm/{name}.{ext}": (
+            tasks_vision_dir,
+            f"wasm/{name}.{ext}",
+            "application/wasm" if ext == "wasm" else "text/javascript; charset=utf-8",
+        )
+        for name in ("vision_wasm_internal", "vision_wasm_nosimd_internal")
+        for ext in ("js", "wasm")
+    },
+    **{
+        f"/models/pose_landmarker_{model}.task": (
+            models_dir,
+            f"pose_landmarker_{model}.task",
+            "application/octet-stream",
+        )
+        for model in ("lite", "full")
+    },
 }
 RECORDER_ANSWER_S = 10.0  # a take start or stop the recorder has not answered by then failed
 MAX_HEAD_BYTES = 64 * 1024  # past this the library's own header limits answer
@@ -96,14 +145,15 @@ _STEER: dict[str, type[SwitchCamera | SwitchScene | SwitchAvatar]] = {
 class Tokens:
     director: str
     observer: str
+    actor: str
 
     def role(self, token: str) -> str | None:
-        # Constant-time comparisons: a token is a password.
-        if hmac.compare_digest(token.encode(), self.director.encode()):
-            return "director"
-        if hmac.compare_digest(token.encode(), self.observer.encode()):
-            return "observer"
-        return None
+        # Constant-time comparisons, every one made: a token is a password.
+        found = None
+        for role in ("director", "observer", "actor"):
+            if hmac.compare_digest(token.encode(), getattr(self, role).encode()):
+                found = role
+        return found
 
 
 class _Connection(ServerConnection):
@@ -136,6 +186,9 @@ class Viewer:
     id: int
     conn: ServerConnection
     protocol: ViewerProtocol
+    audio: bool = False  # asked for the actor's voice
+    performing: bool = False  # an actor's page that consented: its landmarks drive the avatar
+    left: bool = False  # an actor that said goodbye (rather than dropped)
 
     @property
     def role(self) -> str:
@@ -170,6 +223,8 @@ class Feed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._in_transit = threading.BoundedSemaphore(2)  # pictures handed to the loop
         self._tasks: set[asyncio.Task[None]] = set()  # held so they are not collected
+        self._actor: Viewer | None = None  # the page performing now
+        self._seq = dict.fromkeys(AudioSource, 0)
 
     # From the room's threads ------------------------------------------------------------------
 
@@ -213,6 +268,8 @@ class Feed:
             self._broadcast(NoteUpdate(event.file, event.item.to_json()))
         elif isinstance(event, Problem):
             self._broadcast(Error(f"{event.where}: {event.text}", "room"), directors_only=True)
+        elif isinstance(event, CueToActor) and self._actor is not None:
+            broadcast([self._actor.conn], encode_server(ActorCue(event.kind, event.text)))
 
     def _carry_out(self, actions: list[Action]) -> None:
         for action in actions:
@@ -233,6 +290,23 @@ class Feed:
             v.conn for v in self.viewers.values() if not directors_only or v.role == "director"
         ]
         broadcast(conns, encode_server(message))
+
+    def _relay(self, voice: Voice) -> None:
+        """Pass an Opus packet on unchanged: the actor's voice to every viewer that asked for
+        it, a director's talkback to the actor's page. A viewer whose socket is backed up
+        misses packets (its jitter buffer conceals them) instead of growing the buffer."""
+        source = AudioSource.TALKBACK if voice.talkback else AudioSource.VOICE
+        self._seq[source] += 1
+        message = encode_audio(AudioPacket(source, self._seq[source], voice.capture_t, voice.opus))
+        if voice.talkback:
+            targets = [self._actor] if self._actor is not None else []
+        else:
+            targets = [v for v in self.viewers.values() if v.audio and v is not self._actor]
+        limit = self.settings.write_limit
+        broadcast(
+            [v.conn for v in targets if v.conn.transport.get_write_buffer_size() <= limit],
+            message,
+        )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -257,7 +331,10 @@ class Feed:
         if url.path in PAGE_FILES and "Upgrade" not in request.headers:
             name, content_type = PAGE_FILES[url.path]
             body = resources.files("immersion.feed").joinpath("web", name).read_bytes()
-            return _response(HTTPStatus.OK, body, head, content_type)
+            csp = ACTOR_CSP if name == "actor.html" else CSP
+            return _response(HTTPStatus.OK, body, head, content_type, csp)
+        if url.path in MODEL_FILES and "Upgrade" not in request.headers:
+            return _model_file(url.path, head)
         if url.path != "/feed":
             return _response(HTTPStatus.NOT_FOUND, b"not found\n", head)
         token = parse_qs(url.query).get("token", [""])[0]
@@ -326,6 +403,20 @@ class Feed:
             self.viewers.pop(viewer.id, None)
             self.fanout.leave(viewer.id)
             self.encoder.codecs = self.fanout.codecs()
+            if self._actor is viewer:
+                self._actor = None
+            if viewer.performing:
+                self.room.actor_left(viewer.id, viewer.left)
+
+    def _take_over(self, viewer: Viewer, consent: int) -> None:
+        """``viewer``'s actor consented: their page becomes the performance. A page already
+        performing (the same actor's old tab, or a connection their reconnect outran) is
+        closed."""
+        old, self._actor = self._actor, viewer
+        viewer.performing = True
+        self.room.actor_joined(viewer.id, consent)
+        if old is not None and old is not viewer:
+            self._spawn(old.conn.close(1000, "another page took over as the actor"))
 
     async def _on_message(self, viewer: Viewer, message: str | bytes) -> None:
         now = self.room.now()
@@ -333,7 +424,27 @@ class Feed:
         reply: ServerMessage | None = None
         if isinstance(event, Reject):
             reply = Error(event.reason)
+        elif isinstance(event, Consent):
+            self._take_over(viewer, event.version)
+        elif isinstance(event, ActorPose | Voice) and not (
+            viewer.performing or viewer.role == "director"
+        ):
+            reply = Error("consent first: the actor's page sends nothing before the actor agrees")
+        elif isinstance(event, ActorPose):
+            refused = self.room.actor_pose(
+                viewer.id, event.capture_t, event.world, event.visibility
+            )
+            reply = Error(refused) if refused else None
+        elif isinstance(event, Voice):
+            self._relay(event)
+            self.room.voice(event.capture_t, event.opus, event.talkback)
+        elif isinstance(event, Clock):
+            reply = ClockReply(event.t, round(now, 6))
+        elif isinstance(event, Leave):
+            viewer.left = True
+            await viewer.conn.close(1000, "the actor left")
         elif isinstance(event, Hello):
+            viewer.audio = event.audio
             if event.codecs:
                 self._carry_out(self.fanout.switch(viewer.id, event.codecs[0], now))
             else:
@@ -417,6 +528,19 @@ class Feed:
                 viewer.conn.transport.abort()
 
 
+def _model_file(path: str, head: bool) -> Response:
+    folder, name, content_type = MODEL_FILES[path]
+    try:
+        body = (folder() / name).read_bytes()
+    except OSError:
+        log.warning("%s: %s is missing; run ./dev setup", path, folder() / name)
+        return _response(HTTPStatus.NOT_FOUND, b"the room's pose model is not set up\n", head)
+    response = _response(HTTPStatus.OK, body, head, content_type)
+    # The same bytes for the room's whole life (the set-up pins them): no need to fetch twice.
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
 def _median(values: list[float]) -> float | None:
     return round(float(np.median(values)), 1) if values else None
 
@@ -425,8 +549,20 @@ def _default_port(scheme: str, port: int) -> bool:
     return (scheme, port) in (("http", 80), ("https", 443))
 
 
+CSP = (
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' blob:; "
+    "worker-src 'self'; style-src 'self'"
+)
+# The actor's page runs the pose model's WebAssembly; nothing else is loosened.
+ACTOR_CSP = CSP + "; script-src 'self' 'wasm-unsafe-eval'"
+
+
 def _response(
-    status: HTTPStatus, body: bytes, head: bool = False, content_type: str = "text/plain"
+    status: HTTPStatus,
+    body: bytes,
+    head: bool = False,
+    content_type: str = "text/plain",
+    csp: str = CSP,
 ) -> Response:
     headers = Headers(
         [
@@ -435,11 +571,7 @@ def _response(
             ("Cache-Control", "no-store"),
             ("X-Content-Type-Options", "nosniff"),
             ("Referrer-Policy", "no-referrer"),  # the page's URL carries the token
-            (
-                "Content-Security-Policy",
-                "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' blob:; "
-                "worker-src 'self'; style-src 'self'",
-            ),
+            ("Content-Security-Policy", csp),
         ]
     )
     return Response(status.value, status.phrase, headers, b"" if head else body)

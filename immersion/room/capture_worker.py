@@ -6,6 +6,11 @@ clock is not ours). A camera that stops delivering is reopened after a pause, fo
 the room runs; the avatar holds its last pose meanwhile. Each pose is pushed to the render
 loop's :class:`~immersion.stage.pose_feed.LatestPose` stamped with the room clock, and to the
 recorder while a take rolls.
+
+While an actor's page is connected (:mod:`immersion.room.actor`), their landmarks drive the
+avatar through the same pipeline, whatever the room's own source is; it stops and picks up
+again when they leave. A page that drops is held for: its last pose, easing to standing, until
+it comes back or the grace period ends.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from capture.skeleton import Bone
 from capture.sources import Source, open_source
 from capture.take import TAKE_FORMAT, Take, iter_json_lines, read_take
 from immersion.config import RoomSettings
+from immersion.room.actor import ActorLink, ActorSource, at_ease
 from immersion.room.messages import MeterSnapshot, Problem, RoomEvent
 from immersion.room.meter import Meter
 from immersion.room.recorder import Recorder, RecordPose
-from immersion.stage.pose_feed import LatestPose
+from immersion.stage.pose_feed import LatestPose, blend
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,7 @@ class CaptureSnapshot:
     meter: MeterSnapshot = field(default_factory=MeterSnapshot)
     confidence: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(LIMBS, 0.0))
     image: NDArray[np.uint8] | None = None  # the actor's picture, kept only for --show-camera
+    source: str = "recording"  # what drives the avatar: camera, recording, actor, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,7 @@ class CaptureWorker:
         emit: Callable[[RoomEvent], None],
         stop: threading.Event,
         opener: Callable[[], Source] | None = None,  # how to (re)open the source; tests give one
+        actor: ActorLink | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -79,6 +87,7 @@ class CaptureWorker:
         self.recorder = recorder
         self.emit = emit
         self._stop = stop
+        self.actor = actor or ActorLink()
         self.snapshot = CaptureSnapshot()  # replaced whole, read by other threads
         self._meter = Meter()
         # Opened now, so a missing file or camera fails the command before the room starts.
@@ -93,6 +102,10 @@ class CaptureWorker:
         else:
             self._source = self._open()
         self.live = self._source is not None and self._source.live
+        self._label = "camera" if self.live else "recording"
+        self.snapshot = CaptureSnapshot(source=self._label)
+        self._last: Pose | None = None  # the newest pose delivered
+        self._handed_t = float("-inf")
         fps = (self._take.fps if self._take is not None else None) or getattr(
             self._source, "fps", None
         )
@@ -108,6 +121,10 @@ class CaptureWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self.actor.present():
+                self._perform()
+                self._reopen()
+                continue
             try:
                 self._pass()
             except SourceError as exc:
@@ -121,18 +138,28 @@ class CaptureWorker:
                     except SourceError as again:
                         log.info("camera still unavailable: %s", again)
                 continue
+            if self.actor.present():
+                continue  # the actor's page took over mid-pass
             if self.live or not self.settings.loop:
-                return
-            if self._source is not None:  # played to its end: open it again for the next pass
-                self._source = self._open()
+                # The room's own source is done; an actor may still come.
+                while not self._stop.is_set() and not self.actor.wait_for_actor(0.5):
+                    pass
+                continue
+            self._reopen()
+
+    def _reopen(self) -> None:
+        """Open the room's own source again for its next pass (a take needs no opening)."""
+        if self._source is not None:
+            self._source = self._open()
 
     def _pass(self) -> None:
-        """One run through the source, paced unless it is live. A recorded source's passes
-        follow each other one frame period apart, however short it is: a one-frame take loops
-        at its frame rate, not as fast as the processor can go."""
+        """One run through the source, paced unless it is live, until it ends or an actor
+        joins. A recorded source's passes follow each other one frame period apart, however
+        short it is: a one-frame take loops at its frame rate, not as fast as it can go."""
+        self._relabel("camera" if self.live else "recording")
         anchor: float | None = None
         for item in self._items():
-            if self._stop.is_set():
+            if self._stop.is_set() or self.actor.present():
                 return
             if not self.live:
                 if anchor is None:
@@ -142,6 +169,48 @@ class CaptureWorker:
                     return
                 self._resume_at = anchor + item.t + self._period
             self._deliver(item)
+
+    def _perform(self) -> None:
+        """The actor's page drives the avatar until they leave, or drop and do not come back
+        within the grace period."""
+        while not self._stop.is_set():
+            self._relabel("actor")
+            source = ActorSource(self.actor, self._stop)
+            stream = pose_stream(source, self.settings.capture, self._estimators)
+            try:
+                for frame in stream:
+                    item = _Item(frame.t, frame.pose, sum(frame.timings.values()), None)
+                    self._deliver(item, room_t=frame.t)
+            finally:
+                stream.close()
+            departure = source.departure
+            if departure is None or departure.explicit or not self._hold():
+                return
+
+    def _hold(self) -> bool:
+        """The actor's page dropped: hold their last pose, then ease it to standing, until
+        they are back (True) or the grace period is over (False)."""
+        self._relabel("actor disconnected")
+        settings, start = self.settings, self.clock()
+        last = self._last
+        while not self._stop.is_set():
+            if self.actor.wait_for_actor(self._period):
+                return True
+            now = self.clock()
+            away = now - start
+            if away >= settings.actor_grace_s:
+                return False
+            if last is not None:  # not captured: shown and recorded, but not metered
+                rest = at_ease(now, last.hips)
+                f = min(max((away - settings.actor_hold_s) / settings.actor_ease_s, 0.0), 1.0)
+                self._hand_on(blend(Pose(now, last.hips, last.rotations, last.confidence), rest, f))
+        return False
+
+    def _relabel(self, label: str) -> None:
+        """Say what drives the avatar now, at once (not at the next pose: there may be none)."""
+        self._label = label
+        snapshot = self.snapshot
+        self.snapshot = CaptureSnapshot(snapshot.meter, snapshot.confidence, None, label)
 
     def _items(self) -> Iterator[_Item]:
         if self._take is not None:
@@ -156,22 +225,34 @@ class CaptureWorker:
         finally:
             stream.close()  # releases the source and the landmarker
 
-    def _deliver(self, item: _Item) -> None:
+    def _deliver(self, item: _Item, room_t: float | None = None) -> None:
+        """Hand one pose on, stamped with its capture time on the room clock: ``room_t`` when
+        the source knows it (the actor's page), else now."""
         now = self.clock()
         self._meter.tick(now, capture=item.ms)
         confidence = self.snapshot.confidence
         if item.pose is not None:
-            pose = Pose(now, item.pose.hips, item.pose.rotations, item.pose.confidence)
-            self.latest.push(pose)
-            if self.recorder.recording():
-                self.recorder.send(RecordPose(now, pose))
+            t = now if room_t is None else room_t
+            pose = Pose(t, item.pose.hips, item.pose.rotations, item.pose.confidence)
+            self._last = pose
+            self._hand_on(pose)
             confidence = {
                 limb: float(min(pose.confidence[b] for b in bones)) for limb, bones in LIMBS.items()
             }
         image = item.image if self.settings.show_camera else None
         if image is not None:
             image.flags.writeable = False
-        self.snapshot = CaptureSnapshot(self._meter.snapshot(now), confidence, image)
+        self.snapshot = CaptureSnapshot(self._meter.snapshot(now), confidence, image, self._label)
+
+    def _hand_on(self, pose: Pose) -> None:
+        # One clock for every source: an actor's capture time can fall just before the
+        # arrival time the room's own source last stamped, and a take never goes back.
+        if pose.t <= self._handed_t:
+            pose = Pose(self._handed_t + 1e-3, pose.hips, pose.rotations, pose.confidence)
+        self._handed_t = pose.t
+        self.latest.push(pose)
+        if self.recorder.recording():
+            self.recorder.send(RecordPose(pose.t, pose))
 
 
 def _is_take(path: Path) -> bool:

@@ -217,4 +217,12 @@ class Problem:
     t: float
 
 
-RoomEvent = TakeChanged | NoteAdded | Problem
+@dataclass(frozen=True, slots=True)
+class CueToActor:
+    """A cue for the actor's page: ``kind`` note, rolling or cut."""
+
+    kind: str
+    text: str
+
+
+RoomEvent = TakeChanged | NoteAdded | Problem | CueToActor

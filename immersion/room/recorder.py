@@ -1,9 +1,11 @@
 """The recorder: the one owner of the take files and of the room's take list.
 
-Capture hands it poses, the feed hands it take starts and stops and notes; each is a message
-on a bounded queue, and all disk I/O happens on the recorder's own thread, never on the feed's
-event loop. Take files are append-only and flushed per line (:class:`~capture.take.TakeWriter`),
-so a killed room leaves every line up to the kill readable.
+Capture hands it poses, the feed hands it take starts and stops, notes and voice packets; each
+is a message on a bounded queue, and all disk I/O happens on the recorder's own thread, never on
+the feed's event loop. Take files are append-only and flushed per line
+(:class:`~capture.take.TakeWriter`), their voice files per Ogg page
+(:class:`~capture.voice.VoiceWriter`, beside the take and named in its header), so a killed
+room leaves everything up to the kill readable.
 
 A write that fails (a full disk, a yanked drive) ends the take then and there: what was
 written stays readable, directors are told why, capture and rendering go on, and a new take is
@@ -23,9 +25,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from capture.errors import CaptureError
+from capture.errors import CaptureError, VoiceFormatError, VoiceWriteError
 from capture.pose import Pose
 from capture.take import TakeWriter
+from capture.voice import VoiceWriter
 from immersion.room.messages import (
     NoteAdded,
     NoteItem,
@@ -39,7 +42,9 @@ from immersion.room.messages import (
 
 log = logging.getLogger(__name__)
 
-QUEUE_SIZE = 256  # ~8 s of poses at 30 fps: a disk that stalls longer costs frames, not memory
+# ~3 s of poses (30 a second) and voice (50 packets a second): a disk that stalls longer costs
+# frames, not memory.
+QUEUE_SIZE = 256
 RECHECK_S = 2.0  # how often a refusal for want of disk is looked at again
 NOTES_KEPT = 500  # per take, in memory for viewers; the take file keeps every one
 
@@ -62,6 +67,13 @@ class RecordPose:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordVoice:
+    t: float  # capture time, room clock
+    opus: bytes
+    talkback: bool  # a director's, recorded only when the room was started to
+
+
+@dataclass(frozen=True, slots=True)
 class RecordNote:
     item: NoteItem
     reply: Future[NoteItem] | None = None
@@ -72,7 +84,7 @@ class _Stop:
     pass
 
 
-Message = StartTake | StopTake | RecordPose | RecordNote | _Stop
+Message = StartTake | StopTake | RecordPose | RecordVoice | RecordNote | _Stop
 
 
 class Recorder:
@@ -84,8 +96,10 @@ class Recorder:
         clock: Callable[[], float],
         emit: Callable[[RoomEvent], None],
         min_free_bytes: int,
+        talkback: bool = False,  # takes get a talkback voice file too
     ) -> None:
         self.takes_dir = takes_dir
+        self.talkback = talkback
         self.clock = clock
         self.emit = emit
         self.min_free_bytes = min_free_bytes
@@ -96,6 +110,7 @@ class Recorder:
         self.state = TakeState(rolling=False)
         # The recorder thread's own.
         self._writer: TakeWriter | None = None
+        self._voices: dict[bool, VoiceWriter] = {}  # talkback? -> its voice file
         self._refused: str | None = None  # why a take would be refused now; re-checked
         self._started = 0.0
         self._entries: list[TakeEntry] = []
@@ -135,6 +150,8 @@ class Recorder:
                 return
             if isinstance(message, RecordPose):
                 self._write_pose(message)
+            elif isinstance(message, RecordVoice):
+                self._write_voice(message)
             elif isinstance(message, StartTake):
                 message.reply.set_result(self._start(message.header))
             elif isinstance(message, StopTake):
@@ -163,9 +180,21 @@ class Recorder:
         number = sum(1 for e in self._entries if e.file) + 1
         path = self.takes_dir / f"take-{stamp}-{number:02d}.jsonl"
         now = self.clock()
+        voices = {False: path.with_suffix(".opus")}
+        if self.talkback:
+            voices[True] = path.with_suffix(".talkback.opus")
+        names = {"voice": voices[False].name}
+        if self.talkback:
+            names["talkback"] = voices[True].name
         try:
-            self._writer = TakeWriter(path, {**header, "roomTime": round(now, 4)})
+            self._writer = TakeWriter(path, {**header, **names, "roomTime": round(now, 4)})
+            for talkback, voice in voices.items():  # each kept as made: closed if one fails
+                self._voices[talkback] = VoiceWriter(voice, origin=now)
         except (CaptureError, OSError) as exc:
+            self._close_voices()
+            if self._writer is not None:
+                with contextlib.suppress(OSError):
+                    self._writer.close()
             self._writer = None
             return f"cannot start a take: {exc}"
         self._started = now
@@ -193,6 +222,7 @@ class Recorder:
         if writer is None:
             return "no take is rolling"
         self._writer = None
+        self._close_voices()
         now = self.clock()
         fps = writer.frames / (now - self._started) if now > self._started else 0.0
         try:
@@ -224,6 +254,25 @@ class Recorder:
         except OSError as exc:
             self._fail(exc)
 
+    def _write_voice(self, message: RecordVoice) -> None:
+        voice = self._voices.get(message.talkback)
+        if voice is None or message.t < self._started:
+            return
+        try:
+            voice.write(message.t, message.opus)
+        except VoiceFormatError as exc:  # one bad packet from a page: dropped, the take goes on
+            log.info("voice packet not recorded: %s", exc)
+        except (VoiceWriteError, OSError) as exc:
+            self._fail(exc)
+
+    def _close_voices(self) -> None:
+        for voice in self._voices.values():
+            try:
+                voice.close()
+            except (VoiceWriteError, OSError) as exc:  # what is there stays readable
+                log.warning("voice file %s: %s", voice.path.name, exc)
+        self._voices = {}
+
     def _note(self, item: NoteItem) -> NoteItem:
         """Into the rolling take, and the list: under the rolling or last take, or, before any
         take, under one unnamed entry."""
@@ -240,8 +289,9 @@ class Recorder:
         self._publish(NoteAdded(self._entries[-1].file, item))
         return item
 
-    def _fail(self, exc: OSError) -> None:
-        reason = f"writing failed ({exc.strerror or exc})"
+    def _fail(self, exc: OSError | VoiceWriteError) -> None:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        reason = f"writing failed ({detail})"
         log.warning("take %s: %s", self._writer.path if self._writer else "?", reason)
         self._stop_take(reason)
 

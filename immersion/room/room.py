@@ -2,6 +2,8 @@
 
 ::
 
+    ActorLink ◀── the actor's page (the feed's loop): landmarks in, one pipeline
+        │
     CaptureWorker ──pose──▶ LatestPose ──▶ RenderLoop ──Picture──▶ picture sink (the feed)
           │                                   ▲
           └──RecordPose──▶ Recorder           └── CommandBox ◀── steer() (the feed's thread)
@@ -24,16 +26,22 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from capture.errors import CaptureError
+from capture.landmarks import LandmarkFrame
 from immersion.avatars.vrm import check_use, inspect_avatar
 from immersion.catalogue import avatar_names, find_avatar, find_pack, pack_names
 from immersion.config import RoomSettings
 from immersion.errors import StageError
+from immersion.room.actor import ActorLink
 from immersion.room.capture_worker import CaptureWorker
 from immersion.room.commands import CommandBox
 from immersion.room.messages import (
     Command,
     CueActor,
+    CueToActor,
     NoteItem,
     Picture,
     Problem,
@@ -44,7 +52,13 @@ from immersion.room.messages import (
     SwitchScene,
     TakeList,
 )
-from immersion.room.recorder import Recorder, RecordNote, StartTake, StopTake
+from immersion.room.recorder import (
+    Recorder,
+    RecordNote,
+    RecordVoice,
+    StartTake,
+    StopTake,
+)
 from immersion.room.render_loop import RenderLoop
 from immersion.scenes.manifest import load_pack
 from immersion.stage.pose_feed import LatestPose
@@ -66,9 +80,16 @@ class Room:
         self._threads: list[threading.Thread] = []
         self._commands = CommandBox(settings.switch_gap_s)
         latest = LatestPose()
-        self.recorder = Recorder(settings.takes_dir, self.now, self._emit, settings.min_free_bytes)
+        self.recorder = Recorder(
+            settings.takes_dir,
+            self.now,
+            self._emit,
+            settings.min_free_bytes,
+            talkback=settings.record_talkback,
+        )
+        self.actor = ActorLink()
         self.capture = CaptureWorker(
-            settings, self.now, latest, self.recorder, self._emit, self._stop
+            settings, self.now, latest, self.recorder, self._emit, self._stop, actor=self.actor
         )
         self.render = RenderLoop(
             settings,
@@ -111,7 +132,7 @@ class Room:
             },
             confidence=captured.confidence,
             frame=staged.frame,
-            source="camera" if self.capture.live else "recording",
+            source=captured.source,
             headset=staged.headset,
         )
 
@@ -171,13 +192,58 @@ class Room:
         self.recorder.send(RecordNote(NoteItem(kind, text, self.now())))
 
     def cue(self, text: str) -> str:
-        """Show ``text`` on the actor's panel and record it; says where it went."""
+        """Show ``text`` on the actor's panel and page, and record it; says where it went."""
         self._cue("note", text)
         self.annotate("cue", text)
         headset = self.render.snapshot.headset
+        shown = []
         if headset is not None and headset.get("state") in ("VISIBLE", "FOCUSED", "SYNCHRONIZED"):
-            return "shown in the actor's headset"
-        return "recorded in the take; no headset is showing it to the actor"
+            shown.append("in the actor's headset")
+        if self.actor.present():
+            shown.append("on the actor's page")
+        if shown:
+            return "shown " + " and ".join(shown)
+        return "recorded in the take; no headset or actor's page is showing it to the actor"
+
+    # The actor's page (the feed's loop) ------------------------------------------------------
+
+    def actor_joined(self, session: int, consent: int) -> None:
+        """An actor's page connected and the actor consented (to the page's consent text of
+        version ``consent``): from now on their landmarks drive the avatar."""
+        returning = self.capture.snapshot.source == "actor disconnected"
+        self.actor.join(session)
+        joined = "actor reconnected" if returning else "actor joined"
+        self.annotate("event", f"{joined} (consented to capture, consent text v{consent})")
+
+    def actor_pose(
+        self,
+        session: int,
+        capture_t: float,
+        world: NDArray[np.float64],
+        visibility: NDArray[np.float64],
+    ) -> str | None:
+        """One frame of the actor's landmarks; why not, when refused."""
+        try:
+            frame = LandmarkFrame.from_array(capture_t, np.column_stack([world, visibility]))
+        except CaptureError as exc:
+            return f"pose: {exc}"
+        if not self.actor.frame(session, capture_t, self.now(), frame):
+            return "another page has taken over as the actor"
+        return None
+
+    def voice(self, capture_t: float, opus: bytes, talkback: bool) -> None:
+        """One Opus packet of the actor's voice, or of a director's talkback: into the rolling
+        take's voice file (talkback only when the room was started to record it)."""
+        if talkback and not self.settings.record_talkback:
+            return
+        if self.recorder.recording():
+            self.recorder.send(RecordVoice(capture_t, opus, talkback))
+
+    def actor_left(self, session: int, explicit: bool) -> None:
+        """The actor's page went away: it left (the room's own source resumes), or it
+        dropped (the avatar holds, easing to standing, while it reconnects)."""
+        if self.actor.leave(session, self.now(), explicit):
+            self.annotate("event", "actor left" if explicit else "actor disconnected")
 
     def actor_press(self, button: str) -> None:
         """The actor pressed "ready" or "again" in the headset."""
@@ -185,6 +251,7 @@ class Room:
 
     def _cue(self, kind: str, text: str) -> None:
         self._commands.put(CueActor(kind, text))
+        self.on_event(CueToActor(kind, text))
 
     def _cue_when_done(self, kind: str, text: str) -> Callable[[Future[str | None]], None]:
         def done(reply: Future[str | None]) -> None:

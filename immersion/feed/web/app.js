@@ -1,5 +1,7 @@
 // The casting page: connects with the token from its own URL, hands video to the decoder
-// worker, shows status, and sends a director's controls. No build step, no dependencies.
+// worker, plays the actor's voice in step with the picture, shows status, and sends a
+// director's controls and talkback. No build step, no dependencies.
+import { MicEncoder, Offset, VoicePlayer, opusSupported, parseAudio, voiceMessage } from "/audio.js";
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
 const canvas = $("view");
@@ -48,7 +50,7 @@ function connect() {
   socket.binaryType = "arraybuffer";
   socket.onopen = () => {
     const h264 = typeof VideoDecoder !== "undefined";
-    send({ type: "hello", codecs: h264 ? ["h264", "jpeg"] : ["jpeg"] });
+    send({ type: "hello", codecs: h264 ? ["h264", "jpeg"] : ["jpeg"], audio: audioWanted });
     if (!h264) {
       say(window.isSecureContext
         ? "JPEG: this browser has no WebCodecs H.264 decoder."
@@ -59,7 +61,8 @@ function connect() {
   };
   socket.onmessage = (event) => {
     if (typeof event.data !== "string") {
-      worker.postMessage({ type: "video", buffer: event.data }, [event.data]);
+      if (new Uint8Array(event.data, 0, 4)[2] === 0x41) voice(parseAudio(event.data)); // "IMA1"
+      else worker.postMessage({ type: "video", buffer: event.data }, [event.data]);
       return;
     }
     const msg = JSON.parse(event.data);
@@ -92,6 +95,8 @@ worker.onmessage = (event) => {
     send({ type: "ack", frame: msg.frame, drawn: false });
   } else if (msg.type === "drawn") {
     send({ type: "ack", frame: msg.frame });
+    // Capture (room clock) → drawn here (our clock): what the voice is delayed to match.
+    videoLag.add(msg.drawnAt * 1000 - performance.timeOrigin - msg.captureT * 1000, true);
     if (clockOffset !== Infinity) {
       glass.push((msg.drawnAt - clockOffset - msg.renderT) * 1000);
       if (glass.length > 3000) glass.splice(0, glass.length - 3000);
@@ -145,6 +150,9 @@ function median(values) {
 
 function status(s) {
   clockOffset = Math.min(clockOffset, wallNow() - s.now);
+  const actor = { actor: "The actor is performing from their page.",
+                  "actor disconnected": "The actor's page is disconnected; their character holds still." }[s.source];
+  $("actor-state").textContent = actor || `No actor's page connected: the room plays its ${s.source}.`;
   if (glass.length) $("latency").textContent = `${median(glass.slice(-60)).toFixed(0)} ms`;
   $("scene-title").textContent = s.scene;
   $("avatar-title").textContent = s.avatar;
@@ -246,6 +254,98 @@ $("note-form").onsubmit = (e) => {
   if (text && send({ type: "note", text })) $("note").value = "";
 };
 
+// Voice ----------------------------------------------------------------------------------------
+// The actor's voice plays when the picture of the same moment is drawn: each packet and frame
+// carries its capture time on the room clock; the voice waits out the picture's longer path
+// (render, encode, decode), and never less than a jitter margin past its own arrival.
+const JITTER_MS = 40;
+let audioWanted = true;
+let player = null;
+let playerStarting = null;
+let voiceKey = 0;
+const voiceLag = new Offset(100); // capture → arrival here, ms (least of the last 2 s)
+const videoLag = { values: [], add(v) { this.values.push(v); if (this.values.length > 60) this.values.shift(); },
+                   get() { return this.values.length ? median(this.values) : null; } };
+const avOffsets = [];
+
+function ensurePlayer() {
+  if (!playerStarting) {
+    playerStarting = opusSupported().then(async (ok) => {
+      if (!ok) { say("This browser cannot decode the actor's voice (no WebCodecs Opus).", 8, "error"); return null; }
+      const made = new VoicePlayer();
+      await made.start();
+      made.setVolume(Number($("volume").value));
+      made.onLevel = (db) => { $("voice-level").style.width = `${Math.max(0, 100 + db * 100 / 60)}%`; };
+      player = made;
+      listenButton();
+      return made;
+    });
+  }
+  return playerStarting;
+}
+
+function listenButton() {
+  $("listen").textContent = !player || player.suspended ? "🔈 Listen" : "🔊 Listening";
+  $("listen").classList.toggle("active", Boolean(player && !player.suspended));
+}
+
+function voice(packet) {
+  if (packet.source !== "voice") return;
+  if (!player) { ensurePlayer(); return; }
+  const arrived = performance.now();
+  const captured = packet.captureT * 1000; // room clock, ms; the lags below carry the offset
+  const lag = voiceLag.add(arrived - captured);
+  const video = videoLag.get();
+  const delay = Math.max(lag + JITTER_MS, video ?? 0);
+  if (video !== null) { avOffsets.push(delay - video); if (avOffsets.length > 500) avOffsets.shift(); }
+  player.push(packet.opus, captured + delay, (voiceKey += 20000));
+}
+
+$("listen").onclick = async () => {
+  const made = await ensurePlayer();
+  if (!made) return;
+  if (made.suspended) await made.resume(); else await made.context.suspend();
+  listenButton();
+};
+$("volume").oninput = (e) => { if (player) player.setVolume(Number(e.target.value)); };
+
+// Talkback: held, a director's microphone goes to the actor's page (and nowhere else).
+let talk = null;
+async function talkStart() {
+  if (talk || role !== "director") return;
+  $("talk").classList.add("held");
+  talk = { stream: null, mic: null };
+  try {
+    const held = talk;
+    held.stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true, channelCount: 1, sampleRate: 48000 } });
+    if (talk !== held) { for (const t of held.stream.getTracks()) t.stop(); return; } // let go already
+    held.mic = new MicEncoder((capturedMs, bytes) => {
+      if (socket && socket.readyState === WebSocket.OPEN && clockOffset !== Infinity) {
+        // Our clock to the room's: the status messages' offset (wall seconds).
+        const roomT = (performance.timeOrigin + capturedMs) / 1000 - clockOffset;
+        socket.send(voiceMessage(true, roomT, bytes));
+      }
+    });
+    await held.mic.start(held.stream.getAudioTracks()[0]);
+  } catch (e) {
+    say(`Talkback needs the microphone (${e.name || e}).`, 6, "error");
+    talkStop();
+  }
+}
+function talkStop() {
+  $("talk").classList.remove("held");
+  if (!talk) return;
+  if (talk.mic) talk.mic.stop();
+  if (talk.stream) for (const t of talk.stream.getTracks()) t.stop();
+  talk = null;
+}
+$("talk").onpointerdown = talkStart;
+$("talk").onpointerup = talkStop;
+$("talk").onpointerleave = talkStop;
+$("talk").onkeydown = (e) => { if (e.key === " " && !e.repeat) talkStart(); };
+$("talk").onkeyup = (e) => { if (e.key === " ") talkStop(); };
+
 // For tests and curious directors: pixel statistics of the picture on the canvas.
 window.immersion = {
   probe: () => new Promise((resolve) => { const id = ++probeId; probes.set(id, resolve);
@@ -253,5 +353,9 @@ window.immersion = {
   framesDrawn: () => drawnTotal,
   disconnect: () => socket && socket.close(4000, "closed from the page"), // the page reconnects
   latencies: () => glass.slice(),
+  voiceLevels: () => (player ? player.levels.slice() : []), // [{t: performance ms, db}] played
+  avOffsets: () => avOffsets.slice(), // voice delay − picture delay, ms: 0 is in step
+  talking: () => Boolean(talk && talk.mic),
 };
+ensurePlayer();
 connect();

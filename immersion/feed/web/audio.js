@@ -1,0 +1,176 @@
+// Voice in the room's pages, through WebCodecs: a microphone into 20 ms Opus packets
+// (MicEncoder), and Opus packets back into sound at the times the page chooses (VoicePlayer).
+// Shared by the casting page (the actor's voice; a director's talkback) and the actor's page
+// (talkback). Times are performance.now() milliseconds unless a name says otherwise.
+export const OPUS = { codec: "opus", sampleRate: 48000, numberOfChannels: 1 };
+const AUDIO_HEADER = 16;
+
+// An IMA1 audio message from the room: {source: "voice"|"talkback", seq, captureT, opus}.
+export function parseAudio(buffer) {
+  const v = new DataView(buffer);
+  return {
+    source: v.getUint8(4) === 2 ? "talkback" : "voice",
+    seq: v.getUint16(6),
+    captureT: v.getFloat64(8),
+    opus: new Uint8Array(buffer, AUDIO_HEADER),
+  };
+}
+
+// An IMU1 voice message to the room: kind 2 the actor's voice, 3 a director's talkback.
+export function voiceMessage(talkback, roomT, opus) {
+  const out = new Uint8Array(16 + opus.byteLength);
+  const v = new DataView(out.buffer);
+  out.set([0x49, 0x4d, 0x55, 0x31]); // "IMU1"
+  v.setUint8(4, talkback ? 3 : 2);
+  v.setFloat64(8, roomT);
+  out.set(opus, 16);
+  return out;
+}
+
+// The least delay seen from an event's own clock to ours, over a sliding window: what turns a
+// device's timestamps into performance.now() (the fastest delivery is the truest offset).
+export class Offset {
+  constructor(keep = 200) { this.keep = keep; this.seen = []; }
+  add(value) {
+    this.seen.push(value);
+    if (this.seen.length > this.keep) this.seen.shift();
+    return this.get();
+  }
+  get() { return this.seen.length ? Math.min(...this.seen) : 0; }
+}
+
+export async function opusSupported() {
+  if (typeof AudioEncoder === "undefined" || typeof AudioDecoder === "undefined") return false;
+  const enc = await AudioEncoder.isConfigSupported({ ...OPUS, bitrate: 32000 }).catch(() => null);
+  const dec = await AudioDecoder.isConfigSupported(OPUS).catch(() => null);
+  return Boolean(enc && enc.supported && dec && dec.supported);
+}
+
+// A microphone track into Opus packets: onPacket(captureMs, bytes), captureMs when the first
+// sample of the packet was captured (performance.now() clock).
+export class MicEncoder {
+  constructor(onPacket, bitrate = 32000) {
+    this.onPacket = onPacket;
+    this.bitrate = bitrate;
+    this.offset = new Offset();
+    this.reader = null;
+    this.encoder = null;
+  }
+
+  async start(track) {
+    this.encoder = new AudioEncoder({
+      output: (chunk) => {
+        const bytes = new Uint8Array(chunk.byteLength);
+        chunk.copyTo(bytes);
+        this.onPacket(chunk.timestamp / 1000 + this.offset.get(), bytes);
+      },
+      error: (e) => console.warn("voice encoder:", e.message || e),
+    });
+    this.encoder.configure({ ...OPUS, bitrate: this.bitrate, opus: { frameDuration: 20000 } });
+    const processor = new MediaStreamTrackProcessor({ track });
+    this.reader = processor.readable.getReader();
+    this.pump();
+  }
+
+  async pump() {
+    for (;;) {
+      let result;
+      try { result = await this.reader.read(); } catch (e) { return; }
+      if (result.done) return;
+      const data = result.value;
+      // The track's timestamps are its own: line them up with ours as they arrive.
+      this.offset.add(performance.now() - data.timestamp / 1000 - data.duration / 1000);
+      if (this.encoder && this.encoder.state === "configured") {
+        if (data.sampleRate !== OPUS.sampleRate || data.numberOfChannels !== 1) {
+          this.encoder.close();
+          this.encoder = null;
+          console.warn(`voice: the microphone gives ${data.sampleRate} Hz × ${data.numberOfChannels}`);
+        } else {
+          this.encoder.encode(data);
+        }
+      }
+      data.close();
+    }
+  }
+
+  stop() {
+    if (this.reader) this.reader.cancel().catch(() => {});
+    if (this.encoder && this.encoder.state !== "closed") this.encoder.close();
+    this.reader = null; this.encoder = null;
+  }
+}
+
+// Opus packets into sound, each at the performance.now() time the caller gives it.
+export class VoicePlayer {
+  constructor() {
+    this.context = null;
+    this.node = null;
+    this.decoder = null;
+    this.when = new Map(); // packet timestamp (µs) -> play time (ms)
+    this.levels = []; // [{t: performance ms, db}] of what was played, the last 60 s
+    this.onLevel = () => {};
+    this.late = 0;
+  }
+
+  async start() {
+    this.context = new AudioContext({ sampleRate: OPUS.sampleRate, latencyHint: "interactive" });
+    await this.context.audioWorklet.addModule("/player.worklet.js");
+    this.node = new AudioWorkletNode(this.context, "immersion-player", { outputChannelCount: [1] });
+    this.node.connect(this.context.destination);
+    this.node.port.onmessage = (e) => {
+      const m = e.data;
+      const t = this.perfAt(m.frame / OPUS.sampleRate);
+      this.late = m.late;
+      this.levels.push({ t, db: m.db });
+      while (this.levels.length && this.levels[0].t < t - 60000) this.levels.shift();
+      this.onLevel(m.db);
+    };
+    this.decoder = new AudioDecoder({
+      output: (data) => this.play(data),
+      error: (e) => console.warn("voice decoder:", e.message || e),
+    });
+    this.decoder.configure(OPUS);
+  }
+
+  get suspended() { return !this.context || this.context.state !== "running"; }
+
+  resume() { return this.context ? this.context.resume() : Promise.resolve(); }
+
+  setVolume(volume) { if (this.node) this.node.port.postMessage({ type: "volume", volume }); }
+
+  // The context's time (s) for a performance.now() time (ms), and back.
+  contextAt(perfMs) {
+    const ts = this.context.getOutputTimestamp();
+    if (ts.performanceTime) return ts.contextTime + (perfMs - ts.performanceTime) / 1000;
+    return this.context.currentTime + (perfMs - performance.now()) / 1000 + this.context.baseLatency;
+  }
+
+  perfAt(contextT) {
+    const ts = this.context.getOutputTimestamp();
+    if (ts.performanceTime) return ts.performanceTime + (contextT - ts.contextTime) * 1000;
+    return performance.now() + (contextT - this.context.currentTime) * 1000;
+  }
+
+  push(opus, playAtMs, key) {
+    if (!this.decoder || this.decoder.state !== "configured") return;
+    this.when.set(key, playAtMs);
+    if (this.when.size > 500) this.when.delete(this.when.keys().next().value);
+    this.decoder.decode(new EncodedAudioChunk({ type: "key", timestamp: key, data: opus }));
+  }
+
+  play(data) {
+    const at = this.when.get(data.timestamp);
+    this.when.delete(data.timestamp);
+    const samples = new Float32Array(data.numberOfFrames);
+    data.copyTo(samples, { planeIndex: 0, format: "f32-planar" });
+    data.close();
+    if (at === undefined || this.suspended) return;
+    const frame = Math.round(this.contextAt(at) * OPUS.sampleRate);
+    this.node.port.postMessage({ type: "samples", at: frame, samples }, [samples.buffer]);
+  }
+
+  close() {
+    if (this.decoder && this.decoder.state !== "closed") this.decoder.close();
+    if (this.context) this.context.close();
+  }
+}

@@ -1,0 +1,248 @@
+"""The actor's link without a browser: a real room process, and a page stand-in on a real socket
+that speaks the actor's protocol (consent, clock, landmarks, voice) as ``web/actor.js`` does.
+The browser itself is tested in test_actor_page.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from capture.landmarks import Landmark
+from capture.opus import SILENCE
+from capture.rotations import quat_to_matrix
+from capture.skeleton import Bone
+from capture.synthetic import tpose_avatar_points
+from capture.take import read_take
+from capture.voice import read_voice
+from immersion.feed.protocol import (
+    ActorPose,
+    AudioSource,
+    Voice,
+    decode_audio,
+    decode_video,
+    encode_pose,
+    encode_voice,
+    is_audio,
+)
+from tests.support import ServedRoom, hello, opus_tone, perf_take, served_room, until
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRoom]:
+    tmp = tmp_path_factory.mktemp("actor-room")
+    args = ["--source", str(perf_take(tmp / "perf.jsonl")), "--size", "320x180", "--fps", "20"]
+    with served_room(tmp, args) as served:
+        yield served
+
+
+def _arm_up_pose(t: float) -> ActorPose:
+    """The T-pose with the actor's left arm raised straight up, in MediaPipe world axes."""
+    points = tpose_avatar_points()
+    shoulder = points[Landmark.LEFT_SHOULDER]
+    for k, name in enumerate(("ELBOW", "WRIST", "PINKY", "INDEX", "THUMB")):
+        points[Landmark[f"LEFT_{name}"]] = shoulder + np.array(
+            [0.0, 0.28 * (k + 1) if k < 2 else 0.62, 0.0]
+        )
+    world = points * np.array([1.0, -1.0, -1.0])  # avatar → MediaPipe axes
+    return ActorPose(t, world, np.full((33, 3), 0.5), np.ones(33))
+
+
+class Page:
+    """What the actor's page does on its socket, in Python."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.offset = 0.0  # room clock minus ours, seconds
+        self.started = time.monotonic()
+
+    async def join(self, consent: bool = True) -> dict[str, Any]:
+        welcome = await hello(self.ws)
+        await self.ws.send(json.dumps({"type": "clock", "t": self.now() * 1000}))
+        reply = await until(self.ws, "clock", lambda m: True, 5)
+        sent, room = reply["t"] / 1000, reply["room"]
+        self.offset = room - (sent + self.now()) / 2
+        if consent:
+            await self.ws.send(json.dumps({"type": "consent", "version": 1}))
+        return welcome
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+    def room_now(self) -> float:
+        return self.now() + self.offset
+
+    async def perform(self, seconds: float, voice: list[bytes] | None = None) -> int:
+        """Landmarks every 30 ms and voice packets every 20 ms (or a little more: the loop's
+        own time), for ``seconds``; how many voice packets were sent."""
+        sent, k, end = 0, 0, self.now() + seconds
+        packets = iter(voice or [])
+        while self.now() < end:
+            if k % 3 == 0:
+                await self.ws.send(encode_pose(_arm_up_pose(self.room_now())))
+            packet = next(packets, None) if k % 2 == 0 else None
+            if packet is not None:
+                await self.ws.send(encode_voice(Voice(self.room_now(), packet, False)))
+                sent += 1
+            k += 1
+            await asyncio.sleep(0.01)
+        return sent
+
+
+async def _source(ws: ClientConnection, wanted: str, timeout: float = 10) -> dict[str, Any]:
+    return await until(ws, "status", lambda m: m["source"] == wanted, timeout)
+
+
+async def _listen(ws: ClientConnection, heard: list[Any]) -> None:
+    """An observer that asked for the actor's voice: every audio packet it is sent."""
+    await ws.send(json.dumps({"type": "hello", "codecs": ["jpeg"], "audio": True}))
+    async for message in ws:
+        if isinstance(message, bytes) and is_audio(message):
+            heard.append(decode_audio(message))
+        elif isinstance(message, bytes):
+            frame = decode_video(message)[0].frame
+            await ws.send(json.dumps({"type": "ack", "frame": frame}))
+
+
+def test_the_actor_performs_and_a_take_holds_their_pose_and_voice(room: ServedRoom) -> None:
+    heard: list[Any] = []
+
+    async def go() -> tuple[str, int]:
+        async with (
+            connect(room.url(room.director), max_queue=None) as director,
+            connect(room.url(room.observer), max_queue=None) as listener,
+            connect(room.url(room.actor), max_queue=None) as actor_ws,
+        ):
+            await hello(director)
+            listening = asyncio.create_task(_listen(listener, heard))
+            page = Page(actor_ws)
+            welcome = await page.join(consent=False)
+            assert welcome["role"] == "actor"
+            # Nothing counts before the actor agrees.
+            await actor_ws.send(encode_pose(_arm_up_pose(page.room_now())))
+            refused = await until(actor_ws, "error", lambda m: True, 5)
+            assert "consent first" in refused["message"]
+            await actor_ws.send(json.dumps({"type": "consent", "version": 1}))
+            await _source(director, "actor")
+            await director.send(json.dumps({"type": "take", "action": "start"}))
+            await until(director, "status", lambda m: m["take"]["rolling"], 5)
+            sent = await page.perform(2.0, opus_tone(2.0))
+            await director.send(json.dumps({"type": "take", "action": "stop"}))
+            ended = await until(director, "take", lambda m: "duration" in m["take"], 10)
+            await actor_ws.send(json.dumps({"type": "leave"}))
+            await _source(director, "recording")
+            listening.cancel()
+            return str(ended["take"]["file"]), sent
+
+    name, sent = asyncio.run(go())
+    # The observer heard the actor: every packet, unchanged, stamped on the room clock.
+    assert len(heard) == sent and {p.source for p in heard} == {AudioSource.VOICE}
+    assert [p.opus for p in heard] == opus_tone(2.0)[:sent]
+    times = [p.capture_t for p in heard]
+    assert times == sorted(times) and 1.5 < times[-1] - times[0] < 2.5
+    take = read_take(room.takes / name)
+    assert take.header["voice"] == Path(name).with_suffix(".opus").name
+    poses = [p for p in take.poses if p is not None]
+    assert len(poses) >= 40  # 2 s at 30 fps, less the start
+    # The left arm points up: its upper arm's bone axis (+X at rest) turned to +Y.
+    axis = quat_to_matrix(poses[-1].rotation(Bone.LEFT_UPPER_ARM)) @ np.array([1.0, 0.0, 0.0])
+    assert axis[1] > 0.9, axis
+    voice = read_voice(room.takes / take.header["voice"])
+    # Every packet in, on the take's clock: gaps the sender's loop left are filled with silence.
+    silence = sum(packet == SILENCE for _, packet in voice.packets)
+    assert len(voice.packets) - silence == sent
+    assert abs(voice.start + voice.duration - (times[-1] - take.header["roomTime"])) < 0.1
+
+
+def test_a_dropped_page_holds_the_pose_and_the_take_records_the_gap(room: ServedRoom) -> None:
+    async def go() -> str:
+        async with connect(room.url(room.director), max_queue=None) as director:
+            await hello(director)
+            await director.send(json.dumps({"type": "take", "action": "start"}))
+            rolling = await until(director, "status", lambda m: m["take"]["rolling"], 5)
+            async with connect(room.url(room.actor), max_queue=None) as first:
+                page = Page(first)
+                await page.join()
+                await page.perform(0.5)
+                first.transport.abort()  # the network goes, no goodbye
+            away = await _source(director, "actor disconnected")
+            assert away["captureFps"] < 31
+            async with connect(room.url(room.actor), max_queue=None) as again:
+                page = Page(again)
+                await page.join()
+                await _source(director, "actor")
+                await page.perform(0.3)
+                await again.send(json.dumps({"type": "leave"}))
+                await _source(director, "recording")
+            await director.send(json.dumps({"type": "take", "action": "stop"}))
+            await until(director, "take", lambda m: "duration" in m["take"], 10)
+            return str(rolling["take"]["file"])
+
+    name = asyncio.run(go())
+    texts = [e["text"] for e in read_take(room.takes / name).events if e.get("event") == "event"]
+    assert texts[0].startswith("actor joined (consented to capture, consent text v1)")
+    assert texts[1:] == [
+        "actor disconnected",
+        "actor reconnected (consented to capture, consent text v1)",
+        "actor left",
+    ], texts
+
+
+def test_talkback_reaches_the_actor_only(room: ServedRoom) -> None:
+    async def go() -> None:
+        async with (
+            connect(room.url(room.director), max_queue=None) as director,
+            connect(room.url(room.observer), max_queue=None) as observer,
+            connect(room.url(room.actor), max_queue=None) as actor_ws,
+        ):
+            await hello(director)
+            await observer.send(json.dumps({"type": "hello", "codecs": ["jpeg"], "audio": True}))
+            page = Page(actor_ws)
+            await page.join()
+            talk = opus_tone(0.2)
+            for packet in talk:
+                await director.send(encode_voice(Voice(1.0, packet, talkback=True)))
+            got: list[Any] = []
+            while len(got) < len(talk):
+                message = await asyncio.wait_for(actor_ws.recv(), 5)
+                if isinstance(message, bytes) and is_audio(message):
+                    got.append(decode_audio(message))
+            assert [p.opus for p in got] == talk
+            assert {p.source for p in got} == {AudioSource.TALKBACK}
+            # An observer cannot talk back, and heard none of it.
+            await observer.send(encode_voice(Voice(1.0, talk[0], talkback=True)))
+            error = await until(observer, "error", lambda m: True, 5)
+            assert error["message"] == "only directors may talk back"
+            await actor_ws.send(json.dumps({"type": "leave"}))
+
+    asyncio.run(go())
+
+
+def test_a_second_actor_page_takes_over_and_a_wrong_token_is_refused(room: ServedRoom) -> None:
+    async def go() -> None:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(room.url(room.actor + "x")):
+                pass
+        assert refused.value.response.status_code == 403
+        async with (
+            connect(room.url(room.actor), max_queue=None) as first,
+            connect(room.url(room.actor), max_queue=None) as second,
+        ):
+            await Page(first).join()
+            await Page(second).join()
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(first.recv(), 5)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.reason == "another page took over as the actor"
+            await second.send(json.dumps({"type": "leave"}))
+
+    asyncio.run(go())

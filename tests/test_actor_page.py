@@ -1,0 +1,187 @@
+"""The actor's page and the casting page's voice in a real browser: Debian's chromium, headless,
+its fake camera playing a real video of a person (y4m) and its fake microphone a spoken WAV.
+
+The pose model runs in the browser (MediaPipe Tasks for Web on the set-up's own bundles); the
+room is started on a still take, so whatever moves on the director's canvas is the actor.
+"""
+
+from __future__ import annotations
+
+import time
+import wave
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from capture.take import read_take
+from capture.voice import read_voice
+from capture.voice_media import voice_levels
+from tests.support import CHROMIUM, CHROMIUM_ARGS, ServedRoom, perf_take, served_room
+
+pytestmark = [pytest.mark.model, pytest.mark.fixtures]
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRoom]:
+    tmp = tmp_path_factory.mktemp("actor-page")
+    args = ["--source", str(perf_take(tmp / "still.jsonl")), "--size", "640x360"]
+    with served_room(tmp, args) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def browser(actor_video: Path, actor_voice: Path) -> Iterator[Browser]:
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
+    devices = [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={actor_video}",
+        f"--use-file-for-fake-audio-capture={actor_voice}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + devices)
+        yield browser
+        browser.close()
+
+
+def _open(browser: Browser, url: str, requests: list[str] | None = None) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    if requests is not None:
+        page.on("request", lambda r: requests.append(r.url))
+    page.goto(url)
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def _wait(page: Page, check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        page.wait_for_timeout(100)
+
+
+def _changed_cells(a: dict[str, Any], b: dict[str, Any]) -> int:
+    return sum(
+        max(abs(x - y) for x, y in zip(ca, cb, strict=True)) > 12
+        for ca, cb in zip(a["cells"], b["cells"], strict=True)
+    )
+
+
+def _movement(page: Page, seconds: float) -> int:
+    """The most grid cells that changed between pictures 0.5 s apart, over ``seconds``."""
+    most, before = 0, page.evaluate("window.immersion.probe()")
+    for _ in range(int(seconds / 0.5)):
+        page.wait_for_timeout(500)
+        now = page.evaluate("window.immersion.probe()")
+        most, before = max(most, _changed_cells(before, now)), now
+    return most
+
+
+def _wav_envelope(path: Path) -> Any:
+    """dBFS per 20 ms of the fake microphone's WAV."""
+    with wave.open(str(path)) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), np.int16) / 32768.0
+    n = len(pcm) // 960
+    rms = np.sqrt(np.mean(pcm[: n * 960].reshape(n, 960) ** 2, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-6))
+
+
+def _follows(heard: np.ndarray, wav: np.ndarray) -> float:
+    """How well ``heard`` (dB per 20 ms) follows the looping WAV's envelope: the best
+    correlation of their speech/pause patterns over every phase of the loop."""
+    h = (heard > -45).astype(float)
+    w = (wav > -45).astype(float)
+    best = 0.0
+    for lag in range(0, len(w), 5):
+        loop = np.resize(np.roll(w, -lag), len(h))
+        if h.std() > 0 and loop.std() > 0:
+            best = max(best, float(np.corrcoef(h, loop)[0, 1]))
+    return best
+
+
+def test_an_actor_performs_from_the_browser_and_the_director_sees_and_hears_them(
+    room: ServedRoom, browser: Browser, actor_voice: Path
+) -> None:
+    director = _open(browser, room.page(room.director))
+    expect(director.locator("#role")).to_have_text("director")
+    _wait(director, lambda: director.evaluate("window.immersion.framesDrawn()") >= 10, "frames")
+    still = _movement(director, 2.0)  # the room's own source: a still take
+
+    requests: list[str] = []
+    actor = _open(browser, room.page(room.actor), requests)
+    expect(actor.locator("#role")).to_have_text("actor")
+    consent = actor.locator("#consent")
+    expect(consent).to_be_visible()
+    expect(consent).to_contain_text("Your camera picture never leaves this computer")
+    # Nothing is sent before the actor agrees.
+    actor.wait_for_timeout(1000)
+    assert actor.evaluate("window.immersion.sent().posesSent") == 0
+    actor.click("#agree")
+    _wait(actor, lambda: actor.evaluate("window.immersion.sent().posesSent") >= 30, "poses sent")
+    expect(director.locator("#actor-state")).to_contain_text("performing from their page")
+    moving = _movement(director, 4.0)
+    assert moving >= max(3, still + 2), (still, moving)  # the avatar follows the person
+
+    # Roll a take from the director's page while the actor performs and speaks.
+    director.click("#take-start")
+    expect(director.locator("#rolling")).to_be_visible()
+    expect(actor.locator("#rolling")).to_be_visible()  # the actor sees the rolling indicator
+    expect(actor.locator("#cue")).to_contain_text("ROLLING")
+    sent0 = actor.evaluate("window.immersion.sent()")
+    t0 = time.monotonic()
+    director.wait_for_timeout(6000)
+    sent1 = actor.evaluate("window.immersion.sent()")
+    upload_kbit_s = (sent1["bytesSent"] - sent0["bytesSent"]) * 8 / 1000 / (time.monotonic() - t0)
+    director.click("#take-stop")
+    expect(director.locator("#rolling")).to_be_hidden()
+
+    # The actor's page sent landmarks and voice, never a picture: far below any video.
+    assert sent1["voiceSent"] - sent0["voiceSent"] >= 250  # 50 packets a second
+    assert upload_kbit_s <= 300, upload_kbit_s
+    assert sent1["modelFps"] >= 10, sent1  # the in-browser model keeps up here
+    # Every request the actor's page made went to the room.
+    assert requests and all(u.startswith(room.base + "/") for u in requests), requests
+
+    # The director heard the actor, their level following the spoken WAV's.
+    levels = director.evaluate("window.immersion.voiceLevels()")
+    heard = np.array([x["db"] for x in levels[-300:]])  # the last 6 s
+    assert len(heard) >= 250 and heard.max() > -35, heard.max()
+    assert _follows(heard, _wav_envelope(actor_voice)) > 0.5
+
+    # The take holds the actor's poses and a voice of about its length that is not silent.
+    take_file = sorted(room.takes.glob("take-*.jsonl"))[-1]
+    take = read_take(take_file)
+    poses = [p for p in take.poses if p is not None]
+    assert len(poses) >= 60, len(poses)
+    voice = read_voice(room.takes / take.header["voice"])
+    length = take.events[-1]["t"] if take.events else poses[-1].t
+    assert abs(voice.start + voice.duration - length) < 0.5, (voice.start, voice.duration, length)
+    recorded = voice_levels(voice.path).dbfs
+    assert np.mean(recorded > -45) > 0.2, "the recorded voice is silent"
+    assert actor.errors == [] and director.errors == []  # type: ignore[attr-defined]
+
+    # The actor leaves: the room's own source drives the avatar again.
+    actor.click("#leave")
+    expect(director.locator("#actor-state")).to_contain_text("No actor's page connected")
+
+
+def test_a_wrong_actor_token_is_refused(room: ServedRoom, browser: Browser) -> None:
+    page = _open(browser, f"{room.base}/actor?token={room.actor}x")
+    expect(page.locator("#message")).to_contain_text("Refused")
+    expect(page.locator("#consent")).to_be_hidden()
+
+
+def test_observers_have_no_talkback_and_directors_do(room: ServedRoom, browser: Browser) -> None:
+    observer = _open(browser, room.page(room.observer))
+    expect(observer.locator("#role")).to_have_text("observer")
+    expect(observer.locator("#talk")).to_be_hidden()
+    director = _open(browser, room.page(room.director))
+    expect(director.locator("#role")).to_have_text("director")
+    expect(director.locator("#talk")).to_be_visible()
