@@ -208,11 +208,24 @@ def _worker(
     return worker, latest
 
 
+def _run_to_the_end(worker: CaptureWorker) -> None:
+    """Run the worker until its source has ended (it then waits for an actor's page: the
+    room's stop ends that)."""
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while worker.snapshot.source != "ended" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker._stop.set()
+    thread.join(10)
+    assert worker.snapshot.source == "ended" and not thread.is_alive()
+
+
 @pytest.mark.pure
 def test_a_live_source_is_not_paced_by_its_driver_clock(tmp_path: Path) -> None:
     worker, latest = _worker(tmp_path, [], lambda: _DriverClock(60))
     start = time.monotonic()
-    worker.run()  # 60 frames, 10 days after boot by the driver's clock
+    _run_to_the_end(worker)  # 60 frames, 10 days after boot by the driver's clock
     assert time.monotonic() - start < 5.0, "a live source must never be paced"
     assert worker.live and len(worker.snapshot.meter.times) == 60
     assert latest.at(time.monotonic()) is not None
@@ -232,7 +245,7 @@ def test_a_camera_that_drops_is_reopened_and_the_room_is_told(tmp_path: Path) ->
         return source
 
     worker, _ = _worker(tmp_path, events, opener)
-    worker.run()
+    _run_to_the_end(worker)
     assert len(opened) == 2 and len(worker.snapshot.meter.times) == 35
     problems = [e for e in events if isinstance(e, Problem)]
     assert [p.text for p in problems] == ["camera 0: stopped delivering frames; reopening"]

@@ -142,6 +142,7 @@ class CaptureWorker:
                 continue  # the actor's page took over mid-pass
             if self.live or not self.settings.loop:
                 # The room's own source is done; an actor may still come.
+                self._relabel("ended")
                 while not self._stop.is_set() and not self.actor.wait_for_actor(0.5):
                     pass
                 continue

@@ -152,7 +152,9 @@ function status(s) {
   clockOffset = Math.min(clockOffset, wallNow() - s.now);
   const actor = { actor: "The actor is performing from their page.",
                   "actor disconnected": "The actor's page is disconnected; their character holds still." }[s.source];
-  $("actor-state").textContent = actor || `No actor's page connected: the room plays its ${s.source}.`;
+  $("actor-state").textContent = actor || (s.source === "ended"
+    ? "No actor's page connected, and the room's own source has ended."
+    : `No actor's page connected: the room plays its ${s.source}.`);
   if (glass.length) $("latency").textContent = `${median(glass.slice(-60)).toFixed(0)} ms`;
   $("scene-title").textContent = s.scene;
   $("avatar-title").textContent = s.avatar;
