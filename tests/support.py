@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection
 
 from capture.pose import Pose
 from capture.take import TakeWriter
-from immersion.feed.protocol import decode_video, is_audio
+from immersion.feed.protocol import decode_video
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")

@@ -30,7 +30,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
@@ -101,6 +101,7 @@ PAGE_FILES = {
     "/decoder.js": ("decoder.js", "text/javascript; charset=utf-8"),
     "/audio.js": ("audio.js", "text/javascript; charset=utf-8"),
     "/player.worklet.js": ("player.worklet.js", "text/javascript; charset=utf-8"),
+    "/voice.worker.js": ("voice.worker.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
     "/icon.svg": ("icon.svg", "image/svg+xml"),
     "/actor": ("actor.html", "text/html; charset=utf-8"),
@@ -436,8 +437,8 @@ class Feed:
             )
             reply = Error(refused) if refused else None
         elif isinstance(event, Voice):
-            self._relay(event)
-            self.room.voice(event.capture_t, event.opus, event.talkback)
+            t = self.room.voice(event.capture_t, event.opus, event.talkback)
+            self._relay(replace(event, capture_t=t))
         elif isinstance(event, Clock):
             reply = ClockReply(event.t, round(now, 6))
         elif isinstance(event, Leave):

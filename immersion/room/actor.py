@@ -29,6 +29,12 @@ FRAMES_KEPT = 4  # landmark frames waiting for the capture thread; older ones ar
 CLOCK_TRUST_S = 2.0
 
 
+def believable(capture_t: float, now: float) -> float:
+    """A page's capture time (room clock) as the room takes it: never later than ``now``, and
+    ``now`` itself when it is off by more than :data:`CLOCK_TRUST_S`."""
+    return min(capture_t, now) if abs(capture_t - now) <= CLOCK_TRUST_S else now
+
+
 @dataclass(frozen=True, slots=True)
 class Departure:
     """The actor's page went away: ``explicit`` when they pressed Leave, else a dropped link."""
@@ -62,11 +68,11 @@ class ActorLink:
         """Queue one frame of ``session``'s landmarks; False when that page is no longer the
         actor. ``capture_t`` (the page's, on the room clock) is kept when believable, and
         never goes back or past ``now``."""
-        t = capture_t if abs(capture_t - now) <= CLOCK_TRUST_S else now
+        t = believable(capture_t, now)
         with self._cond:
             if session != self._session:
                 return False
-            t = max(min(t, now), self._last_t + 1e-3)
+            t = max(t, self._last_t + 1e-3)
             self._last_t = t
             if len(self._frames) == FRAMES_KEPT:
                 self.dropped += 1

@@ -35,7 +35,7 @@ from immersion.avatars.vrm import check_use, inspect_avatar
 from immersion.catalogue import avatar_names, find_avatar, find_pack, pack_names
 from immersion.config import RoomSettings
 from immersion.errors import StageError
-from immersion.room.actor import ActorLink
+from immersion.room.actor import ActorLink, believable
 from immersion.room.capture_worker import CaptureWorker
 from immersion.room.commands import CommandBox
 from immersion.room.messages import (
@@ -231,13 +231,14 @@ class Room:
             return "another page has taken over as the actor"
         return None
 
-    def voice(self, capture_t: float, opus: bytes, talkback: bool) -> None:
+    def voice(self, capture_t: float, opus: bytes, talkback: bool) -> float:
         """One Opus packet of the actor's voice, or of a director's talkback: into the rolling
-        take's voice file (talkback only when the room was started to record it)."""
-        if talkback and not self.settings.record_talkback:
-            return
-        if self.recorder.recording():
-            self.recorder.send(RecordVoice(capture_t, opus, talkback))
+        take's voice file (talkback only when the room was started to record it). Returns
+        the capture time the room takes it at (a page's clock is not believed blindly)."""
+        t = believable(capture_t, self.now())
+        if self.recorder.recording() and (self.settings.record_talkback or not talkback):
+            self.recorder.send(RecordVoice(t, opus, talkback))
+        return t
 
     def actor_left(self, session: int, explicit: bool) -> None:
         """The actor's page went away: it left (the room's own source resumes), or it

@@ -14,7 +14,8 @@ worker.postMessage({ type: "init", canvas: offscreen }, [offscreen]);
 
 let socket = null;
 let role = null;
-let consented = false;
+let consented = false; // the actor agreed (on this page, once)
+let joined = false; // this socket has told the room so: only then does anything else go
 let left = false;
 let retries = 0;
 let roomOffset = null; // room clock (ms) minus performance.now(), from the best clock reply
@@ -37,9 +38,16 @@ function say(text, seconds = 0, kind = "") {
   if (text && seconds) sayTimer = setTimeout(() => { m.hidden = true; }, seconds * 1000);
 }
 
+function join() {
+  sendJson({ type: "consent", version: CONSENT_VERSION });
+  joined = true;
+}
+
 function sendBinary(bytes) {
+  // Nothing before the room has the actor's consent on this socket, nor without its clock.
   // A socket that cannot keep up gets no more until it drains: motion is latest-wins.
-  if (!socket || socket.readyState !== WebSocket.OPEN || socket.bufferedAmount > 64 * 1024) return false;
+  if (!joined || roomOffset === null || socket.readyState !== WebSocket.OPEN
+      || socket.bufferedAmount > 64 * 1024) return false;
   socket.send(bytes);
   stats.bytesSent += bytes.byteLength;
   return true;
@@ -74,6 +82,7 @@ function connect() {
   socket = new WebSocket(`${scheme}://${location.host}/feed?token=${encodeURIComponent(token)}`);
   socket.binaryType = "arraybuffer";
   role = null;
+  joined = false;
   clockSamples = [];
   socket.onopen = () => {
     sendJson({ type: "hello", codecs: typeof VideoDecoder !== "undefined" ? ["h264", "jpeg"] : ["jpeg"] });
@@ -111,6 +120,13 @@ function connect() {
   };
 }
 
+worker.onmessage = (event) => {
+  const msg = event.data; // the room's picture: acknowledged as the casting page does
+  if (msg.type === "drawn") sendJson({ type: "ack", frame: msg.frame });
+  else if (msg.type === "dropped") sendJson({ type: "ack", frame: msg.frame, drawn: false });
+  else if (msg.type === "fallback") sendJson({ type: "codec", codec: "jpeg" });
+};
+
 function welcome(msg) {
   role = msg.role;
   retries = 0;
@@ -122,7 +138,7 @@ function welcome(msg) {
   }
   $("consent-room").textContent = `${msg.status.scene} (${msg.status.avatar})`;
   status(msg.status);
-  if (consented) { sendJson({ type: "consent", version: CONSENT_VERSION }); say("Reconnected.", 3, "ok"); }
+  if (consented) { join(); say("Reconnected.", 3, "ok"); }
   else if (!$("consent").open) $("consent").showModal();
 }
 
@@ -187,7 +203,7 @@ function onFrame(now, meta) {
   const video = $("self");
   if (!stream) return;
   video.requestVideoFrameCallback(onFrame);
-  if (!landmarker || !consented || roomOffset === null || meta.mediaTime === lastVideoTime) return;
+  if (!landmarker || !joined || roomOffset === null || meta.mediaTime === lastVideoTime) return;
   lastVideoTime = meta.mediaTime;
   const captured = meta.captureTime || now; // when the camera took it, this page's clock
   const started = performance.now();
@@ -242,12 +258,12 @@ async function start() {
   }
   consented = true;
   stats.since = performance.now();
-  sendJson({ type: "consent", version: CONSENT_VERSION });
+  join();
   video.requestVideoFrameCallback(onFrame);
   const [track] = stream.getAudioTracks();
   if (track && await opusSupported()) {
     mic = new MicEncoder((captured, bytes) => {
-      if (consented && roomOffset !== null && sendBinary(voiceMessage(false, roomTime(captured), bytes))) stats.voiceSent++;
+      if (sendBinary(voiceMessage(false, roomTime(captured), bytes))) stats.voiceSent++;
     });
     await mic.start(track);
     meter(track, $("mic-level"));
@@ -278,6 +294,7 @@ function meter(track, bar) {
 
 function stopDevices() {
   consented = false;
+  joined = false;
   if (mic) mic.stop();
   if (stream) for (const t of stream.getTracks()) t.stop();
   stream = null; mic = null;

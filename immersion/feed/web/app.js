@@ -1,7 +1,7 @@
 // The casting page: connects with the token from its own URL, hands video to the decoder
 // worker, plays the actor's voice in step with the picture, shows status, and sends a
 // director's controls and talkback. No build step, no dependencies.
-import { MicEncoder, Offset, VoicePlayer, opusSupported, parseAudio, voiceMessage } from "/audio.js";
+import { MicEncoder, VoicePlayer, opusSupported, parseAudio, voiceMessage } from "/audio.js";
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
 const canvas = $("view");
@@ -259,16 +259,18 @@ $("note-form").onsubmit = (e) => {
 // Voice ----------------------------------------------------------------------------------------
 // The actor's voice plays when the picture of the same moment is drawn: each packet and frame
 // carries its capture time on the room clock; the voice waits out the picture's longer path
-// (render, encode, decode), and never less than a jitter margin past its own arrival.
-const JITTER_MS = 40;
+// (render, encode, decode), and never less than the latest of its own recent arrivals (the
+// jitter buffer: packets come in bursts when the actor's computer is busy).
+const JITTER_MS = 10; // past the latest recent arrival
 let audioWanted = true;
 let player = null;
 let playerStarting = null;
 let voiceKey = 0;
-const voiceLag = new Offset(100); // capture → arrival here, ms (least of the last 2 s)
+const voiceLags = []; // capture → arrival here, ms, the last second of packets
 const videoLag = { values: [], add(v) { this.values.push(v); if (this.values.length > 60) this.values.shift(); },
                    get() { return this.values.length ? median(this.values) : null; } };
 const avOffsets = [];
+const voiceDelays = []; // capture → played here, ms (room clock to ours: see status's offset)
 
 function ensurePlayer() {
   if (!playerStarting) {
@@ -287,7 +289,7 @@ function ensurePlayer() {
 }
 
 function listenButton() {
-  $("listen").textContent = !player || player.suspended ? "🔈 Listen" : "🔊 Listening";
+  $("listen").textContent = !player || player.suspended ? "Listen" : "Listening";
   $("listen").classList.toggle("active", Boolean(player && !player.suspended));
 }
 
@@ -296,10 +298,12 @@ function voice(packet) {
   if (!player) { ensurePlayer(); return; }
   const arrived = performance.now();
   const captured = packet.captureT * 1000; // room clock, ms; the lags below carry the offset
-  const lag = voiceLag.add(arrived - captured);
+  voiceLags.push(arrived - captured);
+  if (voiceLags.length > 50) voiceLags.shift();
   const video = videoLag.get();
-  const delay = Math.max(lag + JITTER_MS, video ?? 0);
+  const delay = Math.max(Math.max(...voiceLags) + JITTER_MS, video ?? 0);
   if (video !== null) { avOffsets.push(delay - video); if (avOffsets.length > 500) avOffsets.shift(); }
+  voiceDelays.push(delay); if (voiceDelays.length > 500) voiceDelays.shift();
   player.push(packet.opus, captured + delay, (voiceKey += 20000));
 }
 
@@ -357,7 +361,11 @@ window.immersion = {
   latencies: () => glass.slice(),
   voiceLevels: () => (player ? player.levels.slice() : []), // [{t: performance ms, db}] played
   avOffsets: () => avOffsets.slice(), // voice delay − picture delay, ms: 0 is in step
+  // Capture (room clock) → played or drawn here, ms, with the room clock lined up with ours.
+  voiceLatencies: () => voiceDelays.map((d) => d - (clockOffset * 1000 - performance.timeOrigin)),
+  videoLatencies: () => videoLag.values.map((d) => d - (clockOffset * 1000 - performance.timeOrigin)),
   talking: () => Boolean(talk && talk.mic),
+  voiceCounts: () => (player ? { ...player.counts, late: player.late, state: player.context.state } : null),
 };
 ensurePlayer();
 connect();

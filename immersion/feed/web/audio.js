@@ -40,63 +40,37 @@ export class Offset {
 }
 
 export async function opusSupported() {
-  if (typeof AudioEncoder === "undefined" || typeof AudioDecoder === "undefined") return false;
+  if (typeof AudioEncoder === "undefined" || typeof AudioDecoder === "undefined"
+      || typeof MediaStreamTrackProcessor === "undefined") return false;
   const enc = await AudioEncoder.isConfigSupported({ ...OPUS, bitrate: 32000 }).catch(() => null);
   const dec = await AudioDecoder.isConfigSupported(OPUS).catch(() => null);
   return Boolean(enc && enc.supported && dec && dec.supported);
 }
 
 // A microphone track into Opus packets: onPacket(captureMs, bytes), captureMs when the first
-// sample of the packet was captured (performance.now() clock).
+// sample of the packet was captured (performance.now() clock). The encoding runs in a worker.
 export class MicEncoder {
   constructor(onPacket, bitrate = 32000) {
     this.onPacket = onPacket;
     this.bitrate = bitrate;
-    this.offset = new Offset();
-    this.reader = null;
-    this.encoder = null;
+    this.worker = null;
+    this.track = null;
   }
 
   async start(track) {
-    this.encoder = new AudioEncoder({
-      output: (chunk) => {
-        const bytes = new Uint8Array(chunk.byteLength);
-        chunk.copyTo(bytes);
-        this.onPacket(chunk.timestamp / 1000 + this.offset.get(), bytes);
-      },
-      error: (e) => console.warn("voice encoder:", e.message || e),
-    });
-    this.encoder.configure({ ...OPUS, bitrate: this.bitrate, opus: { frameDuration: 20000 } });
-    const processor = new MediaStreamTrackProcessor({ track });
-    this.reader = processor.readable.getReader();
-    this.pump();
-  }
-
-  async pump() {
-    for (;;) {
-      let result;
-      try { result = await this.reader.read(); } catch (e) { return; }
-      if (result.done) return;
-      const data = result.value;
-      // The track's timestamps are its own: line them up with ours as they arrive.
-      this.offset.add(performance.now() - data.timestamp / 1000 - data.duration / 1000);
-      if (this.encoder && this.encoder.state === "configured") {
-        if (data.sampleRate !== OPUS.sampleRate || data.numberOfChannels !== 1) {
-          this.encoder.close();
-          this.encoder = null;
-          console.warn(`voice: the microphone gives ${data.sampleRate} Hz × ${data.numberOfChannels}`);
-        } else {
-          this.encoder.encode(data);
-        }
-      }
-      data.close();
-    }
+    this.track = track.clone(); // ours to stop, whatever else reads the track
+    const { readable } = new MediaStreamTrackProcessor({ track: this.track });
+    this.worker = new Worker("/voice.worker.js");
+    this.worker.onmessage = (e) => {
+      if (e.data.error) { console.warn("voice:", e.data.error); return; }
+      this.onPacket(e.data.capturedWall - performance.timeOrigin, e.data.bytes);
+    };
+    this.worker.postMessage({ readable, bitrate: this.bitrate }, [readable]);
   }
 
   stop() {
-    if (this.reader) this.reader.cancel().catch(() => {});
-    if (this.encoder && this.encoder.state !== "closed") this.encoder.close();
-    this.reader = null; this.encoder = null;
+    if (this.track) this.track.stop(); // ends the stream; the worker flushes and closes
+    this.track = null; this.worker = null;
   }
 }
 
@@ -110,6 +84,7 @@ export class VoicePlayer {
     this.levels = []; // [{t: performance ms, db}] of what was played, the last 60 s
     this.onLevel = () => {};
     this.late = 0;
+    this.counts = { pushed: 0, decoded: 0, scheduled: 0 };
   }
 
   async start() {
@@ -153,12 +128,14 @@ export class VoicePlayer {
 
   push(opus, playAtMs, key) {
     if (!this.decoder || this.decoder.state !== "configured") return;
+    this.counts.pushed++;
     this.when.set(key, playAtMs);
     if (this.when.size > 500) this.when.delete(this.when.keys().next().value);
     this.decoder.decode(new EncodedAudioChunk({ type: "key", timestamp: key, data: opus }));
   }
 
   play(data) {
+    this.counts.decoded++;
     const at = this.when.get(data.timestamp);
     this.when.delete(data.timestamp);
     const samples = new Float32Array(data.numberOfFrames);
@@ -166,6 +143,7 @@ export class VoicePlayer {
     data.close();
     if (at === undefined || this.suspended) return;
     const frame = Math.round(this.contextAt(at) * OPUS.sampleRate);
+    this.counts.scheduled++;
     this.node.port.postMessage({ type: "samples", at: frame, samples }, [samples.buffer]);
   }
 
