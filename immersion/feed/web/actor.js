@@ -26,7 +26,7 @@ let stream = null;
 let mic = null;
 let player = null;
 const talkLag = new Offset();
-const stats = { bytesSent: 0, posesSent: 0, voiceSent: 0, modelMs: [], frames: [], since: performance.now() };
+const stats = { bytesSent: 0, bytesReceived: 0, posesSent: 0, voiceSent: 0, modelMs: [], frames: [], since: performance.now() };
 let slowSince = null;
 let sayTimer = null;
 let cueTimer = null;
@@ -89,6 +89,7 @@ function connect() {
     for (let k = 0; k < 5; k++) setTimeout(pingClock, k * 150);
   };
   socket.onmessage = (event) => {
+    stats.bytesReceived += typeof event.data === "string" ? event.data.length : event.data.byteLength;
     if (typeof event.data !== "string") {
       const magic = new Uint8Array(event.data, 0, 4);
       if (magic[2] === 0x41) talkback(parseAudio(event.data)); // "IMA1"

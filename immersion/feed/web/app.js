@@ -20,6 +20,7 @@ const wallNow = () => (performance.timeOrigin + performance.now()) / 1000;
 const probes = new Map();
 let probeId = 0;
 
+const traffic = { sent: 0, received: 0 }; // bytes on the socket, for the readout and benchmarks
 let takeList = []; // [{file, started, duration?, notes: [...]}], oldest first
 let cameraNames = "";
 let limits = { cueChars: 200, noteChars: 2000, messageBytes: 4096 };
@@ -33,7 +34,7 @@ function send(obj) {
     say(`Too long for the room: at most ${limits.messageBytes} bytes a message.`, 6, "error");
     return false;
   }
-  if (socket && socket.readyState === WebSocket.OPEN) socket.send(text);
+  if (socket && socket.readyState === WebSocket.OPEN) { socket.send(text); traffic.sent += text.length; }
   return true;
 }
 // A message over the picture; transient ones (errors, confirmations) clear by themselves.
@@ -60,6 +61,7 @@ function connect() {
     }
   };
   socket.onmessage = (event) => {
+    traffic.received += typeof event.data === "string" ? event.data.length : event.data.byteLength;
     if (typeof event.data !== "string") {
       if (new Uint8Array(event.data, 0, 4)[2] === 0x41) voice(parseAudio(event.data)); // "IMA1"
       else worker.postMessage({ type: "video", buffer: event.data }, [event.data]);
@@ -330,7 +332,9 @@ async function talkStart() {
       if (socket && socket.readyState === WebSocket.OPEN && clockOffset !== Infinity) {
         // Our clock to the room's: the status messages' offset (wall seconds).
         const roomT = (performance.timeOrigin + capturedMs) / 1000 - clockOffset;
-        socket.send(voiceMessage(true, roomT, bytes));
+        const message = voiceMessage(true, roomT, bytes);
+        socket.send(message);
+        traffic.sent += message.byteLength;
       }
     });
     await held.mic.start(held.stream.getAudioTracks()[0]);
@@ -365,6 +369,7 @@ window.immersion = {
   voiceLatencies: () => voiceDelays.map((d) => d - (clockOffset * 1000 - performance.timeOrigin)),
   videoLatencies: () => videoLag.values.map((d) => d - (clockOffset * 1000 - performance.timeOrigin)),
   talking: () => Boolean(talk && talk.mic),
+  traffic: () => ({ ...traffic }),
   voiceCounts: () => (player ? { ...player.counts, late: player.late, state: player.context.state } : null),
 };
 ensurePlayer();
