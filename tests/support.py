@@ -99,6 +99,7 @@ def served_room(tmp: Path, args: list[str], **env: str) -> Iterator[ServedRoom]:
     tmp/serve.log, its own log to tmp/room.log."""
     command = [sys.executable, "-m", "immersion", "serve", "--port", "0", "--log"]
     command += [str(tmp / "room.log"), "--takes", str(tmp / "takes")]
+    tmp.mkdir(parents=True, exist_ok=True)
     with (tmp / "serve.log").open("w") as log:
         process = subprocess.Popen(
             [*command, *args],
@@ -171,34 +172,3 @@ async def until(
         if data["type"] == kind and (check is None or check(data)):
             return data
     raise AssertionError(f"no {kind} message")
-
-
-# An actor's page, as the room sees it ------------------------------------------------------
-
-
-def opus_tone(seconds: float, loud: tuple[float, float] | None = None) -> list[bytes]:
-    """20 ms Opus packets (48 kHz mono) of a 440 Hz tone, loud from ``loud[0]`` to
-    ``loud[1]`` seconds and quiet (-40 dB) elsewhere (all loud when None): a voice whose level
-    a listener can follow."""
-    import av
-    import numpy as np
-
-    rate, n = 48000, int(seconds * 48000)
-    t = np.arange(n) / rate
-    gain = np.full(n, 0.5)
-    if loud is not None:
-        gain = np.where((t >= loud[0]) & (t < loud[1]), 0.5, 0.005)
-    pcm = (np.sin(2 * np.pi * 440 * t) * gain).astype(np.float32)
-    codec = av.CodecContext.create("libopus", "w")
-    codec.sample_rate, codec.layout, codec.format = rate, "mono", "flt"
-    codec.bit_rate = 32000
-    codec.options = {"frame_duration": "20", "application": "voip"}
-    packets: list[bytes] = []
-    for start in range(0, n - 960 + 1, 960):
-        frame = av.AudioFrame.from_ndarray(
-            pcm[None, start : start + 960], format="flt", layout="mono"
-        )
-        frame.sample_rate, frame.pts = rate, start
-        packets += [bytes(p) for p in codec.encode(frame)]
-    packets += [bytes(p) for p in codec.encode(None)]
-    return packets

@@ -22,7 +22,7 @@ from capture.rotations import quat_to_matrix
 from capture.skeleton import Bone
 from capture.synthetic import tpose_avatar_points
 from capture.take import read_take
-from capture.voice import read_voice
+from capture.voice import VoiceWriter, read_voice
 from immersion.feed.protocol import (
     ActorPose,
     AudioSource,
@@ -33,7 +33,8 @@ from immersion.feed.protocol import (
     encode_voice,
     is_audio,
 )
-from tests.support import ServedRoom, hello, opus_tone, perf_take, served_room, until
+from tests.support import ServedRoom, hello, perf_take, served_room, until
+from tests.voice_helpers import tone_packets, tone_video
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +135,7 @@ def test_the_actor_performs_and_a_take_holds_their_pose_and_voice(room: ServedRo
             await _source(director, "actor")
             await director.send(json.dumps({"type": "take", "action": "start"}))
             await until(director, "status", lambda m: m["take"]["rolling"], 5)
-            sent = await page.perform(2.0, opus_tone(2.0))
+            sent = await page.perform(2.0, tone_packets(2.0))
             await director.send(json.dumps({"type": "take", "action": "stop"}))
             ended = await until(director, "take", lambda m: "duration" in m["take"], 10)
             await actor_ws.send(json.dumps({"type": "leave"}))
@@ -145,7 +146,7 @@ def test_the_actor_performs_and_a_take_holds_their_pose_and_voice(room: ServedRo
     name, sent = asyncio.run(go())
     # The observer heard the actor: every packet, unchanged, stamped on the room clock.
     assert len(heard) == sent and {p.source for p in heard} == {AudioSource.VOICE}
-    assert [p.opus for p in heard] == opus_tone(2.0)[:sent]
+    assert [p.opus for p in heard] == tone_packets(2.0)[:sent]
     times = [p.capture_t for p in heard]
     assert times == sorted(times) and 1.5 < times[-1] - times[0] < 2.5
     take = read_take(room.takes / name)
@@ -207,7 +208,7 @@ def test_talkback_reaches_the_actor_only(room: ServedRoom) -> None:
             await observer.send(json.dumps({"type": "hello", "codecs": ["jpeg"], "audio": True}))
             page = Page(actor_ws)
             await page.join()
-            talk = opus_tone(0.2)
+            talk = tone_packets(0.2)
             for packet in talk:
                 await director.send(encode_voice(Voice(1.0, packet, talkback=True)))
             got: list[Any] = []
@@ -246,3 +247,45 @@ def test_a_second_actor_page_takes_over_and_a_wrong_token_is_refused(room: Serve
             await second.send(json.dumps({"type": "leave"}))
 
     asyncio.run(go())
+
+
+def _take_with_voice(folder: Path) -> tuple[Path, list[bytes]]:
+    """A 2 s take whose header names a voice file of a 2 s tone on its clock."""
+    take = perf_take(folder / "spoken.jsonl")
+    lines = take.read_text().splitlines()
+    header = json.loads(lines[0])
+    take.write_text("\n".join([json.dumps({**header, "voice": "spoken.opus"}), *lines[1:]]) + "\n")
+    packets = tone_packets(2.0)
+    with VoiceWriter(folder / "spoken.opus") as voice:
+        for k, packet in enumerate(packets):
+            voice.write(k * 0.02, packet)
+    return take, packets
+
+
+async def _hear(room: ServedRoom, seconds: float) -> list[Any]:
+    heard: list[Any] = []
+    async with connect(room.url(room.observer), max_queue=None) as ws:
+        await hello(ws)
+        listening = asyncio.create_task(_listen(ws, heard))
+        await asyncio.sleep(seconds)
+        listening.cancel()
+    return heard
+
+
+def test_a_replayed_take_replays_its_voice_and_a_video_its_sound(tmp_path: Path) -> None:
+    take, packets = _take_with_voice(tmp_path)
+    with served_room(tmp_path / "take", ["--source", str(take), "--size", "320x180"]) as room:
+        heard = asyncio.run(_hear(room, 3.0))
+    assert len(heard) >= 100  # 3 s of a looping 2 s take's voice, 50 packets a second
+    assert {p.opus for p in heard} <= set(packets)
+    times = [p.capture_t for p in heard]
+    assert times == sorted(times)
+    # Stamped where they fall on the room clock: 20 ms apart within a pass.
+    steps = np.diff(times)
+    assert np.median(steps) == pytest.approx(0.02, abs=0.002)
+
+    video = tone_video(tmp_path / "tone.mp4", 3.0)
+    with served_room(tmp_path / "video", ["--source", str(video), "--size", "320x180"]) as room:
+        heard = asyncio.run(_hear(room, 4.0))  # the first second or so loads the pose model
+    assert len(heard) >= 75
+    assert np.median([len(p.opus) for p in heard]) > 20  # a tone, not the 3-byte silence

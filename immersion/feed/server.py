@@ -91,6 +91,7 @@ from immersion.room.messages import (
     SwitchCamera,
     SwitchScene,
     TakeChanged,
+    VoiceOut,
 )
 
 log = logging.getLogger(__name__)
@@ -271,6 +272,8 @@ class Feed:
             self._broadcast(Error(f"{event.where}: {event.text}", "room"), directors_only=True)
         elif isinstance(event, CueToActor) and self._actor is not None:
             broadcast([self._actor.conn], encode_server(ActorCue(event.kind, event.text)))
+        elif isinstance(event, VoiceOut):
+            self._relay(Voice(event.t, event.opus, talkback=False))
 
     def _carry_out(self, actions: list[Action]) -> None:
         for action in actions:

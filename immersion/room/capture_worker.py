@@ -7,6 +7,10 @@ the room runs; the avatar holds its last pose meanwhile. Each pose is pushed to 
 loop's :class:`~immersion.stage.pose_feed.LatestPose` stamped with the room clock, and to the
 recorder while a take rolls.
 
+A recorded source's voice (a take's voice file, a video's sound track) plays with it: each
+packet goes out as the poses around it do, stamped on the room clock where its own time falls,
+to :attr:`CaptureWorker.voice_out` (the room relays it and records it in a rolling take).
+
 While an actor's page is connected (:mod:`immersion.room.actor`), their landmarks drive the
 avatar through the same pipeline, whatever the room's own source is; it stops and picks up
 again when they leave. A page that drops is held for: its last pose, easing to standing, until
@@ -29,8 +33,10 @@ from capture.errors import CaptureError, SourceError, TakeFormatError
 from capture.pipeline import Estimators, pose_stream
 from capture.pose import Pose
 from capture.skeleton import Bone
-from capture.sources import Source, open_source
+from capture.sources import Source, VideoSource, open_source
 from capture.take import TAKE_FORMAT, Take, iter_json_lines, read_take
+from capture.voice import TimedPacket, read_voice, take_voice
+from capture.voice_media import video_opus
 from immersion.config import RoomSettings
 from immersion.room.actor import ActorLink, ActorSource, at_ease
 from immersion.room.messages import MeterSnapshot, Problem, RoomEvent
@@ -39,6 +45,7 @@ from immersion.room.recorder import Recorder, RecordPose
 from immersion.stage.pose_feed import LatestPose, blend
 
 log = logging.getLogger(__name__)
+VOICE_FRAME_S = 0.02  # an Opus packet's length, as the room's pages and voice files make them
 
 # Limbs a director reads tracking confidence for: the least confident bone of each.
 LIMBS: dict[str, tuple[Bone, ...]] = {
@@ -88,6 +95,8 @@ class CaptureWorker:
         self.emit = emit
         self._stop = stop
         self.actor = actor or ActorLink()
+        # The source's own voice, room time and packet: set by the room before run().
+        self.voice_out: Callable[[float, bytes], None] = lambda t, opus: None
         self.snapshot = CaptureSnapshot()  # replaced whole, read by other threads
         self._meter = Meter()
         # Opened now, so a missing file or camera fails the command before the room starts.
@@ -95,10 +104,15 @@ class CaptureWorker:
         self._take: Take | None = None
         self._source: Source | None = None
         path = Path(settings.source)
+        self._take_voice: tuple[TimedPacket, ...] = ()
         if opener is None and path.suffix == ".jsonl" and _is_take(path):
             self._take = read_take(path)
             if not self._take.poses:
                 raise TakeFormatError(f"{path}: a take with no frames has nothing to play")
+            # Read now, so a bad voice file fails the command before the room starts.
+            voice = take_voice(path, self._take.header)
+            if voice is not None and voice.is_file():
+                self._take_voice = read_voice(voice).packets
         else:
             self._source = self._open()
         self.live = self._source is not None and self._source.live
@@ -106,6 +120,7 @@ class CaptureWorker:
         self.snapshot = CaptureSnapshot(source=self._label)
         self._last: Pose | None = None  # the newest pose delivered
         self._handed_t = float("-inf")
+        self._voice_t = float("-inf")  # the room time the last voice packet went out at
         fps = (self._take.fps if self._take is not None else None) or getattr(
             self._source, "fps", None
         )
@@ -159,6 +174,16 @@ class CaptureWorker:
         short it is: a one-frame take loops at its frame rate, not as fast as it can go."""
         self._relabel("camera" if self.live else "recording")
         anchor: float | None = None
+        voice = self._voice()
+        try:
+            self._play(voice, anchor)
+        finally:
+            close = getattr(voice, "close", None)
+            if close is not None:
+                close()  # a video's sound track holds the file open
+
+    def _play(self, voice: Iterator[TimedPacket], anchor: float | None) -> None:
+        packet = next(voice, None)
         for item in self._items():
             if self._stop.is_set() or self.actor.present():
                 return
@@ -170,6 +195,15 @@ class CaptureWorker:
                     return
                 self._resume_at = anchor + item.t + self._period
             self._deliver(item)
+            # The voice up to one frame ahead of the picture: a listener's buffer never
+            # runs dry between two frames.
+            now = self.clock()
+            while packet is not None and packet[0] <= item.t + self._period:
+                # A pass's voice may run a little past its last pose: the next pass's voice
+                # follows it, never overlaps it.
+                self._voice_t = max(now + packet[0] - item.t, self._voice_t + VOICE_FRAME_S)
+                self.voice_out(self._voice_t, packet[1])
+                packet = next(voice, None)
 
     def _perform(self) -> None:
         """The actor's page drives the avatar until they leave, or drop and do not come back
@@ -212,6 +246,27 @@ class CaptureWorker:
         self._label = label
         snapshot = self.snapshot
         self.snapshot = CaptureSnapshot(snapshot.meter, snapshot.confidence, None, label)
+
+    def _voice(self) -> Iterator[TimedPacket]:
+        """The room's own source's voice for one pass, on the source's clock: a take's voice
+        file, or a video's sound track; nothing for a camera or landmarks."""
+        if self._take is not None:
+            return iter(self._take_voice)
+        if isinstance(self._source, VideoSource):
+            return self._video_voice(Path(self._source.name))
+        return iter(())
+
+    def _video_voice(self, path: Path) -> Iterator[TimedPacket]:
+        """A video's sound track; one that cannot be read is reported, and the picture plays
+        on without it."""
+        try:
+            packets = video_opus(path)
+            if packets is not None:
+                yield from packets
+        except CaptureError as exc:
+            self.emit(
+                Problem("voice", f"{path.name}: {exc}; playing without its sound", self.clock())
+            )
 
     def _items(self) -> Iterator[_Item]:
         if self._take is not None:

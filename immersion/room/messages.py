@@ -225,4 +225,12 @@ class CueToActor:
     text: str
 
 
-RoomEvent = TakeChanged | NoteAdded | Problem | CueToActor
+@dataclass(frozen=True, slots=True)
+class VoiceOut:
+    """One Opus packet of the room's own source's voice (a take's, a video's), for viewers."""
+
+    t: float  # capture time, room clock
+    opus: bytes
+
+
+RoomEvent = TakeChanged | NoteAdded | Problem | CueToActor | VoiceOut

@@ -51,6 +51,7 @@ from immersion.room.messages import (
     SwitchCamera,
     SwitchScene,
     TakeList,
+    VoiceOut,
 )
 from immersion.room.recorder import (
     Recorder,
@@ -91,6 +92,7 @@ class Room:
         self.capture = CaptureWorker(
             settings, self.now, latest, self.recorder, self._emit, self._stop, actor=self.actor
         )
+        self.capture.voice_out = self._own_voice
         self.render = RenderLoop(
             settings,
             self.pack,
@@ -239,6 +241,13 @@ class Room:
         if self.recorder.recording() and (self.settings.record_talkback or not talkback):
             self.recorder.send(RecordVoice(t, opus, talkback))
         return t
+
+    def _own_voice(self, t: float, opus: bytes) -> None:
+        """The room's own source's voice (capture thread): recorded and relayed like an
+        actor's."""
+        if self.recorder.recording():
+            self.recorder.send(RecordVoice(t, opus, False))
+        self.on_event(VoiceOut(t, opus))
 
     def actor_left(self, session: int, explicit: bool) -> None:
         """The actor's page went away: it left (the room's own source resumes), or it
