@@ -202,7 +202,17 @@ async def _serve(
             flush=True,
         )
     if s.headset is not None:
-        print("  --headset: the set is also rendered to the OpenXR headset", flush=True)
+        print(
+            "  --headset: the set is also rendered to the OpenXR headset (a director's "
+            "talkback plays on the actor's page only: the room plays no sound itself)",
+            flush=True,
+        )
+    if s.source.isdigit():
+        print(
+            "  a camera: the room does not record this machine's microphone; the actor's voice "
+            "comes from their page (the actors: link)",
+            flush=True,
+        )
     if s.record_talkback:
         print("  --record-talkback: directors' talkback goes into the takes", flush=True)
     if s.show_camera:

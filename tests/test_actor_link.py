@@ -197,34 +197,66 @@ def test_a_dropped_page_holds_the_pose_and_the_take_records_the_gap(room: Served
     ], texts
 
 
-def test_talkback_reaches_the_actor_only(room: ServedRoom) -> None:
-    async def go() -> None:
-        async with (
-            connect(room.url(room.director), max_queue=None) as director,
-            connect(room.url(room.observer), max_queue=None) as observer,
-            connect(room.url(room.actor), max_queue=None) as actor_ws,
-        ):
-            await hello(director)
-            await observer.send(json.dumps({"type": "hello", "codecs": ["jpeg"], "audio": True}))
-            page = Page(actor_ws)
-            await page.join()
-            talk = tone_packets(0.2)
-            for packet in talk:
-                await director.send(encode_voice(Voice(1.0, packet, talkback=True)))
-            got: list[Any] = []
-            while len(got) < len(talk):
-                message = await asyncio.wait_for(actor_ws.recv(), 5)
-                if isinstance(message, bytes) and is_audio(message):
-                    got.append(decode_audio(message))
-            assert [p.opus for p in got] == talk
-            assert {p.source for p in got} == {AudioSource.TALKBACK}
-            # An observer cannot talk back, and heard none of it.
-            await observer.send(encode_voice(Voice(1.0, talk[0], talkback=True)))
-            error = await until(observer, "error", lambda m: True, 5)
-            assert error["message"] == "only directors may talk back"
-            await actor_ws.send(json.dumps({"type": "leave"}))
+async def _talk_during_a_take(room: ServedRoom) -> tuple[str, list[bytes]]:
+    """A director talks to the actor while a take rolls: the take's file, and what was said."""
+    async with (
+        connect(room.url(room.director), max_queue=None) as director,
+        connect(room.url(room.observer), max_queue=None) as observer,
+        connect(room.url(room.actor), max_queue=None) as actor_ws,
+    ):
+        await hello(director)
+        heard: list[Any] = []
+        listening = asyncio.create_task(_listen(observer, heard))
+        page = Page(actor_ws)
+        await page.join()
+        await director.send(json.dumps({"type": "take", "action": "start"}))
+        rolling = await until(director, "status", lambda m: m["take"]["rolling"], 5)
+        talk = tone_packets(0.4)
+        for packet in talk:
+            await director.send(encode_voice(Voice(page.room_now(), packet, talkback=True)))
+            await asyncio.sleep(0.02)
+        got: list[Any] = []
+        while len(got) < len(talk):
+            message = await asyncio.wait_for(actor_ws.recv(), 5)
+            if isinstance(message, bytes) and is_audio(message):
+                got.append(decode_audio(message))
+        assert [p.opus for p in got] == talk
+        assert {p.source for p in got} == {AudioSource.TALKBACK}
+        # An observer cannot talk back, and heard none of it.
+        await observer.send(encode_voice(Voice(1.0, talk[0], talkback=True)))
+        assert heard == []
+        await director.send(json.dumps({"type": "take", "action": "stop"}))
+        await until(director, "take", lambda m: "duration" in m["take"], 10)
+        await actor_ws.send(json.dumps({"type": "leave"}))
+        listening.cancel()
+        return str(rolling["take"]["file"]), talk
 
-    asyncio.run(go())
+
+def test_talkback_reaches_the_actor_only_and_is_not_recorded(room: ServedRoom) -> None:
+    name, _ = asyncio.run(_talk_during_a_take(room))
+    take = read_take(room.takes / name)
+    assert "talkback" not in take.header
+    assert read_voice(room.takes / take.header["voice"]).packets == ()  # the actor said nothing
+    assert not list(room.takes.glob("*.talkback.opus"))
+
+
+def test_an_observer_cannot_talk_back(room: ServedRoom) -> None:
+    async def go() -> dict[str, Any]:
+        async with connect(room.url(room.observer), max_queue=None) as observer:
+            await hello(observer)
+            await observer.send(encode_voice(Voice(1.0, tone_packets(0.02)[0], talkback=True)))
+            return await until(observer, "error", lambda m: True, 5)
+
+    assert asyncio.run(go())["message"] == "only directors may talk back"
+
+
+def test_record_talkback_puts_it_beside_the_take(tmp_path: Path) -> None:
+    args = ["--source", str(perf_take(tmp_path / "still.jsonl")), "--size", "320x180"]
+    with served_room(tmp_path / "room", [*args, "--record-talkback"]) as room:
+        name, talk = asyncio.run(_talk_during_a_take(room))
+        take = read_take(room.takes / name)
+        recorded = read_voice(room.takes / take.header["talkback"])
+    assert [p for _, p in recorded.packets if p != SILENCE] == talk
 
 
 def test_a_second_actor_page_takes_over_and_a_wrong_token_is_refused(room: ServedRoom) -> None:
