@@ -192,3 +192,29 @@ def test_observers_have_no_talkback_and_directors_do(room: ServedRoom, browser: 
     director = _open(browser, room.page(room.director))
     expect(director.locator("#role")).to_have_text("director")
     expect(director.locator("#talk")).to_be_visible()
+
+
+def test_a_slow_computer_is_told_its_rate_and_a_dropped_page_comes_back(
+    room: ServedRoom, browser: Browser
+) -> None:
+    director = _open(browser, room.page(room.director))
+    expect(director.locator("#role")).to_have_text("director")
+    actor = _open(browser, room.page(room.actor))
+    expect(actor.locator("#consent")).to_be_visible()
+    actor.select_option("#model", "full")
+    actor.click("#agree")
+    _wait(actor, lambda: actor.evaluate("window.immersion.sent().posesSent") >= 10, "poses sent")
+    # The network drops: the page comes back by itself and the room shows the gap.
+    actor.evaluate("window.immersion.disconnect()")
+    expect(director.locator("#actor-state")).to_contain_text("disconnected")
+    expect(director.locator("#actor-state")).to_contain_text("performing", timeout=15_000)
+    expect(actor.locator("#role")).to_have_text("actor")
+    # A computer too slow for the model (its CPU slowed down twelvefold): the page says how
+    # fast it runs and offers the lite model; it never sends the picture instead.
+    session = actor.context.new_cdp_session(actor)
+    session.send("Emulation.setCPUThrottlingRate", {"rate": 12})
+    expect(actor.locator("#message")).to_contain_text("times a second", timeout=20_000)
+    expect(actor.locator("#message")).to_contain_text("choose the lite model")
+    session.send("Emulation.setCPUThrottlingRate", {"rate": 1})
+    actor.click("#leave")
+    expect(director.locator("#actor-state")).to_contain_text("No actor's page connected")
