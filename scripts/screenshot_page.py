@@ -3,7 +3,9 @@
     .venv/bin/python scripts/screenshot_page.py [--out docs/screenshots]
 
 Starts `immersion serve` on the demo clip, rolls a take with a note, a marker and a cue from the
-page, and saves a laptop-width and a tablet-width picture while the take is rolling.
+page, and saves a laptop-width and a tablet-width picture while the take is rolling. Then the
+actor's page: its consent screen, and an actor performing from it (chromium's fake camera and
+microphone playing the test set-up's video of a person and spoken lines), with a director's cue.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from capture.cache import actor_video, actor_voice  # noqa: E402
 from tests.support import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
+    fake_devices,
+    need,
+    perf_take,
     served_room,
 )
 
@@ -54,6 +60,35 @@ def main() -> None:
         page.screenshot(path=str(out / "casting-page-tablet.jpg"), quality=80, type="jpeg")
         browser.close()
     print(f"wrote {out / 'casting-page.jpg'} and {out / 'casting-page-tablet.jpg'}")
+    actor_shots(out)
+
+
+def actor_shots(out: Path) -> None:
+    devices = fake_devices(need(actor_video()), need(actor_voice()))
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        still = perf_take(Path(tmp) / "still.jsonl")
+        with served_room(Path(tmp), ["--source", str(still), "--size", "960x540"]) as room:
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + devices
+            )
+            director = browser.new_page(viewport={"width": 1280, "height": 800})
+            director.goto(room.page(room.director))
+            actor = browser.new_page(viewport={"width": 1280, "height": 800})
+            actor.goto(room.page(room.actor))
+            actor.wait_for_timeout(1500)
+            actor.screenshot(path=str(out / "actor-consent.jpg"), quality=85, type="jpeg")
+            actor.click("#agree")
+            actor.wait_for_timeout(6000)
+            director.fill("#note", "From the top, softer")
+            director.click("#cue")
+            actor.wait_for_timeout(1200)
+            actor.screenshot(path=str(out / "actor-page.jpg"), quality=85, type="jpeg")
+            director.wait_for_timeout(500)
+            director.screenshot(path=str(out / "casting-page-actor.jpg"), quality=85, type="jpeg")
+            browser.close()
+    print(
+        f"wrote {out / 'actor-consent.jpg'}, {out / 'actor-page.jpg'}, {out / 'casting-page-actor.jpg'}"
+    )
 
 
 if __name__ == "__main__":

@@ -39,6 +39,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+def fake_devices(video: Path, voice: Path) -> list[str]:
+    """Chromium arguments for a camera playing ``video`` (y4m) and a microphone playing
+    ``voice`` (WAV), granted without asking, and sound that plays without a click."""
+    return [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+        f"--use-file-for-fake-audio-capture={voice}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+
+
 def need(path: Path) -> Path:
     """``path``, which the set-up makes. Missing data is a broken set-up, not a reason to skip:
     fail loudly with the fix."""

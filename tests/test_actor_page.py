@@ -20,7 +20,14 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from capture.take import read_take
 from capture.voice import read_voice
 from capture.voice_media import voice_levels
-from tests.support import CHROMIUM, CHROMIUM_ARGS, ServedRoom, perf_take, served_room
+from tests.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ServedRoom,
+    fake_devices,
+    perf_take,
+    served_room,
+)
 
 pytestmark = [pytest.mark.model, pytest.mark.fixtures]
 
@@ -36,13 +43,7 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRoom]:
 @pytest.fixture(scope="module")
 def browser(actor_video: Path, actor_voice: Path) -> Iterator[Browser]:
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
-    devices = [
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={actor_video}",
-        f"--use-file-for-fake-audio-capture={actor_voice}",
-        "--autoplay-policy=no-user-gesture-required",
-    ]
+    devices = fake_devices(actor_video, actor_voice)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + devices)
         yield browser

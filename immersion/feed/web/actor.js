@@ -221,10 +221,12 @@ function onFrame(now, meta) {
 function modelRate() { return stats.frames.length / 2; }
 
 function rate() {
+  const now = performance.now();
   const fps = modelRate();
   const median = [...stats.modelMs].sort((a, b) => a - b)[stats.modelMs.length >> 1] || 0;
   $("model-rate").textContent = `${fps.toFixed(0)} fps · ${median.toFixed(0)} ms a frame (${modelName})`;
-  const now = performance.now();
+  const seconds = (now - stats.since) / 1000;
+  if (seconds > 1) $("sent").textContent = `${(stats.bytesSent * 8 / 1000 / seconds).toFixed(0)} kbit/s sent`;
   const warmedUp = now - stats.since > 4000;
   if (warmedUp && fps < SLOW_FPS) {
     slowSince = slowSince ?? now;

@@ -234,7 +234,7 @@ function takes() {
     notes.className = "notes";
     for (const n of t.notes) {
       const item = document.createElement("li");
-      const icon = { marker: "◆", actor: "▶ actor:", cue: "➜ cue:" }[n.kind] || "✎";
+      const icon = { marker: "◆", actor: "▶ actor:", cue: "➜ cue:", event: "•" }[n.kind] || "✎";
       item.textContent = `${icon} ${(n.takeT ?? n.t).toFixed(1)} s: ${n.text}`;
       notes.append(item);
     }
