@@ -321,3 +321,30 @@ def test_a_replayed_take_replays_its_voice_and_a_video_its_sound(tmp_path: Path)
         heard = asyncio.run(_hear(room, 4.0))  # the first second or so loads the pose model
     assert len(heard) >= 75
     assert np.median([len(p.opus) for p in heard]) > 20  # a tone, not the 3-byte silence
+
+
+def test_the_actor_is_not_sent_the_casting_teams_notes(room: ServedRoom) -> None:
+    async def go() -> set[str]:
+        async with (
+            connect(room.url(room.director), max_queue=None) as director,
+            connect(room.url(room.actor), max_queue=None) as actor_ws,
+        ):
+            await hello(director)
+            await director.send(json.dumps({"type": "note", "text": "Weak on the turn"}))
+            await until(director, "note", lambda m: True, 5)
+            await hello(actor_ws)
+            await director.send(json.dumps({"type": "note", "text": "Still weak"}))
+            await until(director, "note", lambda m: True, 5)
+            kinds: set[str] = set()
+            end = time.monotonic() + 1.5
+            while time.monotonic() < end:
+                try:
+                    message = await asyncio.wait_for(actor_ws.recv(), 0.5)
+                except TimeoutError:
+                    continue
+                if isinstance(message, str):
+                    kinds.add(json.loads(message)["type"])
+            return kinds
+
+    kinds = asyncio.run(go())
+    assert "status" in kinds and not kinds & {"takes", "take", "note"}, kinds

@@ -134,6 +134,9 @@ MODEL_FILES: dict[str, tuple[Callable[[], Path], str, str]] = {
         for model in ("lite", "full")
     },
 }
+# Who hears what: the take list and its notes are the casting team's, not the actor's.
+DIRECTORS = frozenset({"director"})
+CASTING_TEAM = frozenset({"director", "observer"})
 RECORDER_ANSWER_S = 10.0  # a take start or stop the recorder has not answered by then failed
 MAX_HEAD_BYTES = 64 * 1024  # past this the library's own header limits answer
 _STEER: dict[str, type[SwitchCamera | SwitchScene | SwitchAvatar]] = {
@@ -265,11 +268,11 @@ class Feed:
 
     def _room_event(self, event: RoomEvent) -> None:
         if isinstance(event, TakeChanged):
-            self._broadcast(TakeUpdate(event.entry.to_json()))
+            self._broadcast(TakeUpdate(event.entry.to_json()), CASTING_TEAM)
         elif isinstance(event, NoteAdded):
-            self._broadcast(NoteUpdate(event.file, event.item.to_json()))
+            self._broadcast(NoteUpdate(event.file, event.item.to_json()), CASTING_TEAM)
         elif isinstance(event, Problem):
-            self._broadcast(Error(f"{event.where}: {event.text}", "room"), directors_only=True)
+            self._broadcast(Error(f"{event.where}: {event.text}", "room"), DIRECTORS)
         elif isinstance(event, CueToActor) and self._actor is not None:
             broadcast([self._actor.conn], encode_server(ActorCue(event.kind, event.text)))
         elif isinstance(event, VoiceOut):
@@ -289,10 +292,8 @@ class Feed:
                 self.encoder.keyframe.set()
         self.encoder.codecs = self.fanout.codecs()
 
-    def _broadcast(self, message: ServerMessage, directors_only: bool = False) -> None:
-        conns = [
-            v.conn for v in self.viewers.values() if not directors_only or v.role == "director"
-        ]
+    def _broadcast(self, message: ServerMessage, roles: frozenset[str]) -> None:
+        conns = [v.conn for v in self.viewers.values() if v.role in roles]
         broadcast(conns, encode_server(message))
 
     def _relay(self, voice: Voice) -> None:
@@ -396,7 +397,8 @@ class Feed:
         # No await from the take list's snapshot to joining: every delta after it reaches the
         # viewer, after the full list (broadcast writes at once, in order).
         broadcast([conn], encode_server(welcome))
-        broadcast([conn], encode_server(Takes(newest)))
+        if role in CASTING_TEAM:
+            broadcast([conn], encode_server(Takes(newest)))
         self.viewers[viewer.id] = viewer
         try:
             async for message in conn:
