@@ -9,14 +9,18 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from capture.errors import SourceError, TakeFormatError
-from capture.landmarks import LandmarkFrame
+from capture.landmarks import Landmark, LandmarkFrame
 from capture.pose import Pose
+from capture.rotations import quat_to_matrix
+from capture.skeleton import Bone
 from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
 from capture.take import TakeWriter, read_take
 from immersion.config import RoomSettings
+from immersion.room.actor import ActorLink, believable
 from immersion.room.capture_worker import CaptureWorker
 from immersion.room.commands import CommandBox
 from immersion.room.messages import (
@@ -277,3 +281,96 @@ def test_a_one_frame_take_loops_at_its_frame_rate_and_an_empty_one_is_refused(
             RoomSettings(source=str(empty), scene="noir-office", avatar="detective"),
             time.monotonic, LatestPose(), recorder, events.append, stop,
         )  # fmt: skip
+
+
+def _arm_up(t: float) -> LandmarkFrame:
+    """The T-pose with the left arm straight up (avatar space +Y)."""
+    points = tpose_avatar_points()
+    shoulder = points[Landmark.LEFT_SHOULDER].copy()
+    for k, name in enumerate(("ELBOW", "WRIST", "PINKY", "INDEX", "THUMB")):
+        points[Landmark[f"LEFT_{name}"]] = shoulder + np.array([0.0, 0.28 * min(k + 1, 2.2), 0.0])
+    return frame_from_avatar_points(t, points)
+
+
+def _left_arm_axis(latest: LatestPose) -> float:
+    """Where the left upper arm points, up (+1) or down (-1)."""
+    pose = latest.at(float("inf"))
+    assert pose is not None
+    return float((quat_to_matrix(pose.rotation(Bone.LEFT_UPPER_ARM)) @ [1.0, 0.0, 0.0])[1])
+
+
+def _until(check: Callable[[], bool], timeout: float = 5.0) -> float:
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout, "timed out"
+        time.sleep(0.01)
+    return time.monotonic() - start
+
+
+@pytest.mark.pure
+def test_an_actors_page_drives_the_avatar_holds_it_when_dropped_and_gives_it_back(
+    tmp_path: Path,
+) -> None:
+    still = tmp_path / "still.jsonl"
+    with TakeWriter(still, {"fps": 30.0}) as writer:
+        writer.write(0.0, Pose.rest(0.0, hips_height=0.9))
+    settings = RoomSettings(
+        source=str(still), scene="noir-office", avatar="detective",
+        actor_hold_s=0.2, actor_ease_s=0.3, actor_grace_s=1.5,
+    )  # fmt: skip
+    events: list[RoomEvent] = []
+    stop, latest, link = threading.Event(), LatestPose(), ActorLink()
+    recorder = Recorder(tmp_path, time.monotonic, events.append, 0)
+    worker = CaptureWorker(
+        settings, time.monotonic, latest, recorder, events.append, stop, actor=link
+    )
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        _until(lambda: worker.snapshot.source == "recording")
+
+        def perform(session: int, seconds: float) -> None:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                now = time.monotonic()
+                assert link.frame(session, now - 0.03, now, _arm_up(0.0))
+                time.sleep(1 / 30)
+
+        link.join(1)
+        _until(lambda: worker.snapshot.source == "actor")
+        perform(1, 0.5)
+        _until(lambda: _left_arm_axis(latest) > 0.9)  # the actor's raised arm
+        # The page drops: its last pose holds, then eases to standing, arms down.
+        assert link.leave(1, time.monotonic(), explicit=False)
+        _until(lambda: worker.snapshot.source == "actor disconnected")
+        assert _left_arm_axis(latest) > 0.9  # held at first
+        _until(lambda: _left_arm_axis(latest) < -0.8, timeout=2)  # then at ease
+        # Not back within the grace period: the room's own source resumes.
+        waited = _until(lambda: worker.snapshot.source == "recording", timeout=3)
+        assert waited > 0.3
+        # A late goodbye from an old page changes nothing; one that leaves gives back at once.
+        link.join(2)
+        assert not link.frame(1, time.monotonic(), time.monotonic(), _arm_up(0.0))
+        _until(lambda: worker.snapshot.source == "actor")
+        perform(2, 0.2)
+        assert not link.leave(1, time.monotonic(), explicit=False)
+        assert link.leave(2, time.monotonic(), explicit=True)
+        assert _until(lambda: worker.snapshot.source == "recording") < 0.5
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+@pytest.mark.pure
+def test_a_pages_clock_is_believed_only_near_the_rooms() -> None:
+    assert believable(9.97, 10.0) == 9.97
+    assert believable(10.5, 10.0) == 10.0  # never in the future
+    assert believable(3.0, 10.0) == 10.0  # far off: its arrival instead
+    link = ActorLink()
+    link.join(7)
+    for t in (5.0, 4.0, 5.0):  # a clock that goes back is moved on, never back
+        assert link.frame(7, t, 5.0, _arm_up(0.0))
+    times = []
+    while (item := link.next(0.0)) is not None and isinstance(item, LandmarkFrame):
+        times.append(item.t)
+    assert times == sorted(times) and len(set(times)) == 3
