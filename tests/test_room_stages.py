@@ -316,7 +316,7 @@ def test_an_actors_page_drives_the_avatar_holds_it_when_dropped_and_gives_it_bac
         writer.write(0.0, Pose.rest(0.0, hips_height=0.9))
     settings = RoomSettings(
         source=str(still), scene="noir-office", avatar="detective",
-        actor_hold_s=0.2, actor_ease_s=0.3, actor_grace_s=1.5,
+        actor_hold_s=0.1, actor_ease_s=0.2, actor_grace_s=0.8,
     )  # fmt: skip
     events: list[RoomEvent] = []
     stop, latest, link = threading.Event(), LatestPose(), ActorLink()
@@ -338,7 +338,7 @@ def test_an_actors_page_drives_the_avatar_holds_it_when_dropped_and_gives_it_bac
 
         link.join(1)
         _until(lambda: worker.snapshot.source == "actor")
-        perform(1, 0.5)
+        perform(1, 0.3)
         _until(lambda: _left_arm_axis(latest) > 0.9)  # the actor's raised arm
         # The page drops: its last pose holds, then eases to standing, arms down.
         assert link.leave(1, time.monotonic(), explicit=False)
@@ -347,7 +347,7 @@ def test_an_actors_page_drives_the_avatar_holds_it_when_dropped_and_gives_it_bac
         _until(lambda: _left_arm_axis(latest) < -0.8, timeout=2)  # then at ease
         # Not back within the grace period: the room's own source resumes.
         waited = _until(lambda: worker.snapshot.source == "recording", timeout=3)
-        assert waited > 0.3
+        assert waited > 0.2
         # A late goodbye from an old page changes nothing; one that leaves gives back at once.
         link.join(2)
         assert not link.frame(1, time.monotonic(), time.monotonic(), _arm_up(0.0))
