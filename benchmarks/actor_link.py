@@ -49,6 +49,7 @@ from tests.support import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     ServedRoom,
+    fake_devices,
     need,
     perf_take,
     served_room,
@@ -144,13 +145,7 @@ def new_tail(values: list[float], added: int) -> list[float]:
 def bench(seconds: float, warmup: float, viewers: int, size: str, tmp: Path) -> dict[str, Any]:
     from playwright.sync_api import Page, sync_playwright
 
-    devices = [
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={need(actor_video())}",
-        f"--use-file-for-fake-audio-capture={need(actor_voice())}",
-        "--autoplay-policy=no-user-gesture-required",
-    ]
+    devices = fake_devices(need(actor_video()), need(actor_voice()))
     room_args = ["--source", str(perf_take(tmp / "still.jsonl")), "--size", size]
     errors: list[str] = []
 
