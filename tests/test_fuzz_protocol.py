@@ -8,9 +8,11 @@ Budget (CI): derandomized, a fixed number of examples per property (see ``BUDGET
 from __future__ import annotations
 
 import json
+import math
 import tracemalloc
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,10 +21,15 @@ from immersion.config import Limits
 from immersion.feed.encoders import Encoded, EncodedFrame
 from immersion.feed.fanout import FanOut, Send
 from immersion.feed.protocol import (
+    UPSTREAM,
     Ack,
+    ActorPose,
+    Clock,
     Codec,
+    Consent,
     Cue,
     Hello,
+    Leave,
     Marker,
     Note,
     Reject,
@@ -30,6 +37,7 @@ from immersion.feed.protocol import (
     SwitchCodec,
     TakeControl,
     ViewerProtocol,
+    Voice,
 )
 
 pytestmark = pytest.mark.pure
@@ -40,7 +48,15 @@ BUDGET = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 LIMITS = Limits()
-KINDS = ["hello", "ack", "codec", "camera", "scene", "avatar", "take", "note", "marker", "cue"]
+KINDS = [
+    "hello", "ack", "codec", "camera", "scene", "avatar", "take", "note", "marker", "cue",
+    "clock", "consent", "leave",
+]  # fmt: skip
+ROLES = ("director", "observer", "actor")
+EVENTS = (
+    Hello | Ack | SwitchCodec | Steer | TakeControl | Note | Marker | Cue | Reject
+    | Clock | Consent | Leave | ActorPose | Voice
+)  # fmt: skip
 
 json_values = st.recursive(
     st.none()
@@ -56,9 +72,16 @@ json_values = st.recursive(
 
 
 def _check(event: object) -> None:
-    assert isinstance(
-        event, Hello | Ack | SwitchCodec | Steer | TakeControl | Note | Marker | Cue | Reject
-    )
+    assert isinstance(event, EVENTS)
+    if isinstance(event, ActorPose):
+        for arr in (event.world, event.image, event.visibility):
+            assert np.all(np.isfinite(arr)) and not arr.flags.writeable
+        assert np.all(np.abs(event.world) < 3.3) and np.all(
+            (event.visibility >= 0) & (event.visibility <= 1)
+        )
+        assert math.isfinite(event.capture_t)
+    if isinstance(event, Voice):
+        assert 0 < len(event.opus) <= 1275 and math.isfinite(event.capture_t)
     if isinstance(event, Note):
         assert 0 < len(event.text) <= LIMITS.note_chars
     if isinstance(event, Steer | Marker):
@@ -73,7 +96,26 @@ def _check(event: object) -> None:
 @BUDGET
 @given(st.one_of(st.text(max_size=6000), st.binary(max_size=6000)))
 def test_any_text_or_bytes_is_an_event(message: str | bytes) -> None:
-    _check(ViewerProtocol("director", 0.0).receive(message, 0.0))
+    for role in ROLES:
+        _check(ViewerProtocol(role, 0.0).receive(message, 0.0))
+
+
+@BUDGET
+@given(
+    st.integers(min_value=0, max_value=5),
+    st.integers(min_value=0, max_value=70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.binary(max_size=1400),
+)
+def test_any_binary_message_with_an_upstream_header_is_an_event(
+    kind: int, count: int, t: float, body: bytes
+) -> None:
+    message = UPSTREAM.pack(b"IMU1", kind, count, t) + body
+    for role in ROLES:
+        event = ViewerProtocol(role, 0.0).receive(message, 0.0)
+        _check(event)
+        if role == "observer":
+            assert isinstance(event, Reject)
 
 
 @BUDGET
@@ -91,10 +133,10 @@ def test_well_formed_messages_with_hostile_fields_are_events(
     kind: str, fields: dict[str, Any]
 ) -> None:
     message = json.dumps({**fields, "type": kind})
-    for role in ("director", "observer"):
+    for role in ROLES:
         event = ViewerProtocol(role, 0.0).receive(message, 0.0)
         _check(event)
-        if role == "observer" and kind in (
+        if role != "director" and kind in (
             "camera",
             "scene",
             "avatar",
