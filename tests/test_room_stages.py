@@ -356,6 +356,14 @@ def test_an_actors_page_drives_the_avatar_holds_it_when_dropped_and_gives_it_bac
         assert not link.leave(1, time.monotonic(), explicit=False)
         assert link.leave(2, time.monotonic(), explicit=True)
         assert _until(lambda: worker.snapshot.source == "recording") < 0.5
+        # Dropped, then back on a page that leaves before it performs: the hold ends at once.
+        link.join(3)
+        perform(3, 0.2)
+        assert link.leave(3, time.monotonic(), explicit=False)
+        _until(lambda: worker.snapshot.source == "actor disconnected")
+        assert link.leave(4, time.monotonic(), explicit=True)
+        assert _until(lambda: worker.snapshot.source == "recording") < 0.5
+        assert not link.leave(5, time.monotonic(), explicit=True)  # nothing held: no news
     finally:
         stop.set()
         thread.join(5)

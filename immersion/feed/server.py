@@ -411,7 +411,7 @@ class Feed:
             self.encoder.codecs = self.fanout.codecs()
             if self._actor is viewer:
                 self._actor = None
-            if viewer.performing:
+            if viewer.performing or viewer.left:
                 self.room.actor_left(viewer.id, viewer.left)
 
     def _take_over(self, viewer: Viewer, consent: int) -> None:
@@ -446,7 +446,7 @@ class Feed:
             self._relay(replace(event, capture_t=t))
         elif isinstance(event, Clock):
             reply = ClockReply(event.t, round(now, 6))
-        elif isinstance(event, Leave):
+        elif isinstance(event, Leave):  # also from a page that reconnected and did not perform
             viewer.left = True
             await viewer.conn.close(1000, "the actor left")
         elif isinstance(event, Hello):

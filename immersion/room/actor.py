@@ -46,7 +46,9 @@ class Departure:
 class ActorLink:
     """The mailbox between the feed's loop (writes) and the capture thread (reads)."""
 
-    __slots__ = ("_cond", "_departure", "_frames", "_last_t", "_session", "dropped")
+    __slots__ = (
+        "_cond", "_departure", "_frames", "_gone", "_held", "_last_t", "_session", "dropped",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -54,6 +56,8 @@ class ActorLink:
         self._frames: deque[LandmarkFrame] = deque(maxlen=FRAMES_KEPT)
         self._departure: Departure | None = None
         self._last_t = float("-inf")
+        self._held = False  # a dropped page's last pose is held for it
+        self._gone = False  # the actor left for good while their dropped page was held
         self.dropped = 0  # frames the capture thread was too busy to take (read on its thread)
 
     # The feed's side -------------------------------------------------------------------------
@@ -62,6 +66,7 @@ class ActorLink:
         with self._cond:
             self._session = session
             self._departure = None
+            self._held = self._gone = False
             self._cond.notify_all()
 
     def frame(self, session: int, capture_t: float, now: float, frame: LandmarkFrame) -> bool:
@@ -82,11 +87,17 @@ class ActorLink:
 
     def leave(self, session: int, now: float, explicit: bool) -> bool:
         """``session``'s page went away; False (and nothing changes) when a newer one had
-        already taken over."""
+        already taken over. An actor who leaves from a page that reconnected but had not
+        performed yet ends the hold on their dropped one."""
         with self._cond:
             if session != self._session:
+                if explicit and self._session is None and self._held:
+                    self._held, self._gone = False, True
+                    self._cond.notify_all()
+                    return True
                 return False
             self._session = None
+            self._held = not explicit
             self._departure = Departure(now, explicit)
             self._cond.notify_all()
         return True
@@ -100,6 +111,20 @@ class ActorLink:
     def wait_for_actor(self, timeout: float) -> bool:
         with self._cond:
             return self._cond.wait_for(lambda: self._session is not None, timeout)
+
+    def stop_holding(self) -> None:
+        """The grace period is over: the room's own source has the avatar again."""
+        with self._cond:
+            self._held = False
+
+    def wait_while_away(self, timeout: float) -> str | None:
+        """While a dropped page is held: "back" when an actor's page performs again, "gone"
+        when the actor left for good, None when neither happened within ``timeout``."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._session is not None or self._gone, timeout)
+            if self._session is not None:
+                return "back"
+            return "gone" if self._gone else None
 
     def next(self, timeout: float) -> LandmarkFrame | Departure | None:
         """The oldest waiting frame, or the departure once the frames before it are taken, or

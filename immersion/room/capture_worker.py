@@ -229,11 +229,13 @@ class CaptureWorker:
         settings, start = self.settings, self.clock()
         last = self._last
         while not self._stop.is_set():
-            if self.actor.wait_for_actor(self._period):
-                return True
+            came = self.actor.wait_while_away(self._period)
+            if came is not None:
+                return came == "back"
             now = self.clock()
             away = now - start
             if away >= settings.actor_grace_s:
+                self.actor.stop_holding()
                 return False
             if last is not None:  # not captured: shown and recorded, but not metered
                 rest = at_ease(now, last.hips)

@@ -74,6 +74,8 @@ function clockReply(msg) {
 }
 
 function pingClock() { sendJson({ type: "clock", t: performance.now() }); }
+// Two clocks drift apart (tens of microseconds a second): line them up again now and then.
+setInterval(pingClock, 10_000);
 
 // Connection ---------------------------------------------------------------------------------
 
@@ -81,10 +83,10 @@ function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}/feed?token=${encodeURIComponent(token)}`);
   socket.binaryType = "arraybuffer";
-  role = null;
   joined = false;
   clockSamples = [];
   socket.onopen = () => {
+    if (left) { sendJson({ type: "leave" }); return; } // left while the link was down: say so
     sendJson({ type: "hello", codecs: typeof VideoDecoder !== "undefined" ? ["h264", "jpeg"] : ["jpeg"] });
     for (let k = 0; k < 5; k++) setTimeout(pingClock, k * 150);
   };
@@ -106,6 +108,8 @@ function connect() {
   socket.onclose = (event) => {
     $("role").textContent = "disconnected";
     if (left) return;
+    // Never welcomed: the token (or the page's address) was refused. Once welcomed, a failed
+    // attempt is the network or a restarting room: keep trying.
     if (!role) { say("Refused: this link's token is not valid for the room. Ask the casting team for a new link."); return; }
     if (role !== "actor") return;
     if (event.code === 1001) { say("The room has closed. Thank you!"); return; }
@@ -311,7 +315,8 @@ $("decline").onclick = () => {
 };
 $("leave").onclick = () => {
   left = true;
-  sendJson({ type: "leave" });
+  if (socket && socket.readyState === WebSocket.OPEN) sendJson({ type: "leave" });
+  else connect(); // the link is down (reconnecting): the room still holds the character for us
   stopDevices();
   say("You left the audition; nothing is sent any more. Thank you! Reload this page to come back.");
 };
