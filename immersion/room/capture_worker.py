@@ -173,16 +173,16 @@ class CaptureWorker:
         joins. A recorded source's passes follow each other one frame period apart, however
         short it is: a one-frame take loops at its frame rate, not as fast as it can go."""
         self._relabel("camera" if self.live else "recording")
-        anchor: float | None = None
         voice = self._voice()
         try:
-            self._play(voice, anchor)
+            self._play(voice)
         finally:
             close = getattr(voice, "close", None)
             if close is not None:
                 close()  # a video's sound track holds the file open
 
-    def _play(self, voice: Iterator[TimedPacket], anchor: float | None) -> None:
+    def _play(self, voice: Iterator[TimedPacket]) -> None:
+        anchor: float | None = None
         packet = next(voice, None)
         for item in self._items():
             if self._stop.is_set() or self.actor.present():
