@@ -203,8 +203,8 @@ async def _serve(
         )
     if s.headset is not None:
         print(
-            "  --headset: the set is also rendered to the OpenXR headset (a director's "
-            "talkback plays on the actor's page only: the room plays no sound itself)",
+            "  --headset: the set is also rendered to the OpenXR headset, and a director's "
+            "talkback plays on this machine's sound output",
             flush=True,
         )
     if s.source.isdigit():

@@ -34,11 +34,12 @@ TASKS_VISION=@mediapipe/tasks-vision@0.10.21
 source scripts/lib.sh
 
 # 1. Debian packages. To run: OpenCV's GL/GLib libraries, EGL with Mesa's software renderer
-#    (Panda3D renders headless through it), npm (fetches the pose models, and for the tests the
-#    glTF validator), venv support. To test: chromium with a font too, for the casting and actor
-#    pages' browser tests and screenshots, and espeak-ng, the actor page tests' voice (Monado's
-#    build tools come with scripts/build_monado.sh).
-debs=(libgl1 libglib2.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri)
+#    (Panda3D renders headless through it), PortAudio (talkback in the headset), npm (fetches
+#    the pose models and MediaPipe Tasks for Web, and for the tests the glTF validator), venv
+#    support. To test: chromium with a font too, for the casting page's browser tests and
+#    screenshots, and espeak-ng for the actor page's spoken lines (Monado's build tools come
+#    with scripts/build_monado.sh).
+debs=(libgl1 libglib2.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri libportaudio2)
 [ "$PURPOSE" = run ] || debs+=(chromium fonts-liberation espeak-ng)
 mapfile -t missing < <(missing_debs "${debs[@]}")
 command -v npm >/dev/null || missing+=(npm)

@@ -35,6 +35,7 @@ from immersion.avatars.vrm import check_use, inspect_avatar
 from immersion.catalogue import avatar_names, find_avatar, find_pack, pack_names
 from immersion.config import RoomSettings
 from immersion.errors import StageError
+from immersion.headset.talkback import NoSoundOutputError, TalkbackPlayer
 from immersion.room.actor import ActorLink, believable
 from immersion.room.capture_worker import CaptureWorker
 from immersion.room.commands import CommandBox
@@ -77,6 +78,7 @@ class Room:
         _, spec = inspect_avatar(avatar_path, settings.bone_map)
         check_use(spec.licence, settings.use, settings.licensed, avatar_path.name)
         self.on_event: Callable[[RoomEvent], None] = lambda event: None
+        self._talkback: TalkbackPlayer | None = None  # plays talkback for the headset's wearer
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._commands = CommandBox(settings.switch_gap_s)
@@ -240,6 +242,8 @@ class Room:
         t = believable(capture_t, self.now())
         if self.recorder.recording() and (self.settings.record_talkback or not talkback):
             self.recorder.send(RecordVoice(t, opus, talkback))
+        if talkback and self._talkback is not None:
+            self._talkback.put(opus)
         return t
 
     def _own_voice(self, t: float, opus: bytes) -> None:
@@ -273,6 +277,11 @@ class Room:
     # Threads ---------------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.settings.headset is not None:
+            try:
+                self._talkback = TalkbackPlayer()
+            except NoSoundOutputError as exc:
+                log.warning("talkback will not play in the headset: %s", exc)
         for name, body in (
             ("recorder", self.recorder.run),
             ("capture", self.capture.run),
@@ -292,6 +301,8 @@ class Room:
             thread.join(timeout=10)
         self.recorder.stop()  # last: it closes a rolling take after capture has stopped
         recorder.join(timeout=10)
+        if self._talkback is not None:
+            self._talkback.close()
 
     def _guard(self, name: str, body: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
