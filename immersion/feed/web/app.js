@@ -264,7 +264,7 @@ $("note-form").onsubmit = (e) => {
 // (render, encode, decode), and never less than the latest of its own recent arrivals (the
 // jitter buffer: packets come in bursts when the actor's computer is busy).
 const JITTER_MS = 10; // past the latest recent arrival
-let audioWanted = true;
+const audioWanted = true; // every page takes the voice; Listen decides whether it is heard
 let player = null;
 let playerStarting = null;
 let voiceKey = 0;
