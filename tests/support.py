@@ -14,13 +14,15 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import tracemalloc
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
+from capture.errors import CaptureError
 from capture.pose import Pose
 from capture.take import TakeWriter
 from immersion.feed.protocol import decode_video
@@ -184,3 +186,31 @@ async def until(
         if data["type"] == kind and (check is None or check(data)):
             return data
     raise AssertionError(f"no {kind} message")
+
+
+# Fuzzing readers of outside input -------------------------------------------------------------
+
+# A reader's peak allocation on one fuzzed file: what a header claims must not be allocated up
+# front (a file of a few lines needs well under 1 MiB).
+FUZZ_MEMORY_BOUND = 16 << 20
+
+
+def bounded(read: Callable[[], object]) -> object:
+    """``read()``'s result or its CaptureError; any other exception fails the example, as does
+    a peak allocation over FUZZ_MEMORY_BOUND or an error message of more than one short line."""
+    from hypothesis import event
+
+    tracemalloc.start()
+    try:
+        result: object = read()
+    except CaptureError as exc:
+        message = str(exc)
+        assert message and "\n" not in message and len(message) < 600, message
+        result = exc
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert peak < FUZZ_MEMORY_BOUND, f"peak {peak} bytes"
+    # Shown by --hypothesis-show-statistics: how many inputs each outcome had.
+    event("refused" if isinstance(result, CaptureError) else "accepted")
+    return result

@@ -10,24 +10,23 @@ from __future__ import annotations
 import io
 import json
 import math
-import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from capture.errors import CaptureError
 from capture.pipeline import CaptureSettings, pose_stream
 from capture.retarget import retarget
 from capture.sources import LandmarksFileSource
 from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
 from capture.take import Take, read_take
+from tests.support import bounded
 
 FUZZ = settings(
     max_examples=200,
@@ -36,33 +35,10 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-# Peak memory a reader may allocate for one example's input (a few kB): parsing a take of a
-# few lines needs well under 1 MiB; a reader that expands a header's claims would not fit.
-MEMORY_BOUND = 16 << 20
-
 pytestmark = pytest.mark.timeout(60)
 
 
 # --- The property ------------------------------------------------------------------------------
-
-
-def _bounded(read: Callable[[], object]) -> object | CaptureError:
-    """``read()``'s result or its CaptureError; any other exception fails the example, as does
-    a peak allocation over MEMORY_BOUND or an error message of more than one short line."""
-    tracemalloc.start()
-    try:
-        result: object | CaptureError = read()
-    except CaptureError as exc:
-        message = str(exc)
-        assert message and "\n" not in message and len(message) < 600, message
-        result = exc
-    finally:
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    assert peak < MEMORY_BOUND, f"peak {peak} bytes"
-    # Shown by --hypothesis-show-statistics: how many inputs each outcome had.
-    event("refused" if isinstance(result, CaptureError) else "accepted")
-    return result
 
 
 def _check_take(take: Take) -> None:
@@ -89,13 +65,13 @@ def _check_landmarks(source: LandmarksFileSource) -> None:
 
 
 def _read_take(path: Path) -> None:
-    result = _bounded(lambda: read_take(path))
+    result = bounded(lambda: read_take(path))
     if isinstance(result, Take):
         _check_take(result)
 
 
 def _read_landmarks(path: Path, fps: float | None = None) -> None:
-    result = _bounded(lambda: LandmarksFileSource(path, fps))
+    result = bounded(lambda: LandmarksFileSource(path, fps))
     if isinstance(result, LandmarksFileSource):
         _check_landmarks(result)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import struct
-import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from capture.errors import CaptureError, VoiceFormatError
 from capture.opus import RATE, SILENCE, opus_head, opus_tags, packet_samples
 from capture.voice import Voice, VoiceWriter, read_voice
 from capture.voice_media import pcm_blocks
+from tests.support import bounded
 
 FUZZ = settings(
     max_examples=150,
@@ -33,24 +33,13 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-MEMORY_BOUND = 16 << 20
 
 pytestmark = [pytest.mark.pure, pytest.mark.timeout(60)]
 
 
 def _read(path: Path) -> Voice | CaptureError:
-    tracemalloc.start()
-    try:
-        result: Voice | CaptureError = read_voice(path)
-    except CaptureError as exc:
-        message = str(exc)
-        assert message and "\n" not in message and len(message) < 600, message
-        result = exc
-    finally:
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    assert peak < MEMORY_BOUND, f"peak {peak} bytes"
-    event("refused" if isinstance(result, CaptureError) else "accepted")
+    result = bounded(lambda: read_voice(path))
+    assert isinstance(result, Voice | CaptureError)
     return result
 
 

@@ -341,7 +341,7 @@ def test_an_actors_page_drives_the_avatar_holds_it_when_dropped_and_gives_it_bac
         perform(1, 0.3)
         _until(lambda: _left_arm_axis(latest) > 0.9)  # the actor's raised arm
         # The page drops: its last pose holds, then eases to standing, arms down.
-        assert link.leave(1, time.monotonic(), explicit=False)
+        assert link.leave(1, explicit=False)
         _until(lambda: worker.snapshot.source == "actor disconnected")
         assert _left_arm_axis(latest) > 0.9  # held at first
         _until(lambda: _left_arm_axis(latest) < -0.8, timeout=2)  # then at ease
@@ -353,17 +353,17 @@ def test_an_actors_page_drives_the_avatar_holds_it_when_dropped_and_gives_it_bac
         assert not link.frame(1, time.monotonic(), time.monotonic(), _arm_up(0.0))
         _until(lambda: worker.snapshot.source == "actor")
         perform(2, 0.2)
-        assert not link.leave(1, time.monotonic(), explicit=False)
-        assert link.leave(2, time.monotonic(), explicit=True)
+        assert not link.leave(1, explicit=False)
+        assert link.leave(2, explicit=True)
         assert _until(lambda: worker.snapshot.source == "recording") < 0.5
         # Dropped, then back on a page that leaves before it performs: the hold ends at once.
         link.join(3)
         perform(3, 0.2)
-        assert link.leave(3, time.monotonic(), explicit=False)
+        assert link.leave(3, explicit=False)
         _until(lambda: worker.snapshot.source == "actor disconnected")
-        assert link.leave(4, time.monotonic(), explicit=True)
+        assert link.leave(4, explicit=True)
         assert _until(lambda: worker.snapshot.source == "recording") < 0.5
-        assert not link.leave(5, time.monotonic(), explicit=True)  # nothing held: no news
+        assert not link.leave(5, explicit=True)  # nothing held: no news
     finally:
         stop.set()
         thread.join(5)

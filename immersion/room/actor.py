@@ -39,16 +39,13 @@ def believable(capture_t: float, now: float) -> float:
 class Departure:
     """The actor's page went away: ``explicit`` when they pressed Leave, else a dropped link."""
 
-    t: float
     explicit: bool
 
 
 class ActorLink:
     """The mailbox between the feed's loop (writes) and the capture thread (reads)."""
 
-    __slots__ = (
-        "_cond", "_departure", "_frames", "_gone", "_held", "_last_t", "_session", "dropped",
-    )  # fmt: skip
+    __slots__ = ("_cond", "_departure", "_frames", "_gone", "_held", "_last_t", "_session")
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -58,7 +55,6 @@ class ActorLink:
         self._last_t = float("-inf")
         self._held = False  # a dropped page's last pose is held for it
         self._gone = False  # the actor left for good while their dropped page was held
-        self.dropped = 0  # frames the capture thread was too busy to take (read on its thread)
 
     # The feed's side -------------------------------------------------------------------------
 
@@ -79,13 +75,11 @@ class ActorLink:
                 return False
             t = max(t, self._last_t + 1e-3)
             self._last_t = t
-            if len(self._frames) == FRAMES_KEPT:
-                self.dropped += 1
             self._frames.append(LandmarkFrame(t, frame.xyz, frame.visibility))
             self._cond.notify_all()
         return True
 
-    def leave(self, session: int, now: float, explicit: bool) -> bool:
+    def leave(self, session: int, explicit: bool) -> bool:
         """``session``'s page went away; False (and nothing changes) when a newer one had
         already taken over. An actor who leaves from a page that reconnected but had not
         performed yet ends the hold on their dropped one."""
@@ -98,7 +92,7 @@ class ActorLink:
                 return False
             self._session = None
             self._held = not explicit
-            self._departure = Departure(now, explicit)
+            self._departure = Departure(explicit)
             self._cond.notify_all()
         return True
 
@@ -136,7 +130,7 @@ class ActorLink:
             if self._frames:
                 return self._frames.popleft()
             if self._session is None:
-                departure = self._departure or Departure(0.0, explicit=True)
+                departure = self._departure or Departure(explicit=True)
                 self._departure = None
                 return departure
             return None

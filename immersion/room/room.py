@@ -256,7 +256,7 @@ class Room:
     def actor_left(self, session: int, explicit: bool) -> None:
         """The actor's page went away: it left (the room's own source resumes), or it
         dropped (the avatar holds, easing to standing, while it reconnects)."""
-        if self.actor.leave(session, self.now(), explicit):
+        if self.actor.leave(session, explicit):
             self.annotate("event", "actor left" if explicit else "actor disconnected")
 
     def actor_press(self, button: str) -> None:
