@@ -2,7 +2,9 @@
 // browser) turns it into landmarks, which go to the room with the microphone's voice. The page
 // shows the room's picture (the actor as the character), the director's cues and talkback.
 import { FilesetResolver, PoseLandmarker } from "/vendor/tasks-vision/vision_bundle.mjs";
-import { MicEncoder, Offset, VoicePlayer, opusSupported, parseAudio, voiceMessage } from "/audio.js";
+import {
+  MicEncoder, Offset, VoicePlayer, opusSupported, parseAudio, upstreamMessage, voiceMessage,
+} from "/audio.js";
 
 const CONSENT_VERSION = 1; // the consent text in actor.html; the room records which one was agreed
 const SLOW_FPS = 15; // below this the performance reads as jerky: say so, offer the lite model
@@ -187,12 +189,7 @@ async function loadModel(name) {
 }
 
 function poseMessage(roomT, world, image) {
-  const out = new Uint8Array(16 + 33 * 13);
-  const v = new DataView(out.buffer);
-  out.set([0x49, 0x4d, 0x55, 0x31]); // "IMU1"
-  v.setUint8(4, 1);
-  v.setUint16(6, 33);
-  v.setFloat64(8, roomT);
+  const { out, v } = upstreamMessage(1, 33, roomT, 33 * 13);
   const i16 = (x) => Math.max(-32768, Math.min(32767, Math.round(x * 10000)));
   for (let k = 0; k < 33; k++) {
     const w = world[k], p = image[k], o = 16 + k * 12;

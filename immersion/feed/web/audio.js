@@ -16,13 +16,20 @@ export function parseAudio(buffer) {
   };
 }
 
-// An IMU1 voice message to the room: kind 2 the actor's voice, 3 a director's talkback.
-export function voiceMessage(talkback, roomT, opus) {
-  const out = new Uint8Array(16 + opus.byteLength);
+// An IMU1 message to the room (protocol.py's UPSTREAM): the 16-byte header, then ``bodyBytes``
+// for the caller to fill. Kind 1 landmarks, 2 the actor's voice, 3 a director's talkback.
+export function upstreamMessage(kind, count, roomT, bodyBytes) {
+  const out = new Uint8Array(16 + bodyBytes);
   const v = new DataView(out.buffer);
   out.set([0x49, 0x4d, 0x55, 0x31]); // "IMU1"
-  v.setUint8(4, talkback ? 3 : 2);
+  v.setUint8(4, kind);
+  v.setUint16(6, count);
   v.setFloat64(8, roomT);
+  return { out, v };
+}
+
+export function voiceMessage(talkback, roomT, opus) {
+  const { out } = upstreamMessage(talkback ? 3 : 2, 0, roomT, opus.byteLength);
   out.set(opus, 16);
   return out;
 }
