@@ -2,16 +2,31 @@
 
 Line 1 is a header object (no ``"t"``); every other line is one frame::
 
-    {"format": "immersion-take", "version": 1, "skeleton": "vrm1-normalized", "bones": [...],
+    {"format": "immersion-take", "version": 2, "skeleton": "vrm1-normalized", "bones": [...],
      "source": "demo.mp4", "model": "lite", "fps": 30.0, "smoothing": {...}}
     {"t": 0.0333, "hips": [0, 0.93, 0], "bones": {"hips": [x, y, z, w], ...},
-     "confidence": {"hips": 0.99, ...}, "worldLandmarks": [[x, y, z, visibility] × 33]}
+     "confidence": {"hips": 0.99, ...}, "worldLandmarks": [[x, y, z, visibility] × 33],
+     "face": {"browDownLeft": 0.0, ..., "tongueOut": 0.0}, "gaze": [yaw, pitch],
+     "faceConfidence": 0.9}
+
+``bones`` and ``confidence`` name VRM humanoid bones: the 22 body bones and the 30 finger
+bones (``leftThumbMetacarpal`` … ``rightLittleDistal``). A bone left out is at rest with
+confidence 0 (writers leave out such bones, so untracked fingers cost nothing). ``face``
+(version 2) is the face track (:mod:`capture.face`): ARKit blendshape weights by name, names
+left out being 0; ``gaze`` is ``[yaw, pitch]`` radians of the eyes (yaw + toward the avatar's
+left, pitch + up; absent: straight ahead); ``faceConfidence`` (absent: 1). ``gaze`` and
+``faceConfidence`` come only with ``face``.
 
 ``worldLandmarks`` (raw MediaPipe world landmarks) is written with ``--landmarks`` and makes the
 take a landmarks file too, so it can be retargeted again. A frame with no pose detected is
 written as ``{"t": ..., "pose": null}`` so the timeline keeps its gaps. A line with an
 ``"event"`` (a note, a marker) is kept apart from the frames. A process killed mid-take leaves
 every frame up to the kill; a torn last line is skipped when reading.
+
+Versions: the writer always writes 2 (the header comes before any frame says whether a face
+will follow, and one format is simpler to write and check). Version 1 (before faces and
+fingers) still reads: it is version 2 without ``face``, ``gaze`` and ``faceConfidence``, which
+a version-1 frame is refused for carrying.
 
 Reading is strict: a file that breaks these rules is refused with one :class:`TakeFormatError`
 line naming ``file:line`` and the field; nothing is clamped, converted or guessed, except that
@@ -22,9 +37,11 @@ number (not a string, not ``true``), finite (no ``NaN``, ``Infinity`` or ``1e999
   hair before 0); frames' times never go back, equal times are allowed. Events are exempt
   from the order (they are written from another thread).
 - header ``fps``: absent or null (consumers pick their default), else a number in
-  [0.01, 100 000] (the writer refuses others too); ``version``: the integer 1.
+  [0.01, 100 000] (the writer refuses others too); ``version``: the integer 1 or 2.
 - ``hips``: 3 numbers within ±1000 m. ``bones``: known VRM bone names, each a quaternion of 4
   numbers with a length in [0.5, 1.5]. ``confidence``: known bone names, numbers in [0, 1].
+- ``face``: known ARKit names, weights in [0, 1]; ``gaze``: 2 numbers within ±π/2;
+  ``faceConfidence``: a number in [0, 1].
 - ``worldLandmarks``: 33 rows of 3 or 4 numbers, positions within ±100 m of the hips,
   visibility in [0, 1].
 - A line is at most 1 MiB, and objects and lists nest at most 16 deep. The header can only be
@@ -49,8 +66,11 @@ from capture.pose import Pose
 from capture.skeleton import BONE_NAMES
 
 TAKE_FORMAT = "immersion-take"
-TAKE_VERSION = 1
-# A frame line with 33 landmarks and 22 bones is ~3 KB; anything far larger is not ours.
+TAKE_VERSION = 2
+READ_VERSIONS = (1, 2)
+# Frame fields that version 1 did not have.
+_FACE_FIELDS = ("face", "gaze", "faceConfidence")
+# A frame line with 33 landmarks, 52 bones and a face is ~6 KB; anything far larger is not ours.
 MAX_LINE_BYTES = 1 << 20
 
 
@@ -201,9 +221,9 @@ def read_take(path: Path) -> Take:
     if header is None or header.get("format") != TAKE_FORMAT:
         raise TakeFormatError(f"{path}: not an immersion take (no '{TAKE_FORMAT}' header)")
     version = header.get("version")
-    if type(version) is not int or version != TAKE_VERSION:
+    if type(version) is not int or version not in READ_VERSIONS:
         raise TakeFormatError(
-            f"{path}:1: 'version' {fields.brief(version)} unsupported (this reads {TAKE_VERSION})"
+            f"{path}:1: 'version' {fields.brief(version)} unsupported (this reads 1 and 2)"
         )
     if header.get("fps") is not None:
         fields.fps(header["fps"], f"{path}:1")
@@ -222,6 +242,8 @@ def read_take(path: Path) -> Take:
             t = fields.seconds(obj, where)
             poses.append(None)
         else:
+            if version == 1 and (extra := next((k for k in _FACE_FIELDS if k in obj), None)):
+                raise TakeFormatError(f"{where}: {extra!r} needs a version-2 take")
             pose = Pose.from_json(obj, where=where)
             t = pose.t
             poses.append(pose)

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from capture.rotations import matrix_to_quat
-from capture.skeleton import Bone
+from capture.skeleton import BODY_BONES, Bone
 from immersion.avatars.glb_writer import SkinJoint, SkinnedMesh, write_skinned_glb
 
 OUT = Path(__file__).resolve().parents[1] / "assets" / "avatars"
@@ -353,7 +353,7 @@ def skeleton(bone_axes: str) -> list[SkinJoint]:
     """Joints in Bone order. ``identity``: rest rotations are the identity (the normalized
     T-pose). ``along``: each joint's Y axis points down its bone, as Blender exports do."""
     glob = {}
-    for b in Bone:
+    for b in BODY_BONES:
         if bone_axes == "identity":
             glob[b] = np.eye(3)
             continue
@@ -365,7 +365,7 @@ def skeleton(bone_axes: str) -> list[SkinJoint]:
         x /= np.linalg.norm(x)
         glob[b] = np.column_stack([x, y, np.cross(x, y)])
     joints = []
-    for b in Bone:
+    for b in BODY_BONES:
         parent = b.parent
         if parent is None:
             t, r = P(b), glob[b]
@@ -406,7 +406,7 @@ def vrm_extension(title: str, author: str) -> dict[str, object]:
                 "otherLicenseUrl": "https://www.apache.org/licenses/LICENSE-2.0",
             },
             # Joint i is glTF node i + 2 (node 0 is the root, node 1 the mesh).
-            "humanoid": {"humanBones": {b.vrm_name: {"node": int(b) + 2} for b in Bone}},
+            "humanoid": {"humanBones": {b.vrm_name: {"node": int(b) + 2} for b in BODY_BONES}},
         }
     }
 

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from capture.face import Face
 from capture.pipeline import CaptureSettings, pose_stream
 from capture.retarget import retarget
 from capture.sources import LandmarksFileSource
@@ -53,6 +54,10 @@ def _check_take(take: Take) -> None:
         assert np.all(np.isfinite(pose.hips)) and np.all(np.isfinite(pose.rotations))
         np.testing.assert_allclose(np.linalg.norm(pose.rotations, axis=1), 1.0, atol=1e-9)
         assert np.all((pose.confidence >= 0) & (pose.confidence <= 1))
+        if pose.face is not None:
+            face = pose.face
+            assert np.all((face.weights >= 0) & (face.weights <= 1)) and 0 <= face.confidence <= 1
+            assert np.all(np.abs(face.gaze) <= math.pi / 2)
 
 
 def _check_landmarks(source: LandmarksFileSource) -> None:
@@ -151,7 +156,7 @@ def _build_valid_take_lines(landmarks: bool) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     header = {
         "format": "immersion-take",
-        "version": 1,
+        "version": 2,
         "skeleton": "vrm1-normalized",
         "bones": ["hips"],
         "source": "fuzz",
@@ -163,6 +168,10 @@ def _build_valid_take_lines(landmarks: bool) -> list[dict[str, Any]]:
         t = k / 30
         frame = frame_from_avatar_points(t, tpose_avatar_points(), visibility=0.9)
         record = retarget(frame).to_json()
+        if k == 1:  # a face track and a finger (take format 2)
+            record.update(Face.from_named({"jawOpen": 0.4}, (0.1, 0.0), 0.8).to_json())
+            record["bones"]["leftIndexProximal"] = [0.0, 0.0, -0.5, 0.866]
+            record["confidence"]["leftIndexProximal"] = 0.7
         if landmarks:
             record["worldLandmarks"] = frame.as_rows()
         records.append(record)

@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 
 from capture.errors import TakeFormatError
+from capture.face import ARKIT, Face
 from capture.pose import Pose
 from capture.retarget import retarget
+from capture.rotations import axis_angle_quat
+from capture.skeleton import FINGER_BONES, Bone
 from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
 from capture.take import TakeWriter, read_take
 from tests.support import ROOT
@@ -90,9 +93,9 @@ def test_a_killed_capture_leaves_a_readable_take(tmp_path: Path, demo: Path) -> 
 
 
 def _valid_take(path: Path) -> list[str]:
-    """A take's lines: header, pose (with landmarks), no pose, event, pose."""
+    """A take's lines: header, pose (with landmarks, a face and a finger), no pose, event, pose."""
     with TakeWriter(path, {"source": "test", "model": "lite", "fps": 30.0}) as w:
-        w.write(0.0, _pose(0.0), frame_from_avatar_points(0.0, tpose_avatar_points()))
+        w.write(0.0, _performed(0.0), frame_from_avatar_points(0.0, tpose_avatar_points()))
         w.write(0.033, None)
         w.write_event(0.04, "note", text="louder")
         w.write(0.067, _pose(0.067))
@@ -149,9 +152,81 @@ BAD_TAKES = {
     "bone long": (2, "bones.head", [0.0, 0.0, 0.0, 1.0, 0.0]),
     "bone unknown": (2, "bones.tail", [0.0, 0.0, 0.0, 1.0]),
     "bones a list": (2, "bones", [[0.0, 0.0, 0.0, 1.0]]),
+    "finger bone NaN": (2, "bones.leftIndexProximal", [0.0, 0.0, NAN, 1.0]),
+    "finger confidence above 1": (2, "confidence.rightThumbDistal", 2.0),
+    "face a list": (2, "face", [0.5]),
+    "face weight above 1": (2, "face.jawOpen", 1.2),
+    "face weight negative": (2, "face.eyeBlinkLeft", -0.1),
+    "face weight string": (2, "face.eyeBlinkLeft", "shut"),
+    "face weight NaN": (2, "face.mouthSmileLeft", NAN),
+    "face unknown name": (2, "face.eyeBlink_L", 0.5),
+    "gaze one number": (2, "gaze", [0.1]),
+    "gaze beyond the eyes' reach": (2, "gaze", [2.0, 0.0]),
+    "gaze NaN": (2, "gaze", [NAN, 0.0]),
+    "face confidence above 1": (2, "faceConfidence", 1.5),
+    "face confidence true": (2, "faceConfidence", True),
+    "gaze without a face": (5, "gaze", [0.0, 0.0]),
     "event NaN time": (4, "t", NAN),
     "event not a string": (4, "event", 5),
 }
+
+
+def _performed(t: float) -> Pose:
+    """A body pose with a face and a curled finger."""
+    pose = _pose(t)
+    rotations = pose.rotations.copy()
+    rotations[Bone.LEFT_INDEX_PROXIMAL] = axis_angle_quat([0, 0, 1], -1.2)
+    confidence = pose.confidence.copy()
+    confidence[Bone.LEFT_INDEX_PROXIMAL] = 0.8
+    face = Face.from_named({"jawOpen": 0.5, "eyeBlinkLeft": 1.0}, (0.2, -0.1), 0.9)
+    return Pose(t, pose.hips, rotations, confidence, face)
+
+
+@pytest.mark.pure
+def test_faces_and_fingers_round_trip_and_untracked_fingers_cost_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "take.jsonl"
+    with TakeWriter(path, {"fps": 30.0}) as w:
+        w.write(0.0, _performed(0.0))
+        w.write(0.033, _pose(0.033))
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[0]["version"] == 2 and lines[0]["bones"][-1] == "rightLittleDistal"
+    assert len(lines[1]["face"]) == len(ARKIT) and lines[1]["gaze"] == [0.2, -0.1]
+    assert "face" not in lines[2]
+    fingers = {b.vrm_name for b in FINGER_BONES}
+    assert set(lines[1]["bones"]) & fingers == {"leftIndexProximal"}
+    assert not set(lines[2]["bones"]) & fingers  # at rest, confidence 0: left out
+    take = read_take(path)
+    first, second = take.poses
+    assert first is not None and first.face is not None and second is not None
+    expected = _performed(0.0)
+    assert expected.face is not None
+    np.testing.assert_allclose(first.rotations, expected.rotations, atol=1e-6)
+    np.testing.assert_allclose(first.confidence, expected.confidence, atol=1e-3)
+    np.testing.assert_allclose(first.face.weights, expected.face.weights)
+    np.testing.assert_allclose(first.face.gaze, expected.face.gaze)
+    assert first.face.confidence == 0.9 and first.face.weight("jawOpen") == 0.5
+    assert second.face is None
+    np.testing.assert_allclose(second.rotations, _pose(0.033).rotations, atol=1e-6)
+
+
+@pytest.mark.pure
+def test_version_1_takes_still_read_but_carry_no_face(tmp_path: Path) -> None:
+    path = tmp_path / "take.jsonl"
+    _valid_take(path)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    lines[0]["version"] = 1
+    for line in lines[1:]:
+        for key in ("face", "gaze", "faceConfidence"):
+            line.pop(key, None)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    take = read_take(path)
+    assert len(take.poses) == 3 and all(p is None or p.face is None for p in take.poses)
+    _edit(path, 2, {"face": {"jawOpen": 0.5}})
+    with pytest.raises(TakeFormatError, match=r"take.jsonl:2: 'face' needs a version-2 take"):
+        read_take(path)
+    _edit(path, 1, {"version": 3})
+    with pytest.raises(TakeFormatError, match=r"'version' 3 unsupported \(this reads 1 and 2\)"):
+        read_take(path)
 
 
 @pytest.mark.parametrize("case", list(BAD_TAKES), ids=list(BAD_TAKES))

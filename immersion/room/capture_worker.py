@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -240,7 +240,7 @@ class CaptureWorker:
             if last is not None:  # not captured: shown and recorded, but not metered
                 rest = at_ease(now, last.hips)
                 f = min(max((away - settings.actor_hold_s) / settings.actor_ease_s, 0.0), 1.0)
-                self._hand_on(blend(Pose(now, last.hips, last.rotations, last.confidence), rest, f))
+                self._hand_on(blend(replace(last, t=now), rest, f))
         return False
 
     def _relabel(self, label: str) -> None:
@@ -291,7 +291,7 @@ class CaptureWorker:
         confidence = self.snapshot.confidence
         if item.pose is not None:
             t = now if room_t is None else room_t
-            pose = Pose(t, item.pose.hips, item.pose.rotations, item.pose.confidence)
+            pose = replace(item.pose, t=t)
             self._last = pose
             self._hand_on(pose)
             confidence = {
@@ -306,7 +306,7 @@ class CaptureWorker:
         # One clock for every source: an actor's capture time can fall just before the
         # arrival time the room's own source last stamped, and a take never goes back.
         if pose.t <= self._handed_t:
-            pose = Pose(self._handed_t + 1e-3, pose.hips, pose.rotations, pose.confidence)
+            pose = replace(pose, t=self._handed_t + 1e-3)
         self._handed_t = pose.t
         self.latest.push(pose)
         if self.recorder.recording():

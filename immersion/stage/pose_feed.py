@@ -12,12 +12,14 @@ import threading
 
 import numpy as np
 
+from capture.face import blend_faces
 from capture.pose import Pose
 from capture.rotations import quat_conjugate, quat_multiply, quat_power
 
 
 def blend(a: Pose, b: Pose, f: float) -> Pose:
-    """The pose a fraction ``f`` of the way from ``a`` to ``b`` (slerp per bone)."""
+    """The pose a fraction ``f`` of the way from ``a`` to ``b`` (slerp per bone, faces
+    linearly)."""
     rel = quat_multiply(quat_conjugate(a.rotations), b.rotations)
     rel = rel * np.where(rel[:, 3:] < 0.0, -1.0, 1.0)  # the short way round
     rotations = quat_multiply(a.rotations, quat_power(rel, f))
@@ -26,6 +28,7 @@ def blend(a: Pose, b: Pose, f: float) -> Pose:
         a.hips + (b.hips - a.hips) * f,
         rotations,
         np.minimum(a.confidence, b.confidence),
+        blend_faces(a.face, b.face, f),
     )
 
 
