@@ -67,7 +67,10 @@ class Face:
 
     @classmethod
     def from_named(
-        cls, weights: dict[str, float], gaze: tuple[float, float] = (0.0, 0.0), confidence: float = 1.0
+        cls,
+        weights: dict[str, float],
+        gaze: tuple[float, float] = (0.0, 0.0),
+        confidence: float = 1.0,
     ) -> Face:
         """A face from ``{arkitName: weight}``; names not given are 0. Unknown names: KeyError."""
         out = np.zeros(ARKIT_COUNT)
@@ -108,9 +111,7 @@ class Face:
                 )
             weights[index] = fields.number(w, where, f"face.{name}", 0.0, 1.0)
         gaze = (
-            fields.vector(obj["gaze"], where, "gaze", 2, MAX_GAZE)
-            if "gaze" in obj
-            else np.zeros(2)
+            fields.vector(obj["gaze"], where, "gaze", 2, MAX_GAZE) if "gaze" in obj else np.zeros(2)
         )
         confidence = (
             fields.number(obj["faceConfidence"], where, "faceConfidence", 0.0, 1.0)

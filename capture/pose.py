@@ -114,7 +114,9 @@ class Pose:
 
 _IDENTITY = np.array([0.0, 0.0, 0.0, 1.0])
 _ROOTS = list(DEPTH_LEVELS[0])
-_LEVELS = [(np.array(level), np.array([PARENT_INDEX[b] for b in level])) for level in DEPTH_LEVELS[1:]]
+_LEVELS = [
+    (np.array(level), np.array([PARENT_INDEX[b] for b in level])) for level in DEPTH_LEVELS[1:]
+]
 
 
 def _bone(name: str, where: str, field: str) -> Bone:

@@ -139,6 +139,5 @@ def _depth(bone: Bone) -> int:
 
 
 DEPTH_LEVELS: tuple[tuple[int, ...], ...] = tuple(
-    tuple(int(b) for b in Bone if _depth(b) == d)
-    for d in range(max(_depth(b) for b in Bone) + 1)
+    tuple(int(b) for b in Bone if _depth(b) == d) for d in range(max(_depth(b) for b in Bone) + 1)
 )

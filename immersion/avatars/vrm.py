@@ -100,6 +100,7 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
         for i, hb in enumerate(listed):
             hb = _obj(hb, f"{where}.humanoid.humanBones[{i}]")
             bone = hb.get("bone")
+            bone = _THUMB_0X.get(bone, bone) if isinstance(bone, str) else bone
             if isinstance(bone, str) and bone in _KNOWN:
                 bones[Bone.from_vrm_name(bone)] = node_name(
                     hb.get("node"), f"humanoid.humanBones[{i}].node"
@@ -144,6 +145,13 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
 
 
 _KNOWN = {b.vrm_name for b in Bone}
+# VRM 0.x names the thumb's segments proximal, intermediate, distal; 1.0 metacarpal,
+# proximal, distal (the same joints).
+_THUMB_0X = {
+    f"{side}Thumb{old}": f"{side}Thumb{new}"
+    for side in ("left", "right")
+    for old, new in (("Proximal", "Metacarpal"), ("Intermediate", "Proximal"))
+}
 MAX_BONE_MAP_BYTES = 64 << 10
 
 
