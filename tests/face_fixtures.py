@@ -48,15 +48,18 @@ FIXTURES = ("arkit", "presets", "vrm0", "none")
 def finger_direction(bone: Bone) -> NDArray[np.float64]:
     """A finger segment's rest direction: along ±X, the thumbs 45° toward +Z."""
     sign = 1.0 if bone.name.startswith("LEFT") else -1.0
-    if "THUMB" in bone.name:
-        return np.array([sign, 0.0, 1.0]) / np.sqrt(2.0)
-    return np.array([sign, 0.0, 0.0])
+    out = (
+        np.array([sign, 0.0, 1.0]) * np.sqrt(0.5)
+        if "THUMB" in bone.name
+        else np.array([sign, 0.0, 0.0])
+    )
+    return out.astype(np.float64)
 
 
 def curl_axis(bone: Bone) -> NDArray[np.float64]:
     """The axis a positive turn about which curls a finger segment toward the palm (-Y)."""
     d = finger_direction(bone)
-    return np.array([-d[2], 0.0, d[0]])  # d × (0, -1, 0)
+    return np.array([d[2], 0.0, -d[0]])  # d × (0, -1, 0)
 
 
 def write_face_avatar(folder: Path, kind: str) -> Path:

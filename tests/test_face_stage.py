@@ -1,0 +1,185 @@
+"""Faces and fingers on the stage (offscreen engine): a take in format 2 with a neutral face, a
+blink, an open jaw and two fists renders each change, seen in the pixels and the posed joints.
+
+The avatars: test avatars made from the detective (tests.face_fixtures), and every shipped
+avatar that has ARKit morph targets and finger bones (the cast, once it is built).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from capture.face import Face
+from capture.pose import Pose
+from capture.skeleton import FINGER_BONES, Bone
+from capture.take import TakeWriter, read_take
+from immersion.avatars.expressions import read_expressions
+from immersion.avatars.vrm import inspect_avatar
+from immersion.catalogue import avatars_dir, shipped_packs
+from immersion.scenes.manifest import load_pack
+from immersion.stage import space
+from immersion.stage.avatar_actor import AvatarActor
+from immersion.stage.stage import Stage
+from tests.face_fixtures import fist, write_face_avatar
+
+FINGER_TIPS = [b for b in FINGER_BONES if b.name.endswith("DISTAL")]
+
+
+def _performing_cast() -> list[Path]:
+    """Shipped avatars with ARKit morph targets and all finger bones."""
+    out = []
+    for path in sorted(avatars_dir().glob("*.vrm")):
+        doc, spec = inspect_avatar(path)
+        model = read_expressions(doc.json, path.name)
+        arkit = any(n == "jawOpen" for names in model.targets for n in names)
+        if arkit and all(b in spec.bones for b in FINGER_BONES):
+            out.append(path)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("face-avatars")
+    return {kind: write_face_avatar(folder, kind) for kind in ("arkit", "presets", "vrm0", "none")}
+
+
+@pytest.fixture(scope="module")
+def stage() -> Stage:
+    return Stage.open(load_pack(shipped_packs()[0]), None, width=320, height=240)
+
+
+@pytest.fixture(scope="module")
+def take(tmp_path_factory: pytest.TempPathFactory) -> list[Pose]:
+    """The proof take, written in format 2 and read back: neutral, blink, jaw, fists."""
+    rest = Pose.rest(hips_height=0.95)
+    ones = np.ones(len(rest.confidence))
+    frames = [
+        Face.neutral(),
+        Face.from_named({"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0}),
+        Face.from_named({"jawOpen": 1.0}),
+        Face.neutral(),
+    ]
+    path = tmp_path_factory.mktemp("take") / "face.jsonl"
+    with TakeWriter(path, {"source": "face test", "fps": 30.0}) as w:
+        for k, face in enumerate(frames):
+            rotations = fist(rest.rotations) if k == 3 else rest.rotations
+            w.write(k / 30, Pose(k / 30, rest.hips, rotations, ones, face))
+    poses = read_take(path).poses
+    assert all(p is not None and p.face is not None for p in poses)
+    return [p for p in poses if p is not None]
+
+
+def _close_up(stage: Stage, actor: AvatarActor, bone: Bone, distance: float) -> None:
+    """Point the camera at ``bone`` from ``distance`` metres in front of the avatar."""
+    from panda3d.core import LPoint3f
+
+    target = actor.joint_positions()[bone]
+    yaw = np.radians(stage.mark.facing)
+    front = np.array([np.sin(yaw), 0.0, np.cos(yaw)])
+    stage.target.camera.setPos(stage.root, *space.point(target + front * distance))
+    stage.target.camera.lookAt(stage.root, LPoint3f(*space.point(target)))
+
+
+def _frames(stage: Stage, actor: AvatarActor, poses: list[Pose], bone: Bone) -> list[Any]:
+    stage.place_avatar(actor, stage.pack.marks[0])
+    stage.show(poses[0])
+    _close_up(stage, actor, bone, 0.5)
+    out = []
+    for pose in poses:
+        stage.show(pose)
+        out.append(stage.target.rgb().astype(int))
+    return out
+
+
+def _changed(a: Any, b: Any) -> Any:
+    return np.abs(a - b).sum(axis=2) > 40
+
+
+def _performers(fixtures: dict[str, Path]) -> list[Path]:
+    return [fixtures["arkit"], *_performing_cast()]
+
+
+def test_blink_and_jaw_show_in_the_face(
+    stage: Stage, fixtures: dict[str, Path], take: list[Pose]
+) -> None:
+    for path in _performers(fixtures):
+        actor = AvatarActor.load(path)
+        assert actor.face is not None and actor.face.mode == "arkit", path.name
+        neutral, blink, jaw, _ = _frames(stage, actor, take, Bone.HEAD)
+        eyes, mouth = _changed(neutral, blink), _changed(neutral, jaw)
+        assert eyes.sum() > 60, f"{path.name}: a blink changed {eyes.sum()} pixels"
+        assert mouth.sum() > 60, f"{path.name}: jawOpen changed {mouth.sum()} pixels"
+        # The lids close above where the mouth opens (image rows grow downward).
+        assert np.nonzero(eyes)[0].mean() < np.nonzero(mouth)[0].mean() - 10, path.name
+
+
+def test_a_fist_curls_every_finger(
+    stage: Stage, fixtures: dict[str, Path], take: list[Pose]
+) -> None:
+    for path in _performers(fixtures):
+        actor = AvatarActor.load(path)
+        stage.place_avatar(actor, stage.pack.marks[0])
+        stage.show(take[0])
+        open_hand = actor.joint_positions()
+        stage.show(take[3])
+        closed = actor.joint_positions()
+        for tip in FINGER_TIPS:
+            hand = Bone.LEFT_HAND if tip.name.startswith("LEFT") else Bone.RIGHT_HAND
+            before = np.linalg.norm(open_hand[tip] - open_hand[hand])
+            after = np.linalg.norm(closed[tip] - closed[hand])
+            # Toward the palm: nearer the wrist, and below it (palms face down in the T-pose).
+            assert after < before - 0.01, f"{path.name}: {tip.vrm_name} {before:.3f} → {after:.3f}"
+            assert closed[tip][1] < closed[hand][1] - 0.01, f"{path.name}: {tip.vrm_name}"
+        for hand in (Bone.LEFT_HAND, Bone.RIGHT_HAND):
+            frames = _frames(stage, actor, [take[0], take[3]], hand)
+            changed = _changed(*frames).sum()
+            assert changed > 150, f"{path.name}: a fist changed {changed} pixels at {hand.vrm_name}"
+
+
+@pytest.mark.parametrize("kind", ["presets", "vrm0"])
+def test_an_avatar_without_arkit_targets_moves_by_its_presets(
+    stage: Stage, fixtures: dict[str, Path], take: list[Pose], kind: str
+) -> None:
+    """The VRM 0.x file's blendShapeMaster (A, Blink_L, Blink_R) and the 1.0 presets: jawOpen
+    reaches the mouth through ``aa``, the blink through blinkLeft/blinkRight."""
+    actor = AvatarActor.load(fixtures[kind])
+    assert actor.face is not None and actor.face.mode == "presets"
+    assert actor.spec.version == ("0.x" if kind == "vrm0" else "1.0")
+    neutral, blink, jaw, _ = _frames(stage, actor, take, Bone.HEAD)
+    eyes, mouth = _changed(neutral, blink), _changed(neutral, jaw)
+    assert eyes.sum() > 60 and mouth.sum() > 60, (eyes.sum(), mouth.sum())
+    assert np.nonzero(eyes)[0].mean() < np.nonzero(mouth)[0].mean() - 10
+
+
+def test_an_avatar_without_expressions_keeps_a_still_face(
+    stage: Stage, fixtures: dict[str, Path], take: list[Pose]
+) -> None:
+    actor = AvatarActor.load(fixtures["none"])
+    assert actor.face is not None and actor.face.mode == "still"
+    neutral, blink, jaw, _ = _frames(stage, actor, take, Bone.HEAD)
+    assert not _changed(neutral, blink).any() and not _changed(neutral, jaw).any()
+
+
+def test_only_changed_weights_touch_the_sliders(fixtures: dict[str, Path]) -> None:
+    """A held face sets nothing again; a new weight sets only its own slider."""
+    actor = AvatarActor.load(fixtures["arkit"])
+
+    class Counting:
+        def __init__(self) -> None:
+            self.calls: list[float] = []
+
+        def setX(self, value: float) -> None:  # noqa: N802 (Panda3D's name)
+            self.calls.append(value)
+
+    counters = [Counting() for _ in actor.sliders]
+    actor.sliders = list(counters)
+    actor.apply_face(Face.neutral())
+    assert [len(c.calls) for c in counters] == [1, 1, 1]  # the first face sets every slider
+    actor.apply_face(Face.neutral())
+    assert [len(c.calls) for c in counters] == [1, 1, 1]
+    actor.apply_face(Face.from_named({"jawOpen": 0.7}))
+    assert [len(c.calls) for c in counters] == [1, 1, 2] and counters[2].calls[-1] == 0.7
