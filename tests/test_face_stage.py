@@ -172,7 +172,7 @@ def test_only_changed_weights_touch_the_sliders(fixtures: dict[str, Path]) -> No
         def __init__(self) -> None:
             self.calls: list[float] = []
 
-        def setX(self, value: float) -> None:  # noqa: N802 (Panda3D's name)
+        def setX(self, value: float) -> None:
             self.calls.append(value)
 
     counters = [Counting() for _ in actor.sliders]
