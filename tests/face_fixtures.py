@@ -87,7 +87,15 @@ def write_face_avatar(folder: Path, kind: str) -> Path:
         nodes[pi].setdefault("children", []).append(len(nodes) - 1)
         names[bone.vrm_name] = len(nodes) - 1
         world[len(nodes) - 1] = world[pi] + offset
-    joints = [*skin["joints"], *(names[b.vrm_name] for b in FINGER_BONES)]
+    # Eye joints (no Bone: gaze turns them through the lookAt), at the eye whites' centres.
+    for eye, side in (("leftEye", 1.0), ("rightEye", -1.0)):
+        offset = np.array([side * EYE_X, EYE_Y, PLATE_Z]) - world[names["head"]]
+        nodes.append({"name": eye, "translation": [float(v) for v in offset]})
+        nodes[names["head"]].setdefault("children", []).append(len(nodes) - 1)
+        names[eye] = len(nodes) - 1
+        world[len(nodes) - 1] = world[names["head"]] + offset
+    extra = [*(names[b.vrm_name] for b in FINGER_BONES), names["leftEye"], names["rightEye"]]
+    joints = [*skin["joints"], *extra]
     ibm = np.tile(np.eye(4, dtype=np.float32), (len(joints), 1, 1))
     for k, j in enumerate(joints):
         ibm[k, :3, 3] = -world[j]
@@ -98,8 +106,9 @@ def write_face_avatar(folder: Path, kind: str) -> Path:
     head = joints.index(names["head"])
     parts: list[tuple[F32, tuple[float, float, float], int]] = []
     parts.append((_quad(0.0, 1.615, 0.075, 0.07, PLATE_Z), (0.85, 0.65, 0.55), head))
-    for side in (1, -1):
-        parts.append((_quad(side * EYE_X, EYE_Y, 0.018, 0.011, PLATE_Z + 0.002), (1, 1, 1), head))
+    for side, eye in ((1, "leftEye"), (-1, "rightEye")):
+        white = _quad(side * EYE_X, EYE_Y + 0.0055, 0.018, 0.011, PLATE_Z + 0.002)
+        parts.append((white, (1, 1, 1), joints.index(names[eye])))
         lid = _quad(side * EYE_X, EYE_Y + 0.011, 0.02, 0.0, PLATE_Z + 0.004)
         parts.append((lid, (0.1, 0.05, 0.05), head))
     parts.append((_quad(0.0, MOUTH_Y, 0.03, 0.0, PLATE_Z + 0.002), (0.1, 0.0, 0.0), head))
@@ -152,6 +161,7 @@ def write_face_avatar(folder: Path, kind: str) -> Path:
     human = vrm["humanoid"]["humanBones"]
     for bone in FINGER_BONES:
         human[bone.vrm_name] = {"node": names[bone.vrm_name]}
+    human["leftEye"], human["rightEye"] = {"node": names["leftEye"]}, {"node": names["rightEye"]}
     if kind in ("arkit", "presets"):
         vrm["expressions"] = {
             "preset": {
@@ -159,7 +169,13 @@ def write_face_avatar(folder: Path, kind: str) -> Path:
                 for name, t in (("blinkLeft", 0), ("blinkRight", 1), ("aa", 2))
             }
         }
-        vrm["lookAt"] = {"type": "bone", "offsetFromHeadBone": [0.0, 0.12, 0.08]}
+        one_to_one = {"inputMaxValue": 30.0, "outputScale": 30.0}  # gaze as it is, up to 30°
+        vrm["lookAt"] = {
+            "type": "bone",
+            "offsetFromHeadBone": [0.0, 0.12, 0.08],
+            **{f"rangeMap{k}": one_to_one for k in ("HorizontalInner", "HorizontalOuter")},
+            **{f"rangeMap{k}": one_to_one for k in ("VerticalDown", "VerticalUp")},
+        }
     doc["buffers"][0]["byteLength"] = len(data)
     if kind == "vrm0":
         _as_vrm0(doc, data, face_mesh, names["head"])

@@ -183,3 +183,40 @@ def test_only_changed_weights_touch_the_sliders(fixtures: dict[str, Path]) -> No
     assert [len(c.calls) for c in counters] == [1, 1, 1]
     actor.apply_face(Face.from_named({"jawOpen": 0.7}))
     assert [len(c.calls) for c in counters] == [1, 1, 2] and counters[2].calls[-1] == 0.7
+
+
+def test_gaze_turns_the_eye_joints(stage: Stage, fixtures: dict[str, Path]) -> None:
+    """A bone lookAt: gaze toward the avatar's left turns both eyes that way, and up turns
+    them up (the eye whites are skinned to the eye joints: the pixels move too)."""
+    actor = AvatarActor.load(fixtures["arkit"])
+    assert actor.face is not None and actor.face.eye_mode == "bone" and len(actor.eyes) == 2
+    rest = Pose.rest(hips_height=0.95)
+    ones = np.ones(len(rest.confidence))
+    ahead, aside, up = (
+        Pose(0.0, rest.hips, rest.rotations, ones, Face(np.zeros(52), np.radians(gaze)))
+        for gaze in ([0.0, 0.0], [25.0, 0.0], [0.0, 20.0])
+    )
+    frames = _frames(stage, actor, [ahead, aside], Bone.HEAD)
+    assert _changed(*frames).sum() > 20
+    yaw = np.radians(stage.mark.facing)
+    left = np.array([np.cos(yaw), 0.0, -np.sin(yaw)])  # the avatar's +X in pack space
+    for pose, axis, degrees in ((aside, left, 25.0), (up, np.array([0.0, 1.0, 0.0]), 20.0)):
+        stage.show(ahead)
+        before = _eye_forward(stage, actor)
+        stage.show(pose)
+        after = _eye_forward(stage, actor)
+        for b, a in zip(before, after, strict=True):
+            turned = np.degrees(np.arcsin(np.clip(a @ axis, -1, 1)) - np.arcsin(b @ axis))
+            assert abs(turned - degrees) < 1.0, turned
+
+
+def _eye_forward(stage: Stage, actor: AvatarActor) -> list[Any]:
+    """Each eye joint's forward axis (its rest +Z in avatar space) in pack space."""
+    actor.actor.getPartBundle("modelRoot").forceUpdate()
+    out = []
+    for name in ("leftEye", "rightEye"):
+        exposed = actor.actor.exposeJoint(None, "modelRoot", name)
+        r, _ = space.from_panda_matrix(exposed.getMat(stage.root))
+        exposed.removeNode()
+        out.append(r @ actor.rig.basis @ np.array([0.0, 0.0, 1.0]))
+    return out
