@@ -92,7 +92,9 @@ def _ask(recorder: Recorder, message: type[StartTake] | type[StopTake]) -> str |
 
 
 def _pose(t: float) -> Pose:
-    return Pose.rest(t, hips_height=0.9)
+    """A tracked standing pose (every bone confident, so a take writes every bone)."""
+    rest = Pose.rest(t, hips_height=0.9)
+    return Pose(t, rest.hips, rest.rotations, np.ones(len(rest.confidence)))
 
 
 def test_the_recorder_writes_a_take_with_notes_and_tells_the_room(tmp_path: Path) -> None:
