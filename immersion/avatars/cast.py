@@ -60,6 +60,7 @@ class Character:
     outfit: str = "suit"
     height_cm: float | None = None
     hair: str = "brown"
+    hair_style: str = "short"
     eyes: str = "brown"
     role: str = ""  # the pack it is dressed for
     ethnic: dict[str, float] = field(default_factory=dict)
@@ -78,6 +79,10 @@ class Character:
             raise AvatarError(f"outfit {self.outfit!r}: one of {', '.join(outfits.OUTFITS)}")
         if self.hair not in outfits.HAIR:
             raise AvatarError(f"hair {self.hair!r}: one of {', '.join(outfits.HAIR)}")
+        if self.hair_style not in outfits.HAIR_STYLES:
+            raise AvatarError(
+                f"hair style {self.hair_style!r}: one of {', '.join(outfits.HAIR_STYLES)}"
+            )
         if self.eyes not in outfits.EYES:
             raise AvatarError(f"eyes {self.eyes!r}: one of {', '.join(outfits.EYES)}")
         if self.height_cm is not None and not (
@@ -92,15 +97,15 @@ CAST: tuple[Character, ...] = (
     Character("detective", "Sam Marlowe, private eye", "male", 42, "average", "light",
               "trench-coat", 183, hair="dark-brown", eyes="grey", role="noir-office"),
     Character("captain", "Captain Ada Nova", "female", 38, "athletic", "brown",
-              "starship-uniform", 172, hair="black", eyes="brown", role="starship-bridge"),
+              "starship-uniform", 172, hair="black", hair_style="long", eyes="brown", role="starship-bridge"),
     Character("saloon-owner", "Miss Lila Crane, saloon owner", "female", 33, "average", "fair",
-              "saloon-dress", 166, hair="auburn", eyes="green", role="western-saloon"),
+              "saloon-dress", 166, hair="auburn", hair_style="long", eyes="green", role="western-saloon"),
     Character("sheriff", "Sheriff Amos Hale", "male", 63, "heavy", "tan",
               "sheriff", 178, hair="grey", eyes="blue", role="western-saloon"),
     Character("ranger", "Rowan, forest ranger", "male", 27, "slim", "deep",
               "ranger", 186, hair="black", eyes="brown", role="enchanted-forest"),
     Character("cabin-kid", "Pip, the woodcutter's kid", "female", 10, "slim", "olive",
-              "kid", 138, hair="blonde", eyes="hazel", role="enchanted-forest"),
+              "kid", 138, hair="blonde", hair_style="long", eyes="hazel", role="enchanted-forest"),
 )  # fmt: skip
 
 

@@ -105,7 +105,10 @@ FEET = _sided("Foot", "Toes")
 
 def _top(colour: str, *, sleeves: float, offset: float = 0.07, name: str = "top") -> Garment:
     """A shirt/jacket: torso and arms; ``sleeves`` 0..1 of the arm's length (upper, fore)."""
-    regions = [Region(TORSO), Region(ARMS, (-9.0, min(sleeves * 2, 1.0) if sleeves < 0.5 else 9.0))]
+    regions = [
+        Region(TORSO - {"hips"}),
+        Region(ARMS, (-9.0, min(sleeves * 2, 1.0) if sleeves < 0.5 else 9.0)),
+    ]
     if sleeves > 0.5:
         regions.append(Region(FOREARMS, (-9.0, (sleeves - 0.5) * 2)))
     return Garment(name, "tights", colour, tuple(regions), offset)
@@ -316,7 +319,6 @@ def dress(
     """The character's primitives (posed, decimetres) and materials; ``weights`` (V, J) over
     the VRM joints ``names`` at ``joints`` decide where clothes go."""
     outfit = OUTFITS[spec.outfit]
-    skin = SKINS[spec.skin]
     strongest, t = _labels(posed, weights, names, joints)
 
     def axis_centre(points: np.ndarray) -> np.ndarray:
@@ -345,12 +347,31 @@ def dress(
     pieces: list[Piece] = []
     hidden_vertex = np.zeros(len(posed), bool)
     cloth_colours: list[tuple[Piece, np.ndarray]] = []
+    covers = {}
     for g in outfit.garments:
         if g.source == "tights":
             cover = np.zeros(len(posed), bool)
             for r in g.regions:
                 cover |= _covered(r, strongest, t, names)
-            mine = cover[quads[tights_faces]].all(axis=1) & ~taken
+            covers[g.name] = cover
+    # A patch where two garments meet (every corner under one or the other) goes to the one
+    # holding its first corner, so no skin shows between them.
+    owner = np.full(len(tights_faces), -1)
+    union = np.zeros(len(posed), bool)
+    for k, g in enumerate(outfit.garments):
+        if g.name in covers:
+            whole = covers[g.name][quads[tights_faces]].all(axis=1) & (owner < 0)
+            owner[whole] = k
+            union |= covers[g.name]
+    seam = (owner < 0) & union[quads[tights_faces]].all(axis=1)
+    for k, g in enumerate(outfit.garments):
+        if g.name in covers:
+            first = covers[g.name][quads[tights_faces[:, None]][:, 0, 0]]
+            owner[seam & first & (owner < 0)] = k
+    for k, g in enumerate(outfit.garments):
+        if g.source == "tights":
+            cover = covers[g.name]
+            mine = owner == k
             taken |= mine
             if not mine.any():
                 continue
@@ -426,6 +447,8 @@ def dress(
     pieces.append(lashes)
 
     hf = mesh.groups["helper-hair"]
+    eyes_at = (joints[names.index("leftEye")] + joints[names.index("rightEye")]) / 2
+    hf = hf[_hair_kept(posed[quads[hf]], eyes_at, spec.hair_style)]
     hair_tris = _triangles(quads[hf])
     h_normals = mh.vertex_normals(posed, hair_tris)
     hv = np.unique(quads[hf])
@@ -452,6 +475,31 @@ def dress(
     ]  # fmt: skip
     min_y = min(float(p.positions[:, 1].min()) for p in pieces)
     return Dressed(pieces, materials, min_y)
+
+
+HAIR_STYLES = ("short", "long")
+
+
+def _hair_kept(corners: np.ndarray, eyes: np.ndarray, style: str) -> np.ndarray:
+    """Which of MakeHuman's long-hair strands a style keeps: the crown always; at the back down
+    to the nape (short) or the shoulder blades (long); nothing over the face or the chest."""
+    dy = corners[..., 1] - eyes[1]
+    dz = corners[..., 2] - eyes[2]
+    crown = dy > 0.3
+    back = dz < (-0.7 if style == "short" else -0.55)
+    reach = -0.9 if style == "short" else -2.3
+    fringe = 0.6 if style == "short" else 0.45
+    return ((crown | (back & (dy > reach))) & ~((dz > -0.2) & (dy < fringe))).all(axis=-1)
+
+
+def _scalp(centre: np.ndarray, eyes: np.ndarray, head_top: float) -> np.ndarray:
+    """Body faces (centres on the base mesh) under the hair: above a hairline that runs from
+    the forehead down behind the ears to the nape."""
+    dy = centre[:, 1] - eyes[1]
+    dz = centre[:, 2] - eyes[2]
+    line = np.interp(dz, [-1.4, -1.0, -0.55, -0.25], [-0.95, -0.75, 0.25, 0.58])
+    ears = (np.abs(centre[:, 0]) > 0.62) & (dy < 0.25)
+    return (dy > line) & ~ears & (centre[:, 1] < head_top + 1) & (dy > -1.2)
 
 
 def _eye_uvs(mesh: mh.BaseMesh, vids: np.ndarray) -> np.ndarray:
@@ -565,7 +613,13 @@ def skin_texture(
         for f in np.flatnonzero(band):
             uv = mesh.uvs[mesh.face_uvs[faces[f]]]
             draw.polygon([(float(a) * n, (1 - float(b)) * n) for a, b in uv], fill=230)
-    brows = brows.filter(ImageFilter.GaussianBlur(n / 1024))
+    eyes = np.mean(
+        [v[mesh.group_vertices(f"helper-{side}-eye")].mean(axis=0) for side in ("l", "r")], axis=0
+    )
+    for f in np.flatnonzero(_scalp(centre, eyes, float(v[:BODY_END, 1].max()))):
+        uv = mesh.uvs[mesh.face_uvs[faces[f]]]
+        draw.polygon([(float(a) * n, (1 - float(b)) * n) for a, b in uv], fill=255)
+    brows = brows.filter(ImageFilter.GaussianBlur(n / 400))
     hair = Image.new(
         "RGB", (n, n), tuple(int(c * 255) for c in srgb(HAIR[spec.hair]) * 0.8 + base * 0.2)
     )
