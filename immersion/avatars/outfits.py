@@ -489,7 +489,8 @@ def _hair_kept(corners: np.ndarray, eyes: np.ndarray, style: str) -> np.ndarray:
     back = dz < (-0.7 if style == "short" else -0.55)
     reach = -0.9 if style == "short" else -2.3
     fringe = 0.6 if style == "short" else 0.45
-    return ((crown | (back & (dy > reach))) & ~((dz > -0.2) & (dy < fringe))).all(axis=-1)
+    kept = (crown | (back & (dy > reach))) & ~((dz > -0.2) & (dy < fringe))
+    return np.asarray(kept.all(axis=-1))
 
 
 def _scalp(centre: np.ndarray, eyes: np.ndarray, head_top: float) -> np.ndarray:
@@ -499,7 +500,7 @@ def _scalp(centre: np.ndarray, eyes: np.ndarray, head_top: float) -> np.ndarray:
     dz = centre[:, 2] - eyes[2]
     line = np.interp(dz, [-1.4, -1.0, -0.55, -0.25], [-0.95, -0.75, 0.25, 0.58])
     ears = (np.abs(centre[:, 0]) > 0.62) & (dy < 0.25)
-    return (dy > line) & ~ears & (centre[:, 1] < head_top + 1) & (dy > -1.2)
+    return np.asarray((dy > line) & ~ears & (centre[:, 1] < head_top + 1) & (dy > -1.2))
 
 
 def _eye_uvs(mesh: mh.BaseMesh, vids: np.ndarray) -> np.ndarray:
