@@ -27,7 +27,7 @@ commands:
   serve     open an audition room: live avatar on a set, mirrored to the casting team's browsers
   render    render a take (or a video) on a scene pack with an avatar: PNG, frames or MP4
   scenes    list, validate or start scene packs
-  avatars   show an avatar's humanoid rig and licence
+  avatars   list the avatars, show one's rig and licence, build a new character
   models    build or check the pose model bundles (done by ./dev setup)
 """
 
@@ -432,7 +432,7 @@ def _add_scenes(sub: Any) -> None:
     scenes.set_defaults(run=_print_help(scenes))
     avatars = sub.add_parser(
         "avatars",
-        help="show an avatar's rig and licence",
+        help="list, show or build avatars",
         description="Avatars: VRM 0.x/1.0 files or glTF humanoids.",
     )
     asub = avatars.add_subparsers(title="actions", metavar="ACTION")
@@ -444,6 +444,55 @@ def _add_scenes(sub: Any) -> None:
     show.add_argument("avatar", metavar="AVATAR", help="a shipped avatar name or a file")
     _bone_map_option(show)
     show.set_defaults(run=_run_avatar_show)
+
+    from immersion.avatars import outfits
+    from immersion.avatars.cast import AGE_RANGE, BUILDS, GENDERS, HEIGHT_RANGE
+
+    new = asub.add_parser(
+        "new",
+        help="build a human character like the shipped cast",
+        description=(
+            "Build a human character from MakeHuman's CC0 body data (set up by ./dev setup): "
+            "a VRM 1.0 avatar in a T-pose with finger bones, eyes, jaw and the 52 ARKit face "
+            "morph targets, dressed in one of the outfits. Written to assets/avatars/NAME.vrm "
+            "(so `--avatar NAME` finds it) or --out."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    new.add_argument("name", metavar="NAME", help="the avatar's name (letters, digits, - and _)")
+    new.add_argument("--title", help="the name in its licence meta (default: from NAME)")
+    new.add_argument("--gender", default="female", help=f"{' | '.join(GENDERS)} (default: female)")
+    new.add_argument(
+        "--age", default="30", help=f"years, {AGE_RANGE[0]}..{AGE_RANGE[1]} (default: 30)"
+    )
+    new.add_argument(
+        "--height",
+        help=f"centimetres, {HEIGHT_RANGE[0]}..{HEIGHT_RANGE[1]} (default: what the body's "
+        "gender, age and build give)",
+    )
+    new.add_argument("--build", default="average", help=f"{' | '.join(BUILDS)} (default: average)")
+    new.add_argument(
+        "--skin", default="medium", help=f"{' | '.join(outfits.SKINS)} (default: medium)"
+    )
+    new.add_argument(
+        "--outfit", default="suit", help=f"{' | '.join(outfits.OUTFITS)} (default: suit)"
+    )
+    new.add_argument("--hair", default="brown", help=f"{' | '.join(outfits.HAIR)} (default: brown)")
+    new.add_argument(
+        "--hair-style", default="short", help=f"{' | '.join(outfits.HAIR_STYLES)} (default: short)"
+    )
+    new.add_argument("--eyes", default="brown", help=f"{' | '.join(outfits.EYES)} (default: brown)")
+    new.add_argument("--out", type=Path, help="write here instead of assets/avatars/NAME.vrm")
+    new.add_argument("--force", action="store_true", help="replace an existing file")
+    new.set_defaults(run=_run_avatars_new)
+
+    listing = asub.add_parser(
+        "list",
+        help="the avatars: name, file, licence, triangles",
+        description="List the avatars in the catalogue (the shipped cast and those built with new).",
+    )
+    listing.add_argument("--json", action="store_true", help="one JSON list, for scripts")
+    listing.set_defaults(run=_run_avatars_list)
 
     avatars.set_defaults(run=_print_help(avatars))
 
@@ -480,6 +529,18 @@ def _bone_map_option(parser: argparse.ArgumentParser) -> None:
         help="for a plain glTF humanoid: JSON object of VRM bone name → the file's joint name "
         '(e.g. {"hips": "mixamorig:Hips", ...}); not needed when joints carry VRM names',
     )
+
+
+def _run_avatars_new(args: argparse.Namespace) -> int:
+    from immersion.avatars_cmd import run_new
+
+    return run_new(args)
+
+
+def _run_avatars_list(args: argparse.Namespace) -> int:
+    from immersion.avatars_cmd import run_list
+
+    return run_list(args)
 
 
 def _run_avatar_show(args: argparse.Namespace) -> int:

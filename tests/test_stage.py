@@ -239,7 +239,10 @@ def _plain_gltf_copy(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     human = doc.pop("extensions")["VRMC_vrm"]["humanoid"]["humanBones"]
     doc.pop("extensionsUsed")
     bone_map = {}
+    known = {b.vrm_name for b in Bone}  # the cast's eyes and jaw are no Bones (lookAt, jawOpen)
     for vrm_name, ref in human.items():
+        if vrm_name not in known:
+            continue
         node = doc["nodes"][ref["node"]]
         node["name"] = f"mixamorig:{vrm_name[0].upper()}{vrm_name[1:]}"
         bone_map[vrm_name] = node["name"]
