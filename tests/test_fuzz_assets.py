@@ -87,6 +87,17 @@ def _paths(value: Any, prefix: Path_ = ()) -> list[Path_]:
     return out
 
 
+class _Mutated(dict[str, Any]):
+    """A mutated document that shows itself as its edits: Hypothesis prints a failing
+    example's repr, and the whole document (the cast's is 120 kB of JSON) is too long to
+    read, and warns (an error here) instead of showing the failure."""
+
+    edits: list[tuple[str, Path_, str, Any]]
+
+    def __repr__(self) -> str:
+        return f"<base document with edits {self.edits!r}>"
+
+
 def _mutations(
     base: Doc, values: st.SearchStrategy[Any], keys: list[str]
 ) -> st.SearchStrategy[Doc]:
@@ -100,7 +111,8 @@ def _mutations(
     )
 
     def apply(edits: list[tuple[str, Path_, str, Any]]) -> Doc:
-        doc = copy.deepcopy(base)
+        doc = _Mutated(copy.deepcopy(base))
+        doc.edits = edits
         for op, path, key, value in edits:
             parent: Any = doc
             try:

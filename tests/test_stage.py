@@ -14,7 +14,7 @@ from capture.pose import Pose
 from capture.rotations import axis_angle_quat, quat_to_matrix
 from capture.skeleton import BODY_BONES, Bone
 from immersion.avatars.glb_writer import write_glb
-from immersion.avatars.vrm import read_spec
+from immersion.avatars.vrm import inspect_avatar, read_spec
 from immersion.catalogue import avatars_dir, find_pack, shipped_packs
 from immersion.errors import AvatarError, LicenceError, PackError
 from immersion.scenes.manifest import load_pack
@@ -22,6 +22,7 @@ from immersion.stage import space
 from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.stage import Stage
 from tests.assets_helpers import detective, glb, skeleton_at_the_top
+from tests.face_fixtures import humanoid_0x, turn_half_round
 from tests.support import run_cli
 
 AVATARS = ["detective", "captain"]
@@ -158,35 +159,11 @@ def _detective() -> tuple[dict[str, Any], bytearray]:
 def _vrm0_copy(tmp_path: Path, meta: dict[str, object]) -> Path:
     """The detective rewritten as a VRM 0.x file: turned to face -Z, humanBones as a list."""
     doc, binary = _detective()
-    for node in doc["nodes"]:
-        if "translation" in node:
-            x, y, z = node["translation"]
-            node["translation"] = [-x, y, -z]
-    for name in ("POSITION", "NORMAL"):
-        acc = doc["accessors"][doc["meshes"][0]["primitives"][0]["attributes"][name]]
-        view = doc["bufferViews"][acc["bufferView"]]
-        arr = (
-            np.frombuffer(binary, np.float32, acc["count"] * 3, view["byteOffset"])
-            .reshape(-1, 3)
-            .copy()
-        )
-        arr[:, [0, 2]] *= -1
-        binary[view["byteOffset"] : view["byteOffset"] + arr.nbytes] = arr.tobytes()
-        if "min" in acc:
-            acc["min"], acc["max"] = arr.min(axis=0).tolist(), arr.max(axis=0).tolist()
-    ibm = doc["accessors"][doc["skins"][0]["inverseBindMatrices"]]
-    view = doc["bufferViews"][ibm["bufferView"]]
-    mats = (
-        np.frombuffer(binary, np.float32, ibm["count"] * 16, view["byteOffset"])
-        .reshape(-1, 4, 4)
-        .copy()
-    )
-    mats[:, 3, [0, 2]] *= -1  # column-major: row 3 of the array is the translation column
-    binary[view["byteOffset"] : view["byteOffset"] + mats.nbytes] = mats.tobytes()
+    turn_half_round(doc, binary)
     human = doc["extensions"].pop("VRMC_vrm")["humanoid"]["humanBones"]
     doc["extensions"]["VRM"] = {
         "meta": meta,
-        "humanoid": {"humanBones": [{"bone": k, "node": v["node"]} for k, v in human.items()]},
+        "humanoid": {"humanBones": humanoid_0x(human)},
     }
     doc["extensionsUsed"] = ["VRM"]
     path = tmp_path / "vrm0.vrm"
@@ -206,6 +183,8 @@ def test_vrm0_avatar_is_turned_to_face_the_audience(stage: Stage, tmp_path: Path
     )
     actor = AvatarActor.load(path)
     assert actor.spec.version == "0.x"
+    # The same joints as the 1.0 original, thumbs included (0.x names their segments apart).
+    assert actor.spec.bones == inspect_avatar(avatars_dir() / "detective.vrm")[1].bones
     stage.place_avatar(actor, stage.pack.marks[0])
     stage.show(POSES["arms raised"])
     pos = actor.joint_positions()
@@ -269,7 +248,9 @@ def test_plain_gltf_humanoid_needs_and_follows_a_bone_map(stage: Stage, tmp_path
     map_file.write_text(json.dumps(bone_map))
     shown = run_cli("avatars", "show", str(path), "--bone-map", str(map_file))
     assert shown.returncode == 0, shown.stderr
-    assert "glTF humanoid, 22 humanoid bones" in shown.stdout and "not stated" in shown.stdout
+    assert len(bone_map) == len(Bone)  # the cast has every humanoid Bone, fingers included
+    assert f"glTF humanoid, {len(Bone)} humanoid bones" in shown.stdout
+    assert "not stated" in shown.stdout
     still = tmp_path / "plain.png"
     rendered = run_cli(
         "render", "--avatar", str(path), "--bone-map", str(map_file), "--out", str(still),

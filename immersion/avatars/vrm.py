@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from capture.skeleton import Bone
+from immersion.avatars.expressions import eye_nodes, read_expressions
 from immersion.errors import AssetError, AvatarError, LicenceError
 from immersion.gltf_guard import GltfDocument, character_joints, inspect_gltf
 from immersion.safe_files import read_bounded
@@ -159,9 +160,12 @@ def inspect_avatar(
     path: Path, bone_map: dict[str, str] | None = None
 ) -> tuple[GltfDocument, AvatarSpec]:
     """An avatar file checked as glTF (nothing it names may leave its folder) and read as a
-    humanoid."""
+    humanoid; its expressions and eyes are read too, so that what this accepts the stage loads
+    (their errors name the field, like the rest)."""
     doc = inspect_gltf(path, path.parent)
     spec = read_spec(doc.json, path.name, bone_map)
+    read_expressions(doc.json, path.name)
+    eye_nodes(doc.json, path.name)
     joints = character_joints(doc.json)
     for bone, node in spec.bones.items():
         if node not in joints:
