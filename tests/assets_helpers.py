@@ -63,5 +63,13 @@ def skeleton_at_the_top(doc: dict[str, Any]) -> None:
     skin["joints"] = [new[j] for j in skin["joints"]]
     skin["skeleton"] = new[skin["skeleton"]]
     doc["scenes"][0]["nodes"] = [new[2], new[1]]
-    for bone in doc["extensions"]["VRMC_vrm"]["humanoid"]["humanBones"].values():
+    vrm = doc["extensions"]["VRMC_vrm"]
+    for bone in vrm["humanoid"]["humanBones"].values():
         bone["node"] = new[bone["node"]]
+    # Everything else that names a node: expression binds, first-person annotations.
+    for group in vrm.get("expressions", {}).values():
+        for expression in group.values():
+            for bind in expression.get("morphTargetBinds", []):
+                bind["node"] = new[bind["node"]]
+    for annotation in vrm.get("firstPerson", {}).get("meshAnnotations", []):
+        annotation["node"] = new[annotation["node"]]
