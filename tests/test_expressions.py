@@ -130,6 +130,25 @@ def test_presets_are_mapped_from_the_52_weights() -> None:
     assert blocked[(0, 5)] == pytest.approx(0.5) and blocked[(0, 0)] == 0.0
 
 
+def test_talking_is_no_surprise() -> None:
+    """An open jaw alone drives aa and nothing else: were it part of surprised, a surprised
+    preset that blocks the mouth (as the cast's does) would take aa away whenever the jaw
+    opens. Wide eyes and raised brows are surprise, and block the mouth."""
+    doc = _doc(["mouth", "wow"])
+    _preset(doc, "aa", 0)
+    _preset(doc, "surprised", 1, overrideMouth="block")
+    driver = FaceDriver(read_expressions(doc, "x.vrm"), eye_bones=False)
+    talk = driver.solve(Face.from_named({"jawOpen": 1.0}))[0]
+    talking = dict(zip(driver.targets, talk, strict=True))
+    assert talking == {(0, 0): 1.0, (0, 1): 0.0}
+    wow = Face.from_named(
+        {"jawOpen": 1.0, **{f"{k}{side}": 1.0 for k in ("browOuterUp", "eyeWide")
+                            for side in ("Left", "Right")}}
+    )  # fmt: skip
+    surprised = dict(zip(driver.targets, driver.solve(wow)[0], strict=True))
+    assert surprised == {(0, 0): 0.0, (0, 1): 1.0}
+
+
 def test_an_avatar_without_expressions_is_still() -> None:
     driver = FaceDriver(read_expressions({"nodes": [], "meshes": []}, "x.glb"), eye_bones=False)
     weights, eyes = driver.solve(Face.from_named({"jawOpen": 1.0}))

@@ -34,7 +34,8 @@ ways, decided once per avatar:
    happy      mouthSmile
    sad        ½ mouthFrown + ½ browInnerUp
    angry      ½ browDown + ½ noseSneer
-   surprised  ⅓ browOuterUp + ⅓ eyeWide + ⅓ jawOpen
+   surprised  ½ browOuterUp + ½ eyeWide (not jawOpen: an open jaw is mostly speech, and a
+              surprised preset that blocks the mouth would then take ``aa`` away)
    relaxed    nothing in ARKit says it: not driven
    ========== =====================================================
 3. **still**: no expressions at all: nothing is set, the face keeps its rest.
@@ -108,7 +109,7 @@ PRESET_FROM_ARKIT: dict[str, dict[str, float]] = {
     "happy": _mix(mouthSmile=1.0),
     "sad": _mix(mouthFrown=0.5, browInnerUp=0.5),
     "angry": _mix(browDown=0.5, noseSneer=0.5),
-    "surprised": _mix(browOuterUp=1 / 3, eyeWide=1 / 3, jawOpen=1 / 3),
+    "surprised": _mix(browOuterUp=0.5, eyeWide=0.5),
 }
 _EYE_LOOK = [i for i, name in enumerate(ARKIT) if name.startswith("eyeLook")]
 
