@@ -338,6 +338,31 @@ def _vrm(tmp_path: Path, change: Callable[[Doc], object]) -> Path:
             ),
             "avatar.vrm: extensions.VRM.humanoid.humanBones[0]: 7 is not an object",
         ),
+        # The face: what the stage reads to move it is checked by the same check.
+        (
+            _set("extensions.VRMC_vrm.expressions.preset.aa.morphTargetBinds.0.node", 0),
+            "avatar.vrm: extensions.VRMC_vrm.expressions.preset.aa.morphTargetBinds[0].node: "
+            "node 0 has no mesh",
+        ),
+        (
+            _set("extensions.VRMC_vrm.expressions.preset.blink.morphTargetBinds.0.index", 52),
+            "avatar.vrm: extensions.VRMC_vrm.expressions.preset.blink.morphTargetBinds[0].index: "
+            "morph target 52 does not exist",
+        ),
+        (
+            _set("extensions.VRMC_vrm.lookAt.rangeMapVerticalUp.outputScale", -1),
+            "avatar.vrm: extensions.VRMC_vrm.lookAt.rangeMapVerticalUp: range 90° → -1 is "
+            "outside 0..180",
+        ),
+        (
+            _set("meshes.0.extras.targetNames", "jawOpen"),
+            "avatar.vrm: meshes[0].extras.targetNames: 'jawOpen' is not a list",
+        ),
+        (
+            _set("extensions.VRMC_vrm.humanoid.humanBones.leftEye.node", 99),
+            "avatar.vrm: extensions.VRMC_vrm.humanoid.humanBones.leftEye.node: "
+            "node 99 does not exist",
+        ),
         (
             lambda d: d.pop("skins") and d["nodes"][1].pop("skin"),
             "avatar.vrm: humanoid bone hips (node 'hips') is not a joint of the skinned character "

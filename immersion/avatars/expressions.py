@@ -600,6 +600,7 @@ def eye_nodes(doc: dict[str, Any], name: str) -> tuple[str, str] | None:
     ext = doc.get("extensions", {})
     ext = ext if isinstance(ext, dict) else {}
     found: dict[str, Any] = {}
+    field: dict[str, str] = {}  # where each was found, for errors
     if "VRMC_vrm" in ext:
         where = f"{name}: extensions.VRMC_vrm.humanoid.humanBones"
         vrm = _obj(ext["VRMC_vrm"], f"{name}: extensions.VRMC_vrm")
@@ -607,6 +608,7 @@ def eye_nodes(doc: dict[str, Any], name: str) -> tuple[str, str] | None:
         for key in ("leftEye", "rightEye"):
             if key in human:
                 found[key] = _obj(human[key], f"{where}.{key}").get("node")
+                field[key] = f"{where}.{key}.node"
     elif "VRM" in ext:
         where = f"{name}: extensions.VRM.humanoid.humanBones"
         vrm = _obj(ext["VRM"], f"{name}: extensions.VRM")
@@ -615,13 +617,14 @@ def eye_nodes(doc: dict[str, Any], name: str) -> tuple[str, str] | None:
             hb = _obj(hb, f"{where}[{i}]")
             if hb.get("bone") in ("leftEye", "rightEye"):
                 found[hb["bone"]] = hb.get("node")
+                field[hb["bone"]] = f"{where}[{i}].node"
     if len(found) != 2:
         return None
     out = []
     for key in ("leftEye", "rightEye"):
-        node = _obj(nodes[_index(found[key], len(nodes), f"{name}: {key}.node", "node")], key)
+        node = _obj(nodes[_index(found[key], len(nodes), field[key], "node")], field[key])
         node_name = node.get("name")
         if not isinstance(node_name, str) or not node_name:
-            raise AvatarError(f"{name}: {key}: node {found[key]} has no name")
+            raise AvatarError(f"{field[key]}: node {found[key]} has no name")
         out.append(node_name)
     return out[0], out[1]
