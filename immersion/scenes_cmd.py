@@ -94,7 +94,7 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_avatar_show(args: argparse.Namespace) -> int:
-    from immersion.avatars.vrm import inspect_avatar, load_bone_map
+    from immersion.avatars.vrm import NOT_STATED, inspect_avatar, load_bone_map
 
     path = find_avatar(args.avatar)
     _, spec = inspect_avatar(path, load_bone_map(args.bone_map) if args.bone_map else None)
@@ -104,6 +104,9 @@ def run_avatar_show(args: argparse.Namespace) -> int:
     )
     print(f"  title:       {lic.title}")
     print(f"  authors:     {lic.authors or 'unknown'}")
+    if not lic.stated:
+        print(f"  licence:     {NOT_STATED} (no licence metadata: check its rights yourself)")
+        return 0
     print(f"  licence:     {lic.licence or 'none stated'}")
     print(f"  performers:  {lic.performers}")
     print(f"  commercial:  {lic.commercial}")

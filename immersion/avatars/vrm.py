@@ -29,20 +29,34 @@ REQUIRED = (
 USES = ("personal-non-profit", "personal-profit", "corporation")
 
 
+NOT_STATED = "not stated"
+
+
 @dataclass(frozen=True)
 class AvatarLicence:
-    """The VRM ``meta`` fields that decide whether an audition may use the avatar."""
+    """The VRM ``meta`` fields that decide whether an audition may use the avatar.
+
+    A plain glTF states no terms: ``licence``, ``performers``, ``commercial`` and ``credit`` are
+    None, said as "licence: not stated" rather than guessed; :func:`check_use` lets it through
+    (nothing to enforce) and the room, ``render`` and ``avatars show`` say so."""
 
     title: str
     authors: str
-    licence: str
-    performers: str  # everyone | licensed | author
-    commercial: str  # one of USES: the widest commercial use allowed
-    credit: str
+    licence: str | None  # the licence's name or URL ("" when VRM meta leaves it empty)
+    performers: str | None  # everyone | licensed | author
+    commercial: str | None  # one of USES: the widest commercial use allowed
+    credit: str | None
+
+    @property
+    def stated(self) -> bool:
+        return self.performers is not None
 
     def summary(self) -> str:
+        by = f"{self.title} by {self.authors or 'unknown'}"
+        if not self.stated:
+            return f"{by}; licence: {NOT_STATED} (no licence metadata: check its rights yourself)"
         return (
-            f"{self.title} by {self.authors or 'unknown'}; licence: {self.licence or 'none stated'}; "
+            f"{by}; licence: {self.licence or 'none stated'}; "
             f"performers: {self.performers}; commercial use: {self.commercial}"
         )
 
@@ -122,12 +136,7 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
         asset = doc.get("asset", {})
         copyright_ = asset.get("copyright", "") if isinstance(asset, dict) else ""
         unknown = AvatarLicence(
-            name,
-            copyright_ if isinstance(copyright_, str) else "",
-            "not stated (plain glTF: check its rights yourself)",
-            "everyone",
-            "corporation",
-            "",
+            name, copyright_ if isinstance(copyright_, str) else "", None, None, None, None
         )
         spec = AvatarSpec("gltf", bones, False, unknown)
     missing = [b.vrm_name for b in REQUIRED if b not in spec.bones]
@@ -242,12 +251,16 @@ def _meta0(meta: dict[str, Any], where: str) -> AvatarLicence:
 def check_use(lic: AvatarLicence, use: str, licensed: bool, name: str) -> None:
     """Refuse what the avatar's meta forbids. An audition has someone other than the author
     perform the avatar (``performers``), for the commercial ``use`` given (one of USES);
-    ``licensed`` says the room holds a separate licence from the author."""
+    ``licensed`` says the room holds a separate licence from the author. A licence not stated
+    (a plain glTF) is no refusal: there is nothing to enforce, and callers show that it is
+    not stated."""
+    if not lic.stated:
+        return
     if lic.performers == "author":
         raise LicenceError(f"{name}: meta allows only its author to perform this avatar")
     if lic.performers == "licensed" and not licensed:
         raise LicenceError(
             f"{name}: meta allows only separately licensed performers (pass --avatar-licensed if you hold a licence)"
         )
-    if USES.index(use) > USES.index(lic.commercial):
+    if lic.commercial is None or USES.index(use) > USES.index(lic.commercial):
         raise LicenceError(f"{name}: meta allows commercial use up to {lic.commercial}, not {use}")
