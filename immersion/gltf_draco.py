@@ -13,6 +13,7 @@ import copy
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from immersion.errors import AssetError
 
@@ -26,7 +27,9 @@ def uses_draco(doc: dict[str, Any]) -> bool:
     if not isinstance(meshes, list):
         return False
     return any(
-        isinstance(p, dict) and isinstance(p.get("extensions"), dict) and EXTENSION in p["extensions"]
+        isinstance(p, dict)
+        and isinstance(p.get("extensions"), dict)
+        and EXTENSION in p["extensions"]
         for m in meshes
         if isinstance(m, dict) and isinstance(m.get("primitives"), list)
         for p in m["primitives"]
@@ -66,12 +69,16 @@ def decode_draco(
                 raise AssetError(f"{where}: the primitive has no attributes")
             targets: list[tuple[int, Any]] = []  # (accessor, Draco unique id or None: indices)
             for key, uid in ext["attributes"].items():
-                acc = attrs.get(key)
+                acc: Any = attrs.get(key)
                 if not _is_index(acc, len(accessors)):
-                    raise AssetError(f"{where}.attributes.{key}: the primitive has no such accessor")
+                    raise AssetError(
+                        f"{where}.attributes.{key}: the primitive has no such accessor"
+                    )
                 if not _is_index(uid, 1 << 16):
-                    raise AssetError(f"{where}.attributes.{key}: {uid!r} is not a Draco attribute id")
-                targets.append((acc, uid))
+                    raise AssetError(
+                        f"{where}.attributes.{key}: {uid!r} is not a Draco attribute id"
+                    )
+                targets.append((int(acc), uid))
             if "indices" in prim:
                 if not _is_index(prim["indices"], len(accessors)):
                     raise AssetError(f"{where}: the primitive's indices accessor does not exist")
@@ -105,24 +112,26 @@ def decode_draco(
                 if uid is None:
                     if faces is None:
                         raise AssetError(f"{where}: the Draco data is a point cloud, not a mesh")
-                    values = np.asarray(faces).reshape(-1)
+                    values: NDArray[Any] = np.asarray(faces).reshape(-1)
                 else:
                     found = decoded.get_attribute_by_unique_id(uid)
                     if found is None:
                         raise AssetError(f"{where}: no Draco attribute with id {uid}")
                     values = np.asarray(found["data"])
-                values = values.reshape(len(values), -1) if values.ndim > 1 else values
                 width = _WIDTH[a["type"]]
-                rows = values.shape[0] if uid is not None else values.size
-                if rows != a.get("count") or (uid is not None and values.shape[1] != width):
+                cols = 1 if uid is None or values.ndim < 2 else int(values.shape[1])
+                rows = values.size // max(cols, 1)
+                if rows != a.get("count") or cols != (1 if uid is None else width):
                     raise AssetError(
                         f"{where}: accessors[{acc}] declares {a.get('count')} x {width}, the Draco "
-                        f"data holds {rows} x {values.shape[1] if values.ndim > 1 else 1}"
+                        f"data holds {rows} x {cols}"
                     )
                 raw = np.ascontiguousarray(values, dtype=_DTYPE[a["componentType"]]).tobytes()
                 while len(out) % 4:
                     out.append(0)
-                views.append({"buffer": len(buffers), "byteOffset": len(out), "byteLength": len(raw)})
+                views.append(
+                    {"buffer": len(buffers), "byteOffset": len(out), "byteLength": len(raw)}
+                )
                 out += raw
                 a["bufferView"] = len(views) - 1
                 a.pop("byteOffset", None)

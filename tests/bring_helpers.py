@@ -4,6 +4,7 @@ A-pose (joints with non-identity rest rotations, as a DCC exports them)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -130,3 +131,129 @@ def write_a_pose_avatar(path: Path, *, rest: str = "a-pose") -> Path:
     )
     write_skinned_glb(path, mesh, joints, name="apose")
     return path
+
+
+def png(rgba: np.ndarray) -> bytes:
+    """An (h, w, 4) uint8 image as PNG bytes."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(rgba.astype(np.uint8), "RGBA").save(out, format="PNG")
+    return out.getvalue()
+
+
+def card_glb(material: dict[str, Any], image: np.ndarray | None = None, **top: Any) -> bytes:
+    """A 1.6 m square card facing +Z, centred on its origin, with ``material`` and, if given,
+    ``image`` as texture 0 (nearest filtering, repeat). glTF UV (0, 0) is its top-left corner.
+    ``top``: more top-level glTF fields (``extensions``...)."""
+    from tests.assets_helpers import glb
+
+    h = 0.8
+    pos = np.array([[-h, -h, 0], [h, -h, 0], [h, h, 0], [-h, h, 0]], np.float32)
+    nrm = np.tile(np.array([0, 0, 1], np.float32), (4, 1))
+    uv = np.array([[0, 1], [1, 1], [1, 0], [0, 0]], np.float32)
+    idx = np.array([0, 1, 2, 0, 2, 3], np.uint16)
+    blobs = [pos.tobytes(), nrm.tobytes(), uv.tobytes(), idx.tobytes()]
+    if image is not None:
+        blobs.append(png(image))
+    binary, views = b"", []
+    for blob in blobs:
+        binary += b"\0" * (-len(binary) % 4)
+        views.append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(blob)})
+        binary += blob
+    doc: dict[str, Any] = {
+        "asset": {"version": "2.0"},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"name": "card", "mesh": 0}],
+        "meshes": [
+            {
+                "primitives": [
+                    {
+                        "attributes": {"POSITION": 0, "NORMAL": 1, "TEXCOORD_0": 2},
+                        "indices": 3,
+                        "material": 0,
+                    }
+                ]
+            }
+        ],
+        "materials": [material],
+        "accessors": [
+            {
+                "bufferView": 0,
+                "componentType": 5126,
+                "count": 4,
+                "type": "VEC3",
+                "min": [-h, -h, 0],
+                "max": [h, h, 0],
+            },
+            {"bufferView": 1, "componentType": 5126, "count": 4, "type": "VEC3"},
+            {"bufferView": 2, "componentType": 5126, "count": 4, "type": "VEC2"},
+            {"bufferView": 3, "componentType": 5123, "count": 6, "type": "SCALAR"},
+        ],
+        "bufferViews": views,
+        "buffers": [{"byteLength": len(binary)}],
+        **top,
+    }
+    if image is not None:
+        doc["images"] = [{"bufferView": 4, "mimeType": "image/png"}]
+        doc["samplers"] = [{"magFilter": 9728, "minFilter": 9728}]
+        doc["textures"] = [{"source": 0, "sampler": 0}]
+    return glb(doc, binary)
+
+
+def draco_glb(data: bytes) -> bytes:
+    """The same GLB with every triangle primitive's POSITION, NORMAL, TEXCOORD_0 and COLOR_0
+    and its indices compressed with KHR_draco_mesh_compression (the plain copies dropped from
+    the accessors, which then hold no bufferView, as the extension has it)."""
+    import DracoPy
+
+    from tests.assets_helpers import glb, split_glb
+
+    doc, plain = split_glb(data)
+    binary = bytearray(plain)
+    accessors, views = doc["accessors"], doc["bufferViews"]
+    kinds = {"POSITION": 0, "NORMAL": 1, "COLOR_0": 2, "TEXCOORD_0": 3}
+
+    def read(a: int) -> np.ndarray:
+        acc = accessors[a]
+        view = views[acc["bufferView"]]
+        dtype = {5126: np.float32, 5121: np.uint8, 5123: np.uint16, 5125: np.uint32}
+        width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}[acc["type"]]
+        start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+        arr = np.frombuffer(bytes(binary), dtype[acc["componentType"]], acc["count"] * width, start)
+        return arr.reshape(acc["count"], width)
+
+    for mesh in doc["meshes"]:
+        for prim in mesh["primitives"]:
+            attrs = prim["attributes"]
+            faces = read(prim["indices"]).reshape(-1, 3)
+            encoded = DracoPy.encode(
+                read(attrs["POSITION"]),
+                faces,
+                quantization_bits=16,
+                preserve_order=True,
+                normals=read(attrs["NORMAL"]).astype(np.float64) if "NORMAL" in attrs else None,
+                tex_coord=read(attrs["TEXCOORD_0"]).astype(np.float64)
+                if "TEXCOORD_0" in attrs
+                else None,
+                colors=read(attrs["COLOR_0"]) if "COLOR_0" in attrs else None,
+            )
+            ids = {a["attribute_type"]: a["unique_id"] for a in DracoPy.decode(encoded).attributes}
+            binary += b"\0" * (-len(binary) % 4)
+            views.append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(encoded)})
+            binary += encoded
+            compressed = {k: ids[t] for k, t in kinds.items() if k in attrs}
+            prim.setdefault("extensions", {})["KHR_draco_mesh_compression"] = {
+                "bufferView": len(views) - 1,
+                "attributes": compressed,
+            }
+            for a in [*(attrs[k] for k in compressed), prim["indices"]]:
+                accessors[a].pop("bufferView", None)
+                accessors[a].pop("byteOffset", None)
+    doc["buffers"][0]["byteLength"] = len(binary)
+    doc["extensionsUsed"] = ["KHR_draco_mesh_compression"]
+    doc["extensionsRequired"] = ["KHR_draco_mesh_compression"]
+    return glb(doc, bytes(binary))

@@ -49,10 +49,13 @@ class MaterialLook:
 
 
 def _floats(value: Any, n: int, default: tuple[float, ...]) -> tuple[float, ...]:
-    if isinstance(value, list) and len(value) >= n:
-        if all(isinstance(v, (int, float)) and math.isfinite(v) for v in value[:n]):
-            return tuple(float(v) for v in value[:n])
+    if isinstance(value, list) and len(value) >= n and all(_finite(v) for v in value[:n]):
+        return tuple(float(v) for v in value[:n])
     return default
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _float(value: Any, default: float) -> float:
@@ -184,7 +187,11 @@ def material_warnings(doc: dict[str, Any]) -> list[str]:
     """One line per material feature the stage does not render (warnings, not errors)."""
     out = []
     for i, mat in enumerate(doc.get("materials", [])):
-        label = f"material {mat.get('name', i)!r}" if isinstance(mat.get("name"), str) else f"materials[{i}]"
+        label = (
+            f"material {mat.get('name', i)!r}"
+            if isinstance(mat.get("name"), str)
+            else f"materials[{i}]"
+        )
         ext = mat.get("extensions", {})
         for key in sorted(ext) if isinstance(ext, dict) else ():
             if key not in _READ and key not in _IGNORED_QUIETLY:
@@ -203,5 +210,7 @@ def material_warnings(doc: dict[str, Any]) -> list[str]:
                 tt = info.get("extensions", {}).get("KHR_texture_transform", {})
                 uv_set = tt.get("texCoord", info.get("texCoord", 0)) if isinstance(tt, dict) else 0
                 if isinstance(uv_set, int) and uv_set > 1:
-                    out.append(f"{label}: {key} on UV set {uv_set}; only sets 0 and 1 are read (warning)")
+                    out.append(
+                        f"{label}: {key} on UV set {uv_set}; only sets 0 and 1 are read (warning)"
+                    )
     return out

@@ -61,7 +61,13 @@ def set_default_look(node: Any) -> None:
 
 def _apply_looks(root: Any, doc: GltfDocument, converter: Any) -> None:
     """Give each Geom the shader inputs of its glTF material (materials.material_look)."""
-    from panda3d.core import DepthWriteAttrib, MaterialAttrib, ShaderAttrib, TransparencyAttrib
+    from panda3d.core import (
+        DepthWriteAttrib,
+        MaterialAttrib,
+        ShaderAttrib,
+        TexMatrixAttrib,
+        TransparencyAttrib,
+    )  # fmt: skip
 
     cache: dict[int, Any] = {}
     for path in root.findAllMatches("**/+GeomNode"):
@@ -83,7 +89,11 @@ def _apply_looks(root: Any, doc: GltfDocument, converter: Any) -> None:
                     shader = shader.setShaderInput(key, value)
                 cache[index] = (look, shader)
             look, shader = cache[index]
-            state = state.setAttrib(shader)
+            # The shader samples its own inputs and applies the texture transform itself (a
+            # flatten must not bake it in too); the two stages only bind UV sets 0 and 1 to
+            # p3d_MultiTexCoord0/1, which Panda names after the state's texture stages.
+            state = state.setAttrib(shader).removeAttrib(TexMatrixAttrib)
+            state = state.setAttrib(_uv_sets())
             if look.alpha_mode == BLEND:
                 # Drawn after the opaque set, back to front; clear fringes are discarded in
                 # the shader so that hair cards and eyelashes write depth only where seen.
@@ -95,6 +105,24 @@ def _apply_looks(root: Any, doc: GltfDocument, converter: Any) -> None:
 
 
 _WHITE: Any = None  # the texture of a material without one
+
+
+_UV_SETS: Any = None
+
+
+def _uv_sets() -> Any:
+    global _UV_SETS
+    from panda3d.core import InternalName, TextureAttrib, TextureStage
+
+    if _UV_SETS is None:
+        attrib = TextureAttrib.make()
+        for i in range(2):
+            stage = TextureStage(f"uv-set-{i}")
+            stage.setTexcoordName(InternalName.getTexcoordName(str(i)))
+            stage.setSort(i)
+            attrib = attrib.addOnStage(stage, _plain((255, 255, 255, 255)))
+        _UV_SETS = attrib
+    return _UV_SETS
 
 
 def _plain(colour: tuple[int, int, int, int]) -> Any:
