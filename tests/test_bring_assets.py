@@ -73,12 +73,12 @@ def _pixel(stage: Stage, u: float, v: float) -> tuple[int, int]:
 
 def _look(tmp_path: Path, material: dict[str, Any], image: np.ndarray | None = None,
           lights: str | None = None, points: tuple[tuple[float, float], ...] = ((0.5, 0.5),),
-          **top: Any) -> list[np.ndarray]:  # fmt: skip
+          shading: str = "fast", **top: Any) -> list[np.ndarray]:  # fmt: skip
     """The colours at ``points`` (card UVs) of the card with ``material``, rendered."""
     folder = _pack(
         tmp_path, card_glb(material, image, **top), lights, name=f"p{len(list(tmp_path.iterdir()))}"
     )
-    frame, stage = _render(folder)
+    frame, stage = _render(folder, shading)
     try:
         return [frame[_pixel(stage, u, v)] for u, v in points]
     finally:
@@ -210,14 +210,26 @@ def card_json() -> dict[str, Any]:
     return {"materials": [{"name": "toon"}]}
 
 
-def test_metallic_roughness_a_smooth_surface_shows_the_key_light(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shading", ["fast", "rich"])
+def test_metallic_roughness_a_smooth_surface_shows_the_key_light(
+    tmp_path: Path, shading: str
+) -> None:
+    """Fast: Blinn-Phong from the roughness; rich (GPU): GGX with Fresnel; a metal's highlight
+    takes its base colour."""
     # The key light mirrored in the card towards the camera.
     mirror = BACK_LIT.replace("direction = [0.0, 0.0, 1.0]", "direction = [0.0, 0.11, -0.99]")
     rough = {"pbrMetallicRoughness": {"baseColorFactor": [0.3, 0.3, 0.3, 1], "metallicFactor": 0, "roughnessFactor": 1.0}}  # fmt: skip
     smooth = {"pbrMetallicRoughness": {"baseColorFactor": [0.3, 0.3, 0.3, 1], "metallicFactor": 0, "roughnessFactor": 0.25}}  # fmt: skip
-    (r,) = _look(tmp_path, rough, lights=mirror)
-    (s,) = _look(tmp_path, smooth, lights=mirror)
+    (r,) = _look(tmp_path, rough, lights=mirror, shading=shading)
+    (s,) = _look(tmp_path, smooth, lights=mirror, shading=shading)
     assert s.mean() > r.mean() + 25
+    gold = {"pbrMetallicRoughness": {"baseColorFactor": [1, 0.6, 0.1, 1], "metallicFactor": 1, "roughnessFactor": 0.25}}  # fmt: skip
+    dim = mirror.replace("intensity = 1.0", "intensity = 0.15")  # not to saturate to white
+    (g,) = _look(tmp_path, gold, lights=dim, shading=shading)
+    paint = {"pbrMetallicRoughness": {**gold["pbrMetallicRoughness"], "metallicFactor": 0}}
+    (p,) = _look(tmp_path, paint, lights=dim, shading=shading)
+    # The metal reflects its own colour (F0 = base colour), paint a faint white (F0 = 0.04).
+    assert g[0] > p[0] + 40 and g[0] - g[2] > p[0] - p[2] + 40
 
 
 def _draco_pack(tmp_path: Path) -> tuple[Path, Path]:

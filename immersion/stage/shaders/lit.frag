@@ -77,14 +77,17 @@ void main() {
 #ifdef SHADOW_MAP
     float a2 = rough * rough * rough * rough;
     float q = nh * nh * (a2 - 1.0) + 1.0;
-    vec3 fresnel = f0 + (1.0 - f0) * pow(1.0 - max(dot(v, h), 0.0), 5.0);
+    // Schlick's Fresnel, its grazing rise capped by the roughness (no light to rim rough cloth).
+    vec3 fresnel = f0 + (max(vec3(1.0 - rough), f0) - f0) * pow(1.0 - max(dot(v, h), 0.0), 5.0);
     vec3 spec = fresnel * (a2 / (3.14159 * q * q)) * 0.25 * nl;
 #else
     float shininess = clamp(2.0 / (rough * rough * rough * rough) - 2.0, 1.0, 256.0);
     vec3 spec = f0 * (shininess + 8.0) / 25.13 * pow(nh, shininess) * nl;
 #endif
     // No environment to reflect: a metal keeps half its colour as diffuse instead of none.
-    vec3 c = base.rgb * (1.0 - 0.5 * metal) * light + spec * key_c;
+    // The highlight fades out towards roughness 1 (matte cloth and skin, untextured sets keep
+    // their look; a rough lobe is mostly what an environment would have lit).
+    vec3 c = base.rgb * (1.0 - 0.5 * metal) * light + spec * key_c * (1.0 - rough * rough);
     if (u_shade.w > 0.5) {  // MToon: shade colour where the light is weak, base where strong
         float k = clamp(max(light.r, max(light.g, light.b)), 0.0, 1.0);
         c = mix(u_shade.rgb * tex.rgb, base.rgb, smoothstep(0.15, 0.5, k)) * min(2.0 * k, 1.0);
