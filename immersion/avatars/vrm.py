@@ -8,6 +8,7 @@ VRM 0.x (``VRM``) faces -Z and is turned round. A plain glTF humanoid needs a bo
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,8 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
         names = {n.get("name") for n in nodes}
         if bone_map is None:
             bone_map = {b.vrm_name: b.vrm_name for b in Bone if b.vrm_name in names}
+            if not bone_map:
+                bone_map = mixamo_bone_map(names)
         bones = {}
         for k, v in bone_map.items():
             if k not in _KNOWN:
@@ -153,6 +156,48 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
 
 
 _KNOWN = {b.vrm_name for b in Bone}
+
+# Mixamo's joint names (as Mixamo, MakeHuman and most DCC exports spell them) → VRM bone names.
+_MIXAMO = {
+    "Hips": "hips", "Spine": "spine", "Spine1": "chest", "Spine2": "upperChest",
+    "Neck": "neck", "Head": "head",
+}  # fmt: skip
+for _side, _s in (("Left", "left"), ("Right", "right")):
+    _MIXAMO.update(
+        {
+            f"{_side}Shoulder": f"{_s}Shoulder", f"{_side}Arm": f"{_s}UpperArm",
+            f"{_side}ForeArm": f"{_s}LowerArm", f"{_side}Hand": f"{_s}Hand",
+            f"{_side}UpLeg": f"{_s}UpperLeg", f"{_side}Leg": f"{_s}LowerLeg",
+            f"{_side}Foot": f"{_s}Foot", f"{_side}ToeBase": f"{_s}Toes",
+            f"{_side}HandThumb1": f"{_s}ThumbMetacarpal", f"{_side}HandThumb2": f"{_s}ThumbProximal",
+            f"{_side}HandThumb3": f"{_s}ThumbDistal",
+        }
+    )  # fmt: skip
+    for _finger, _f in (
+        ("Index", "Index"),
+        ("Middle", "Middle"),
+        ("Ring", "Ring"),
+        ("Pinky", "Little"),
+    ):
+        for _n, _seg in ((1, "Proximal"), (2, "Intermediate"), (3, "Distal")):
+            _MIXAMO[f"{_side}Hand{_finger}{_n}"] = f"{_s}{_f}{_seg}"
+
+
+def mixamo_bone_map(names: set[Any]) -> dict[str, str]:
+    """VRM bone name → node name for a skeleton with Mixamo's joint names (``mixamorig:Hips``,
+    any ``mixamorigN:`` prefix or none), limited to the bones this skeleton knows; {} if the
+    nodes are not named so."""
+    hips = [n for n in names if isinstance(n, str) and re.fullmatch(r"(mixamorig\d*[:_])?Hips", n)]
+    if len(hips) != 1:
+        return {}
+    prefix = hips[0][: -len("Hips")]
+    return {
+        vrm: prefix + mixamo
+        for mixamo, vrm in _MIXAMO.items()
+        if vrm in _KNOWN and prefix + mixamo in names
+    }
+
+
 MAX_BONE_MAP_BYTES = 64 << 10
 
 
