@@ -102,8 +102,9 @@ class AvatarActor:
         parent_frame = g @ local_r.transpose(0, 2, 1)
         translations = np.array([t for _, t in rest_local])
         rig = Rig(
-            bones, g, parent_frame, np.array(rest_pos), basis, translations[bones.index(Bone.HIPS)]
-        )
+            bones, g, parent_frame, np.array(rest_pos), basis,
+            translations[bones.index(Bone.HIPS)], name=path.name,
+        )  # fmt: skip
         out = cls(path, spec, node, actor, rig, controls, translations)
         out._load_face(doc.json)
         return out
