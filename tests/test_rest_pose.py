@@ -230,6 +230,10 @@ def test_a_rendered_t_pose_of_an_a_pose_avatar_has_level_arms(tmp_path: Path) ->
             assert "licence:     not stated" in shown.stdout and "performers" not in shown.stdout
             stage.place_avatar(actor, stage.pack.marks[0])
             stage.show(Pose.rest())
+            first = stage.target.rgb().copy()
+            stage.show(None)
+            # The first frame after loading already shows the pose, not the file's rest.
+            assert np.array_equal(first, stage.target.rgb()), f"{path.name}: a frame late"
             pos = actor.joint_positions()
             for side in ("LEFT", "RIGHT"):
                 root = pos[Bone[f"{side}_UPPER_ARM"]]
@@ -254,9 +258,7 @@ def test_a_rendered_t_pose_of_an_a_pose_avatar_has_level_arms(tmp_path: Path) ->
 
 
 def _avatar_mask(stage: Any) -> np.ndarray:
-    """Pixels the avatar (not its shadow) changes, in the next frame: the first frame after an
-    avatar is loaded still shows its file's rest (Panda updated the Character during this clock
-    frame already), a lag that is the stage's, not the retarget's."""
+    """Pixels the avatar (not its shadow) changes."""
     shadows = stage.root.findAllMatches("avatar-shadow")
     shadows.hide()
     stage.show(None)

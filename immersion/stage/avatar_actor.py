@@ -156,6 +156,9 @@ class AvatarActor:
             ctrl.setMat(LMatrix4f(*space.panda_matrix(r, t)))
         if pose.face is not None:
             self.apply_face(pose.face)
+        # The character may have updated already this clock frame (right after loading it
+        # does), and would then draw the file's rest pose once: bring the joints up to date now.
+        self.actor.getPartBundle("modelRoot").forceUpdate()
 
     def apply_face(self, face: Face) -> None:
         """Set the morph targets whose weight changed, and the eyes."""
