@@ -1,11 +1,15 @@
 """Dressing a posed MakeHuman body: skin, eyes, mouth, lashes, hair and clothes as primitives.
 
-Clothes are cut from MakeHuman's helper surfaces (the tights, the skirt, the hair cap), offset
-outward along their normals and coloured per character; each vertex keeps the rig's weights,
-so they move with the body. Body faces under opaque clothes are dropped (fewer triangles,
-nothing pokes through), all but the last ring under a garment's edge. The skin is one
-generated texture on MakeHuman's UV layout: the character's tone, with lips, eyelids, nails
-and the inside of the mouth from the MPFB2 region masks, and painted eyebrows.
+Clothes are cut from MakeHuman's helper surfaces (the tights, the skirt) along smooth fields
+of the posed position (necklines, hems, a coat's open front: :func:`clip` cuts triangles
+where a field crosses zero, so edges follow curves, not mesh faces), offset outward and
+coloured per character; each vertex keeps (a blend of) the rig's weights, so they move with
+the body. Body faces well under opaque clothes are dropped. Hair is a cap of the head's own
+faces lifted off the skull plus, for long styles, a fall behind the shoulders, both
+alpha-tested (MASK) strand textures baked per pixel from the base mesh's shape; lashes are
+MASK strands too. The skin is one generated texture on MakeHuman's UV layout: the
+character's tone, with lips, eyelids, nails and the inside of the mouth from the MPFB2 region
+masks, and painted eyebrows and scalp.
 """
 
 from __future__ import annotations
@@ -110,7 +114,7 @@ def _sleeves(length: float) -> Field:
 
     def f(m: Marks, p: np.ndarray) -> np.ndarray:
         shoulder, wrist = m.x("leftUpperArm"), m.x("leftHand")
-        return shoulder + length * (wrist - shoulder) - np.abs(p[:, 0])
+        return np.asarray(shoulder + length * (wrist - shoulder) - np.abs(p[:, 0]))
 
     return f
 
@@ -124,7 +128,9 @@ def _neckline(depth: float, width: float, shape: str = "round", back: float = 0.
         front = np.clip((p[:, 2] - m.z("neck") + 0.2) / 0.8, 0.0, 1.0)
         u = np.clip(np.abs(p[:, 0]) / width, 0.0, 1.0)
         dip = (1 - u) if shape == "v" else np.sqrt(np.clip(1 - u * u, 0.0, 1.0))
-        return top - depth * dip * front - back * (1 - front) - p[:, 1]
+        # Rising beyond the neckline's width, so it never cuts the shoulders.
+        rise = 0.8 * np.clip(np.abs(p[:, 0]) - width, 0.0, None)
+        return np.asarray(top + rise - depth * dip * front - back * (1 - front) - p[:, 1])
 
     return f
 
@@ -142,7 +148,7 @@ def _opening(top: float, bottom: float, joint: str = "upperChest", tail: float =
         y0, y1 = m.y("hips"), m.y(joint)
         s = np.clip((p[:, 1] - y0) / (y1 - y0), 0.0, None)
         w = bottom + (top - bottom) * s**1.5 + tail * np.clip(y0 - p[:, 1], 0.0, None)
-        return np.maximum(np.abs(p[:, 0]) - w, -_front(m, p))
+        return np.asarray(np.maximum(np.abs(p[:, 0]) - w, -_front(m, p)))
 
     return f
 
@@ -226,18 +232,18 @@ def _lapels(m: Marks, p: np.ndarray) -> np.ndarray:
 
 def _tie(m: Marks, p: np.ndarray) -> np.ndarray:
     width = 0.22 + 0.12 * (m.y("neck") - p[:, 1]) / 4
-    return np.min([width - np.abs(p[:, 0]), _front(m, p), _above("hips", 0.8)(m, p),
-                   HIGH(m, p)], axis=0)  # fmt: skip
+    return np.asarray(np.min([width - np.abs(p[:, 0]), _front(m, p), _above("hips", 0.8)(m, p),
+                   HIGH(m, p)], axis=0))  # fmt: skip
 
 
 def _chevron(m: Marks, p: np.ndarray) -> np.ndarray:
-    return p[:, 1] - m.y("upperChest") - 0.5 + 0.35 * np.abs(p[:, 0])
+    return np.asarray(p[:, 1] - m.y("upperChest") - 0.5 + 0.35 * np.abs(p[:, 0]))
 
 
 OUTFITS: dict[str, Outfit] = {
     "trench-coat": Outfit((
         _shoes("#2a211c"),
-        _legs("#34343a", length=0.97),
+        _legs("#34343a", length=0.97, offset=0.08),
         _top("#d8d2c2", sleeves=0.95, neck=HIGH, offset=0.06, hem=0.5, name="shirt"),
         Garment("tie", "tights", "#5a1f22", _tie, 0.09),
         Garment("coat", "tights", "#8a7352",
@@ -248,7 +254,7 @@ OUTFITS: dict[str, Outfit] = {
     )),
     "suit": Outfit((
         _shoes("#1d1a18"),
-        _legs("#3b3f4a", length=0.97),
+        _legs("#3b3f4a", length=0.97, offset=0.08),
         _top("#e8e4da", sleeves=0.95, neck=HIGH, offset=0.06, hem=0.5, name="shirt"),
         Garment("jacket", "tights", "#3b3f4a",
                 _all(_sleeves(0.97), HIGH, _above("hips", -0.9), _opening(0.9, 0.25)), 0.1),
@@ -269,7 +275,7 @@ OUTFITS: dict[str, Outfit] = {
     )),
     "sheriff": Outfit((
         _shoes("#4a2e1c", shaft=0.5),
-        _legs("#4b5366", length=0.97),
+        _legs("#4b5366", length=0.97, offset=0.08),
         _top("#c9b48f", sleeves=0.97, offset=0.06, neck=HIGH, hem=0.5, name="shirt"),
         Garment("vest", "tights", "#5b3b26",
                 _all(_sleeves(-0.07), V_NECK, _above("hips", 0.2), _opening(0.35, 0.05)), 0.11),
@@ -284,8 +290,8 @@ OUTFITS: dict[str, Outfit] = {
     )),
     "kid": Outfit((
         _shoes("#a8322b", shaft=0.1),
-        _legs("#3d5f8f", length=0.38, name="shorts"),
-        _top("#d9b03c", sleeves=0.3, offset=0.07, neck=CREW, name="t-shirt"),
+        _legs("#3d5f8f", length=0.38, offset=0.09, name="shorts"),
+        _top("#d9b03c", sleeves=0.3, offset=0.07, neck=CREW, hem=0.4, name="t-shirt"),
     )),
 }  # fmt: skip
 
