@@ -145,7 +145,9 @@ def main() -> None:
         row = [label]
         for pack in packs:
             stage = Stage.open(pack, path, width=1280, height=720, shading=args.shading)
-            row.append(f"{statistics.median(frame_times(stage, args.frames // 2, moving_pose)):.1f}")
+            row.append(
+                f"{statistics.median(frame_times(stage, args.frames // 2, moving_pose)):.1f}"
+            )
             stage.close()
         cast_rows.append(row)
     print_table(
@@ -190,8 +192,7 @@ def main() -> None:
 
     apply_ms.sort()
     print_table(
-        f"Pose apply (rig maths + {len(Bone)} joints set in Panda3D), ms per frame; "
-        "target <= 1 ms",
+        f"Pose apply (rig maths + {len(Bone)} joints set in Panda3D), ms per frame; target <= 1 ms",
         ["median", "p95", "max"],
         [
             [
