@@ -143,7 +143,7 @@ class Rig:
     """
 
     __slots__ = (
-        "_contacts", "_hips", "_pos_n", "anchors", "basis", "bones", "correction",
+        "_chain", "_contacts", "_hips", "_pos_n", "anchors", "basis", "bones", "correction",
         "hips_translation", "parent_frame", "rest_global", "rest_position",
     )  # fmt: skip
 
@@ -185,6 +185,13 @@ class Rig:
                     p = self._pos_n[index[b]].copy()
                     p[1] = 0.0
                     self._contacts.append((index[b], p))
+        # The joints the floor contact depends on: hips to feet (not the arms or fingers).
+        chain: set[int] = set()
+        for i, _ in self._contacts:
+            while i >= 0 and i not in chain:
+                chain.add(i)
+                i = int(self.anchors[i])
+        self._chain = sorted(chain)  # parents before children, as bones are
 
     def solve(self, pose: Pose) -> tuple[F, F]:
         """Local joint rotations (n, 3, 3) for ``bones``, and the hips' local translation."""
@@ -209,7 +216,8 @@ class Rig:
         turns each bone from its rest, so the rest's own lean is undone first."""
         pos_n = self._pos_n
         posed = np.empty_like(pos_n)
-        for i, a in enumerate(self.anchors):
+        for i in self._chain:
+            a = self.anchors[i]
             if a < 0:
                 posed[i] = pos_n[i]
             else:
