@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from immersion.errors import AssetError
+from immersion.gltf_draco import EXTENSION as DRACO
+from immersion.gltf_draco import decode_draco, uses_draco
 from immersion.safe_files import MAX_FILE_BYTES, image_size, read_bounded, resolve_inside
 
 
@@ -35,6 +37,9 @@ class Limits:
     accessors: int = 200_000
     depth: int = 128
     image_pixels: int = 256 << 20
+    # Draco-compressed meshes, decoded (over the whole file): about 100 MB of vertex data.
+    decoded_vertices: int = 4_000_000
+    decoded_indices: int = 12_000_000
 
 
 @dataclass
@@ -69,6 +74,11 @@ def inspect_glb_bytes(
     _check_counts(doc, name, limits)
     buffers = _load_buffers(doc, glb_bin, path.parent, root, name, limits)
     _check_views_and_accessors(doc, buffers, name)
+    if uses_draco(doc):  # decoded into plain accessors, checked again like any others
+        doc, buffers = decode_draco(
+            doc, buffers, name, limits.decoded_vertices, limits.decoded_indices
+        )
+        _check_views_and_accessors(doc, buffers, name)
     _check_nodes(doc, name, limits)
     _check_meshes(doc, buffers, name)
     _check_skins(doc, buffers, name)
@@ -735,7 +745,7 @@ def _check_top(doc: dict[str, Any], name: str) -> None:
 # What the loader does something with when a file requires it (read from panda3d-gltf 1.3.0's
 # Converter); VRM's own extensions are read by immersion.avatars.vrm.
 SUPPORTED_EXTENSIONS = frozenset(
-    {"KHR_lights_punctual", "KHR_texture_transform", "KHR_materials_ior", "VRMC_vrm", "VRM"}
+    {"KHR_lights_punctual", "KHR_texture_transform", "KHR_materials_ior", "VRMC_vrm", "VRM", DRACO}
 )
 _UNSUPPORTED_NODE_EXTENSIONS = ("BLENDER_physics", "PANDA3D_physics_collision_shapes", "KHR_lights")
 _TOP_LISTS = (

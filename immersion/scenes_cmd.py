@@ -47,6 +47,8 @@ def run_validate(args: argparse.Namespace) -> int:
         )
         return 1
     pack = load_pack(path)
+    for warning in pack.warnings:
+        print(warning, file=sys.stderr)
     print(
         f"{path}: valid — {pack.title}: {len(pack.marks)} marks, {len(pack.cameras)} cameras, {len(pack.lights)} lights"
     )
@@ -94,18 +96,24 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_avatar_show(args: argparse.Namespace) -> int:
-    from immersion.avatars.vrm import inspect_avatar, load_bone_map
+    from immersion.avatars.vrm import NOT_STATED, inspect_avatar, load_bone_map
+    from immersion.stage.materials import material_warnings
 
     path = find_avatar(args.avatar)
-    _, spec = inspect_avatar(path, load_bone_map(args.bone_map) if args.bone_map else None)
+    doc, spec = inspect_avatar(path, load_bone_map(args.bone_map) if args.bone_map else None)
     lic = spec.licence
     print(
         f"{path}: {'VRM ' + spec.version if spec.version != 'gltf' else 'glTF humanoid'}, {len(spec.bones)} humanoid bones"
     )
     print(f"  title:       {lic.title}")
     print(f"  authors:     {lic.authors or 'unknown'}")
-    print(f"  licence:     {lic.licence or 'none stated'}")
-    print(f"  performers:  {lic.performers}")
-    print(f"  commercial:  {lic.commercial}")
-    print(f"  credit:      {lic.credit}")
+    if not lic.stated:
+        print(f"  licence:     {NOT_STATED} (no licence metadata: check its rights yourself)")
+    else:
+        print(f"  licence:     {lic.licence or 'none stated'}")
+        print(f"  performers:  {lic.performers}")
+        print(f"  commercial:  {lic.commercial}")
+        print(f"  credit:      {lic.credit}")
+    for warning in material_warnings(doc.json):
+        print(f"  {warning}")
     return 0

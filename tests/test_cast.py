@@ -264,3 +264,49 @@ def test_avatars_list_json_lists_the_cast() -> None:
         row = by_name[spec.name]
         assert row["licence"] == LICENCE_URL and 10_000 < row["triangles"] <= 40_000
         assert Path(row["path"]).is_file()
+
+
+@pytest.mark.pure
+def test_clip_cuts_along_the_field_and_blends_the_new_corners_weights() -> None:
+    from immersion.avatars.outfits import Piece, clip
+
+    # A unit square (two triangles) over rig rows 0..3; keep x >= 0.25.
+    pos = np.array([[0.0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]])
+    piece = Piece(0, np.arange(4), pos, np.tile([0.0, 0, 1], (4, 1)),
+                  np.array([[0, 1, 2], [0, 2, 3]], np.uint32))  # fmt: skip
+    cut = clip(piece, pos[:, 0] - 0.25)
+    assert cut.positions[:, 0].min() == pytest.approx(0.25)
+    a, b, c = (cut.positions[cut.triangles[:, k]] for k in range(3))
+    area = np.linalg.norm(np.cross(b - a, c - a), axis=1).sum() / 2
+    assert area == pytest.approx(0.75)
+    # Every triangle keeps the original winding (normals along +Z).
+    assert (np.cross(b - a, c - a)[:, 2] > 0).all()
+    table = np.eye(4)  # row i: all weight on joint i
+    w = cut.weights(table)
+    assert w.sum(axis=1) == pytest.approx(np.ones(len(w)))
+    on_edge = np.isclose(cut.positions[:, 0], 0.25) & np.isclose(cut.positions[:, 1], 0.0)
+    assert w[on_edge][0] == pytest.approx([0.75, 0.25, 0, 0])
+
+
+@pytest.mark.parametrize("spec", CAST, ids=[c.name for c in CAST])
+def test_hair_and_lashes_are_alpha_tested_strand_textures(spec: Any) -> None:
+    import io
+
+    from PIL import Image
+
+    doc, binary = _doc(avatars_dir() / f"{spec.name}.vrm")
+    used = {p["material"] for p in doc["meshes"][0]["primitives"]}
+    by_name = {m["name"]: i for i, m in enumerate(doc["materials"])}
+    names = ["hair", "eyelashes"] + (["hair-long"] if spec.hair_style == "long" else [])
+    for name in names:
+        assert name in by_name and by_name[name] in used, name
+        mat = doc["materials"][by_name[name]]
+        assert mat["alphaMode"] == "MASK" and mat.get("doubleSided"), name
+        tex = doc["textures"][mat["pbrMetallicRoughness"]["baseColorTexture"]["index"]]
+        view = doc["bufferViews"][doc["images"][tex["source"]]["bufferView"]]
+        raw = binary[view.get("byteOffset", 0) : view.get("byteOffset", 0) + view["byteLength"]]
+        with Image.open(io.BytesIO(raw)) as img:
+            assert img.mode == "RGBA" and max(img.size) <= 2048, name
+            alpha = np.asarray(img)[..., 3]
+        # Strands: holes and hair both, not a solid card.
+        assert (alpha < 128).mean() > 0.05 and (alpha >= 128).mean() > 0.02, name

@@ -360,9 +360,8 @@ def _primitives(
     out = []
     for material in sorted({p.material for p in pieces}):
         mine = [p for p in pieces if p.material == material]
-        offsets = np.cumsum([0] + [len(p.vids) for p in mine])
-        vids = np.concatenate([p.vids for p in mine])
-        w = weights[vids]
+        offsets = np.cumsum([0] + [len(p.positions) for p in mine])
+        w = np.concatenate([p.weights(weights) for p in mine])
         # A vertex no bone holds (none in MakeHuman's weights, but never trust that) follows
         # the root.
         w[w.sum(axis=1) <= 0, 0] = 1.0
@@ -376,7 +375,9 @@ def _primitives(
             morphs = (
                 np.concatenate(
                     [
-                        p.morphs if p.morphs is not None else np.zeros((n_targets, len(p.vids), 3))
+                        p.morphs
+                        if p.morphs is not None
+                        else np.zeros((n_targets, len(p.positions), 3))
                         for p in mine
                     ],
                     axis=1,

@@ -196,13 +196,16 @@ def write_skinned_glb(
 
 @dataclass(frozen=True)
 class Material:
-    """A metallic-roughness material; ``texture`` is PNG or JPEG bytes (base colour)."""
+    """A metallic-roughness material; ``texture`` is PNG or JPEG bytes (base colour);
+    ``alpha`` is glTF's alphaMode ("MASK": the texture's alpha below ``cutoff`` is a hole)."""
 
     name: str
     color: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
     texture: bytes | None = None
     roughness: float = 0.8
     double_sided: bool = False
+    alpha: str = "OPAQUE"
+    cutoff: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -291,6 +294,10 @@ def skinned_glb(
         mat: dict[str, Any] = {"name": m.name, "pbrMetallicRoughness": pbr}
         if m.double_sided:
             mat["doubleSided"] = True
+        if m.alpha != "OPAQUE":
+            mat["alphaMode"] = m.alpha
+            if m.alpha == "MASK":
+                mat["alphaCutoff"] = m.cutoff
         gltf_mats.append(mat)
 
     first_joint = 2

@@ -1,11 +1,15 @@
 """Dressing a posed MakeHuman body: skin, eyes, mouth, lashes, hair and clothes as primitives.
 
-Clothes are cut from MakeHuman's helper surfaces (the tights, the skirt, the hair cap), offset
-outward along their normals and coloured per character; each vertex keeps the rig's weights,
-so they move with the body. Body faces under opaque clothes are dropped (fewer triangles,
-nothing pokes through), all but the last ring under a garment's edge. The skin is one
-generated texture on MakeHuman's UV layout: the character's tone, with lips, eyelids, nails
-and the inside of the mouth from the MPFB2 region masks, and painted eyebrows.
+Clothes are cut from MakeHuman's helper surfaces (the tights, the skirt) along smooth fields
+of the posed position (necklines, hems, a coat's open front: :func:`clip` cuts triangles
+where a field crosses zero, so edges follow curves, not mesh faces), offset outward and
+coloured per character; each vertex keeps (a blend of) the rig's weights, so they move with
+the body. Body faces well under opaque clothes are dropped. Hair is a cap of the head's own
+faces lifted off the skull plus, for long styles, a fall behind the shoulders, both
+alpha-tested (MASK) strand textures baked per pixel from the base mesh's shape; lashes are
+MASK strands too. The skin is one generated texture on MakeHuman's UV layout: the
+character's tone, with lips, eyelids, nails and the inside of the mouth from the MPFB2 region
+masks, and painted eyebrows and scalp.
 """
 
 from __future__ import annotations
@@ -67,183 +71,235 @@ EYES = {"brown": "#5b3a1e", "hazel": "#7a6030", "green": "#4f7040", "blue": "#4a
         "grey": "#6f7880"}  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Region:
-    """Where on the body: vertices whose strongest joint is one of ``joints`` and whose place
-    along that joint's bone (0 at the joint, 1 at the next) is within ``t``."""
+class Marks:
+    """Landmarks of the posed T-pose body (decimetres): the VRM joints by name."""
 
-    joints: frozenset[str]
-    t: tuple[float, float] = (-9.0, 9.0)
+    def __init__(self, names: list[str], joints: np.ndarray) -> None:
+        self.at = {n: np.asarray(joints[i], dtype=np.float64) for i, n in enumerate(names)}
+
+    def x(self, name: str) -> float:
+        return float(self.at[name][0])
+
+    def y(self, name: str) -> float:
+        return float(self.at[name][1])
+
+    def z(self, name: str) -> float:
+        return float(self.at[name][2])
+
+
+# A garment's extent: a smooth function of the posed position, >= 0 on the garment, so its
+# edges are cut along curves (necklines, hems, a coat's opening) rather than mesh faces.
+Field = Callable[[Marks, np.ndarray], np.ndarray]
+
+
+def _all(*fields: Field) -> Field:
+    return lambda m, p: np.min([f(m, p) for f in fields], axis=0)
+
+
+def _any(*fields: Field) -> Field:
+    return lambda m, p: np.max([f(m, p) for f in fields], axis=0)
+
+
+def _below(joint: str, dy: float = 0.0) -> Field:
+    return lambda m, p: m.y(joint) + dy - p[:, 1]
+
+
+def _above(joint: str, dy: float = 0.0) -> Field:
+    return lambda m, p: p[:, 1] - m.y(joint) - dy
+
+
+def _sleeves(length: float) -> Field:
+    """Arms (along ±X in the T-pose) covered to ``length`` of the way from the shoulder joint
+    to the wrist; a negative length cuts inside the shoulder (an armhole)."""
+
+    def f(m: Marks, p: np.ndarray) -> np.ndarray:
+        shoulder, wrist = m.x("leftUpperArm"), m.x("leftHand")
+        return np.asarray(shoulder + length * (wrist - shoulder) - np.abs(p[:, 0]))
+
+    return f
+
+
+def _neckline(depth: float, width: float, shape: str = "round", back: float = 0.0) -> Field:
+    """Below a neckline ``depth`` dm under the base of the neck at the front (V or round),
+    ``width`` dm wide, ``back`` dm lower at the back."""
+
+    def f(m: Marks, p: np.ndarray) -> np.ndarray:
+        top = m.y("neck") - 0.45
+        front = np.clip((p[:, 2] - m.z("neck") + 0.2) / 0.8, 0.0, 1.0)
+        u = np.clip(np.abs(p[:, 0]) / width, 0.0, 1.0)
+        dip = (1 - u) if shape == "v" else np.sqrt(np.clip(1 - u * u, 0.0, 1.0))
+        # Rising beyond the neckline's width, so it never cuts the shoulders.
+        rise = 0.8 * np.clip(np.abs(p[:, 0]) - width, 0.0, None)
+        return np.asarray(top + rise - depth * dip * front - back * (1 - front) - p[:, 1])
+
+    return f
+
+
+def _front(m: Marks, p: np.ndarray) -> np.ndarray:
+    """> 0 in front of the body's middle plane (by the chest)."""
+    return p[:, 2] - m.z("chest") - 0.4
+
+
+def _opening(top: float, bottom: float, joint: str = "upperChest", tail: float = 0.0) -> Field:
+    """An open front: none where |x| < half-width, ``top`` dm at ``joint``'s height, narrowing
+    to ``bottom`` at the hips (and widening by ``tail`` per dm below them: a coat's split)."""
+
+    def f(m: Marks, p: np.ndarray) -> np.ndarray:
+        y0, y1 = m.y("hips"), m.y(joint)
+        s = np.clip((p[:, 1] - y0) / (y1 - y0), 0.0, None)
+        w = bottom + (top - bottom) * s**1.5 + tail * np.clip(y0 - p[:, 1], 0.0, None)
+        return np.asarray(np.maximum(np.abs(p[:, 0]) - w, -_front(m, p)))
+
+    return f
+
+
+def _band(joint: str, dy: float, half: float) -> Field:
+    """A horizontal band ``half`` dm either side of ``joint``'s height + ``dy`` (a belt)."""
+    return lambda m, p: half - np.abs(p[:, 1] - m.y(joint) - dy)
 
 
 @dataclass(frozen=True)
 class Garment:
-    """``source``: "tights" (cut by ``regions``), "skirt" (its top ``length`` fraction) or
-    "hair"; ``offset`` outward in decimetres; ``hides``: body faces under it are dropped."""
+    """``source``: "tights" or "skirt" (MakeHuman's helper surfaces), cut to ``keep`` >= 0 and
+    offset outward ``offset`` dm; ``hides``: body faces well under it are dropped."""
 
     name: str
     source: str
     colour: str
-    regions: tuple[Region, ...] = ()
+    keep: Field
     offset: float = 0.06
-    length: float = 1.0
     hides: bool = True
 
 
-def _sided(*names: str) -> frozenset[str]:
-    return frozenset(f"{s}{n}" for n in names for s in ("left", "right"))
-
-
-TORSO = frozenset({"hips", "spine", "chest", "upperChest"}) | _sided("Shoulder")
-UPPER_TORSO = frozenset({"spine", "chest", "upperChest"}) | _sided("Shoulder")
-ARMS = _sided("UpperArm")
-FOREARMS = _sided("LowerArm")
-THIGHS = _sided("UpperLeg")
-SHINS = _sided("LowerLeg")
-FEET = _sided("Foot", "Toes")
-
-
-def _top(colour: str, *, sleeves: float, offset: float = 0.07, name: str = "top") -> Garment:
-    """A shirt/jacket: torso and arms; ``sleeves`` 0..1 of the arm's length (upper, fore)."""
-    regions = [
-        Region(TORSO - {"hips"}),
-        Region(ARMS, (-9.0, min(sleeves * 2, 1.0) if sleeves < 0.5 else 9.0)),
-    ]
-    if sleeves > 0.5:
-        regions.append(Region(FOREARMS, (-9.0, (sleeves - 0.5) * 2)))
-    return Garment(name, "tights", colour, tuple(regions), offset)
+def _top(colour: str, *, sleeves: float, neck: Field, offset: float = 0.07,
+         hem: float = -0.6, name: str = "top") -> Garment:  # fmt: skip
+    """A shirt or jacket down to ``hem`` dm from the hips joint."""
+    return Garment(name, "tights", colour, _all(_sleeves(sleeves), neck, _above("hips", hem)),
+                   offset)  # fmt: skip
 
 
 def _legs(colour: str, *, length: float, offset: float = 0.05, name: str = "trousers") -> Garment:
-    """Trousers/shorts: the thighs and ``length`` 0..1 of the legs (thigh then shin)."""
-    regions = [Region(frozenset({"hips"})), Region(THIGHS, (-9.0, min(length * 2, 1.0)))]
-    if length > 0.5:
-        regions.append(Region(SHINS, (-9.0, (length - 0.5) * 2)))
-    return Garment(name, "tights", colour, tuple(regions), offset)
+    """Trousers/shorts from the waist, ``length`` 0..1 of the way from the hip to the ankle."""
+
+    def hem(m: Marks, p: np.ndarray) -> np.ndarray:
+        hip, ankle = m.y("leftUpperLeg"), m.y("leftFoot")
+        return p[:, 1] - (hip - length * (hip - ankle))
+
+    return Garment(name, "tights", colour, _all(_below("hips", 0.9), hem), offset)
 
 
 def _shoes(colour: str, *, shaft: float = 0.08, offset: float = 0.07) -> Garment:
-    """Shoes or boots: the feet and the last ``shaft`` fraction of the shin."""
-    return Garment(
-        "shoes", "tights", colour, (Region(FEET), Region(SHINS, (1 - shaft, 9.0))), offset
-    )
+    """Shoes or boots: the feet and the last ``shaft`` of the shin."""
+
+    def f(m: Marks, p: np.ndarray) -> np.ndarray:
+        knee, ankle = m.y("leftLowerLeg"), m.y("leftFoot")
+        return ankle + shaft * (knee - ankle) + 0.3 - p[:, 1]
+
+    return Garment("shoes", "tights", colour, f, offset)
+
+
+def _skirt(colour: str, length: float, offset: float, name: str = "skirt",
+           split: Field | None = None) -> Garment:  # fmt: skip
+    """The skirt helper from the waist down to ``length`` of the way to its hem (at the shins)."""
+
+    def f(m: Marks, p: np.ndarray) -> np.ndarray:
+        top, hem = m.y("hips") + 1.4, m.y("leftFoot") + 0.4
+        out = p[:, 1] - (top - length * (top - hem))
+        return out if split is None else np.minimum(out, split(m, p))
+
+    return Garment(name, "skirt", colour, f, offset, hides=False)
+
+
+CREW = _neckline(0.35, 1.0)
+SCOOP = _neckline(1.5, 1.5, back=0.3)
+V_NECK = _neckline(1.3, 1.0, "v")
+HIGH = _neckline(0.1, 1.0)
 
 
 @dataclass(frozen=True)
 class Outfit:
-    garments: tuple[Garment, ...]  # earlier ones win a contested patch of the tights
-    hair_offset: float = 0.05
+    garments: tuple[Garment, ...]  # inner first; each lies farther out by its offset
+
+
+COAT_OPEN = _opening(1.05, 0.3)
+
+
+def _lapels(m: Marks, p: np.ndarray) -> np.ndarray:
+    """A strip along the coat's open front, from the belt up."""
+    edge = COAT_OPEN(m, p)
+    return np.minimum(np.minimum(edge, 0.3 - edge), _above("hips", 1.6)(m, p))
+
+
+def _tie(m: Marks, p: np.ndarray) -> np.ndarray:
+    width = 0.22 + 0.12 * (m.y("neck") - p[:, 1]) / 4
+    return np.asarray(np.min([width - np.abs(p[:, 0]), _front(m, p), _above("hips", 0.8)(m, p),
+                   HIGH(m, p)], axis=0))  # fmt: skip
+
+
+def _chevron(m: Marks, p: np.ndarray) -> np.ndarray:
+    return np.asarray(p[:, 1] - m.y("upperChest") - 0.5 + 0.35 * np.abs(p[:, 0]))
 
 
 OUTFITS: dict[str, Outfit] = {
-    "trench-coat": Outfit(
-        (
-            _shoes("#2a211c"),
-            _top("#8a7352", sleeves=0.97, offset=0.12, name="coat"),
-            _legs("#34343a", length=0.97),
-            Garment("coat-tail", "skirt", "#8a7352", offset=0.16, length=0.62, hides=False),
-        )
-    ),
-    "suit": Outfit(
-        (
-            _shoes("#1d1a18"),
-            _top("#3b3f4a", sleeves=0.97, offset=0.09, name="jacket"),
-            _legs("#3b3f4a", length=0.97),
-        )
-    ),
-    "starship-uniform": Outfit(
-        (
-            _shoes("#15161a", shaft=0.55),
-            Garment(
-                "yoke",
-                "tights",
-                "#b8322c",
-                (Region(frozenset({"upperChest"}) | _sided("Shoulder")),),
-                0.08,
-            ),
-            _top("#1f3554", sleeves=0.97, offset=0.07, name="tunic"),
-            _legs("#191b22", length=0.97),
-        )
-    ),
-    "saloon-dress": Outfit(
-        (
-            _shoes("#1a1414"),
-            _top("#7c1f2a", sleeves=0.3, offset=0.06, name="bodice"),
-            Garment("skirt", "skirt", "#7c1f2a", offset=0.1, length=0.92, hides=False),
-            _legs("#2a2024", length=0.95, offset=0.02, name="stockings"),
-        )
-    ),
-    "sheriff": Outfit(
-        (
-            _shoes("#4a2e1c", shaft=0.5),
-            Garment(
-                "vest",
-                "tights",
-                "#5b3b26",
-                (Region(UPPER_TORSO - _sided("Shoulder"), (-9.0, 9.0)),),
-                0.11,
-            ),
-            _top("#c9b48f", sleeves=0.97, offset=0.07, name="shirt"),
-            _legs("#4b5366", length=0.97),
-        )
-    ),
-    "ranger": Outfit(
-        (
-            _shoes("#3a2818", shaft=0.55),
-            _top("#3f5b35", sleeves=0.97, offset=0.09, name="tunic"),
-            _legs("#5e4a35", length=0.97),
-            Garment("tunic-tail", "skirt", "#3f5b35", offset=0.12, length=0.3, hides=False),
-        )
-    ),
-    "kid": Outfit(
-        (
-            _shoes("#a8322b", shaft=0.1),
-            _top("#d9b03c", sleeves=0.3, offset=0.06, name="t-shirt"),
-            _legs("#3d5f8f", length=0.38, name="shorts"),
-        )
-    ),
-}
-
-# The next joint along each bone, for "how far along it" (t) ----------------------------------
-_NEXT = {"hips": "spine", "spine": "chest", "chest": "upperChest", "upperChest": "neck",
-         "neck": "head"}  # fmt: skip
-for _s in ("left", "right"):
-    _NEXT |= {
-        f"{_s}Shoulder": f"{_s}UpperArm",
-        f"{_s}UpperArm": f"{_s}LowerArm",
-        f"{_s}LowerArm": f"{_s}Hand",
-        f"{_s}Hand": f"{_s}MiddleProximal",
-        f"{_s}UpperLeg": f"{_s}LowerLeg",
-        f"{_s}LowerLeg": f"{_s}Foot",
-        f"{_s}Foot": f"{_s}Toes",
-    }
-
-
-def _labels(
-    points: np.ndarray, weights: np.ndarray, names: list[str], joints: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each point's strongest joint (index) and its place t along that joint's bone."""
-    strongest = np.argmax(weights, axis=1)
-    t = np.full(len(points), 0.5)
-    for j, n in enumerate(names):
-        nxt = _NEXT.get(n)
-        pick = strongest == j
-        if nxt is None or nxt not in names or not pick.any():
-            continue
-        a, b = joints[j], joints[names.index(nxt)]
-        d = b - a
-        t[pick] = (points[pick] - a) @ d / float(d @ d)
-    return strongest, t
-
-
-def _covered(region: Region, strongest: np.ndarray, t: np.ndarray, names: list[str]) -> np.ndarray:
-    ids = [i for i, n in enumerate(names) if n in region.joints]
-    return np.isin(strongest, ids) & (t >= region.t[0]) & (t <= region.t[1])
+    "trench-coat": Outfit((
+        _shoes("#2a211c"),
+        _legs("#34343a", length=0.97, offset=0.08),
+        _top("#d8d2c2", sleeves=0.95, neck=HIGH, offset=0.06, hem=0.5, name="shirt"),
+        Garment("tie", "tights", "#5a1f22", _tie, 0.09),
+        Garment("coat", "tights", "#8a7352",
+                _all(_sleeves(0.97), HIGH, _above("hips", -1.2), COAT_OPEN), 0.13),
+        Garment("lapels", "tights", "#76603f", _all(_lapels, _sleeves(-0.1)), 0.16),
+        Garment("belt", "tights", "#5e4b33", _all(_band("hips", 1.25, 0.2), COAT_OPEN), 0.17),
+        _skirt("#8a7352", 0.55, 0.17, "coat-tail", _opening(1.05, 0.3, tail=0.1)),
+    )),
+    "suit": Outfit((
+        _shoes("#1d1a18"),
+        _legs("#3b3f4a", length=0.97, offset=0.08),
+        _top("#e8e4da", sleeves=0.95, neck=HIGH, offset=0.06, hem=0.5, name="shirt"),
+        Garment("jacket", "tights", "#3b3f4a",
+                _all(_sleeves(0.97), HIGH, _above("hips", -0.9), _opening(0.9, 0.25)), 0.1),
+    )),
+    "starship-uniform": Outfit((
+        _shoes("#15161a", shaft=0.55),
+        _legs("#191b22", length=0.97),
+        _top("#1f3554", sleeves=0.97, offset=0.07, neck=HIGH, name="tunic"),
+        Garment("yoke", "tights", "#b8322c", _all(_sleeves(0.12), HIGH, _chevron), 0.1),
+        Garment("belt", "tights", "#0e1016", _band("hips", 0.9, 0.15), 0.12),
+    )),
+    "saloon-dress": Outfit((
+        _shoes("#1a1414"),
+        _legs("#2a2024", length=0.95, offset=0.02, name="stockings"),
+        _top("#7c1f2a", sleeves=0.3, neck=SCOOP, offset=0.06, name="bodice"),
+        Garment("sash", "tights", "#2a0f14", _band("hips", 1.1, 0.17), 0.1),
+        _skirt("#7c1f2a", 0.95, 0.1),
+    )),
+    "sheriff": Outfit((
+        _shoes("#4a2e1c", shaft=0.5),
+        _legs("#4b5366", length=0.97, offset=0.08),
+        _top("#c9b48f", sleeves=0.97, offset=0.06, neck=HIGH, hem=0.5, name="shirt"),
+        Garment("vest", "tights", "#5b3b26",
+                _all(_sleeves(-0.07), V_NECK, _above("hips", 0.2), _opening(0.35, 0.05)), 0.11),
+        Garment("belt", "tights", "#2e1d12", _band("hips", 0.55, 0.16), 0.1),
+    )),
+    "ranger": Outfit((
+        _shoes("#3a2818", shaft=0.55),
+        _legs("#5e4a35", length=0.97),
+        _top("#3f5b35", sleeves=0.97, offset=0.09, neck=_neckline(0.8, 0.7, "v")),
+        Garment("belt", "tights", "#2e2015", _band("hips", 0.9, 0.17), 0.13),
+        _skirt("#3f5b35", 0.3, 0.13, "tunic-tail"),
+    )),
+    "kid": Outfit((
+        _shoes("#a8322b", shaft=0.1),
+        _legs("#3d5f8f", length=0.38, offset=0.09, name="shorts"),
+        _top("#d9b03c", sleeves=0.3, offset=0.07, neck=CREW, hem=0.4, name="t-shirt"),
+    )),
+}  # fmt: skip
 
 
 @dataclass
 class Piece:
-    """Triangles of one material over mesh vertices ``vids`` (rows of the rig's weights)."""
+    """Triangles of one material. Each vertex's skin weights blend rows of the rig's weights:
+    ``vids`` (n,) one row each, or (n, k) rows mixed by ``mix`` (n, k) (cut or made vertices)."""
 
     material: int
     vids: np.ndarray
@@ -253,6 +309,13 @@ class Piece:
     uvs: np.ndarray | None = None
     colors: np.ndarray | None = None
     morphs: np.ndarray | None = None  # (52, n, 3) decimetres
+    mix: np.ndarray | None = None
+
+    def weights(self, table: np.ndarray) -> np.ndarray:
+        """(n, J) skin weights from the rig's (V, J) ``table``."""
+        if self.mix is None:
+            return np.asarray(table[self.vids])
+        return np.asarray(np.einsum("nk,nkj->nj", self.mix, table[self.vids]))
 
 
 @dataclass
@@ -298,12 +361,86 @@ def _piece(
     )
 
 
+def clip(piece: Piece, f: np.ndarray) -> Piece:
+    """The part of ``piece`` where ``f`` (one value a vertex) >= 0: triangles across the edge
+    are cut where ``f`` crosses zero on their edges, so the edge follows the field's curve."""
+    tris = piece.triangles.astype(np.int64)
+    inside = f >= 0
+    count = inside[tris].sum(axis=1)
+    out = [tris[count == 3]]
+    vids = piece.vids[:, None] if piece.mix is None else piece.vids
+    mix = np.ones((len(vids), 1)) if piece.mix is None else piece.mix
+    n = len(f)
+    new: dict[tuple[int, int], int] = {}
+    pairs: list[tuple[int, int, float]] = []
+
+    def point(a: int, b: int) -> int:
+        key = (min(a, b), max(a, b))
+        if key not in new:
+            t = float(f[key[0]] / (f[key[0]] - f[key[1]]))
+            new[key] = n + len(pairs)
+            pairs.append((key[0], key[1], t))
+        return new[key]
+
+    made = []
+    for tri in tris[(count == 1) | (count == 2)]:
+        ins = inside[tri]
+        odd = int(np.flatnonzero(ins != (ins.sum() == 2))[0])
+        a, b, c = (int(tri[(odd + k) % 3]) for k in range(3))
+        if inside[a]:  # one corner in: a small triangle at it
+            made.append((a, point(a, b), point(a, c)))
+        else:  # two in (b, c): a quad
+            ab, ca = point(a, b), point(c, a)
+            made += [(ab, b, c), (ab, c, ca)]
+    if made:
+        out.append(np.array(made, dtype=np.int64))
+    all_tris = np.concatenate(out)
+    if pairs:
+        ia = np.array([p[0] for p in pairs])
+        ib = np.array([p[1] for p in pairs])
+        t = np.array([p[2] for p in pairs])[:, None]
+
+        def lerp(x: np.ndarray) -> np.ndarray:
+            return np.concatenate([x, x[ia] * (1 - t) + x[ib] * t])
+
+        positions = lerp(piece.positions)
+        normals = lerp(piece.normals)
+        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+        vids = np.concatenate([np.c_[vids, vids], np.c_[vids[ia], vids[ib]]])
+        mix = np.concatenate([np.c_[mix, mix * 0], np.c_[mix[ia] * (1 - t), mix[ib] * t]])
+        uvs = None if piece.uvs is None else lerp(piece.uvs)
+        colors = None if piece.colors is None else lerp(piece.colors)
+        morphs = None
+        if piece.morphs is not None:
+            mo = piece.morphs
+            morphs = np.concatenate([mo, mo[:, ia] * (1 - t) + mo[:, ib] * t], axis=1)
+    else:
+        positions, normals, uvs = piece.positions, piece.normals, piece.uvs
+        colors, morphs = piece.colors, piece.morphs
+    used, inverse = np.unique(all_tris.reshape(-1), return_inverse=True)
+    return Piece(
+        piece.material,
+        vids[used],
+        positions[used],
+        normals[used],
+        inverse.reshape(-1, 3).astype(np.uint32),
+        None if uvs is None else uvs[used],
+        None if colors is None else colors[used],
+        None if morphs is None else morphs[:, used],
+        mix[used],
+    )
+
+
 def _outward(
     normals: np.ndarray, points: np.ndarray, centre_of: Callable[[np.ndarray], np.ndarray]
 ) -> np.ndarray:
     """Flip ``normals`` if most point inward (towards the local bone axis ``centre_of``)."""
     facing = np.einsum("ij,ij->i", normals, points - centre_of(points))
     return -normals if np.median(facing) < 0 else normals
+
+
+# Materials, in primitive order.
+SKIN, FACE, EYES_M, MOUTH, LASHES, HAIR_M, CLOTHES, HAIR_LONG = range(8)
 
 
 def dress(
@@ -316,13 +453,13 @@ def dress(
     body: BodyData,
     head_scale: float,
 ) -> Dressed:
-    """The character's primitives (posed, decimetres) and materials; ``weights`` (V, J) over
-    the VRM joints ``names`` at ``joints`` decide where clothes go."""
+    """The character's primitives (posed, decimetres) and materials; ``names``/``joints`` are
+    the VRM joints (posed) that place the garments' edges."""
     outfit = OUTFITS[spec.outfit]
-    strongest, t = _labels(posed, weights, names, joints)
+    marks = Marks(names, joints)
 
     def axis_centre(points: np.ndarray) -> np.ndarray:
-        # The nearest point on each point's strongest bone (the limb's axis).
+        # The nearest joint to each point (near enough the limb's axis to tell in from out).
         idx = np.argmin(np.linalg.norm(points[:, None, :] - joints[None, :, :], axis=2), axis=1)
         return np.asarray(joints[idx])
 
@@ -337,77 +474,43 @@ def dress(
     body_tris_all = _triangles(quads[body_faces])
     normals = mh.vertex_normals(posed, body_tris_all)
 
-    # Clothes from the tights: each face to the first garment covering all its corners.
-    tights_faces = mesh.groups["helper-tights"]
-    tights_tris = _triangles(quads[tights_faces])
-    t_normals = mh.vertex_normals(posed, tights_tris)
-    tv = np.unique(quads[tights_faces])
-    t_normals[tv] = _outward(t_normals[tv], posed[tv], axis_centre)
-    taken = np.zeros(len(tights_faces), bool)
+    # Clothes: each garment is the helper surface cut along its field, offset outward.
+    surfaces = {}
+    for source in ("tights", "skirt"):
+        faces = mesh.groups[f"helper-{source}"]
+        tris = _triangles(quads[faces])
+        n = mh.vertex_normals(posed, tris)
+        sv = np.unique(quads[faces])
+        n[sv] = _outward(n[sv], posed[sv], axis_centre)
+        surfaces[source] = (tris, n)
     pieces: list[Piece] = []
     hidden_vertex = np.zeros(len(posed), bool)
-    cloth_colours: list[tuple[Piece, np.ndarray]] = []
-    covers = {}
+    body_pts = posed[:BODY_END]
     for g in outfit.garments:
-        if g.source == "tights":
-            cover = np.zeros(len(posed), bool)
-            for r in g.regions:
-                cover |= _covered(r, strongest, t, names)
-            covers[g.name] = cover
-    # A patch where two garments meet (every corner under one or the other) goes to the one
-    # holding its first corner, so no skin shows between them.
-    owner = np.full(len(tights_faces), -1)
-    union = np.zeros(len(posed), bool)
-    for k, g in enumerate(outfit.garments):
-        if g.name in covers:
-            whole = covers[g.name][quads[tights_faces]].all(axis=1) & (owner < 0)
-            owner[whole] = k
-            union |= covers[g.name]
-    seam = (owner < 0) & union[quads[tights_faces]].all(axis=1)
-    for k, g in enumerate(outfit.garments):
-        if g.name in covers:
-            first = covers[g.name][quads[tights_faces[:, None]][:, 0, 0]]
-            owner[seam & first & (owner < 0)] = k
-    for k, g in enumerate(outfit.garments):
-        if g.source == "tights":
-            cover = covers[g.name]
-            mine = owner == k
-            taken |= mine
-            if not mine.any():
-                continue
-            tris = _triangles(quads[tights_faces[mine]])
-            pos = posed + t_normals * g.offset
-            pieces.append(_piece(6, tris, pos, t_normals))
-            cloth_colours.append((pieces[-1], srgb(g.colour)))
-            if g.hides:
-                hidden_vertex[:BODY_END] |= cover[:BODY_END]
-        elif g.source == "skirt":
-            sf = mesh.groups["helper-skirt"]
-            sv = np.unique(quads[sf])
-            top, bottom = posed[sv, 1].max(), posed[sv, 1].min()
-            cut = top - g.length * (top - bottom)
-            keep = (posed[quads[sf], 1] >= cut - 1e-9).all(axis=1)
-            tris = _triangles(quads[sf[keep]])
-            s_normals = mh.vertex_normals(posed, tris)
-            s_normals[sv] = _outward(s_normals[sv], posed[sv], axis_centre)
-            pos = posed + s_normals * g.offset
-            pieces.append(_piece(6, tris, pos, s_normals))
-            cloth_colours.append((pieces[-1], srgb(g.colour)))
+        tris, n = surfaces[g.source]
+        keep = g.keep(marks, posed)
+        near = (keep[tris] > -0.5).any(axis=1)
+        if not near.any():
+            continue
+        whole = _piece(CLOTHES, tris[near], posed + n * g.offset, n)
+        cut = clip(whole, keep[whole.vids])
+        if not len(cut.triangles):
+            continue
+        cut.colors = np.tile(np.r_[linear(srgb(g.colour)), 1.0], (len(cut.positions), 1))
+        pieces.append(cut)
+        if g.hides:
+            hidden_vertex[:BODY_END] |= g.keep(marks, body_pts) > 0.25
 
-    # Body faces: hidden under clothes (but the last ring under a garment's edge stays).
-    edge = hidden_vertex.copy()
+    # Body faces: hidden where every corner is well under a garment.
     body_quads = quads[body_faces]
-    open_face = ~hidden_vertex[body_quads].all(axis=1)
-    edge[np.unique(body_quads[open_face])] = False
-    drop = edge[body_quads].all(axis=1)
-    kept = body_faces[~drop]
+    kept = body_faces[~hidden_vertex[body_quads].all(axis=1)]
     # The face (all the Face Units move, and a ring round it) is its own primitive.
-    near = np.zeros(len(posed), bool)
-    near[touched] = True
-    ring = near[quads[kept]].any(axis=1)
-    near[np.unique(quads[kept[ring]])] = True
-    is_face = near[quads[kept]].any(axis=1)
-    for material, faces in ((0, kept[~is_face]), (1, kept[is_face])):
+    near_face = np.zeros(len(posed), bool)
+    near_face[touched] = True
+    ring = near_face[quads[kept]].any(axis=1)
+    near_face[np.unique(quads[kept[ring]])] = True
+    is_face = near_face[quads[kept]].any(axis=1)
+    for material, faces in ((SKIN, kept[~is_face]), (FACE, kept[is_face])):
         pieces.append(
             _piece(
                 material,
@@ -418,49 +521,43 @@ def dress(
                 mesh.uvs,
             )
         )
-        if material == 1:
+        if material == FACE:
             pieces[-1].morphs = morph_all[:, pieces[-1].vids]
 
-    # Eyes, mouth, lashes, hair.
+    # Eyes, mouth, lashes.
     eye_tris = []
     for side in ("l", "r"):
         eye_tris.append(_triangles(quads[mesh.groups[f"helper-{side}-eye"]]))
     eyes = _piece(
-        2, np.concatenate(eye_tris), posed, mh.vertex_normals(posed, np.concatenate(eye_tris))
-    )
+        EYES_M, np.concatenate(eye_tris), posed,
+        mh.vertex_normals(posed, np.concatenate(eye_tris)),
+    )  # fmt: skip
     eyes.uvs = _eye_uvs(mesh, eyes.vids)
     eyes.morphs = morph_all[:, eyes.vids]
     pieces.append(eyes)
 
     mouth_groups = ["helper-upper-teeth", "helper-lower-teeth", "helper-tongue"]
     mouth_tris = np.concatenate([_triangles(quads[mesh.groups[g]]) for g in mouth_groups])
-    mouth = _piece(3, mouth_tris, posed, mh.vertex_normals(posed, mouth_tris))
+    mouth = _piece(MOUTH, mouth_tris, posed, mh.vertex_normals(posed, mouth_tris))
+    # The teeth a little back behind the lips, so a closed mouth shows none.
+    mouth.positions = mouth.positions + np.array([0.0, 0.0, -0.06]) * head_scale
     tongue = np.isin(mouth.vids, mesh.group_vertices("helper-tongue"))
     mouth.colors = np.where(tongue[:, None], linear(srgb("#b8645f")), linear(srgb("#e6ddc8")))
+    mouth.colors = np.c_[mouth.colors, np.ones(len(mouth.colors))]
     mouth.morphs = morph_all[:, mouth.vids]
     pieces.append(mouth)
 
     lash_groups = [g for g in mesh.groups if "eyelashes" in g]
-    lash_tris = np.concatenate([_triangles(quads[mesh.groups[g]]) for g in lash_groups])
-    lashes = _piece(4, lash_tris, posed, mh.vertex_normals(posed, lash_tris))
+    lash_faces = np.concatenate([mesh.groups[g] for g in lash_groups])
+    lash_tris = _triangles(quads[lash_faces])
+    lashes = _piece(LASHES, lash_tris, posed, mh.vertex_normals(posed, lash_tris),
+                    _triangles(mesh.face_uvs[lash_faces]), mesh.uvs)  # fmt: skip
+    lash_png, lashes.uvs = lash_texture(mesh, lash_faces, lashes)
     lashes.morphs = morph_all[:, lashes.vids]
     pieces.append(lashes)
 
-    hf = mesh.groups["helper-hair"]
-    eyes_at = (joints[names.index("leftEye")] + joints[names.index("rightEye")]) / 2
-    hf = hf[_hair_kept(posed[quads[hf]], eyes_at, spec.hair_style)]
-    hair_tris = _triangles(quads[hf])
-    h_normals = mh.vertex_normals(posed, hair_tris)
-    hv = np.unique(quads[hf])
-    head = joints[names.index("head")] if "head" in names else posed[hv].mean(axis=0)
-    h_normals[hv] = _outward(h_normals[hv], posed[hv], lambda p: np.broadcast_to(head, p.shape))
-    pieces.append(_piece(5, hair_tris, posed + h_normals * outfit.hair_offset, h_normals))
-
-    for piece, colour in cloth_colours:
-        piece.colors = np.tile(linear(colour), (len(piece.vids), 1))
-    for p in pieces:
-        if p.colors is not None:
-            p.colors = np.c_[p.colors, np.ones(len(p.colors))]
+    hair_pieces, hair_materials = hair(spec, mesh, posed, normals, marks, weights)
+    pieces += hair_pieces
 
     skin_png = skin_texture(spec, mesh, posed, body, names, joints)
     materials = [
@@ -468,39 +565,256 @@ def dress(
         Material("face", texture=skin_png, roughness=0.6),
         Material("eyes", texture=eye_texture(spec.eyes), roughness=0.2),
         Material("mouth", roughness=0.4),
-        Material("eyelashes", color=(*linear(srgb("#201814")), 1.0), double_sided=True),
-        Material("hair", color=(*linear(srgb(HAIR[spec.hair])), 1.0), roughness=0.6,
-                 double_sided=True),
+        Material("eyelashes", color=(*linear(srgb("#201814")), 1.0), texture=lash_png,
+                 double_sided=True, alpha="MASK", cutoff=0.5),
+        hair_materials[0],
         Material("clothes", roughness=0.85, double_sided=True),
+        *hair_materials[1:],
     ]  # fmt: skip
     min_y = min(float(p.positions[:, 1].min()) for p in pieces)
     return Dressed(pieces, materials, min_y)
 
 
+# Hair, lashes and painted brows -------------------------------------------------------------
+
 HAIR_STYLES = ("short", "long")
+HAIR_SIDE = 1024
 
 
-def _hair_kept(corners: np.ndarray, eyes: np.ndarray, style: str) -> np.ndarray:
-    """Which of MakeHuman's long-hair strands a style keeps: the crown always; at the back down
-    to the nape (short) or the shoulder blades (long); nothing over the face or the chest."""
-    dy = corners[..., 1] - eyes[1]
-    dz = corners[..., 2] - eyes[2]
-    crown = dy > 0.3
-    back = dz < (-0.7 if style == "short" else -0.55)
-    reach = -0.9 if style == "short" else -2.3
-    fringe = 0.6 if style == "short" else 0.45
-    kept = (crown | (back & (dy > reach))) & ~((dz > -0.2) & (dy < fringe))
-    return np.asarray(kept.all(axis=-1))
+def _bake(uv: np.ndarray, attr: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rasterise triangles ``uv`` (T, 3, 2; glTF's 0..1, v down) onto a ``side``² image, one
+    pixel beyond their edges (so filtering at a seam finds the same colour): the flat indices
+    of the pixels and ``attr`` (T, 3, C) interpolated (extrapolated at that rim) at each."""
+    px = uv * side - 0.5
+    lo = np.floor(px.min(axis=1)).astype(np.int64) - 1
+    hi = np.ceil(px.max(axis=1)).astype(np.int64) + 1
+    spans = (hi - lo).max(axis=1) + 1
+    order = np.argsort(spans)  # similar sizes together: each chunk pads to its largest
+    px, lo, attr, spans = px[order], lo[order], attr[order], spans[order]
+    out_i, out_v = [], []
+    s = 0
+    while s < len(px):
+        span = int(spans[min(len(px) - 1, s + 255)])
+        step = max(1, min(256, 1_000_000 // (span * span)))
+        span = int(spans[min(len(px), s + step) - 1])
+        gy, gx = np.mgrid[0:span, 0:span]
+        p, lo_s, a_s = px[s : s + step], lo[s : s + step], attr[s : s + step]
+        s += step
+        x = lo_s[:, 0, None, None] + gx[None]
+        y = lo_s[:, 1, None, None] + gy[None]
+        a, b, c = p[:, 0], p[:, 1], p[:, 2]
+        det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+        ok = np.abs(det) > 1e-9
+        det = np.where(ok, det, 1.0)[:, None, None]
+        dx, dy = x - a[:, 0, None, None], y - a[:, 1, None, None]
+        w1 = dx * (c[:, 1] - a[:, 1])[:, None, None] - dy * (c[:, 0] - a[:, 0])[:, None, None]
+        w2 = dy * (b[:, 0] - a[:, 0])[:, None, None] - dx * (b[:, 1] - a[:, 1])[:, None, None]
+        w1, w2 = w1 / det, w2 / det
+        w0 = 1 - w1 - w2
+        # Inside, or within a pixel of an edge: distance = barycentric × edge height.
+        heights = [np.abs(det[:, 0, 0]) / np.maximum(np.linalg.norm(p[:, (k + 2) % 3]
+                   - p[:, (k + 1) % 3], axis=1), 1e-9) for k in range(3)]  # fmt: skip
+        inside = ok[:, None, None] & (x >= 0) & (y >= 0) & (x < side) & (y < side)
+        for w, h in zip((w0, w1, w2), heights, strict=True):
+            inside &= w * h[:, None, None] >= -1.0
+        t, r, q = np.nonzero(inside)
+        ws = np.stack([w0[t, r, q], w1[t, r, q], w2[t, r, q]], axis=1)
+        out_i.append(y[t, r, q] * side + x[t, r, q])
+        out_v.append(np.einsum("nk,nkc->nc", ws, a_s[t]))
+    return np.concatenate(out_i), np.concatenate(out_v)
 
 
-def _scalp(centre: np.ndarray, eyes: np.ndarray, head_top: float) -> np.ndarray:
-    """Body faces (centres on the base mesh) under the hair: above a hairline that runs from
-    the forehead down behind the ears to the nape."""
-    dy = centre[:, 1] - eyes[1]
-    dz = centre[:, 2] - eyes[2]
-    line = np.interp(dz, [-1.4, -1.0, -0.55, -0.25], [-0.95, -0.75, 0.25, 0.58])
-    ears = (np.abs(centre[:, 0]) > 0.62) & (dy < 0.25)
-    return np.asarray((dy > line) & ~ears & (centre[:, 1] < head_top + 1) & (dy > -1.2))
+def _waves(u: np.ndarray, freqs: tuple[float, ...], seed: int) -> np.ndarray:
+    """A deterministic streak pattern in -1..1 along ``u`` (a sum of sines)."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros_like(u)
+    for f in freqs:
+        out += np.sin(u * f + rng.uniform(0, 2 * np.pi))
+    return out / len(freqs)
+
+
+def _hairline(d: np.ndarray, style: str) -> np.ndarray:
+    """Decimetres inside the hairline (negative outside) at base-mesh points ``d`` taken from
+    the eyes' midpoint: forehead, temples, round the ears, down to the nape."""
+    dy, dz, ax = d[:, 1], d[:, 2], np.abs(d[:, 0])
+    nape = -1.35 if style == "long" else -1.0
+    line = np.interp(dz, [-1.45, -1.05, -0.55, -0.25, 0.2], [nape, nape + 0.2, 0.3, 0.72, 0.8])
+    line = line - 0.35 * np.clip((ax - 0.4) / 0.25, 0, 1) * (dz > -0.75)
+    ears = np.maximum(0.6 - ax, dy - 0.3)
+    return np.asarray(np.minimum(dy - line, ears))
+
+
+def _rgba_png(rgb: np.ndarray, alpha: np.ndarray) -> bytes:
+    from PIL import Image
+
+    img = np.concatenate([np.clip(rgb, 0, 1), np.clip(alpha, 0, 1)[..., None]], axis=-1)
+    return _png(Image.fromarray((img * 255).astype(np.uint8), "RGBA"))
+
+
+def hair(
+    spec: Character,
+    mesh: mh.BaseMesh,
+    posed: np.ndarray,
+    normals: np.ndarray,
+    marks: Marks,
+    weights: np.ndarray,
+) -> tuple[list[Piece], list[Material]]:
+    """A cap of hair over the skull (the head's own faces, lifted more on the crown than at the
+    hairline), alpha-tested so its edge breaks into strands; long styles add a fall of hair
+    behind the shoulders. Both are textured with strands and skinned like the head."""
+    v = mesh.vertices
+    eyes = _eyes_centre(mesh)
+    h = _hairline(v - eyes, spec.hair_style)
+    faces = mesh.groups["body"]
+    quads = mesh.faces[faces]
+    head = v[quads].mean(axis=1)[:, 1] > eyes[1] - 2.0
+    cap_faces = faces[head & (h[quads] > -0.35).all(axis=1)]
+    lift = 0.04 + np.clip(h, 0, 1.2) * (0.22 if spec.hair_style == "short" else 0.18)
+    tris = _triangles(mesh.faces[cap_faces])
+    cap = _piece(HAIR_M, tris, posed + normals * lift[:, None], normals,
+                 _triangles(mesh.face_uvs[cap_faces]), mesh.uvs)  # fmt: skip
+    assert cap.uvs is not None
+    lo, hi = cap.uvs.min(axis=0), cap.uvs.max(axis=0)
+    cap.uvs = (cap.uvs - lo) / (hi - lo)
+    colour = srgb(HAIR[spec.hair])
+    n = HAIR_SIDE
+    idx, at = _bake(cap.uvs[cap.triangles], (v[cap.vids] - eyes)[cap.triangles], n)
+    zc = -0.55
+    phi = np.arctan2(at[:, 0], at[:, 2] - zc)
+    hh = _hairline(at, spec.hair_style)
+    streak = 0.55 * _waves(phi, (41.0, 97.0, 173.0, 263.0), 1) + 0.45 * _waves(phi, (19.0, 7.0), 2)
+    shade = 0.78 + 0.3 * streak
+    tips = 0.09 * _waves(phi, (150.0, 331.0, 71.0), 3)
+    rgb = np.zeros((n * n, 3))
+    alpha = np.zeros(n * n)
+    rgb[idx] = colour * shade[:, None] * (0.8 + 0.2 * np.clip(hh / 0.6, 0, 1))[:, None]
+    alpha[idx] = np.clip(0.5 + (hh + 0.02 + tips) / 0.06, 0, 1)
+    cap_png = _rgba_png(rgb.reshape(n, n, 3), alpha.reshape(n, n))
+    pieces = [cap]
+    materials = [Material("hair", texture=cap_png, roughness=0.55, double_sided=True,
+                          alpha="MASK", cutoff=0.5)]  # fmt: skip
+    if spec.hair_style == "long":
+        fall, fall_png = _long_hair(spec, posed, cap, marks, weights, colour)
+        pieces.append(fall)
+        materials.append(Material("hair-long", texture=fall_png, roughness=0.55,
+                                  double_sided=True, alpha="MASK", cutoff=0.5))  # fmt: skip
+    return pieces, materials
+
+
+def _eyes_centre(mesh: mh.BaseMesh) -> np.ndarray:
+    return np.asarray(np.mean(
+        [mesh.vertices[mesh.group_vertices(f"helper-{s}-eye")].mean(axis=0) for s in "lr"],
+        axis=0,
+    ))  # fmt: skip
+
+
+def _long_hair(
+    spec: Character,
+    posed: np.ndarray,
+    cap: Piece,
+    marks: Marks,
+    weights: np.ndarray,
+    colour: np.ndarray,
+) -> tuple[Piece, bytes]:
+    """A sheet of hair from the back of the cap down past the shoulder blades, kept clear of
+    the body's back; its skin weights slide from the head's to the upper chest's."""
+    rows, cols = 14, 28
+    top = marks.y("leftEye") + 0.7
+    bottom = marks.y("upperChest") - (0.9 if spec.age >= 16 else 0.5)
+    cz = marks.z("head") - 0.1
+    p = cap.positions
+    # Each row as wide as the cap at its height (it starts under the cap), never narrowing.
+    widths: list[tuple[float, float]] = []
+    for yr in top + (bottom - top) * np.linspace(0, 1, rows + 1):
+        band = np.abs(p[:, 1] - yr) < 0.15
+        if band.any():
+            wr = (float(np.abs(p[band, 0]).max()) - 0.03, float(cz - p[band, 2].min()) - 0.03)
+        else:
+            wr = widths[-1]
+        if widths:
+            wr = (max(wr[0], widths[-1][0]), max(wr[1], widths[-1][1]))
+        widths.append(wr)
+    half_w = np.array([w[0] for w in widths])[:, None]
+    back = np.array([w[1] for w in widths])[:, None]
+    body = posed[:BODY_END]
+    # The body's back surface (least z) on a grid, to hang the sheet behind it.
+    cell = 0.25
+    keys = np.floor(body[:, [0, 1]] / cell).astype(np.int64)
+    back_z: dict[tuple[int, int], float] = {}
+    for (kx, ky), z in zip(map(tuple, keys), body[:, 2], strict=True):
+        if back_z.get((kx, ky), 9e9) > z:
+            back_z[(kx, ky)] = float(z)
+    s = np.linspace(0, 1, rows + 1)[:, None]
+    phi = np.linspace(-1.75, 1.75, cols + 1)[None, :]
+    y = top + (bottom - top) * s
+    widen = 1 + 0.15 * s
+    x = np.sin(phi) * half_w * widen * np.ones_like(y)
+    z = cz - np.cos(phi) * back * widen - 0.1 * s
+    y = y * np.ones_like(x)
+    pts = np.stack([x, y, z], axis=-1).reshape(-1, 3)
+    for k, (px_, py_) in enumerate(pts[:, :2]):
+        kx, ky = int(np.floor(px_ / cell)), int(np.floor(py_ / cell))
+        near = [back_z[q] for q in ((kx + i, ky + j) for i in (-1, 0, 1) for j in (-1, 0, 1))
+                if q in back_z]  # fmt: skip
+        if near and pts[k, 1] < marks.y("neck") + 0.6:
+            pts[k, 2] = min(pts[k, 2], min(near) - 0.25)
+    grid = np.arange((rows + 1) * (cols + 1)).reshape(rows + 1, cols + 1)
+    q = np.stack([grid[:-1, :-1], grid[1:, :-1], grid[1:, 1:], grid[:-1, 1:]], -1).reshape(-1, 4)
+    tris = _triangles(q)
+    nrm = -mh.vertex_normals(pts, tris)
+    uvs = np.stack([np.broadcast_to((phi + 1.75) / 3.5, x.shape), np.broadcast_to(s, x.shape)],
+                   -1).reshape(-1, 2)  # fmt: skip
+    # Skin weights: the back of the head's, handing over to the upper back's below the nape.
+    head_j, chest_j = marks_index(marks, "head"), marks_index(marks, "upperChest")
+    on_body = np.arange(BODY_END)
+    hv = on_body[np.argmax(weights[:BODY_END, head_j] - 0.01 * posed[:BODY_END, 2])]
+    cv = on_body[np.argmax(weights[:BODY_END, chest_j] - 0.01 * posed[:BODY_END, 2])]
+    share = np.clip((pts[:, 1] - (marks.y("neck") - 0.4)) / 1.2, 0, 1)
+    fall = Piece(HAIR_LONG, np.tile([hv, cv], (len(pts), 1)), pts, nrm, tris.astype(np.uint32),
+                 uvs, mix=np.c_[share, 1 - share])  # fmt: skip
+    # Its texture: strands down the sheet, ragged ends, a little parting of locks.
+    w, hgt = 512, 512
+    vv, uu = np.mgrid[0:hgt, 0:w] / np.array([hgt, w])[:, None, None]
+    streak = 0.6 * _waves(uu * 2 * np.pi, (60.0, 141.0, 233.0), 4) + 0.4 * _waves(
+        uu * 2 * np.pi, (13.0, 29.0), 5)  # fmt: skip
+    ends = 0.93 - 0.12 * (0.5 + 0.5 * _waves(uu * 2 * np.pi, (37.0, 90.0, 171.0), 6))
+    side = np.minimum(uu, 1 - uu) * 12
+    alpha = np.clip((ends - vv) * 40, 0, 1) * np.clip(side + 0.3 * streak, 0, 1)
+    rgb = colour * (0.78 + 0.3 * streak)[..., None] * (0.8 + 0.2 * (1 - vv))[..., None]
+    return fall, _rgba_png(rgb, alpha)
+
+
+def marks_index(marks: Marks, name: str) -> int:
+    return list(marks.at).index(name)
+
+
+def lash_texture(mesh: mh.BaseMesh, faces: np.ndarray, lashes: Piece) -> tuple[bytes, np.ndarray]:
+    """Separate curved lashes, tapering to their tips, on a transparent ground (MASK); the
+    lash strips get UVs along the lid (u) and from root to tip (v)."""
+    v = mesh.vertices[lashes.vids]
+    uv = np.zeros((len(v), 2))
+    for g in (g for g in mesh.groups if "eyelashes" in g):
+        members = np.isin(lashes.vids, mesh.group_vertices(g))
+        side = "l" if "-l-" in g else "r"
+        eye = mesh.vertices[mesh.group_vertices(f"helper-{side}-eye")]
+        c = (eye.max(axis=0) + eye.min(axis=0)) / 2
+        p = v[members] - c
+        d = np.hypot(p[:, 0], p[:, 1])
+        along = p[:, 0]
+        uv[members, 0] = (along - along.min()) / (np.ptp(along) or 1.0)
+        uv[members, 1] = (d - d.min()) / (np.ptp(d) or 1.0)
+    n_w, n_h, count = 512, 128, 46
+    vv, uu = np.mgrid[0:n_h, 0:n_w] / np.array([n_h, n_w])[:, None, None]
+    bend = uu + 0.012 * vv**2
+    k = np.floor(bend * count)
+    frac = bend * count - k
+    rng = np.random.default_rng(7)
+    length = 0.6 + 0.4 * rng.random(count + 2)[k.astype(np.int64) % (count + 2)]
+    width = 0.22 * (1 - vv / length)
+    alpha = ((np.abs(frac - 0.5) < width) & (vv < length)).astype(float)
+    alpha[vv < 0.12] = 1.0  # the root line along the lid
+    rgb = np.broadcast_to(np.ones(3), (n_h, n_w, 3))
+    return _rgba_png(rgb, alpha), uv
 
 
 def _eye_uvs(mesh: mh.BaseMesh, vids: np.ndarray) -> np.ndarray:
@@ -570,7 +884,7 @@ def skin_texture(
     joints: np.ndarray,
 ) -> bytes:
     """The skin on MakeHuman's UV layout: tone, lips, eyelids, nails, mouth, eyebrows (JPEG)."""
-    from PIL import Image, ImageDraw, ImageFilter
+    from PIL import Image
 
     n = TEXTURE_SIDE
     skin = SKINS[spec.skin]
@@ -593,36 +907,35 @@ def skin_texture(
         m = mask(nails)
         rgb = rgb * (1 - 0.5 * m) + np.clip(base * 1.1 + 0.06, 0, 1) * 0.5 * m
 
-    img = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
-    # Eyebrows: the body faces in a band above each eye, painted in UV space, softened.
-    brows = Image.new("L", (n, n), 0)
-    draw = ImageDraw.Draw(brows)
-    v = mesh.vertices  # the base mesh, where the brow band is the same for every body
+    # Eyebrows and the scalp under the hair, painted per pixel from the base mesh's shape
+    # (the same for every body): soft-edged, with fine hairs in the brows.
+    v = mesh.vertices
+    eyes = _eyes_centre(mesh)
     faces = mesh.groups["body"]
     quads = mesh.faces[faces]
-    centre = v[quads].mean(axis=1)
+    head = faces[v[quads].mean(axis=1)[:, 1] > eyes[1] - 2.2]
+    tris = _triangles(mesh.faces[head])
+    uvt = mesh.uvs[_triangles(mesh.face_uvs[head])]
+    uvt = np.stack([uvt[..., 0], 1 - uvt[..., 1]], axis=-1)
+    idx, at = _bake(uvt, v[tris], n)
+    paint = np.zeros(len(at))
+    hair = srgb(HAIR[spec.hair])
     for side, sx in (("l", 1.0), ("r", -1.0)):
         eye = v[mesh.group_vertices(f"helper-{side}-eye")]
         c = (eye.max(axis=0) + eye.min(axis=0)) / 2
         r = float((eye.max(axis=0) - eye.min(axis=0))[0] / 2)
-        dx = (centre[:, 0] - c[0]) * sx / r
-        dy = (centre[:, 1] - c[1]) / r
-        # An arch: highest a little outside the eye's middle, thinning outward.
+        dx = (at[:, 0] - c[0]) * sx / r
+        dy = (at[:, 1] - c[1]) / r
         arch = 1.45 + 0.25 * np.cos((dx - 0.2) * 1.3)
-        thick = 0.32 - 0.06 * np.clip(dx, 0, 2)
-        band = (dx > -1.05) & (dx < 1.55) & (np.abs(dy - arch) < thick) & (centre[:, 2] > c[2])
-        for f in np.flatnonzero(band):
-            uv = mesh.uvs[mesh.face_uvs[faces[f]]]
-            draw.polygon([(float(a) * n, (1 - float(b)) * n) for a, b in uv], fill=230)
-    eyes = np.mean(
-        [v[mesh.group_vertices(f"helper-{side}-eye")].mean(axis=0) for side in ("l", "r")], axis=0
-    )
-    for f in np.flatnonzero(_scalp(centre, eyes, float(v[:BODY_END, 1].max()))):
-        uv = mesh.uvs[mesh.face_uvs[faces[f]]]
-        draw.polygon([(float(a) * n, (1 - float(b)) * n) for a, b in uv], fill=255)
-    brows = brows.filter(ImageFilter.GaussianBlur(n / 400))
-    hair = Image.new(
-        "RGB", (n, n), tuple(int(c * 255) for c in srgb(HAIR[spec.hair]) * 0.8 + base * 0.2)
-    )
-    img = Image.composite(hair, img, brows)
+        thick = 0.3 - 0.07 * np.clip(dx, 0, 2)
+        across = np.clip((thick - np.abs(dy - arch)) / 0.08, 0, 1)
+        ends = np.clip((dx + 1.0) / 0.3, 0, 1) * np.clip((1.5 - dx) / 0.5, 0, 1)
+        hairs = 0.75 + 0.25 * _waves(dx * 3 + dy * 1.5, (40.0, 67.0, 113.0), 8)
+        paint = np.maximum(paint, across * ends * hairs * (at[:, 2] > c[2]))
+    scalp = np.clip((_hairline(at - eyes, spec.hair_style) + 0.05) / 0.1, 0, 1)
+    flat = rgb.reshape(-1, 3)
+    brow_colour = hair * 0.6 + base * 0.15
+    flat[idx] = flat[idx] * (1 - paint[:, None]) + brow_colour * paint[:, None]
+    flat[idx] = flat[idx] * (1 - scalp[:, None]) + (hair * 0.7) * scalp[:, None]
+    img = Image.fromarray((np.clip(flat.reshape(n, n, 3), 0, 1) * 255).astype(np.uint8))
     return _jpeg(img)

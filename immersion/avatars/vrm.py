@@ -8,6 +8,7 @@ VRM 0.x (``VRM``) faces -Z and is turned round. A plain glTF humanoid needs a bo
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,20 +31,34 @@ REQUIRED = (
 USES = ("personal-non-profit", "personal-profit", "corporation")
 
 
+NOT_STATED = "not stated"
+
+
 @dataclass(frozen=True)
 class AvatarLicence:
-    """The VRM ``meta`` fields that decide whether an audition may use the avatar."""
+    """The VRM ``meta`` fields that decide whether an audition may use the avatar.
+
+    A plain glTF states no terms: ``licence``, ``performers``, ``commercial`` and ``credit`` are
+    None, said as "licence: not stated" rather than guessed; :func:`check_use` lets it through
+    (nothing to enforce) and the room, ``render`` and ``avatars show`` say so."""
 
     title: str
     authors: str
-    licence: str
-    performers: str  # everyone | licensed | author
-    commercial: str  # one of USES: the widest commercial use allowed
-    credit: str
+    licence: str | None  # the licence's name or URL ("" when VRM meta leaves it empty)
+    performers: str | None  # everyone | licensed | author
+    commercial: str | None  # one of USES: the widest commercial use allowed
+    credit: str | None
+
+    @property
+    def stated(self) -> bool:
+        return self.performers is not None
 
     def summary(self) -> str:
+        by = f"{self.title} by {self.authors or 'unknown'}"
+        if not self.stated:
+            return f"{by}; licence: {NOT_STATED} (no licence metadata: check its rights yourself)"
         return (
-            f"{self.title} by {self.authors or 'unknown'}; licence: {self.licence or 'none stated'}; "
+            f"{by}; licence: {self.licence or 'none stated'}; "
             f"performers: {self.performers}; commercial use: {self.commercial}"
         )
 
@@ -113,6 +128,8 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
         names = {n.get("name") for n in nodes}
         if bone_map is None:
             bone_map = {b.vrm_name: b.vrm_name for b in Bone if b.vrm_name in names}
+            if not bone_map:
+                bone_map = mixamo_bone_map(names)
         bones = {}
         for k, v in bone_map.items():
             if k not in _KNOWN:
@@ -124,12 +141,7 @@ def read_spec(doc: dict[str, Any], name: str, bone_map: dict[str, str] | None = 
         asset = doc.get("asset", {})
         copyright_ = asset.get("copyright", "") if isinstance(asset, dict) else ""
         unknown = AvatarLicence(
-            name,
-            copyright_ if isinstance(copyright_, str) else "",
-            "not stated (plain glTF: check its rights yourself)",
-            "everyone",
-            "corporation",
-            "",
+            name, copyright_ if isinstance(copyright_, str) else "", None, None, None, None
         )
         spec = AvatarSpec("gltf", bones, False, unknown)
     missing = [b.vrm_name for b in REQUIRED if b not in spec.bones]
@@ -153,6 +165,48 @@ _THUMB_0X = {
     for side in ("left", "right")
     for old, new in (("Proximal", "Metacarpal"), ("Intermediate", "Proximal"))
 }
+
+# Mixamo's joint names (as Mixamo, MakeHuman and most DCC exports spell them) → VRM bone names.
+_MIXAMO = {
+    "Hips": "hips", "Spine": "spine", "Spine1": "chest", "Spine2": "upperChest",
+    "Neck": "neck", "Head": "head",
+}  # fmt: skip
+for _side, _s in (("Left", "left"), ("Right", "right")):
+    _MIXAMO.update(
+        {
+            f"{_side}Shoulder": f"{_s}Shoulder", f"{_side}Arm": f"{_s}UpperArm",
+            f"{_side}ForeArm": f"{_s}LowerArm", f"{_side}Hand": f"{_s}Hand",
+            f"{_side}UpLeg": f"{_s}UpperLeg", f"{_side}Leg": f"{_s}LowerLeg",
+            f"{_side}Foot": f"{_s}Foot", f"{_side}ToeBase": f"{_s}Toes",
+            f"{_side}HandThumb1": f"{_s}ThumbMetacarpal", f"{_side}HandThumb2": f"{_s}ThumbProximal",
+            f"{_side}HandThumb3": f"{_s}ThumbDistal",
+        }
+    )  # fmt: skip
+    for _finger, _f in (
+        ("Index", "Index"),
+        ("Middle", "Middle"),
+        ("Ring", "Ring"),
+        ("Pinky", "Little"),
+    ):
+        for _n, _seg in ((1, "Proximal"), (2, "Intermediate"), (3, "Distal")):
+            _MIXAMO[f"{_side}Hand{_finger}{_n}"] = f"{_s}{_f}{_seg}"
+
+
+def mixamo_bone_map(names: set[Any]) -> dict[str, str]:
+    """VRM bone name → node name for a skeleton with Mixamo's joint names (``mixamorig:Hips``,
+    any ``mixamorigN:`` prefix or none), limited to the bones this skeleton knows; {} if the
+    nodes are not named so."""
+    hips = [n for n in names if isinstance(n, str) and re.fullmatch(r"(mixamorig\d*[:_])?Hips", n)]
+    if len(hips) != 1:
+        return {}
+    prefix = hips[0][: -len("Hips")]
+    return {
+        vrm: prefix + mixamo
+        for mixamo, vrm in _MIXAMO.items()
+        if vrm in _KNOWN and prefix + mixamo in names
+    }
+
+
 MAX_BONE_MAP_BYTES = 64 << 10
 
 
@@ -254,12 +308,16 @@ def _meta0(meta: dict[str, Any], where: str) -> AvatarLicence:
 def check_use(lic: AvatarLicence, use: str, licensed: bool, name: str) -> None:
     """Refuse what the avatar's meta forbids. An audition has someone other than the author
     perform the avatar (``performers``), for the commercial ``use`` given (one of USES);
-    ``licensed`` says the room holds a separate licence from the author."""
+    ``licensed`` says the room holds a separate licence from the author. A licence not stated
+    (a plain glTF) is no refusal: there is nothing to enforce, and callers show that it is
+    not stated."""
+    if not lic.stated:
+        return
     if lic.performers == "author":
         raise LicenceError(f"{name}: meta allows only its author to perform this avatar")
     if lic.performers == "licensed" and not licensed:
         raise LicenceError(
             f"{name}: meta allows only separately licensed performers (pass --avatar-licensed if you hold a licence)"
         )
-    if USES.index(use) > USES.index(lic.commercial):
+    if lic.commercial is None or USES.index(use) > USES.index(lic.commercial):
         raise LicenceError(f"{name}: meta allows commercial use up to {lic.commercial}, not {use}")

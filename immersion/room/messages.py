@@ -147,6 +147,7 @@ class RoomStatus:
     frame: int
     source: str  # what drives the avatar now
     headset: Mapping[str, Any] | None = None
+    avatar_licence: str = ""  # e.g. "... licence: not stated ..." for a plain glTF
 
     def to_json(self) -> dict[str, Any]:
         take: dict[str, Any] = {"rolling": self.take.rolling}
@@ -158,6 +159,7 @@ class RoomStatus:
             "now": round(self.now, 4),
             "scene": self.scene,
             "avatar": self.avatar,
+            "avatarLicence": self.avatar_licence,
             "camera": self.camera,
             "cameras": list(self.cameras),
             "take": take,

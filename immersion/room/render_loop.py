@@ -61,6 +61,7 @@ class StageSnapshot:
     frame: int = 0
     meter: MeterSnapshot = field(default_factory=MeterSnapshot)
     headset: Mapping[str, Any] | None = None
+    licence: str = ""  # the avatar's licence, as AvatarLicence.summary says it
 
 
 class RenderLoop:
@@ -165,6 +166,7 @@ class RenderLoop:
             self._frame,
             self._meter.snapshot(self.clock()),
             MappingProxyType(dict(headset)) if headset is not None else None,
+            stage.avatar.spec.licence.summary() if stage.avatar is not None else "",
         )
 
     def _ticks(self, period: float) -> Iterator[None]:
@@ -230,7 +232,9 @@ class RenderLoop:
 
     def _load_avatar(self, path: Path, bone_map: dict[str, str] | None) -> AvatarActor:
         s = self.settings
-        return AvatarActor.load(path, use=s.use, licensed=s.licensed, bone_map=bone_map)
+        actor = AvatarActor.load(path, use=s.use, licensed=s.licensed, bone_map=bone_map)
+        log.info("avatar %s: %s", path.name, actor.spec.licence.summary())
+        return actor
 
     # The headset ---------------------------------------------------------------------------------
 

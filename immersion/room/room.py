@@ -138,6 +138,7 @@ class Room:
             frame=staged.frame,
             source=captured.source,
             headset=staged.headset,
+            avatar_licence=staged.licence,
         )
 
     def choices(self) -> dict[str, Any]:

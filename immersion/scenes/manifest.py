@@ -23,6 +23,7 @@ from immersion.errors import AssetError, PackError
 from immersion.gltf_guard import inspect_gltf
 from immersion.safe_files import image_size, read_bounded, resolve_inside
 from immersion.scenes.unzip import open_pack_folder
+from immersion.stage.materials import material_warnings
 
 MANIFEST = "scene.toml"
 MAX_MANIFEST_BYTES = 1 << 20
@@ -95,6 +96,8 @@ class ScenePack:
     marks: tuple[Mark, ...]
     cameras: tuple[CameraPreset, ...]
     sound: Path | None
+    # What the stage will not render (material features), one line each: warnings, not errors.
+    warnings: tuple[str, ...] = ()
 
     def mark(self, name: str | None = None) -> Mark:
         return _named(self.marks, name, f"{self.name}: no mark", "marks")
@@ -254,6 +257,7 @@ class _Checker:
         self.root = root
         self.where = where
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def fail(self, field: str, message: str) -> None:
         self.problems.append(f"{self.where}: {field}: {message}")
@@ -269,7 +273,10 @@ class _Checker:
             return None
         try:
             if path.suffix.lower() in (".glb", ".gltf"):
-                inspect_gltf(path, self.root)
+                doc = inspect_gltf(path, self.root)
+                self.warnings += [
+                    f"{self.where}: {field}: {name}: {w}" for w in material_warnings(doc.json)
+                ]
             else:
                 _check_magic(path, field)
         except AssetError as exc:
@@ -378,6 +385,7 @@ class _Checker:
             marks=tuple(marks),
             cameras=tuple(cameras),
             sound=sound,
+            warnings=tuple(self.warnings),
         )
 
 

@@ -102,8 +102,9 @@ class AvatarActor:
         parent_frame = g @ local_r.transpose(0, 2, 1)
         translations = np.array([t for _, t in rest_local])
         rig = Rig(
-            bones, g, parent_frame, np.array(rest_pos), basis, translations[bones.index(Bone.HIPS)]
-        )
+            bones, g, parent_frame, np.array(rest_pos), basis,
+            translations[bones.index(Bone.HIPS)], name=path.name,
+        )  # fmt: skip
         out = cls(path, spec, node, actor, rig, controls, translations)
         out._load_face(doc.json)
         return out
@@ -155,6 +156,9 @@ class AvatarActor:
             ctrl.setMat(LMatrix4f(*space.panda_matrix(r, t)))
         if pose.face is not None:
             self.apply_face(pose.face)
+        # The character may have updated already this clock frame (right after loading it
+        # does), and would then draw the file's rest pose once: bring the joints up to date now.
+        self.actor.getPartBundle("modelRoot").forceUpdate()
 
     def apply_face(self, face: Face) -> None:
         """Set the morph targets whose weight changed, and the eyes."""

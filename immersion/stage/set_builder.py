@@ -77,6 +77,28 @@ def light_code(lights: tuple[Light, ...]) -> str:
     return "\n    ".join(lines)
 
 
+def key_code(lights: tuple[Light, ...]) -> str:
+    """GLSL setting ``key_l`` (towards the light) and ``key_c`` (its colour at this point) for
+    the one light whose highlight is drawn: the shadow caster, else the first non-ambient."""
+    lit = [li for li in lights if li.type != "ambient"]
+    key = next((li for li in lit if li.shadows), lit[0] if lit else None)
+    if key is None:
+        return ""
+    c = srgb_to_linear(key.colour) * key.intensity
+    shade = " * lit" if key.shadows else ""
+    if key.type == "directional":
+        assert key.direction is not None
+        to_light = -np.asarray(space.point(key.direction))
+        to_light /= np.linalg.norm(to_light)
+        return f"key_l = {_vec(to_light)}; key_c = {_vec(c)}{shade};"
+    assert key.position is not None
+    k = 3.0 / key.range**2 if key.range else 0.0
+    return (
+        f"d = {_vec(space.point(key.position))} - v_world; key_l = normalize(d); "
+        f"key_c = {_vec(c)} / (1.0 + {k:.6f} * dot(d, d)){shade};"
+    )
+
+
 def shadow_light(lights: tuple[Light, ...]) -> tuple[float, float, float, float]:
     """The shadow shader's light: position (w = 1) or direction (w = 0), Panda space.
     Without a light marked ``shadows``, straight down: a contact shadow under the feet."""
@@ -98,7 +120,8 @@ def lit_shader(lights: tuple[Light, ...], shadow_map: bool = False) -> Any:
     define = "#version 130\n#define SHADOW_MAP" if shadow_map else "#version 130"
     vert = folder.joinpath("lit.vert").read_text().replace("#version 130", define, 1)
     frag = folder.joinpath("lit.frag").read_text().replace("#version 130", define, 1)
-    return Shader.make(Shader.SL_GLSL, vert, frag.replace("// LIGHTS", light_code(lights)))
+    frag = frag.replace("// LIGHTS", light_code(lights)).replace("// KEY", key_code(lights))
+    return Shader.make(Shader.SL_GLSL, vert, frag)
 
 
 SHADOW_MAP_SIZE = 2048

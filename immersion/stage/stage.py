@@ -16,6 +16,7 @@ from immersion.scenes.manifest import CameraPreset, Mark, ScenePack
 from immersion.stage import space
 from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.engine import Engine, engine
+from immersion.stage.models import set_default_look
 from immersion.stage.set_builder import (
     build_backdrop,
     build_set,
@@ -71,6 +72,7 @@ class Stage:
         default = Material("untextured-default")  # models without a material render white
         default.setBaseColor((1, 1, 1, 1))
         root.setMaterial(default)
+        set_default_look(root)
         set_node = build_set(pack, root)
         caster = shadow_caster(pack.lights, set_node, root) if shading == "rich" else None
         root.setShader(lit_shader(pack.lights, shadow_map=caster is not None))

@@ -160,6 +160,7 @@ function status(s) {
   if (glass.length) $("latency").textContent = `${median(glass.slice(-60)).toFixed(0)} ms`;
   $("scene-title").textContent = s.scene;
   $("avatar-title").textContent = s.avatar;
+  $("avatar-licence").textContent = s.avatarLicence ? `(${s.avatarLicence.split("; ").slice(1).join("; ")})` : "";
   if ($("scene").value !== s.scene) $("scene").value = s.scene;
   if ($("avatar").value !== s.avatar) $("avatar").value = s.avatar;
   cameras(s.cameras);

@@ -1,17 +1,28 @@
 #version 130
 // The stage's lighting: per-pixel Lambert from the pack's lights. The lights are compiled in
-// (set_builder.lit_shader writes them over LIGHTS below): on a software rasteriser a loop over
-// uniform arrays cost four times as much as this unrolled, branch-free form.
+// (set_builder.lit_shader writes them over LIGHTS and KEY below): on a software rasteriser a
+// loop over uniform arrays cost four times as much as this unrolled, branch-free form.
 // Colours are linear; the output is gamma-encoded for an 8-bit sRGB frame. With SHADOW_MAP
-// (the rich path, for GPUs) the shadow-casting light is masked by a filtered shadow map.
-uniform struct p3d_MaterialParameters { vec4 baseColor; vec4 emission; } p3d_Material;
-uniform sampler2D p3d_Texture0;
+// (the rich path, for GPUs) the shadow-casting light is masked by a filtered shadow map and its
+// highlight is GGX metallic-roughness; the fast path approximates it with Blinn-Phong.
+// Materials arrive per Geom as u_* inputs (immersion.stage.materials, models.py).
+uniform vec4 u_base;          // base colour factor (linear rgb, alpha)
+uniform sampler2D u_base_tex;
+uniform vec4 u_base_u;        // texture transform, Panda UVs → texture: u row (xyz), UV set (w)
+uniform vec4 u_base_v;        // v row (xyz)
+uniform vec4 u_emit;          // emissive colour (linear rgb)
+uniform sampler2D u_emit_tex;
+uniform vec4 u_emit_u;
+uniform vec4 u_emit_v;
+uniform vec4 u_alpha;         // x: 0 opaque, 1 mask, 2 blend; y: mask cutoff
+uniform vec4 u_shade;         // MToon shade colour (rgb); w: 1 for MToon
+uniform vec4 u_pbr;           // x: metallic, y: roughness
 uniform vec3 u_eye;
 uniform vec4 u_cutaway;  // xyz, w: a sphere not drawn (the avatar's head, seen from inside it)
 in vec3 v_world;
 in vec3 v_normal;
 in vec4 v_colour;
-in vec2 v_uv;
+in vec4 v_uv;
 out vec4 o_colour;
 #ifdef SHADOW_MAP
 uniform struct p3d_LightSourceParameters {
@@ -34,12 +45,19 @@ float shadow_lit() {
 }
 #endif
 
+vec2 uv_of(vec4 u, vec4 v) {
+    vec3 st = vec3(u.w > 0.5 ? v_uv.zw : v_uv.xy, 1.0);
+    return vec2(dot(u.xyz, st), dot(v.xyz, st));
+}
+
 void main() {
     if (distance(v_world, u_cutaway.xyz) < u_cutaway.w) discard;
-    vec4 base = p3d_Material.baseColor * v_colour * texture(p3d_Texture0, v_uv);
-    if (base.a < 0.3) discard;
+    vec4 tex = texture(u_base_tex, uv_of(u_base_u, u_base_v));
+    vec4 base = u_base * v_colour * tex;
+    if (u_alpha.x > 0.5 && base.a < (u_alpha.x < 1.5 ? u_alpha.y : 0.1)) discard;  // mask; blend's clear fringe
     vec3 n = normalize(v_normal);
-    if (dot(n, u_eye - v_world) < 0.0) n = -n;  // thin sheets are lit on the side in view
+    vec3 v = normalize(u_eye - v_world);
+    if (dot(n, v) < 0.0) n = -n;  // thin sheets are lit on the side in view
     vec3 light = vec3(0.0);
     vec3 d;
     float lambert;
@@ -48,8 +66,33 @@ void main() {
 #else
     float lit = 1.0;
 #endif
+    vec3 key_l = vec3(0.0, 0.0, 1.0);
+    vec3 key_c = vec3(0.0);
     // LIGHTS
-    vec3 c = base.rgb * light + p3d_Material.emission.rgb;
+    // KEY
+    float metal = u_pbr.x, rough = clamp(u_pbr.y, 0.05, 1.0);
+    vec3 f0 = mix(vec3(0.04), base.rgb, metal);
+    vec3 h = normalize(key_l + v);
+    float nl = max(dot(n, key_l), 0.0), nh = max(dot(n, h), 0.0);
+#ifdef SHADOW_MAP
+    float a2 = rough * rough * rough * rough;
+    float q = nh * nh * (a2 - 1.0) + 1.0;
+    // Schlick's Fresnel, its grazing rise capped by the roughness (no light to rim rough cloth).
+    vec3 fresnel = f0 + (max(vec3(1.0 - rough), f0) - f0) * pow(1.0 - max(dot(v, h), 0.0), 5.0);
+    vec3 spec = fresnel * (a2 / (3.14159 * q * q)) * 0.25 * nl;
+#else
+    float shininess = clamp(2.0 / (rough * rough * rough * rough) - 2.0, 1.0, 256.0);
+    vec3 spec = f0 * (shininess + 8.0) / 25.13 * pow(nh, shininess) * nl;
+#endif
+    // No environment to reflect: a metal keeps half its colour as diffuse instead of none.
+    // The highlight fades out towards roughness 1 (matte cloth and skin, untextured sets keep
+    // their look; a rough lobe is mostly what an environment would have lit).
+    vec3 c = base.rgb * (1.0 - 0.5 * metal) * light + spec * key_c * (1.0 - rough * rough);
+    if (u_shade.w > 0.5) {  // MToon: shade colour where the light is weak, base where strong
+        float k = clamp(max(light.r, max(light.g, light.b)), 0.0, 1.0);
+        c = mix(u_shade.rgb * tex.rgb, base.rgb, smoothstep(0.15, 0.5, k)) * min(2.0 * k, 1.0);
+    }
+    c += u_emit.rgb * texture(u_emit_tex, uv_of(u_emit_u, u_emit_v)).rgb;
     c = c / (1.0 + 0.15 * max(c - 1.0, 0.0));  // soften highlights past white
-    o_colour = vec4(pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+    o_colour = vec4(pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2)), u_alpha.x > 1.5 ? base.a : 1.0);
 }

@@ -14,17 +14,18 @@ in vec4 p3d_Vertex;
 in vec3 p3d_Normal;
 in vec4 p3d_Color;
 in vec2 p3d_MultiTexCoord0;
+in vec2 p3d_MultiTexCoord1;
 out vec3 v_world;
 out vec3 v_normal;
 out vec4 v_colour;
-out vec2 v_uv;
+out vec4 v_uv;  // UV sets 0 (xy) and 1 (zw)
 
 void main() {
     gl_Position = p3d_ModelViewProjectionMatrix * p3d_Vertex;
     v_world = (p3d_ModelMatrix * p3d_Vertex).xyz;
     v_normal = mat3(p3d_ModelMatrix) * p3d_Normal;
     v_colour = p3d_Color;
-    v_uv = p3d_MultiTexCoord0;
+    v_uv = vec4(p3d_MultiTexCoord0, p3d_MultiTexCoord1);
 #ifdef SHADOW_MAP
     v_shadow = p3d_LightSource[0].shadowViewMatrix * (p3d_ModelViewMatrix * p3d_Vertex);
 #endif
