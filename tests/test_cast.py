@@ -325,3 +325,30 @@ def test_lips_close_at_rest_and_jaw_open_reaches_the_same_open_shape() -> None:
     assert np.allclose(rest, posed + shut)  # the lips take part of mouthClose at rest
     assert np.allclose(rest + morphs[0], posed + before[0])  # jawOpen = 1: as it was
     assert np.allclose(morphs[1:], before[1:])  # no other target changes
+
+
+def _array(doc: dict[str, Any], binary: bytes, index: int) -> np.ndarray:
+    """An accessor's values (the cast's buffers are tightly packed)."""
+    acc = doc["accessors"][index]
+    view = doc["bufferViews"][acc["bufferView"]]
+    dtype = {5126: np.float32, 5125: np.uint32, 5123: np.uint16, 5121: np.uint8}
+    width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}[acc["type"]]
+    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+    out = np.frombuffer(binary, dtype[acc["componentType"]], acc["count"] * width, start)
+    return out.reshape(acc["count"], width)
+
+
+@pytest.mark.parametrize("spec", CAST, ids=[c.name for c in CAST])
+def test_feet_stand_on_the_floor_on_flat_soles(spec: Any) -> None:
+    doc, binary = _doc(avatars_dir() / f"{spec.name}.vrm")
+    by_name = {m["name"]: i for i, m in enumerate(doc["materials"])}
+    (clothes,) = (p for p in doc["meshes"][0]["primitives"] if p["material"] == by_name["clothes"])
+    lowest = min(
+        float(_array(doc, binary, p["attributes"]["POSITION"])[:, 1].min())
+        for p in doc["meshes"][0]["primitives"]
+    )
+    assert abs(lowest) < 1e-4  # at rest the feet are on the floor (y = 0)
+    pos = _array(doc, binary, clothes["attributes"]["POSITION"])
+    # A sole: many vertices pressed flat at the floor, under both feet (not one low point).
+    flat = pos[pos[:, 1] < 1e-4]
+    assert len(flat) > 60 and (flat[:, 0] > 0.03).sum() > 20 and (flat[:, 0] < -0.03).sum() > 20

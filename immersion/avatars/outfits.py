@@ -74,8 +74,9 @@ EYES = {"brown": "#5b3a1e", "hazel": "#7a6030", "green": "#4f7040", "blue": "#4a
 class Marks:
     """Landmarks of the posed T-pose body (decimetres): the VRM joints by name."""
 
-    def __init__(self, names: list[str], joints: np.ndarray) -> None:
+    def __init__(self, names: list[str], joints: np.ndarray, floor: float = 0.0) -> None:
         self.at = {n: np.asarray(joints[i], dtype=np.float64) for i, n in enumerate(names)}
+        self.floor = floor  # the soles of the bare feet
 
     def x(self, name: str) -> float:
         return float(self.at[name][0])
@@ -161,14 +162,18 @@ def _band(joint: str, dy: float, half: float) -> Field:
 @dataclass(frozen=True)
 class Garment:
     """``source``: "tights" or "skirt" (MakeHuman's helper surfaces), cut to ``keep`` >= 0 and
-    offset outward ``offset`` dm; ``hides``: body faces well under it are dropped."""
+    offset outward ``offset`` dm (or by a field: a boot's shaft flares over the trousers);
+    ``hides``: body faces well under it are dropped; ``flat``: a sole, its underside pressed
+    flat ``flat`` dm below the bare sole; ``cover``: the body it hides, if not ``keep``'s."""
 
     name: str
     source: str
     colour: str
     keep: Field
-    offset: float = 0.06
+    offset: float | Field = 0.06
     hides: bool = True
+    flat: float | None = None
+    cover: Field | None = None  # what it hides, if not all of ``keep``
 
 
 def _top(colour: str, *, sleeves: float, neck: Field, offset: float = 0.07,
@@ -188,14 +193,42 @@ def _legs(colour: str, *, length: float, offset: float = 0.05, name: str = "trou
     return Garment(name, "tights", colour, _all(_below("hips", 0.9), hem), offset)
 
 
-def _shoes(colour: str, *, shaft: float = 0.08, offset: float = 0.07) -> Garment:
-    """Shoes or boots: the feet and the last ``shaft`` of the shin."""
+def _shoes(
+    colour: str,
+    *,
+    shaft: float = 0.08,
+    offset: float = 0.07,
+    sole: str = "#17120f",
+    heel: float = 0.0,
+    flare: float = 0.0,
+    dip: float = 0.0,
+) -> tuple[Garment, Garment]:
+    """Shoes or boots: the feet and the last ``shaft`` of the shin, on a darker sole (a band
+    round the foot, flat underneath, ``heel`` dm taller at the back). A boot's shaft stands
+    ``flare`` dm farther out than the foot (over tucked-in trousers); ``dip``: its top dips
+    that much at the front and back, as a cowboy boot's does."""
 
-    def f(m: Marks, p: np.ndarray) -> np.ndarray:
+    def top(m: Marks, p: np.ndarray) -> np.ndarray:
         knee, ankle = m.y("leftLowerLeg"), m.y("leftFoot")
-        return ankle + shaft * (knee - ankle) + 0.3 - p[:, 1]
+        side = np.abs(p[:, 0]) - np.abs(m.x("leftFoot"))
+        along = np.clip(1 - np.abs(side) / 0.45, 0, 1)  # 1 at the front and back of the shin
+        return np.asarray(ankle + shaft * (knee - ankle) + 0.3 - dip * along - p[:, 1])
 
-    return Garment("shoes", "tights", colour, f, offset)
+    def sole_line(m: Marks, p: np.ndarray) -> np.ndarray:
+        back = np.clip((m.z("leftFoot") + 0.1 - p[:, 2]) / 0.25, 0, 1)  # behind the ankle
+        return np.asarray(m.floor + 0.22 + heel * back - p[:, 1])
+
+    def off(m: Marks, p: np.ndarray) -> np.ndarray:
+        rise = np.clip((p[:, 1] - m.y("leftFoot") - 0.2) / 0.8, 0, 1)
+        return np.asarray(offset + flare * rise)
+
+    below = _below("leftLowerLeg", -1.0)  # a sole is under the foot, whatever the field says
+    return (
+        Garment("shoes", "tights", colour, _all(top, lambda m, p: -sole_line(m, p)), off,
+                cover=top),
+        Garment("soles", "tights", sole, _all(top, sole_line, below), offset + 0.025,
+                flat=offset + 0.05),
+    )  # fmt: skip
 
 
 def _skirt(colour: str, length: float, offset: float, name: str = "skirt",
@@ -242,7 +275,7 @@ def _chevron(m: Marks, p: np.ndarray) -> np.ndarray:
 
 OUTFITS: dict[str, Outfit] = {
     "trench-coat": Outfit((
-        _shoes("#2a211c"),
+        *_shoes("#2a1c16", heel=0.1, sole="#0f0b09"),
         _legs("#34343a", length=0.97, offset=0.08),
         _top("#d8d2c2", sleeves=0.95, neck=HIGH, offset=0.06, hem=0.5, name="shirt"),
         Garment("tie", "tights", "#5a1f22", _tie, 0.09),
@@ -253,43 +286,44 @@ OUTFITS: dict[str, Outfit] = {
         _skirt("#8a7352", 0.55, 0.17, "coat-tail", _opening(1.05, 0.3, tail=0.1)),
     )),
     "suit": Outfit((
-        _shoes("#1d1a18"),
+        *_shoes("#1d1a18"),
         _legs("#3b3f4a", length=0.97, offset=0.08),
         _top("#e8e4da", sleeves=0.95, neck=HIGH, offset=0.06, hem=0.5, name="shirt"),
         Garment("jacket", "tights", "#3b3f4a",
                 _all(_sleeves(0.97), HIGH, _above("hips", -0.9), _opening(0.9, 0.25)), 0.1),
     )),
     "starship-uniform": Outfit((
-        _shoes("#15161a", shaft=0.55),
+        *_shoes("#15161a", shaft=0.55, flare=0.02, sole="#060608"),
         _legs("#191b22", length=0.97),
         _top("#1f3554", sleeves=0.97, offset=0.07, neck=HIGH, name="tunic"),
         Garment("yoke", "tights", "#b8322c", _all(_sleeves(0.12), HIGH, _chevron), 0.1),
         Garment("belt", "tights", "#0e1016", _band("hips", 0.9, 0.15), 0.12),
     )),
     "saloon-dress": Outfit((
-        _shoes("#1a1414"),
+        *_shoes("#1a1414"),
         _legs("#2a2024", length=0.95, offset=0.02, name="stockings"),
         _top("#7c1f2a", sleeves=0.3, neck=SCOOP, offset=0.06, name="bodice"),
         Garment("sash", "tights", "#2a0f14", _band("hips", 1.1, 0.17), 0.1),
         _skirt("#7c1f2a", 0.95, 0.1),
     )),
     "sheriff": Outfit((
-        _shoes("#4a2e1c", shaft=0.5),
-        _legs("#4b5366", length=0.97, offset=0.08),
+        # Cowboy boots over the trousers' legs (tucked in): heeled, the tops dipping.
+        *_shoes("#5a3520", shaft=0.6, flare=0.06, dip=0.3, heel=0.3, sole="#24160e"),
+        _legs("#4b5366", length=0.8, offset=0.08),
         _top("#c9b48f", sleeves=0.97, offset=0.06, neck=HIGH, hem=0.5, name="shirt"),
         Garment("vest", "tights", "#5b3b26",
                 _all(_sleeves(-0.07), V_NECK, _above("hips", 0.2), _opening(0.35, 0.05)), 0.11),
         Garment("belt", "tights", "#2e1d12", _band("hips", 0.55, 0.16), 0.1),
     )),
     "ranger": Outfit((
-        _shoes("#3a2818", shaft=0.55),
+        *_shoes("#3a2818", shaft=0.55, flare=0.03, heel=0.1),
         _legs("#5e4a35", length=0.97),
         _top("#3f5b35", sleeves=0.97, offset=0.09, neck=_neckline(0.8, 0.7, "v")),
         Garment("belt", "tights", "#2e2015", _band("hips", 0.9, 0.17), 0.13),
         _skirt("#3f5b35", 0.3, 0.13, "tunic-tail"),
     )),
     "kid": Outfit((
-        _shoes("#a8322b", shaft=0.1),
+        *_shoes("#a8322b", shaft=0.1),
         _legs("#3d5f8f", length=0.38, offset=0.09, name="shorts"),
         _top("#d9b03c", sleeves=0.3, offset=0.07, neck=CREW, hem=0.4, name="t-shirt"),
     )),
@@ -472,7 +506,7 @@ def dress(
     """The character's primitives (posed, decimetres) and materials; ``names``/``joints`` are
     the VRM joints (posed) that place the garments' edges."""
     outfit = OUTFITS[spec.outfit]
-    marks = Marks(names, joints)
+    marks = Marks(names, joints, float(posed[:BODY_END, 1].min()))
 
     def axis_centre(points: np.ndarray) -> np.ndarray:
         # The nearest joint to each point (near enough the limb's axis to tell in from out).
@@ -509,14 +543,18 @@ def dress(
         near = (keep[tris] > -0.5).any(axis=1)
         if not near.any():
             continue
-        whole = _piece(CLOTHES, tris[near], posed + n * g.offset, n)
+        off = g.offset(marks, posed) if callable(g.offset) else np.full(len(posed), g.offset)
+        whole = _piece(CLOTHES, tris[near], posed + n * off[:, None], n)
         cut = clip(whole, keep[whole.vids])
         if not len(cut.triangles):
             continue
+        if g.flat is not None:  # the underside (arch included) pressed flat
+            low = cut.positions[:, 1] < marks.floor + 0.12
+            cut.positions[low, 1] = marks.floor - g.flat
         cut.colors = np.tile(np.r_[linear(srgb(g.colour)), 1.0], (len(cut.positions), 1))
         pieces.append(cut)
         if g.hides:
-            hidden_vertex[:BODY_END] |= g.keep(marks, body_pts) > 0.25
+            hidden_vertex[:BODY_END] |= (g.cover or g.keep)(marks, body_pts) > 0.25
 
     # Body faces: hidden where every corner is well under a garment.
     body_quads = quads[body_faces]
