@@ -352,3 +352,40 @@ def test_feet_stand_on_the_floor_on_flat_soles(spec: Any) -> None:
     # A sole: many vertices pressed flat at the floor, under both feet (not one low point).
     flat = pos[pos[:, 1] < 1e-4]
     assert len(flat) > 60 and (flat[:, 0] > 0.03).sum() > 20 and (flat[:, 0] < -0.03).sum() > 20
+
+
+def _joint_world(doc: dict[str, Any], node: int) -> np.ndarray:
+    """A joint's rest position (the cast's joints are translation-only)."""
+    parent = {c: i for i, n in enumerate(doc["nodes"]) for c in n.get("children", [])}
+    out = np.zeros(3)
+    while node is not None:
+        out += doc["nodes"][node].get("translation", [0.0, 0.0, 0.0])
+        node = parent.get(node)  # type: ignore[assignment]
+    return out
+
+
+@pytest.mark.parametrize("spec", CAST, ids=[c.name for c in CAST])
+def test_hats_ride_rigidly_on_the_head_above_the_brows(spec: Any) -> None:
+    from immersion.avatars.outfits import OUTFITS
+
+    doc, binary = _doc(avatars_dir() / f"{spec.name}.vrm")
+    vrm = doc["extensions"]["VRMC_vrm"]
+    head_node = vrm["humanoid"]["humanBones"]["head"]["node"]
+    eyes = _joint_world(doc, head_node) + vrm["lookAt"]["offsetFromHeadBone"]
+    by_name = {m["name"]: i for i, m in enumerate(doc["materials"])}
+    (clothes,) = (p for p in doc["meshes"][0]["primitives"] if p["material"] == by_name["clothes"])
+    pos = _array(doc, binary, clothes["attributes"]["POSITION"])
+    on_head = pos[:, 1] > eyes[1]  # no garment reaches the eyes: only a hat
+    if OUTFITS[spec.outfit].hat is None:
+        assert not on_head.any()
+        return
+    assert on_head.sum() > 500
+    joints = _array(doc, binary, clothes["attributes"]["JOINTS_0"])[on_head]
+    weights = _array(doc, binary, clothes["attributes"]["WEIGHTS_0"])[on_head]
+    head_joint = doc["skins"][0]["joints"].index(head_node)
+    assert (joints[:, 0] == head_joint).all() and np.allclose(weights[:, 0], 1.0)
+    # The brim stays clear of the brows (about 3 cm over the eyes): the face shows whole.
+    hat = pos[on_head]
+    assert hat[:, 1].min() > eyes[1] + 0.045
+    # It sits on the head: the crown's top well over the eyes, the hat no wider than a hat.
+    assert 0.1 < hat[:, 1].max() - eyes[1] < 0.25 and np.abs(hat[:, 0]).max() < 0.3

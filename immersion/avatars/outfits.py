@@ -252,6 +252,7 @@ HIGH = _neckline(0.1, 1.0)
 @dataclass(frozen=True)
 class Outfit:
     garments: tuple[Garment, ...]  # inner first; each lies farther out by its offset
+    hat: str | None = None  # one of HATS
 
 
 COAT_OPEN = _opening(1.05, 0.3)
@@ -284,7 +285,7 @@ OUTFITS: dict[str, Outfit] = {
         Garment("lapels", "tights", "#76603f", _all(_lapels, _sleeves(-0.1)), 0.16),
         Garment("belt", "tights", "#5e4b33", _all(_band("hips", 1.25, 0.2), COAT_OPEN), 0.17),
         _skirt("#8a7352", 0.55, 0.17, "coat-tail", _opening(1.05, 0.3, tail=0.1)),
-    )),
+    ), hat="fedora"),
     "suit": Outfit((
         *_shoes("#1d1a18"),
         _legs("#3b3f4a", length=0.97, offset=0.08),
@@ -314,7 +315,7 @@ OUTFITS: dict[str, Outfit] = {
         Garment("vest", "tights", "#5b3b26",
                 _all(_sleeves(-0.07), V_NECK, _above("hips", 0.2), _opening(0.35, 0.05)), 0.11),
         Garment("belt", "tights", "#2e1d12", _band("hips", 0.55, 0.16), 0.1),
-    )),
+    ), hat="cowboy"),
     "ranger": Outfit((
         *_shoes("#3a2818", shaft=0.55, flare=0.03, heel=0.1),
         _legs("#5e4a35", length=0.97),
@@ -611,8 +612,11 @@ def dress(
     lashes.morphs = morph_all[:, lashes.vids]
     pieces.append(lashes)
 
-    hair_pieces, hair_materials = hair(spec, mesh, posed, normals, marks, weights)
+    style = HATS[outfit.hat] if outfit.hat else None
+    hair_pieces, hair_materials = hair(spec, mesh, posed, normals, marks, weights, style)
     pieces += hair_pieces
+    if style is not None:
+        pieces.append(hat(style, marks, posed, hair_pieces[0], weights))
 
     skin_png = skin_texture(spec, mesh, posed, body, names, joints)
     materials = [
@@ -628,6 +632,94 @@ def dress(
     ]  # fmt: skip
     min_y = min(float(p.positions[:, 1].min()) for p in pieces)
     return Dressed(pieces, materials, min_y)
+
+
+# Hats ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hat:
+    """A felt hat as a surface of revolution round an ellipse fitted to the head and hair at
+    its band (dm): ``brim`` wide, its edge turned up ``up_sides``/``up_back``, a crown
+    ``crown`` above the hair with a ``crease`` down the top and ``pinch`` at the front."""
+
+    colour: str
+    band: str
+    brim: float
+    crown: float
+    up_sides: float
+    up_back: float
+    crease: float
+    pinch: float
+    ribbon: float = 0.22
+
+
+HATS = {
+    "fedora": Hat("#3a3631", "#16120f", brim=0.55, crown=0.12, up_sides=0.06, up_back=0.12,
+                  crease=0.16, pinch=0.22),
+    "cowboy": Hat("#8a6a44", "#3a2616", brim=0.85, crown=0.2, up_sides=0.45, up_back=0.05,
+                  crease=0.2, pinch=0.18, ribbon=0.14),
+}  # fmt: skip
+HAT_SECTIONS = 64
+
+
+def hat_band(marks: Marks, top: float) -> float:
+    """The height of a hat's band: well above the eyebrows (the face shows whole), a little
+    over half way from the eyes to the top of the skull."""
+    eyes = (marks.y("leftEye") + marks.y("rightEye")) / 2
+    return eyes + 0.55 * (top - eyes)
+
+
+def hat(style: Hat, marks: Marks, posed: np.ndarray, cap: Piece, weights: np.ndarray) -> Piece:
+    """The hat, skinned rigidly to the head (every vertex one wholly-head vertex's weights)."""
+    head_pts = posed[:BODY_END][posed[:BODY_END, 1] > marks.y("leftEye")]
+    band = hat_band(marks, float(head_pts[:, 1].max()))
+    around = np.concatenate([head_pts, cap.positions])
+    around = around[around[:, 1] > band - 0.3]
+    zc = float(around[:, 2].max() + around[:, 2].min()) / 2
+    a = float(np.abs(around[:, 0]).max()) + 0.05
+    b = float(around[:, 2].max() - around[:, 2].min()) / 2 + 0.05
+    height = float(around[:, 1].max()) - band + style.crown
+    w, r = style.brim, style.ribbon
+    # The profile from the band's underside out along the brim, back over it and up the
+    # crown: (share of the ellipse, extra dm outward, dm above the band, ribbon?).
+    profile = [
+        (1.0, 0.0, -0.03, 0), (1.0, 0.4 * w, -0.03, 0), (1.0, w, -0.02, 0),
+        (1.0, w + 0.02, 0.0, 0), (1.0, w, 0.02, 0), (1.0, 0.4 * w, 0.03, 0),
+        (1.0, 0.03, 0.03, 1), (0.99, 0.03, r, 1), (0.985, 0.03, r + 0.01, 0),
+        (0.95, 0.03, 0.65 * height, 0), (0.86, 0.02, 0.93 * height, 0),
+        (0.62, 0.0, height, 0), (0.3, 0.0, height, 0), (0.0, 0.0, height, 0),
+    ]  # fmt: skip
+    th = np.linspace(0, 2 * np.pi, HAT_SECTIONS, endpoint=False)
+    c, sn = np.cos(th)[None, :], np.sin(th)[None, :]  # x = cos, z (forward) = sin
+    share = np.array([q[0] for q in profile])[:, None]
+    extra = np.array([q[1] for q in profile])[:, None]
+    y = np.array([q[2] for q in profile])[:, None] * np.ones_like(th)[None, :]
+    x = (a * share + extra) * c
+    z = (b * share + extra) * sn
+    # The brim's edge turned up at the sides (a cowboy's) and the back (a fedora's snap).
+    t = np.clip(extra / w, 0, 1) ** 2 * (share > 0.999)
+    y = y + t * (style.up_sides * c**2 + style.up_back * np.clip(-sn, 0, 1) ** 2)
+    # The crown's crease front to back and the pinch either side of the front.
+    top = np.clip((y - 0.6 * height) / (0.4 * height), 0, 1) * (extra < w * 0.1)
+    y = y - style.crease * top * np.exp(-((x / (0.35 * a)) ** 2))
+    x = x * (1 - style.pinch * top * np.clip(sn, 0, 1) ** 3)
+    pts = np.stack([x, y + band, z + zc], axis=-1).reshape(-1, 3)
+    n_rows = len(profile)
+    grid = np.arange(n_rows * HAT_SECTIONS).reshape(n_rows, HAT_SECTIONS)
+    nxt = np.roll(grid, -1, axis=1)
+    quads = np.stack([grid[:-1], nxt[:-1], nxt[1:], grid[1:]], -1).reshape(-1, 4)
+    tris = _triangles(quads)
+    nrm = mh.vertex_normals(pts, tris)
+    centre = np.array([0.0, band + 0.3 * height, zc])
+    if np.median(np.einsum("ij,ij->i", nrm, pts - centre)) < 0:
+        nrm = -nrm
+    ribbon = np.repeat(np.array([q[3] for q in profile]), HAT_SECTIONS)[:, None]
+    colours = np.where(ribbon > 0, linear(srgb(style.band)), linear(srgb(style.colour)))
+    head = marks_index(marks, "head")
+    rigid = int(np.argmax(weights[:BODY_END, head]))  # a vertex the head alone carries
+    return Piece(CLOTHES, np.full(len(pts), rigid), pts, nrm, tris.astype(np.uint32),
+                 colors=np.c_[colours, np.ones(len(pts))])  # fmt: skip
 
 
 # Hair, lashes and painted brows -------------------------------------------------------------
@@ -713,6 +805,7 @@ def hair(
     normals: np.ndarray,
     marks: Marks,
     weights: np.ndarray,
+    under: Hat | None = None,
 ) -> tuple[list[Piece], list[Material]]:
     """A cap of hair over the skull (the head's own faces, lifted more on the crown than at the
     hairline), alpha-tested so its edge breaks into strands; long styles add a fall of hair
@@ -724,7 +817,10 @@ def hair(
     quads = mesh.faces[faces]
     head = v[quads].mean(axis=1)[:, 1] > eyes[1] - 2.0
     cap_faces = faces[head & (h[quads] > -0.35).all(axis=1)]
-    lift = 0.04 + np.clip(h, 0, 1.2) * (0.22 if spec.hair_style == "short" else 0.18)
+    # Under a hat the hair lies flatter (the crown need not stand tall over it).
+    lift = 0.04 + np.clip(h, 0, 1.2) * (
+        0.08 if under else 0.22 if spec.hair_style == "short" else 0.18
+    )
     tris = _triangles(mesh.faces[cap_faces])
     cap = _piece(HAIR_M, tris, posed + normals * lift[:, None], normals,
                  _triangles(mesh.face_uvs[cap_faces]), mesh.uvs)  # fmt: skip
