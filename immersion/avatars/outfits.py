@@ -494,6 +494,26 @@ def close_lips(posed: np.ndarray, morphs: np.ndarray, names: list[str]) -> np.nd
     return np.asarray(posed + shut)
 
 
+def open_sockets(mesh: mh.BaseMesh, posed: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """``normals`` with those of the eye sockets (under the brow, the lids) turned toward the
+    front: lit as they are, the downward-facing lids of deep-set eyes read as black smudges
+    on a stage with no bounce light, worst when the lids close."""
+    out = normals.copy()
+    up_front = np.array([0.0, 0.35, 1.0]) / np.hypot(0.35, 1.0)
+    for side in ("l", "r"):
+        eye = posed[mesh.group_vertices(f"helper-{side}-eye")]
+        c = (eye.max(axis=0) + eye.min(axis=0)) / 2
+        r = float((eye.max(axis=0) - eye.min(axis=0))[0] / 2)
+        d = (posed[:BODY_END] - c) / r
+        # 1 over the lids and under the brow, fading out by the brow and the cheek.
+        reach = np.hypot(d[:, 0] / 1.9, (d[:, 1] - 0.7) / np.where(d[:, 1] > 0.7, 1.6, 1.4))
+        w = 0.7 * np.clip((1 - reach) / 0.4, 0, 1) * (d[:, 2] > -0.3)
+        w *= np.clip((d[:, 1] + 0.1) / 0.4, 0, 1)  # the lower lid keeps its shading
+        out[:BODY_END] = out[:BODY_END] * (1 - w[:, None]) + up_front * w[:, None] * 1.2
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out
+
+
 def dress(
     spec: Character,
     mesh: mh.BaseMesh,
@@ -524,7 +544,7 @@ def dress(
     quads = mesh.faces
     body_faces = mesh.groups["body"]
     body_tris_all = _triangles(quads[body_faces])
-    normals = mh.vertex_normals(posed, body_tris_all)
+    normals = open_sockets(mesh, posed, mh.vertex_normals(posed, body_tris_all))
 
     # Clothes: each garment is the helper surface cut along its field, offset outward.
     surfaces = {}
@@ -1047,9 +1067,11 @@ def skin_texture(
             return np.asarray(m, dtype=np.float64)[..., None] / 255.0
 
     rgb = np.broadcast_to(base, (n, n, 3)).copy()
-    # A little warmth in the face (cheeks, nose) and darker lids, as make-up artists see skin.
+    # A little warmth in the face (cheeks, nose) and in the lids: barely darker, as a closed
+    # lid stretches the whole patch over the eye and a dark one reads as a smudge.
     rgb = rgb * (1 - 0.06 * mask("face")) + np.array([0.05, -0.01, -0.01]) * mask("face")
-    rgb = rgb * (1 - 0.18 * mask("eyelids"))
+    lids = mask("eyelids")
+    rgb = rgb * (1 - 0.04 * lids) + np.array([0.02, 0.0, -0.005]) * lids
     lips = mask("lips")
     rgb = rgb * (1 - lips) + srgb(skin.lips) * lips
     mouth = mask("inside-mouth")
