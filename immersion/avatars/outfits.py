@@ -804,11 +804,16 @@ def _hairline(d: np.ndarray, style: str) -> np.ndarray:
     """Decimetres inside the hairline (negative outside) at base-mesh points ``d`` taken from
     the eyes' midpoint: forehead, temples, round the ears, down to the nape."""
     dy, dz, ax = d[:, 1], d[:, 2], np.abs(d[:, 0])
-    nape = -1.35 if style == "long" else -1.0
+    nape = -1.35 if style == "long" else -0.8  # a short cut stops above the collar
     line = np.interp(dz, [-1.45, -1.05, -0.55, -0.25, 0.2], [nape, nape + 0.2, 0.3, 0.72, 0.8])
     line = line - 0.35 * np.clip((ax - 0.4) / 0.25, 0, 1) * (dz > -0.75)
     ears = np.maximum(0.6 - ax, dy - 0.3)
-    return np.asarray(np.minimum(dy - line, ears))
+    h = np.minimum(dy - line, ears)
+    if style == "short":  # sideburns: a strip in front of each ear down to its middle
+        burns = np.minimum(np.minimum(dy + 0.2, 0.1 - np.abs(dz + 0.4 + 0.15 * np.clip(
+            -dy, 0, 1))), ax - 0.45)  # fmt: skip
+        h = np.maximum(h, burns)
+    return np.asarray(h)
 
 
 def _rgba_png(rgb: np.ndarray, alpha: np.ndarray) -> bytes:
@@ -841,6 +846,10 @@ def hair(
     lift = 0.04 + np.clip(h, 0, 1.2) * (
         0.08 if under else 0.22 if spec.hair_style == "short" else 0.18
     )
+    if spec.hair_style == "short" and not under:
+        # Cropped close at the sides and nape, fuller on top: not a helmet.
+        dy = v[:, 1] - eyes[1]
+        lift = 0.03 + np.minimum(lift - 0.04, 0.04 + 0.3 * np.clip((dy - 0.25) / 0.75, 0, 1))
     tris = _triangles(mesh.faces[cap_faces])
     cap = _piece(HAIR_M, tris, posed + normals * lift[:, None], normals,
                  _triangles(mesh.face_uvs[cap_faces]), mesh.uvs)  # fmt: skip
