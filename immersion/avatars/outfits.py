@@ -499,7 +499,7 @@ def open_sockets(mesh: mh.BaseMesh, posed: np.ndarray, normals: np.ndarray) -> n
     front: lit as they are, the downward-facing lids of deep-set eyes read as black smudges
     on a stage with no bounce light, worst when the lids close."""
     out = normals.copy()
-    up_front = np.array([0.0, 0.35, 1.0]) / np.hypot(0.35, 1.0)
+    up_front = np.array([0.0, 0.1, 1.0]) / np.hypot(0.1, 1.0)
     for side in ("l", "r"):
         eye = posed[mesh.group_vertices(f"helper-{side}-eye")]
         c = (eye.max(axis=0) + eye.min(axis=0)) / 2
@@ -507,7 +507,7 @@ def open_sockets(mesh: mh.BaseMesh, posed: np.ndarray, normals: np.ndarray) -> n
         d = (posed[:BODY_END] - c) / r
         # 1 over the lids and under the brow, fading out by the brow and the cheek.
         reach = np.hypot(d[:, 0] / 1.9, (d[:, 1] - 0.7) / np.where(d[:, 1] > 0.7, 1.6, 1.4))
-        w = 0.7 * np.clip((1 - reach) / 0.4, 0, 1) * (d[:, 2] > -0.3)
+        w = 0.55 * np.clip((1 - reach) / 0.4, 0, 1) * (d[:, 2] > -0.3)
         w *= np.clip((d[:, 1] + 0.1) / 0.4, 0, 1)  # the lower lid keeps its shading
         out[:BODY_END] = out[:BODY_END] * (1 - w[:, None]) + up_front * w[:, None] * 1.2
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
