@@ -480,9 +480,11 @@ def vrm_extension(
                 {"node": body_node, "index": index[k], "weight": w} for k, w in mix.items()
             ],
             "isBinary": False,
-            "overrideBlink": "block" if kind in ("emotion",) else "none",
+            # "blend", not "block": a smiling actor can still talk and blink (block would cut
+            # both at the faintest smile, and camera faces are never exactly neutral).
+            "overrideBlink": "blend" if kind == "emotion" else "none",
             "overrideLookAt": "none",
-            "overrideMouth": "block" if kind == "emotion" else "none",
+            "overrideMouth": "blend" if kind == "emotion" else "none",
         }
 
     emotions = {"happy", "angry", "sad", "relaxed", "surprised"}
