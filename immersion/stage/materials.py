@@ -48,6 +48,57 @@ class MaterialLook:
     shade: tuple[float, float, float] | None = None  # MToon's shade colour (linear)
 
 
+# Shader variants (lit.frag's #defines): a pixel pays only for what its material uses.
+FEATURES = (
+    "BASE_TEX",
+    "TEX_TRANSFORM",
+    "EMISSIVE_TEX",
+    "SPECULAR",
+    "MTOON",
+    "ALPHA_MASK",
+    "ALPHA_BLEND",
+)
+# The highlight is scaled by 1 - roughness²: from here up, on a dielectric, it is below 1/255.
+MATTE_ROUGHNESS = 0.97
+
+
+def _plain_uv(ref: TextureRef) -> bool:
+    return ref.uv_set == 0 and bool(np.allclose(ref.uv, np.eye(3)[:2]))
+
+
+def shader_features(look: MaterialLook) -> frozenset[str]:
+    """The lit.frag defines ``look`` needs (a subset of FEATURES); a matte, opaque, untextured
+    material needs none. A plain emissive factor is always added (one uniform, no define)."""
+    out = set()
+    refs = []
+    if look.base_texture is not None:
+        out.add("BASE_TEX")
+        refs.append(look.base_texture)
+    if look.emissive_texture is not None and any(look.emissive):
+        out.add("EMISSIVE_TEX")
+        refs.append(look.emissive_texture)
+    if any(not _plain_uv(r) for r in refs):
+        out.add("TEX_TRANSFORM")
+    if look.shade is not None:
+        out.add("MTOON")  # MToon replaces the lit colour, highlight included
+    elif look.metallic > 0.0 or look.roughness < MATTE_ROUGHNESS:
+        out.add("SPECULAR")
+    if look.alpha_mode == MASK:
+        out.add("ALPHA_MASK")
+    elif look.alpha_mode == BLEND:
+        out.add("ALPHA_BLEND")
+    return frozenset(out)
+
+
+def features_mask(features: frozenset[str]) -> int:
+    """``features`` as bits (FEATURES' order): a shader input carries it with the Geom."""
+    return sum(1 << i for i, name in enumerate(FEATURES) if name in features)
+
+
+def mask_features(mask: int) -> frozenset[str]:
+    return frozenset(name for i, name in enumerate(FEATURES) if mask >> i & 1)
+
+
 def _floats(value: Any, n: int, default: tuple[float, ...]) -> tuple[float, ...]:
     if isinstance(value, list) and len(value) >= n and all(_finite(v) for v in value[:n]):
         return tuple(float(v) for v in value[:n])

@@ -12,7 +12,14 @@ from typing import Any
 from immersion.errors import AssetError
 from immersion.gltf_guard import GltfDocument, inspect_glb_bytes, inspect_gltf, loader_json
 from immersion.safe_files import MAX_FILE_BYTES, read_bounded
-from immersion.stage.materials import BLEND, MaterialLook, TextureRef, material_look
+from immersion.stage.materials import (
+    BLEND,
+    MaterialLook,
+    TextureRef,
+    features_mask,
+    material_look,
+    shader_features,
+)
 
 # The loader is given materials renamed with their index, so each Geom's material is found again.
 _TAG = "immersion-material-"
@@ -104,6 +111,7 @@ def _apply_looks(root: Any, doc: GltfDocument, converter: Any) -> None:
             geom_node.setGeomState(g, state)
 
 
+FEATURES_INPUT = "u_features"
 _WHITE: Any = None  # the texture of a material without one
 
 
@@ -164,6 +172,8 @@ def _inputs(look: MaterialLook, textures: dict[int, Any]) -> dict[str, Any]:
         "u_alpha": LVector4f(float(look.alpha_mode), look.cutoff, 0.0, 0.0),
         "u_shade": LVector4f(*(shade or (0.0, 0.0, 0.0)), 1.0 if shade is not None else 0.0),
         "u_pbr": LVector4f(look.metallic, look.roughness, 0.0, 0.0),
+        # Not read by the shader: which variant draws this look (set_builder.bind_variants).
+        FEATURES_INPUT: LVector4f(float(features_mask(shader_features(look))), 0.0, 0.0, 0.0),
     }
 
 

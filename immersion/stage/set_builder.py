@@ -9,7 +9,8 @@ import numpy as np
 
 from immersion.scenes.manifest import Light, ScenePack
 from immersion.stage import space
-from immersion.stage.models import load_model
+from immersion.stage.materials import mask_features
+from immersion.stage.models import FEATURES_INPUT, load_model
 from immersion.stage.target import RenderTarget
 
 
@@ -112,16 +113,44 @@ def shadow_light(lights: tuple[Light, ...]) -> tuple[float, float, float, float]
     return (0.0, 0.0, -1.0, 0.0)
 
 
-def lit_shader(lights: tuple[Light, ...], shadow_map: bool = False) -> Any:
-    """The set's shader; ``shadow_map`` compiles in the rich path's shadow-map lookup."""
+_VARIANTS: dict[tuple[tuple[Light, ...], bool, frozenset[str]], Any] = {}
+
+
+def lit_shader(
+    lights: tuple[Light, ...], shadow_map: bool = False, features: frozenset[str] = frozenset()
+) -> Any:
+    """The set's shader; ``shadow_map`` compiles in the rich path's shadow-map lookup and
+    ``features`` (materials.FEATURES) a material's extras. One Shader per combination."""
     from panda3d.core import Shader
 
-    folder = resources.files("immersion.stage").joinpath("shaders")
-    define = "#version 130\n#define SHADOW_MAP" if shadow_map else "#version 130"
-    vert = folder.joinpath("lit.vert").read_text().replace("#version 130", define, 1)
-    frag = folder.joinpath("lit.frag").read_text().replace("#version 130", define, 1)
-    frag = frag.replace("// LIGHTS", light_code(lights)).replace("// KEY", key_code(lights))
-    return Shader.make(Shader.SL_GLSL, vert, frag)
+    key = (lights, shadow_map, features)
+    if key not in _VARIANTS:
+        folder = resources.files("immersion.stage").joinpath("shaders")
+        names = (["SHADOW_MAP"] if shadow_map else []) + sorted(features)
+        define = "\n".join(["#version 130", *(f"#define {name}" for name in names)])
+        vert = folder.joinpath("lit.vert").read_text().replace("#version 130", define, 1)
+        frag = folder.joinpath("lit.frag").read_text().replace("#version 130", define, 1)
+        frag = frag.replace("// LIGHTS", light_code(lights)).replace("// KEY", key_code(lights))
+        _VARIANTS[key] = Shader.make(Shader.SL_GLSL, vert, frag)
+    return _VARIANTS[key]
+
+
+def bind_variants(node: Any, lights: tuple[Light, ...], shadow_map: bool) -> None:
+    """Give each glTF Geom under ``node`` the lit variant its material needs (models.py
+    records the features with its look); other Geoms inherit the plain variant from above.
+    Priority 0: a node's higher-priority shader (the planar shadow's, the sky's) still wins."""
+    from panda3d.core import ShaderAttrib
+
+    for path in node.findAllMatches("**/+GeomNode"):
+        geom_node = path.node()
+        for g in range(geom_node.getNumGeoms()):
+            state = geom_node.getGeomState(g)
+            attrib = state.getAttrib(ShaderAttrib)
+            if attrib is None or attrib.getShaderInput(FEATURES_INPUT).getValueType() == 0:
+                continue
+            mask = int(attrib.getShaderInputVector(FEATURES_INPUT)[0])
+            variant = lit_shader(lights, shadow_map, mask_features(mask))
+            geom_node.setGeomState(g, state.setAttrib(attrib.setShader(variant)))
 
 
 SHADOW_MAP_SIZE = 2048

@@ -18,6 +18,7 @@ from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.engine import Engine, engine
 from immersion.stage.models import set_default_look
 from immersion.stage.set_builder import (
+    bind_variants,
     build_backdrop,
     build_set,
     lit_shader,
@@ -44,6 +45,7 @@ class Stage:
     mark: Mark
     camera_preset: CameraPreset
     shading: str  # "fast": planar avatar shadow; "rich": shadow-mapped key light
+    shadow_map: bool = False  # rich, and the pack has a light that casts shadows
 
     @classmethod
     def open(
@@ -75,12 +77,22 @@ class Stage:
         set_default_look(root)
         set_node = build_set(pack, root)
         caster = shadow_caster(pack.lights, set_node, root) if shading == "rich" else None
-        root.setShader(lit_shader(pack.lights, shadow_map=caster is not None))
+        root.setShader(lit_shader(pack.lights, caster is not None))  # the plain variant
+        bind_variants(set_node, pack.lights, caster is not None)
         root.setShaderInput("u_cutaway", (0.0, 0.0, 0.0, 0.0))  # none; a headset eye sets one
         build_backdrop(pack, target)
         actor = AvatarActor.load(avatar) if isinstance(avatar, Path) else avatar
         stage = cls(
-            eng, pack, target, root, set_node, actor, pack.mark(mark), pack.camera(camera), shading
+            eng,
+            pack,
+            target,
+            root,
+            set_node,
+            actor,
+            pack.mark(mark),
+            pack.camera(camera),
+            shading,
+            caster is not None,
         )
         if actor is not None:
             stage.place_avatar(actor, stage.mark)
@@ -101,6 +113,7 @@ class Stage:
         actor.node.reparentTo(self.root)
         actor.node.setPos(*space.point((mark.position[0], 0.0, mark.position[1])))
         actor.node.setH(mark.facing)
+        bind_variants(actor.node, self.pack.lights, self.shadow_map)
         if self.shading == "rich":
             return  # the shadow map already darkens the floor (and the set) under the avatar
 
@@ -116,11 +129,17 @@ class Stage:
         # Each floor pixel is darkened once, however many body parts overlap there.
         shadow.setAttrib(
             StencilAttrib.make(
-                True, StencilAttrib.SCF_not_equal, StencilAttrib.SO_keep, StencilAttrib.SO_keep,
-                StencilAttrib.SO_replace, 1, 0xFF, 0xFF,
+                True,
+                StencilAttrib.SCF_not_equal,
+                StencilAttrib.SO_keep,
+                StencilAttrib.SO_keep,
+                StencilAttrib.SO_replace,
+                1,
+                0xFF,
+                0xFF,
             ),
             10,
-        )  # fmt: skip
+        )
         shadow.setBin("transparent", 0)
 
     def set_camera(self, preset: CameraPreset) -> None:

@@ -5,24 +5,41 @@
 // Colours are linear; the output is gamma-encoded for an 8-bit sRGB frame. With SHADOW_MAP
 // (the rich path, for GPUs) the shadow-casting light is masked by a filtered shadow map and its
 // highlight is GGX metallic-roughness; the fast path approximates it with Blinn-Phong.
-// Materials arrive per Geom as u_* inputs (immersion.stage.materials, models.py).
+// Materials arrive per Geom as u_* inputs (immersion.stage.materials, models.py); each Geom is
+// drawn by the variant compiled with only its material's features defined (materials.FEATURES:
+// BASE_TEX, TEX_TRANSFORM, EMISSIVE_TEX, SPECULAR, MTOON, ALPHA_MASK, ALPHA_BLEND), since a
+// software rasteriser pays per pixel for every feature compiled in, used or not.
 uniform vec4 u_base;          // base colour factor (linear rgb, alpha)
+uniform vec4 u_emit;          // emissive colour (linear rgb)
+#ifdef BASE_TEX
 uniform sampler2D u_base_tex;
+#endif
+#ifdef EMISSIVE_TEX
+uniform sampler2D u_emit_tex;
+#endif
+#ifdef TEX_TRANSFORM
 uniform vec4 u_base_u;        // texture transform, Panda UVs → texture: u row (xyz), UV set (w)
 uniform vec4 u_base_v;        // v row (xyz)
-uniform vec4 u_emit;          // emissive colour (linear rgb)
-uniform sampler2D u_emit_tex;
 uniform vec4 u_emit_u;
 uniform vec4 u_emit_v;
-uniform vec4 u_alpha;         // x: 0 opaque, 1 mask, 2 blend; y: mask cutoff
-uniform vec4 u_shade;         // MToon shade colour (rgb); w: 1 for MToon
+in vec4 v_uv;                 // UV sets 0 (xy) and 1 (zw)
+#elif defined(BASE_TEX) || defined(EMISSIVE_TEX)
+in vec2 v_uv;
+#endif
+#if defined(ALPHA_MASK) || defined(ALPHA_BLEND)
+uniform vec4 u_alpha;         // y: mask cutoff
+#endif
+#ifdef MTOON
+uniform vec4 u_shade;         // MToon shade colour (rgb)
+#endif
+#ifdef SPECULAR
 uniform vec4 u_pbr;           // x: metallic, y: roughness
+#endif
 uniform vec3 u_eye;
 uniform vec4 u_cutaway;  // xyz, w: a sphere not drawn (the avatar's head, seen from inside it)
 in vec3 v_world;
 in vec3 v_normal;
 in vec4 v_colour;
-in vec4 v_uv;
 out vec4 o_colour;
 #ifdef SHADOW_MAP
 uniform struct p3d_LightSourceParameters {
@@ -45,19 +62,34 @@ float shadow_lit() {
 }
 #endif
 
+#ifdef TEX_TRANSFORM
 vec2 uv_of(vec4 u, vec4 v) {
     vec3 st = vec3(u.w > 0.5 ? v_uv.zw : v_uv.xy, 1.0);
     return vec2(dot(u.xyz, st), dot(v.xyz, st));
 }
+#define BASE_UV uv_of(u_base_u, u_base_v)
+#define EMIT_UV uv_of(u_emit_u, u_emit_v)
+#else
+#define BASE_UV v_uv
+#define EMIT_UV v_uv
+#endif
 
 void main() {
     if (distance(v_world, u_cutaway.xyz) < u_cutaway.w) discard;
-    vec4 tex = texture(u_base_tex, uv_of(u_base_u, u_base_v));
+#ifdef BASE_TEX
+    vec4 tex = texture(u_base_tex, BASE_UV);
     vec4 base = u_base * v_colour * tex;
-    if (u_alpha.x > 0.5 && base.a < (u_alpha.x < 1.5 ? u_alpha.y : 0.1)) discard;  // mask; blend's clear fringe
+#else
+    vec4 base = u_base * v_colour;
+#endif
+#if defined(ALPHA_MASK)
+    if (base.a < u_alpha.y) discard;
+#elif defined(ALPHA_BLEND)
+    if (base.a < 0.1) discard;  // blend's clear fringe writes no depth
+#endif
     vec3 n = normalize(v_normal);
-    vec3 v = normalize(u_eye - v_world);
-    if (dot(n, v) < 0.0) n = -n;  // thin sheets are lit on the side in view
+    vec3 to_eye = u_eye - v_world;
+    if (dot(n, to_eye) < 0.0) n = -n;  // thin sheets are lit on the side in view
     vec3 light = vec3(0.0);
     vec3 d;
     float lambert;
@@ -66,10 +98,14 @@ void main() {
 #else
     float lit = 1.0;
 #endif
+#ifdef SPECULAR
     vec3 key_l = vec3(0.0, 0.0, 1.0);
     vec3 key_c = vec3(0.0);
+#endif
     // LIGHTS
+#ifdef SPECULAR
     // KEY
+    vec3 v = normalize(to_eye);
     float metal = u_pbr.x, rough = clamp(u_pbr.y, 0.05, 1.0);
     vec3 f0 = mix(vec3(0.04), base.rgb, metal);
     vec3 h = normalize(key_l + v);
@@ -88,11 +124,28 @@ void main() {
     // The highlight fades out towards roughness 1 (matte cloth and skin, untextured sets keep
     // their look; a rough lobe is mostly what an environment would have lit).
     vec3 c = base.rgb * (1.0 - 0.5 * metal) * light + spec * key_c * (1.0 - rough * rough);
-    if (u_shade.w > 0.5) {  // MToon: shade colour where the light is weak, base where strong
-        float k = clamp(max(light.r, max(light.g, light.b)), 0.0, 1.0);
-        c = mix(u_shade.rgb * tex.rgb, base.rgb, smoothstep(0.15, 0.5, k)) * min(2.0 * k, 1.0);
-    }
-    c += u_emit.rgb * texture(u_emit_tex, uv_of(u_emit_u, u_emit_v)).rgb;
+#else
+    vec3 c = base.rgb * light;
+#endif
+#ifdef MTOON
+    // MToon: shade colour where the light is weak, base where strong.
+    float k = clamp(max(light.r, max(light.g, light.b)), 0.0, 1.0);
+#ifdef BASE_TEX
+    vec3 shade = u_shade.rgb * tex.rgb;
+#else
+    vec3 shade = u_shade.rgb;
+#endif
+    c = mix(shade, base.rgb, smoothstep(0.15, 0.5, k)) * min(2.0 * k, 1.0);
+#endif
+#ifdef EMISSIVE_TEX
+    c += u_emit.rgb * texture(u_emit_tex, EMIT_UV).rgb;
+#else
+    c += u_emit.rgb;
+#endif
     c = c / (1.0 + 0.15 * max(c - 1.0, 0.0));  // soften highlights past white
-    o_colour = vec4(pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2)), u_alpha.x > 1.5 ? base.a : 1.0);
+#ifdef ALPHA_BLEND
+    o_colour = vec4(pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2)), base.a);
+#else
+    o_colour = vec4(pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+#endif
 }
