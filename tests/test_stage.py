@@ -20,6 +20,7 @@ from immersion.errors import AvatarError, LicenceError, PackError
 from immersion.scenes.manifest import load_pack
 from immersion.stage import space
 from immersion.stage.avatar_actor import AvatarActor
+from immersion.stage.set_builder import light_code
 from immersion.stage.stage import Stage
 from tests.assets_helpers import detective, glb, skeleton_at_the_top
 from tests.face_fixtures import humanoid_0x, turn_half_round
@@ -408,3 +409,38 @@ def test_rich_shading_casts_the_key_light_shadow_from_the_avatar_and_the_set() -
     finally:
         rich.close()
         fast.close()
+
+
+def _drawn_by(node: Any) -> list[str]:
+    """The fragment shader text each Geom under ``node`` is drawn with (net of its parents)."""
+    from panda3d.core import Shader, ShaderAttrib
+
+    out = []
+    for path in node.findAllMatches("**/+GeomNode"):
+        net = path.getNetState()
+        for g in range(path.node().getNumGeoms()):
+            attrib = net.compose(path.node().getGeomState(g)).getAttrib(ShaderAttrib)
+            out.append(attrib.getShader().getText(Shader.ST_fragment))
+    return out
+
+
+def test_an_avatar_moved_to_another_set_is_lit_by_that_set_and_keeps_its_shadow() -> None:
+    first, second = (load_pack(p) for p in shipped_packs()[:2])
+    direct = Stage.open(second, avatars_dir() / "detective.vrm", width=160, height=90)
+    direct.show(POSES["t-pose"])
+    expected = direct.target.rgb()
+    direct.close()
+    moved = Stage.open(first, avatars_dir() / "detective.vrm", width=160, height=90)
+    moved = moved.reopen(second)
+    try:
+        moved.show(POSES["t-pose"])
+        # The avatar's material variants are compiled with the second set's lights.
+        assert np.abs(moved.target.rgb().astype(int) - expected).max() <= 1
+        assert moved.avatar is not None
+        lit = _drawn_by(moved.avatar.node)
+        assert lit and all(light_code(second.lights) in text for text in lit)
+        assert any("#define BASE_TEX" in text for text in lit)  # its own variants, not the set's
+        shadows = _drawn_by(moved.root.find("avatar-shadow"))  # the shadow's shader still wins
+        assert shadows and all("u_shadow_strength" in text for text in shadows)
+    finally:
+        moved.close()
