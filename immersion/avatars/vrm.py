@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from capture.skeleton import Bone
-from immersion.avatars.expressions import eye_nodes, read_expressions
+from immersion.avatars.expressions import _obj, _short, eye_nodes, read_expressions
 from immersion.errors import AssetError, AvatarError, LicenceError
 from immersion.gltf_guard import GltfDocument, character_joints, inspect_gltf
 from immersion.safe_files import read_bounded
@@ -251,17 +251,6 @@ def load_bone_map(path: Path) -> dict[str, str]:
         if not isinstance(value, str) or not value:
             raise AvatarError(f"{path}: {key}: the node name must be a non-empty string")
     return raw
-
-
-def _obj(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise AvatarError(f"{where}: {_short(value)} is not an object")
-    return value
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _text(meta: dict[str, Any], key: str, default: str, where: str) -> str:
