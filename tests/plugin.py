@@ -4,7 +4,8 @@
 subprocess, no browser and no socket, so ``./dev test -m pure`` is a loop of seconds. The promise
 is kept, not just stated: in a pure test, starting a process, opening a socket, starting
 Panda3D's ShowBase or importing mediapipe or playwright fails, the set-up's cache
-($IMMERSION_CACHE: models, clips, Monado) points nowhere, and a pure test that asks for one of
+($IMMERSION_CACHE: models, clips, Monado) and the avatars' folder (the cast is built there
+at set-up) point nowhere, and a pure test that asks for one of
 the set-up's data fixtures or carries the ``model``/``fixtures`` marker is an error.
 
 **Order**: ``IMMERSION_TEST_ORDER=reverse`` runs the modules, and the tests in each, in reverse;
@@ -21,6 +22,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from importlib.machinery import ModuleSpec
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -77,7 +79,16 @@ def _pure_guard(
     monkeypatch.setattr(subprocess.Popen, "_execute_child", _refuse("starts a process"))
     for method in ("connect", "connect_ex", "bind"):
         monkeypatch.setattr(socket.socket, method, _refuse("opens a socket"))
-    monkeypatch.setenv("IMMERSION_CACHE", str(tmp_path_factory.getbasetemp() / "no-set-up-cache"))
+    nowhere = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("IMMERSION_CACHE", str(nowhere / "no-set-up-cache"))
+    from immersion import catalogue
+
+    shipped = catalogue._shipped
+
+    def no_cast(name: str, in_checkout: Path) -> Path:
+        return nowhere / "no-set-up-avatars" if name == "avatars" else shipped(name, in_checkout)
+
+    monkeypatch.setattr(catalogue, "_shipped", no_cast)
     finder = _RefuseHeavy()
     sys.meta_path.insert(0, finder)
     try:

@@ -1,5 +1,5 @@
 """Structured fuzzing of everything a pack or an avatar hands us: valid documents (the template
-pack's manifest and set, the shipped detective) with fields replaced, removed or added, by
+pack's manifest and set, a small built avatar or the shipped detective) with fields replaced, removed or added, by
 values of any JSON/TOML type. Properties: the checks raise nothing but StageError, never hang,
 stay within a memory bound; and what they accept, the loaders load (the divergence the tester
 found by hand). Derandomized with a fixed budget, so CI runs the same examples every time.
@@ -27,7 +27,7 @@ from immersion.avatars.vrm import inspect_avatar
 from immersion.errors import StageError
 from immersion.gltf_guard import GltfDocument, inspect_glb_bytes
 from immersion.scenes.manifest import load_pack, validate_pack
-from tests.assets_helpers import detective, glb, new_pack, split_glb
+from tests.assets_helpers import detective, glb, new_pack, small_avatar, split_glb
 
 # Examples per target, sized for CI (the module in about 35 s on two cores, most of it the
 # avatar targets: each example writes and reads a 4 MB cast member); the loader targets are
@@ -250,8 +250,8 @@ def test_gltf_accepted_by_the_check_loads(rich_set: tuple[Doc, bytes], tmp_path:
     _report("glTF check then load", LOAD_EXAMPLES, len(loaded))
 
 
-def _avatar_case(where: Path) -> Callable[[Doc], Path | None]:
-    _, binary = detective()
+def _avatar_case(where: Path, avatar: tuple[Doc, bytes]) -> Callable[[Doc], Path | None]:
+    _, binary = avatar
 
     def check(doc: Doc) -> Path | None:
         path = where / "fuzz.vrm"
@@ -268,11 +268,11 @@ def _avatar_case(where: Path) -> Callable[[Doc], Path | None]:
 
 @pytest.mark.pure
 def test_avatar_check_raises_only_typed_errors(tmp_path: Path) -> None:
-    check = _avatar_case(tmp_path)
+    check = _avatar_case(tmp_path, small_avatar())
     accepted = []
 
     @budget
-    @given(_mutations(detective()[0], JSON_VALUES, GLTF_KEYS))
+    @given(_mutations(small_avatar()[0], JSON_VALUES, GLTF_KEYS))
     def run(doc: Doc) -> None:
         if check(doc) is not None:
             accepted.append(1)
@@ -285,7 +285,7 @@ def test_avatar_check_raises_only_typed_errors(tmp_path: Path) -> None:
 def test_avatar_accepted_by_the_check_loads(tmp_path: Path) -> None:
     from immersion.stage.avatar_actor import AvatarActor
 
-    check = _avatar_case(tmp_path)
+    check = _avatar_case(tmp_path, detective())
     loaded = []
 
     @settings(budget, max_examples=LOAD_EXAMPLES)

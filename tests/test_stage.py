@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,13 @@ from immersion.avatars.glb_writer import write_glb
 from immersion.avatars.vrm import inspect_avatar, read_spec
 from immersion.catalogue import avatars_dir, find_pack, shipped_packs
 from immersion.errors import AvatarError, LicenceError, PackError
+from immersion.gltf_guard import inspect_glb_bytes
 from immersion.scenes.manifest import load_pack
 from immersion.stage import space
 from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.set_builder import light_code
 from immersion.stage.stage import Stage
-from tests.assets_helpers import detective, glb, skeleton_at_the_top
+from tests.assets_helpers import detective, glb, skeleton_at_the_top, small_avatar, split_glb
 from tests.face_fixtures import humanoid_0x, turn_half_round
 from tests.support import run_cli
 
@@ -152,14 +152,17 @@ def test_each_pack_renders_with_the_avatar_on_its_mark_in_every_preset(pack_dir:
 
 def _detective() -> tuple[dict[str, Any], bytearray]:
     """The shipped detective's glTF JSON and binary chunk, to rewrite into other formats."""
-    data = (avatars_dir() / "detective.vrm").read_bytes()
-    jlen = struct.unpack_from("<I", data, 12)[0]
-    return json.loads(data[20 : 20 + jlen]), bytearray(data[20 + jlen + 8 :])
+    doc, binary = detective()
+    return doc, bytearray(binary)
 
 
-def _vrm0_copy(tmp_path: Path, meta: dict[str, object]) -> Path:
-    """The detective rewritten as a VRM 0.x file: turned to face -Z, humanBones as a list."""
-    doc, binary = _detective()
+def _vrm0_copy(
+    tmp_path: Path, meta: dict[str, object], avatar: tuple[dict[str, Any], bytes] | None = None
+) -> Path:
+    """The detective (or ``avatar``) rewritten as a VRM 0.x file: turned to face -Z,
+    humanBones as a list."""
+    doc, data = avatar or detective()
+    binary = bytearray(data)
     turn_half_round(doc, binary)
     human = doc["extensions"].pop("VRMC_vrm")["humanoid"]["humanBones"]
     doc["extensions"]["VRM"] = {
@@ -198,6 +201,7 @@ def test_licence_metadata_is_respected(tmp_path: Path) -> None:
     author_only = _vrm0_copy(
         tmp_path,
         {"title": "Mine", "allowedUserName": "OnlyAuthor", "commercialUssageName": "Allow"},
+        small_avatar(),
     )
     with pytest.raises(LicenceError, match="only its author"):
         AvatarActor.load(author_only)
@@ -206,6 +210,7 @@ def test_licence_metadata_is_respected(tmp_path: Path) -> None:
     _vrm0_copy(
         tmp_path,
         {"title": "Hobby", "allowedUserName": "Everyone", "commercialUssageName": "Disallow"},
+        small_avatar(),
     )
     with pytest.raises(LicenceError, match="up to personal-non-profit, not corporation"):
         AvatarActor.load(path)
@@ -283,12 +288,13 @@ def test_a_skeleton_at_the_top_of_the_scene_loads_and_poses(stage: Stage, tmp_pa
     assert pos[Bone.LEFT_HAND][0] > pos[Bone.RIGHT_HAND][0]
 
 
-@pytest.mark.pure
-def test_shipped_avatars_are_vrm1_humanoids() -> None:
+def test_shipped_avatars_are_vrm1_humanoids(tmp_path: Path) -> None:
+    """The cast the set-up builds (so not pure): each passes the asset check."""
     for name in AVATARS:
-        data = (avatars_dir() / f"{name}.vrm").read_bytes()
-        jlen = struct.unpack_from("<I", data, 12)[0]
-        spec = read_spec(json.loads(data[20 : 20 + jlen]), name)
+        path = avatars_dir() / f"{name}.vrm"
+        inspect_glb_bytes(path.read_bytes(), path, tmp_path)
+        doc, _ = split_glb(path.read_bytes())
+        spec = read_spec(doc, name)
         assert spec.version == "1.0" and set(BODY_BONES) <= set(spec.bones)
         assert spec.licence.performers == "everyone" and spec.licence.commercial == "corporation"
 

@@ -15,12 +15,14 @@ PRETEND = """
 import socket, subprocess
 import pytest
 from capture.cache import demo_clip
+from immersion.catalogue import avatars_dir
 
 pytestmark = pytest.mark.pure
 
 def test_process(): subprocess.run(["true"])
 def test_socket(): socket.create_connection(("127.0.0.1", 9))
 def test_cache(): assert demo_clip().exists()
+def test_cast(): assert (avatars_dir() / "detective.vrm").exists()
 def test_engine(): from direct.showbase.ShowBase import ShowBase
 def test_model(): import mediapipe
 @pytest.mark.model
@@ -49,6 +51,7 @@ def test_a_pure_test_cannot_reach_what_the_tier_excludes(tmp_path: Path) -> None
         "test_process": "FAILED",
         "test_socket": "FAILED",
         "test_cache": "FAILED",
+        "test_cast": "FAILED",
         "test_engine": "FAILED",
         "test_model": "FAILED",
         "test_marked": "ERROR",
