@@ -29,9 +29,10 @@ from immersion.gltf_guard import GltfDocument, inspect_glb_bytes
 from immersion.scenes.manifest import load_pack, validate_pack
 from tests.assets_helpers import detective, glb, new_pack, small_avatar, split_glb
 
-# Examples per target, sized for CI (the module in about 35 s on two cores, most of it the
-# avatar targets: each example writes and reads a 4 MB cast member); the loader targets are
-# dearer (an engine load per accepted example). IMMERSION_FUZZ_EXAMPLES raises the
+# Examples per target, sized for CI (the module in about 30 s on two cores, most of it the
+# avatar load target: each of its examples writes, checks and loads a 4 MB cast member; the
+# pure check target fuzzes a small built avatar); the loader targets are dearer (an engine load
+# per accepted example). IMMERSION_FUZZ_EXAMPLES raises the
 # budget and IMMERSION_FUZZ_RANDOM=1 draws new examples, for a longer hunt by hand.
 CHECK_EXAMPLES = int(os.environ.get("IMMERSION_FUZZ_EXAMPLES", "200"))
 LOAD_EXAMPLES = CHECK_EXAMPLES * 3 // 10
