@@ -7,6 +7,7 @@ room is started on a still take, so whatever moves on the director's canvas is t
 
 from __future__ import annotations
 
+import re
 import time
 import wave
 from collections.abc import Callable, Iterator
@@ -214,8 +215,10 @@ def test_a_slow_computer_is_told_its_rate_and_a_dropped_page_comes_back(
     # fast it runs and offers the lite model; it never sends the picture instead.
     session = actor.context.new_cdp_session(actor)
     session.send("Emulation.setCPUThrottlingRate", {"rate": 12})
-    expect(actor.locator("#message")).to_contain_text("times a second", timeout=20_000)
-    expect(actor.locator("#message")).to_contain_text("choose the lite model")
+    # One look at one message: so slowed, a stalled feed may replace it a moment later.
+    expect(actor.locator("#message")).to_contain_text(
+        re.compile(r"times a second.*choose the lite model", re.S), timeout=20_000
+    )
     session.send("Emulation.setCPUThrottlingRate", {"rate": 1})
     # (so slowed, the page may have been dropped for not acknowledging the picture; it is
     # back, or it is held: leaving ends either)
