@@ -10,7 +10,7 @@ import numpy as np
 
 from capture.rotations import axis_angle_quat, quat_to_matrix
 from capture.skeleton import Bone
-from immersion.avatars.glb_writer import SkinJoint, SkinnedMesh, write_skinned_glb
+from immersion.avatars.glb_writer import Material, Primitive, SkinJoint, skinned_glb
 
 # A T-pose body (normalized space: Y up, facing +Z, its left on +X), joint positions in metres.
 _T_POSE = {
@@ -121,15 +121,16 @@ def write_a_pose_avatar(path: Path, *, rest: str = "a-pose") -> Path:
     joints_arr[:, 0] = owner
     weights = np.zeros((n, 4), np.float32)
     weights[:, 0] = 1.0
-    mesh = SkinnedMesh(
+    mesh = Primitive(
+        0,
         positions,
         normals,
-        np.tile(np.array([0.8, 0.7, 0.6, 1.0], np.float32), (n, 1)),
         joints_arr,
         weights,
         np.concatenate(tris).astype(np.uint32),
+        colors=np.tile(np.array([0.8, 0.7, 0.6, 1.0], np.float32), (n, 1)),
     )
-    write_skinned_glb(path, mesh, joints, name="apose")
+    path.write_bytes(skinned_glb([mesh], [Material("skin")], joints, name="apose"))
     return path
 
 

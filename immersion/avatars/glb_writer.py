@@ -3,8 +3,8 @@
 trimesh exports static meshes only (it drops skins), so the cast builder and the tests that
 build VRM files use this. The layout is the one panda3d-gltf needs to keep the skin: the mesh
 node and the skeleton's root joint are siblings under one scene root node.
-:func:`write_skinned_glb` writes one vertex-coloured primitive; :func:`skinned_glb` many, each
-with its material (colour, optional embedded texture) and morph targets.
+:func:`skinned_glb` writes the primitives, each with its material (colour, optional embedded
+texture, vertex colours) and morph targets.
 
 panda3d-gltf reads every accessor through its own bufferView and refuses sparse accessors
 (so does :mod:`immersion.gltf_guard`): a primitive that no morph target moves gets, per target,
@@ -36,18 +36,6 @@ class SkinJoint:
     parent: int | None
     translation: tuple[float, float, float]
     rotation: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class SkinnedMesh:
-    """Vertices in the bind pose. ``joints``/``weights``: four influences a vertex."""
-
-    positions: NDArray[np.float32]
-    normals: NDArray[np.float32]
-    colors: NDArray[np.float32]
-    joints: NDArray[np.uint16]
-    weights: NDArray[np.float32]
-    triangles: NDArray[np.uint32]
 
 
 @dataclass
@@ -110,88 +98,6 @@ def joint_globals(joints: list[SkinJoint]) -> NDArray[np.float64]:
         local = _trs(j.translation, j.rotation)
         out[i] = local if j.parent is None else out[j.parent] @ local
     return out
-
-
-def write_skinned_glb(
-    path: Path,
-    mesh: SkinnedMesh,
-    joints: list[SkinJoint],
-    *,
-    name: str,
-    extensions: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Write ``path``; ``extensions`` (e.g. ``VRMC_vrm``) may refer to joints as ``node`` =
-    joint index + 2 (node 0 is the root, node 1 the mesh). Returns the glTF JSON written."""
-    b = _Bin()
-    # glTF wants an unused influence slot to name joint 0, not a stale joint with weight 0.
-    used_joints = np.where(mesh.weights > 0, mesh.joints, 0)
-    attrs = {
-        "POSITION": b.add(mesh.positions.astype(np.float32), "VEC3", _FLOAT, _ARRAY_BUFFER),
-        "NORMAL": b.add(mesh.normals.astype(np.float32), "VEC3", _FLOAT, _ARRAY_BUFFER),
-        "COLOR_0": b.add(mesh.colors.astype(np.float32), "VEC4", _FLOAT, _ARRAY_BUFFER),
-        "JOINTS_0": b.add(used_joints.astype(np.uint16), "VEC4", _USHORT, _ARRAY_BUFFER),
-        "WEIGHTS_0": b.add(mesh.weights.astype(np.float32), "VEC4", _FLOAT, _ARRAY_BUFFER),
-    }
-    indices = b.add(
-        mesh.triangles.astype(np.uint32).reshape(-1), "SCALAR", _UINT, _ELEMENT_ARRAY_BUFFER
-    )
-    inverse_bind = np.linalg.inv(joint_globals(joints))
-    # glTF matrices are column-major.
-    ibm = b.add(inverse_bind.transpose(0, 2, 1).reshape(-1, 16).astype(np.float32), "MAT4", _FLOAT)
-
-    first_joint = 2
-    nodes: list[dict[str, Any]] = [
-        {"name": name, "children": [1, first_joint]},
-        {"name": f"{name}_body", "mesh": 0, "skin": 0},
-    ]
-    for i, j in enumerate(joints):
-        node: dict[str, Any] = {"name": j.name, "translation": [float(v) for v in j.translation]}
-        if j.rotation != (0.0, 0.0, 0.0, 1.0):
-            node["rotation"] = [float(v) for v in j.rotation]
-        children = [first_joint + k for k, c in enumerate(joints) if c.parent == i]
-        if children:
-            node["children"] = children
-        nodes.append(node)
-    if [j.parent for j in joints].count(None) != 1 or joints[0].parent is not None:
-        raise ValueError("the first joint must be the single root")
-
-    doc: dict[str, Any] = {
-        "asset": {"version": "2.0", "generator": "immersion avatar builder"},
-        "scene": 0,
-        "scenes": [{"nodes": [0]}],
-        "nodes": nodes,
-        "meshes": [
-            {
-                "name": f"{name}_body",
-                "primitives": [{"attributes": attrs, "indices": indices, "material": 0}],
-            }
-        ],
-        "materials": [
-            {
-                "name": f"{name}_skin",
-                "pbrMetallicRoughness": {
-                    "baseColorFactor": [1, 1, 1, 1],
-                    "metallicFactor": 0.0,
-                    "roughnessFactor": 0.8,
-                },
-            }
-        ],
-        "skins": [
-            {
-                "inverseBindMatrices": ibm,
-                "joints": [first_joint + i for i in range(len(joints))],
-                "skeleton": first_joint,
-            }
-        ],
-        "accessors": b.accessors,
-        "bufferViews": b.views,
-        "buffers": [{"byteLength": len(b.data)}],
-    }
-    if extensions:
-        doc["extensions"] = extensions
-        doc["extensionsUsed"] = sorted(extensions)
-    write_glb(path, doc, bytes(b.data))
-    return doc
 
 
 @dataclass(frozen=True)
