@@ -19,8 +19,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from capture import fields
+from capture.camera import CameraModel
 from capture.errors import LandmarkShapeError, SourceError, TakeFormatError
-from capture.landmarks import LANDMARK_COUNT, MAX_LANDMARK_METRES, LandmarkFrame
+from capture.landmarks import LANDMARK_COUNT, LandmarkFrame
 from capture.take import check_time_order, read_json_lines
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
@@ -234,7 +235,12 @@ class LandmarksFileSource:
         self.name = str(path)
         if not path.is_file():
             raise SourceError(f"{path}: no such landmarks file")
-        self._frames = _load_npy(path, fps) if path.suffix.lower() == ".npy" else _load_jsonl(path)
+        # The camera the landmarks were seen through, when the header says (root motion).
+        self.camera: CameraModel | None = None
+        if path.suffix.lower() == ".npy":
+            self._frames = _load_npy(path, fps)
+        else:
+            self._frames, self.camera = _load_jsonl(path)
         self.total = len(self._frames)
 
     def frames(self) -> Iterator[LandmarkFrame]:
@@ -282,34 +288,32 @@ def _load_npy(path: Path, fps: float | None) -> list[LandmarkFrame]:
     return frames
 
 
-def _load_jsonl(path: Path) -> list[LandmarkFrame]:
+def _load_jsonl(path: Path) -> tuple[list[LandmarkFrame], CameraModel | None]:
     """Frames of a take written with landmarks (or any JSON lines of ``t`` and
-    ``worldLandmarks``), read as strictly as :func:`capture.take.read_take` reads takes."""
+    ``worldLandmarks``), read as strictly as :func:`capture.take.read_take` reads takes, and
+    the header's camera."""
     frames: list[LandmarkFrame] = []
     last_t = -math.inf
-    for lineno, obj in read_json_lines(path).frames:
+    lines = read_json_lines(path)
+    camera = None
+    if lines.header is not None and "camera" in lines.header:
+        camera = CameraModel.from_json(lines.header["camera"], f"{path}:1")
+    for lineno, obj in lines.frames:
         where = f"{path}:{lineno}"
         if "event" in obj:
             continue  # a note or marker written during the take
         t = fields.seconds(obj, where)
         last_t = check_time_order(t, last_t, where)
-        rows = obj.get("worldLandmarks")
-        if rows is None:
+        if obj.get("worldLandmarks") is None:
             if obj.get("pose", True) is None:
                 continue  # a frame where no person was seen
             raise TakeFormatError(
                 f"{where}: no 'worldLandmarks' (write takes with --landmarks to re-use them)"
             )
-        values = fields.matrix(
-            rows, where, "worldLandmarks", LANDMARK_COUNT, (3, 4), MAX_LANDMARK_METRES
-        )
-        try:
-            frames.append(LandmarkFrame.from_array(t, values))
-        except LandmarkShapeError as exc:
-            raise TakeFormatError(f"{where}: 'worldLandmarks': {exc}") from None
+        frames.append(LandmarkFrame.from_json(t, obj, where))
     if not frames:
         raise TakeFormatError(f"{path}: no landmark frames")
-    return frames
+    return frames, camera
 
 
 def _checked_fps(fps: float, what: object) -> float:

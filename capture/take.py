@@ -18,7 +18,15 @@ left, pitch + up; absent: straight ahead); ``faceConfidence`` (absent: 1). ``gaz
 ``faceConfidence`` come only with ``face``.
 
 ``worldLandmarks`` (raw MediaPipe world landmarks) is written with ``--landmarks`` and makes the
-take a landmarks file too, so it can be retargeted again. A frame with no pose detected is
+take a landmarks file too, so it can be captured again (root motion, face and hands included)
+with what the estimators saw, :meth:`capture.landmarks.LandmarkFrame.to_json`:
+``imageLandmarks`` ``[[u, v, z, visibility] × 33]`` (MediaPipe's normalized image convention:
+u, v in picture widths and heights from the top-left); ``faceBlendshapes`` (the face
+landmarker's 52 raw ARKit-named weights), ``faceRotation`` (the head's rotation, a quaternion
+``[x, y, z, w]`` in MediaPipe's camera axes) and ``faceScore``; ``handWorldLandmarks``
+(``{"left": [[x, y, z] × 21], "right": ...}``, metres, the actor's own sides) and
+``handScores``. The header may carry ``"camera": {"width": W, "height": H, "vfovDeg": F}``
+(:class:`capture.camera.CameraModel`), the picture the image landmarks are fractions of. A frame with no pose detected is
 written as ``{"t": ..., "pose": null}`` so the timeline keeps its gaps. A line with an
 ``"event"`` (a note, a marker) is kept apart from the frames. A process killed mid-take leaves
 every frame up to the kill; a torn last line is skipped when reading.
@@ -107,7 +115,7 @@ class TakeWriter:
         record: dict[str, Any] = {"t": round(t, 6)}
         record.update(pose.to_json() if pose is not None else {"pose": None}, t=round(t, 6))
         if landmarks is not None:
-            record["worldLandmarks"] = landmarks.as_rows()
+            record.update(landmarks.to_json())
         self._line(record)
         self.frames += 1
 

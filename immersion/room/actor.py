@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class ActorLink:
                 return False
             t = max(t, self._last_t + 1e-3)
             self._last_t = t
-            self._frames.append(LandmarkFrame(t, frame.xyz, frame.visibility))
+            self._frames.append(replace(frame, t=t))
             self._cond.notify_all()
         return True
 
