@@ -92,7 +92,9 @@ def test_a_take_with_landmarks_is_a_landmarks_file_with_its_camera(tmp_path: Pat
     ],
 )
 def test_bad_fields_are_refused_naming_them(change: dict[str, object], field: str) -> None:
-    obj = {"worldLandmarks": frame_from_avatar_points(0.0, tpose_avatar_points()).as_rows()}
+    obj: dict[str, object] = {
+        "worldLandmarks": frame_from_avatar_points(0.0, tpose_avatar_points()).as_rows()
+    }
     obj.update(change)
     obj = json.loads(json.dumps(obj).replace("NaN", "1e999"))
     with pytest.raises(TakeFormatError, match=field.replace(".", r"\.")) as err:
