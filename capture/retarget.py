@@ -10,8 +10,9 @@ A pure function of one frame (plus an optional previous pose to hold occluded bo
    plane, shared by both segments, so the lower segment turns about one axis. A nearly straight
    limb has no plane; there the axis comes from the parent's rest axis carried along by the
    smallest swing, blended in smoothly, so straight limbs never flip or twist.
-4. The torso twist between hips and shoulders is shared equally by spine, chest and upperChest;
-   the head's rotation relative to the chest is shared by neck and head.
+4. The torso's turn between hips and chest (twist and bend; the chest's up is the hips→shoulders
+   midline) is shared equally by spine, chest and upperChest; the head's rotation relative to
+   the chest is shared by neck and head.
 5. Global frames become quaternions in one batch; local = parent⁻¹ · child, also in one batch.
 """
 
@@ -90,12 +91,14 @@ def _rows(*names: str) -> list[int]:
     return [_ROW[n] for n in names]
 
 
-# Frames that need no parent: hips, shoulder line, head, hands, feet (primary, secondary).
+# Frames that need no parent: hips, chest, head, hands, feet (primary, secondary). The chest's
+# up is the hips→shoulders midline and its shoulder line only sets the facing: a side bend
+# tilts the midline, while a shrug or a dropped shoulder tilts the shoulder line alone.
 _FREE_PRIMARY = _rows(
-    "hips_x", "shoulders_x", "head_x", "left_hand", "right_hand", "left_sole", "right_sole"
+    "hips_x", "torso_up", "head_x", "left_hand", "right_hand", "left_sole", "right_sole"
 )
 _FREE_SECONDARY = _rows(
-    "torso_up", "torso_up", "head_forward", "left_palm_z", "right_palm_z",
+    "torso_up", "shoulders_x", "head_forward", "left_palm_z", "right_palm_z",
     "left_instep", "right_instep",
 )  # fmt: skip
 _UPPER = _rows("left_upper_arm", "right_upper_arm", "left_upper_leg", "right_upper_leg")
@@ -108,7 +111,7 @@ _TORSO_REST = basis(_X, _Y)
 _FREE_REST = np.stack(
     [
         _TORSO_REST,
-        _TORSO_REST,
+        basis(_Y, _X),
         basis(_X, HEAD_FORWARD_REST),
         # Hands point along ±X with index − pinky forward (palms down); soles forward, ankle up.
         basis(_X, _Z),
@@ -125,7 +128,7 @@ _LIMB_REST = basis(_LIMB_REST_DIR, _LIMB_REST_HINGE)
 _LIMB_REST_DIR_HINGE = np.stack([_LIMB_REST_DIR, _LIMB_REST_HINGE], axis=-1)
 _LIMB_SEGMENTS_REST = np.concatenate([_LIMB_REST, _LIMB_REST])
 
-# Global frames are stacked as: 0 hips, 1 shoulder line (= upperChest), 2 head, 3-4 hands,
+# Global frames are stacked as: 0 hips, 1 chest (= upperChest), 2 head, 3-4 hands,
 # 5-6 feet, 7-10 upper arms and legs, 11-14 forearms and shins. Each pair below is
 # (parent frame, child frame) whose relative rotation is a bone's local rotation; the first two
 # are the torso and neck spans that several bones share.
@@ -195,7 +198,7 @@ def retarget(
     """
     v = _VECTORS @ frame.avatar_xyz()
 
-    # Global orientations: hips, shoulder line, head, hands, feet, then the limb segments.
+    # Global orientations: hips, chest, head, hands, feet, then the limb segments.
     free = rotation_between_bases(basis(v[_FREE_PRIMARY], v[_FREE_SECONDARY]), _FREE_REST)
     hips_r, top_r = free[0], free[1]
     limbs = _limb_rotations(v, np.stack([top_r, top_r, hips_r, hips_r]))

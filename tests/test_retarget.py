@@ -16,18 +16,23 @@ pytestmark = pytest.mark.pure
 
 LEFT_ARM = (L.LEFT_ELBOW, L.LEFT_WRIST, L.LEFT_PINKY, L.LEFT_INDEX, L.LEFT_THUMB)
 RIGHT_ARM = (L.RIGHT_ELBOW, L.RIGHT_WRIST, L.RIGHT_PINKY, L.RIGHT_INDEX, L.RIGHT_THUMB)
+_LEGS = {
+    L[f"{side}_{part}"]
+    for side in ("LEFT", "RIGHT")
+    for part in ("HIP", "KNEE", "ANKLE", "HEEL", "FOOT_INDEX")
+}
 
 
 def _rotate(
-    points: np.ndarray, about: L, which: tuple[L, ...], axis: list[float], angle: float
+    points: np.ndarray, about: L | None, which: tuple[L, ...], axis: list[float], angle: float
 ) -> np.ndarray:
-    """Points with ``which`` rotated rigidly about landmark ``about`` (avatar space)."""
+    """Points with ``which`` rotated rigidly about landmark ``about`` (None: the origin)."""
     out = points.copy()
     c, s = np.cos(angle), np.sin(angle)
     k = np.array(axis, dtype=float) / np.linalg.norm(axis)
     K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
     R = np.eye(3) + s * K + (1 - c) * K @ K
-    pivot = points[about]
+    pivot = np.zeros(3) if about is None else points[about]
     for lm in which:
         out[lm] = pivot + R @ (points[lm] - pivot)
     return out
@@ -96,6 +101,37 @@ def test_turning_to_face_left_turns_the_hips() -> None:
     pose = retarget(frame_from_avatar_points(0.0, turned))
     assert _angle_deg(pose.rotation(Bone.HIPS), axis_angle_quat([0, 1, 0], np.radians(35))) < 0.01
     assert _angle_deg(pose.rotation(Bone.SPINE), axis_angle_quat([0, 1, 0], 0)) < 0.01
+
+
+UPPER_BODY = tuple(lm for lm in L if lm not in _LEGS)
+
+
+def test_side_bend_is_shared_by_the_spine_and_the_chest_follows_the_midline() -> None:
+    # The whole upper body leans 30 degrees to the actor's right (toward -X), about the hips'
+    # midpoint (the T-pose's origin): about +Z, seen from the front.
+    pts = tpose_avatar_points()
+    assert np.allclose(pts[L.LEFT_HIP] + pts[L.RIGHT_HIP], 0.0)
+    bent = _rotate(pts, None, UPPER_BODY, [0, 0, 1], np.radians(30))
+    pose = retarget(frame_from_avatar_points(0.0, bent))
+    third = axis_angle_quat([0, 0, 1], np.radians(10))
+    for bone in (Bone.SPINE, Bone.CHEST, Bone.UPPER_CHEST):
+        assert _angle_deg(pose.rotation(bone), third) < 0.01
+    assert _angle_deg(pose.rotation(Bone.HIPS), axis_angle_quat([0, 0, 1], 0)) < 0.01
+
+
+def test_a_tilted_shoulder_line_does_not_bend_the_spine() -> None:
+    # One shoulder up 6 cm, the other down 6 cm (a shrug and a dropped shoulder): the
+    # hips→shoulders midline stays upright, so the spine stays straight (the old chest frame,
+    # perpendicular to the shoulder line, leaned it by 18 degrees).
+    pts = tpose_avatar_points()
+    pts[[*LEFT_ARM, L.LEFT_SHOULDER], 1] += 0.06
+    pts[[*RIGHT_ARM, L.RIGHT_SHOULDER], 1] -= 0.06
+    pose = retarget(frame_from_avatar_points(0.0, pts))
+    for bone in (Bone.SPINE, Bone.CHEST, Bone.UPPER_CHEST):
+        assert _angle_deg(pose.rotation(bone), axis_angle_quat([0, 0, 1], 0)) < 0.01
+    # The arms still point where their landmarks do (level, along ±X).
+    world = pose.global_rotations()
+    assert _angle_deg(world[Bone.LEFT_UPPER_ARM], axis_angle_quat([0, 0, 1], 0)) < 0.01
 
 
 def test_straight_arm_lowered_to_the_side_never_flips() -> None:
