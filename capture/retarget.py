@@ -1,6 +1,7 @@
 """Retargeting: one frame of BlazePose world landmarks → local bone rotations of a VRM humanoid.
 
-A pure function of one frame (plus an optional previous pose to hold occluded bones). Method:
+A pure function of one frame (plus an optional previous pose that steadies occluded bones).
+Method:
 
 1. Landmarks move into avatar space (see :mod:`capture.landmarks`).
 2. Each tracked segment gets a global orientation from two directions the landmarks give it,
@@ -48,6 +49,8 @@ _BENT_ABOVE = 0.35
 _BLEND_SCALE = 1.0 / (_BENT_ABOVE - _STRAIGHT_BELOW)
 # Fractions of the hips→shoulders and shoulders→head rotations given to each spine/neck bone.
 _SPLIT = np.array([1.0 / 3.0, 0.5])
+# Seconds of lag with which a fully hidden bone follows the model's guess (see retarget).
+HIDDEN_LAG = 0.05
 
 # Every direction the solver needs is a fixed weighted sum of landmarks, so one matrix product
 # (_VECTORS @ points) yields them all. Rows are named for readability.
@@ -188,13 +191,15 @@ def retarget(
     *,
     fallback: Pose | None = None,
     min_confidence: float = 0.5,
-    relax: float = 0.1,
+    hidden_lag: float = HIDDEN_LAG,
 ) -> Pose:
     """Local bone rotations, hips translation and per-bone confidence for one landmark frame.
 
-    Bones whose confidence is below ``min_confidence`` do not follow their landmarks: they hold
-    ``fallback``'s rotation (usually the previous frame's pose) eased by ``relax`` (a fraction
-    per call) toward rest, or rest when there is no fallback. ``frame`` is not modified.
+    Bones whose confidence is below ``min_confidence`` follow their landmarks with a lag: from
+    ``fallback``'s rotation (usually the previous frame's pose) toward what the landmarks say,
+    by ``1 - exp(-dt / lag)``, where the lag rises from 0 at ``min_confidence`` to
+    ``hidden_lag`` seconds at confidence 0. The model's guess for a hidden limb is still better
+    than a frozen or rested one; the lag only steadies its jitter. ``frame`` is not modified.
     """
     v = _VECTORS @ frame.avatar_xyz()
 
@@ -217,13 +222,14 @@ def retarget(
 
     confidence = np.append(frame.visibility, 0.0)[_CONF_TABLE].min(axis=1)
     low = (confidence < min_confidence) & ~_UNTRACKED
-    if np.any(low):
-        # Easing toward rest (the identity) by `relax` is raising to the power 1 - relax.
-        rotations[low] = (
-            _REST_ROTATIONS[low]
-            if fallback is None
-            else quat_power(fallback.rotations[low], 1.0 - relax)
-        )
+    if fallback is not None and np.any(low):
+        dt = max(frame.t - fallback.t, 0.0)
+        lag = hidden_lag * (1.0 - confidence[low] / min_confidence)
+        follow = 1.0 - np.exp(-dt / np.maximum(lag, 1e-9))
+        held = fallback.rotations[low]
+        step = quat_power(quat_multiply(quat_conjugate(held), rotations[low]), follow)
+        rotations[low] = quat_multiply(held, step)
+        rotations *= np.where(rotations[:, 3:] < 0.0, -1.0, 1.0)
 
     hips = np.array([0.0, float(v[_OVER_FEET, 1].max()), 0.0])
     return Pose(frame.t, hips, rotations, confidence)

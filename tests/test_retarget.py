@@ -7,6 +7,7 @@ import pytest
 
 from capture.landmarks import Landmark as L
 from capture.landmarks import LandmarkFrame
+from capture.pose import Pose
 from capture.retarget import retarget
 from capture.rotations import axis_angle_quat, quat_angle
 from capture.skeleton import UNTRACKED, Bone
@@ -150,24 +151,41 @@ def test_straight_arm_lowered_to_the_side_never_flips() -> None:
     )
 
 
-def test_occluded_bones_hold_then_relax_and_report_low_confidence() -> None:
+def test_occluded_bones_follow_the_model_with_a_lag_never_toward_rest() -> None:
     points = tpose_avatar_points()
     raised = _rotate(points, L.LEFT_SHOULDER, LEFT_ARM, [0, 0, 1], np.pi / 2)
     seen = retarget(frame_from_avatar_points(0.0, raised))
-    # The left wrist and hand go out of view; the arm drops in the landmarks (guessed).
-    frame = frame_from_avatar_points(0.1, points)
-    vis = frame.visibility.copy()
-    vis[[L.LEFT_WRIST, L.LEFT_INDEX, L.LEFT_PINKY, L.LEFT_ELBOW]] = 0.1
-    hidden = LandmarkFrame.from_array(0.1, np.concatenate([frame.xyz, vis[:, None]], axis=1))
-    held = retarget(hidden, fallback=seen, relax=0.1)
-    assert held.confidence[Bone.LEFT_UPPER_ARM] == pytest.approx(0.1)
+    # The left arm goes out of view and the model guesses it lowered a little (by 30°).
+    guessed = _rotate(points, L.LEFT_SHOULDER, LEFT_ARM, [0, 0, 1], np.pi / 3)
+    frame = frame_from_avatar_points(0.1, guessed)
+    hidden_lms = [L.LEFT_WRIST, L.LEFT_INDEX, L.LEFT_PINKY, L.LEFT_ELBOW]
+
+    def hidden(visibility: float, t: float = 0.1) -> LandmarkFrame:
+        vis = frame.visibility.copy()
+        vis[hidden_lms] = visibility
+        return LandmarkFrame.from_array(t, np.concatenate([frame.xyz, vis[:, None]], axis=1))
+
+    def moved(pose: Pose) -> float:  # degrees of the 30° toward the guess
+        return 30.0 - _angle_deg(pose.rotation(Bone.LEFT_UPPER_ARM), guessed_q)
+
+    guessed_q = axis_angle_quat([0, 0, 1], np.pi / 3)
+    held = retarget(hidden(0.0), fallback=seen, hidden_lag=0.2)
+    assert held.confidence[Bone.LEFT_UPPER_ARM] == 0.0
     assert held.confidence[Bone.RIGHT_UPPER_ARM] == pytest.approx(1.0)
-    # Held: 90% of the raise remains after one frame; without a fallback it is at rest.
-    assert _angle_deg(
-        held.rotation(Bone.LEFT_UPPER_ARM), seen.rotation(Bone.LEFT_UPPER_ARM)
-    ) == pytest.approx(9.0, abs=0.01)
-    alone = retarget(hidden)
-    assert _angle_deg(alone.rotation(Bone.LEFT_UPPER_ARM), axis_angle_quat([0, 0, 1], 0)) < 0.01
+    # Fully hidden: 0.1 s with a 0.2 s lag goes 1 - e^-0.5 of the way, on the path to the guess.
+    assert moved(held) == pytest.approx(30.0 * (1.0 - np.exp(-0.5)), abs=0.01)
+    assert _angle_deg(held.rotation(Bone.LEFT_UPPER_ARM), seen.rotation(Bone.LEFT_UPPER_ARM)) + (
+        _angle_deg(held.rotation(Bone.LEFT_UPPER_ARM), guessed_q)
+    ) == pytest.approx(30.0, abs=0.01)
+    # More visibility, less lag; at the threshold and without a fallback, the guess itself.
+    assert moved(held) < moved(retarget(hidden(0.3), fallback=seen, hidden_lag=0.2)) < 30.0
+    assert moved(retarget(hidden(0.5), fallback=seen, hidden_lag=0.2)) == pytest.approx(30.0)
+    assert moved(retarget(hidden(0.0))) == pytest.approx(30.0)
+    # No time elapsed: held exactly.
+    same_t = retarget(hidden(0.0, t=0.0), fallback=seen)
+    assert (
+        _angle_deg(same_t.rotation(Bone.LEFT_UPPER_ARM), seen.rotation(Bone.LEFT_UPPER_ARM)) < 1e-4
+    )
     assert all(held.confidence[b] == 0 for b in UNTRACKED)
 
 
@@ -185,6 +203,6 @@ def test_input_frame_is_not_modified() -> None:
     inputs = (frame.xyz, frame.visibility, fallback.hips, fallback.rotations, fallback.confidence)
     assert all(arr.flags.writeable for arr in inputs)
     before = [arr.copy() for arr in inputs]
-    retarget(frame, fallback=fallback, relax=0.1)
+    retarget(frame, fallback=fallback)
     for arr, was in zip(inputs, before, strict=True):
         np.testing.assert_array_equal(arr, was)
