@@ -192,6 +192,7 @@ def retarget(
     fallback: Pose | None = None,
     min_confidence: float = 0.5,
     hidden_lag: float = HIDDEN_LAG,
+    head_rest: FloatArray | None = None,
 ) -> Pose:
     """Local bone rotations, hips translation and per-bone confidence for one landmark frame.
 
@@ -199,12 +200,18 @@ def retarget(
     ``fallback``'s rotation (usually the previous frame's pose) toward what the landmarks say,
     by ``1 - exp(-dt / lag)``, where the lag rises from 0 at ``min_confidence`` to
     ``hidden_lag`` seconds at confidence 0. The model's guess for a hidden limb is still better
-    than a frozen or rested one; the lag only steadies its jitter. ``frame`` is not modified.
+    than a frozen or rested one; the lag only steadies its jitter. ``head_rest``: this actor's
+    ears→nose direction with the head level, in the chest's frame (:class:`NeutralHead`);
+    None assumes :data:`HEAD_FORWARD_REST`. ``frame`` is not modified.
     """
     v = _VECTORS @ frame.avatar_xyz()
 
     # Global orientations: hips, chest, head, hands, feet, then the limb segments.
-    free = rotation_between_bases(basis(v[_FREE_PRIMARY], v[_FREE_SECONDARY]), _FREE_REST)
+    rest = _FREE_REST
+    if head_rest is not None:
+        rest = rest.copy()
+        rest[2] = basis(_X, np.asarray(head_rest, dtype=np.float64))
+    free = rotation_between_bases(basis(v[_FREE_PRIMARY], v[_FREE_SECONDARY]), rest)
     hips_r, top_r = free[0], free[1]
     limbs = _limb_rotations(v, np.stack([top_r, top_r, hips_r, hips_r]))
     g = matrix_to_quat(np.concatenate([free, limbs]))
@@ -258,3 +265,46 @@ def _limb_rotations(v: FloatArray, parent_r: FloatArray) -> FloatArray:
 
     segments = basis(segment_dirs, np.concatenate([hinge, hinge]))
     return rotation_between_bases(segments, _LIMB_SEGMENTS_REST)
+
+
+_HEAD_LANDMARKS = [L.NOSE, L.LEFT_EAR, L.RIGHT_EAR]
+
+
+class NeutralHead:
+    """This actor's level-head direction (ears' midpoint → nose, in the chest's frame): the
+    median over the first ``window`` seconds in which the head is seen confidently (or from
+    :meth:`calibrate`'s time on). Real noses sit 1-5 cm below the ear line; a fixed guess tilts
+    the avatar's head by up to 15° for a resting actor. Feed every frame; ``rest`` is None
+    until the window is complete."""
+
+    __slots__ = ("_samples", "_since", "min_visibility", "rest", "window")
+
+    def __init__(self, *, window: float = 1.0, min_visibility: float = 0.5) -> None:
+        self.window = window
+        self.min_visibility = min_visibility
+        self.rest: FloatArray | None = None
+        self._since: float | None = None
+        self._samples: list[FloatArray] = []
+
+    def calibrate(self, t: float) -> None:
+        """Start again from time ``t`` ("relax, look at the camera"); the old rest stays in
+        use until the new one is complete."""
+        self._since = t
+        self._samples = []
+
+    def __call__(self, frame: LandmarkFrame) -> FloatArray | None:
+        collecting = self.rest is None or self._since is not None
+        if not collecting or frame.t < (self._since if self._since is not None else -np.inf):
+            return self.rest
+        if np.all(frame.visibility[_HEAD_LANDMARKS] >= self.min_visibility):
+            v = _VECTORS @ frame.avatar_xyz()
+            chest = basis(v[_ROW["torso_up"]], v[_ROW["shoulders_x"]]) @ _FREE_REST[1].T
+            self._samples.append(normalize(chest.T @ v[_ROW["head_forward"]]))
+            if self._since is None:
+                self._since = frame.t
+        if self._since is not None and self._samples and frame.t - self._since >= self.window:
+            self.rest = normalize(np.median(np.array(self._samples), axis=0))
+            self.rest.flags.writeable = False
+            self._since = None
+            self._samples = []
+        return self.rest

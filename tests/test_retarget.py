@@ -8,7 +8,7 @@ import pytest
 from capture.landmarks import Landmark as L
 from capture.landmarks import LandmarkFrame
 from capture.pose import Pose
-from capture.retarget import retarget
+from capture.retarget import HEAD_FORWARD_REST, NeutralHead, retarget
 from capture.rotations import axis_angle_quat, quat_angle
 from capture.skeleton import UNTRACKED, Bone
 from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
@@ -206,3 +206,46 @@ def test_input_frame_is_not_modified() -> None:
     retarget(frame, fallback=fallback)
     for arr, was in zip(inputs, before, strict=True):
         np.testing.assert_array_equal(arr, was)
+
+
+def test_neutral_head_calibration_levels_a_low_nosed_actor() -> None:
+    # This actor's nose sits 4 cm below the ear line (the default assumes 2.5 cm): at rest,
+    # uncalibrated, the avatar's head nods down; after a second of calibration it is level.
+    pts = tpose_avatar_points()
+    pts[L.NOSE, 1] = pts[L.LEFT_EAR, 1] - 0.04
+    level = axis_angle_quat([1, 0, 0], 0)
+    before = retarget(frame_from_avatar_points(0.0, pts))
+    assert _angle_deg(before.rotation(Bone.HEAD), level) > 2.0
+    calibrator = NeutralHead()
+    rest = None
+    for i in range(31):
+        rest = calibrator(frame_from_avatar_points(i / 30, pts))
+        assert (rest is None) == (i < 30)
+    assert rest is not None
+    after = retarget(frame_from_avatar_points(1.1, pts), head_rest=rest)
+    for bone in (Bone.NECK, Bone.HEAD):
+        assert _angle_deg(after.rotation(bone), level) < 0.01
+    # Nodding 20° from there reads as 20° (10° each for neck and head), not 20° plus the offset.
+    nod = pts.copy()
+    ears = 0.5 * (pts[L.LEFT_EAR] + pts[L.RIGHT_EAR])
+    nod[L.NOSE] = ears + _rotate(pts - ears, None, (L.NOSE,), [1, 0, 0], np.radians(20))[L.NOSE]
+    nodded = retarget(frame_from_avatar_points(1.2, nod), head_rest=rest)
+    assert _angle_deg(nodded.rotation(Bone.HEAD), level) == pytest.approx(10.0, abs=0.01)
+
+
+def test_neutral_head_waits_for_a_confident_head_and_recalibrates_on_demand() -> None:
+    pts = tpose_avatar_points()
+    hidden = frame_from_avatar_points(0.0, pts, visibility=0.2)
+    calibrator = NeutralHead(window=0.5)
+    assert calibrator(hidden) is None
+    for i in range(16):
+        first = calibrator(frame_from_avatar_points(1.0 + i / 30, pts))
+    assert first is not None
+    np.testing.assert_allclose(first, HEAD_FORWARD_REST, atol=1e-9)  # the T-pose nose
+    lower = pts.copy()
+    lower[L.NOSE, 1] -= 0.03
+    calibrator.calibrate(3.0)
+    assert calibrator(frame_from_avatar_points(2.9, lower)) is first  # before t: ignored
+    for i in range(16):
+        again = calibrator(frame_from_avatar_points(3.0 + i / 30, lower))
+    assert again is not None and again[1] < first[1] - 0.1
