@@ -1,6 +1,7 @@
 """Retargeting: one frame of BlazePose world landmarks → local bone rotations of a VRM humanoid.
 
-A pure function of one frame (plus an optional previous pose to hold occluded bones). Method:
+A pure function of one frame (plus an optional previous pose that steadies occluded bones).
+Method:
 
 1. Landmarks move into avatar space (see :mod:`capture.landmarks`).
 2. Each tracked segment gets a global orientation from two directions the landmarks give it,
@@ -10,8 +11,9 @@ A pure function of one frame (plus an optional previous pose to hold occluded bo
    plane, shared by both segments, so the lower segment turns about one axis. A nearly straight
    limb has no plane; there the axis comes from the parent's rest axis carried along by the
    smallest swing, blended in smoothly, so straight limbs never flip or twist.
-4. The torso twist between hips and shoulders is shared equally by spine, chest and upperChest;
-   the head's rotation relative to the chest is shared by neck and head.
+4. The torso's turn between hips and chest (twist and bend; the chest's up is the hips→shoulders
+   midline) is shared equally by spine, chest and upperChest; the head's rotation relative to
+   the chest is shared by neck and head.
 5. Global frames become quaternions in one batch; local = parent⁻¹ · child, also in one batch.
 """
 
@@ -47,6 +49,8 @@ _BENT_ABOVE = 0.35
 _BLEND_SCALE = 1.0 / (_BENT_ABOVE - _STRAIGHT_BELOW)
 # Fractions of the hips→shoulders and shoulders→head rotations given to each spine/neck bone.
 _SPLIT = np.array([1.0 / 3.0, 0.5])
+# Seconds of lag with which a fully hidden bone follows the model's guess (see retarget).
+HIDDEN_LAG = 0.05
 
 # Every direction the solver needs is a fixed weighted sum of landmarks, so one matrix product
 # (_VECTORS @ points) yields them all. Rows are named for readability.
@@ -90,12 +94,14 @@ def _rows(*names: str) -> list[int]:
     return [_ROW[n] for n in names]
 
 
-# Frames that need no parent: hips, shoulder line, head, hands, feet (primary, secondary).
+# Frames that need no parent: hips, chest, head, hands, feet (primary, secondary). The chest's
+# up is the hips→shoulders midline and its shoulder line only sets the facing: a side bend
+# tilts the midline, while a shrug or a dropped shoulder tilts the shoulder line alone.
 _FREE_PRIMARY = _rows(
-    "hips_x", "shoulders_x", "head_x", "left_hand", "right_hand", "left_sole", "right_sole"
+    "hips_x", "torso_up", "head_x", "left_hand", "right_hand", "left_sole", "right_sole"
 )
 _FREE_SECONDARY = _rows(
-    "torso_up", "torso_up", "head_forward", "left_palm_z", "right_palm_z",
+    "torso_up", "shoulders_x", "head_forward", "left_palm_z", "right_palm_z",
     "left_instep", "right_instep",
 )  # fmt: skip
 _UPPER = _rows("left_upper_arm", "right_upper_arm", "left_upper_leg", "right_upper_leg")
@@ -108,7 +114,7 @@ _TORSO_REST = basis(_X, _Y)
 _FREE_REST = np.stack(
     [
         _TORSO_REST,
-        _TORSO_REST,
+        basis(_Y, _X),
         basis(_X, HEAD_FORWARD_REST),
         # Hands point along ±X with index − pinky forward (palms down); soles forward, ankle up.
         basis(_X, _Z),
@@ -125,7 +131,7 @@ _LIMB_REST = basis(_LIMB_REST_DIR, _LIMB_REST_HINGE)
 _LIMB_REST_DIR_HINGE = np.stack([_LIMB_REST_DIR, _LIMB_REST_HINGE], axis=-1)
 _LIMB_SEGMENTS_REST = np.concatenate([_LIMB_REST, _LIMB_REST])
 
-# Global frames are stacked as: 0 hips, 1 shoulder line (= upperChest), 2 head, 3-4 hands,
+# Global frames are stacked as: 0 hips, 1 chest (= upperChest), 2 head, 3-4 hands,
 # 5-6 feet, 7-10 upper arms and legs, 11-14 forearms and shins. Each pair below is
 # (parent frame, child frame) whose relative rotation is a bone's local rotation; the first two
 # are the torso and neck spans that several bones share.
@@ -185,18 +191,27 @@ def retarget(
     *,
     fallback: Pose | None = None,
     min_confidence: float = 0.5,
-    relax: float = 0.1,
+    hidden_lag: float = HIDDEN_LAG,
+    head_rest: FloatArray | None = None,
 ) -> Pose:
     """Local bone rotations, hips translation and per-bone confidence for one landmark frame.
 
-    Bones whose confidence is below ``min_confidence`` do not follow their landmarks: they hold
-    ``fallback``'s rotation (usually the previous frame's pose) eased by ``relax`` (a fraction
-    per call) toward rest, or rest when there is no fallback. ``frame`` is not modified.
+    Bones whose confidence is below ``min_confidence`` follow their landmarks with a lag: from
+    ``fallback``'s rotation (usually the previous frame's pose) toward what the landmarks say,
+    by ``1 - exp(-dt / lag)``, where the lag rises from 0 at ``min_confidence`` to
+    ``hidden_lag`` seconds at confidence 0. The model's guess for a hidden limb is still better
+    than a frozen or rested one; the lag only steadies its jitter. ``head_rest``: this actor's
+    ears→nose direction with the head level, in the chest's frame (:class:`NeutralHead`);
+    None assumes :data:`HEAD_FORWARD_REST`. ``frame`` is not modified.
     """
     v = _VECTORS @ frame.avatar_xyz()
 
-    # Global orientations: hips, shoulder line, head, hands, feet, then the limb segments.
-    free = rotation_between_bases(basis(v[_FREE_PRIMARY], v[_FREE_SECONDARY]), _FREE_REST)
+    # Global orientations: hips, chest, head, hands, feet, then the limb segments.
+    rest = _FREE_REST
+    if head_rest is not None:
+        rest = rest.copy()
+        rest[2] = basis(_X, np.asarray(head_rest, dtype=np.float64))
+    free = rotation_between_bases(basis(v[_FREE_PRIMARY], v[_FREE_SECONDARY]), rest)
     hips_r, top_r = free[0], free[1]
     limbs = _limb_rotations(v, np.stack([top_r, top_r, hips_r, hips_r]))
     g = matrix_to_quat(np.concatenate([free, limbs]))
@@ -214,13 +229,14 @@ def retarget(
 
     confidence = np.append(frame.visibility, 0.0)[_CONF_TABLE].min(axis=1)
     low = (confidence < min_confidence) & ~_UNTRACKED
-    if np.any(low):
-        # Easing toward rest (the identity) by `relax` is raising to the power 1 - relax.
-        rotations[low] = (
-            _REST_ROTATIONS[low]
-            if fallback is None
-            else quat_power(fallback.rotations[low], 1.0 - relax)
-        )
+    if fallback is not None and np.any(low):
+        dt = max(frame.t - fallback.t, 0.0)
+        lag = hidden_lag * (1.0 - confidence[low] / min_confidence)
+        follow = 1.0 - np.exp(-dt / np.maximum(lag, 1e-9))
+        held = fallback.rotations[low]
+        step = quat_power(quat_multiply(quat_conjugate(held), rotations[low]), follow)
+        rotations[low] = quat_multiply(held, step)
+        rotations *= np.where(rotations[:, 3:] < 0.0, -1.0, 1.0)
 
     hips = np.array([0.0, float(v[_OVER_FEET, 1].max()), 0.0])
     return Pose(frame.t, hips, rotations, confidence)
@@ -249,3 +265,46 @@ def _limb_rotations(v: FloatArray, parent_r: FloatArray) -> FloatArray:
 
     segments = basis(segment_dirs, np.concatenate([hinge, hinge]))
     return rotation_between_bases(segments, _LIMB_SEGMENTS_REST)
+
+
+_HEAD_LANDMARKS = [L.NOSE, L.LEFT_EAR, L.RIGHT_EAR]
+
+
+class NeutralHead:
+    """This actor's level-head direction (ears' midpoint → nose, in the chest's frame): the
+    median over the first ``window`` seconds in which the head is seen confidently (or from
+    :meth:`calibrate`'s time on). Real noses sit 1-5 cm below the ear line; a fixed guess tilts
+    the avatar's head by up to 15° for a resting actor. Feed every frame; ``rest`` is None
+    until the window is complete."""
+
+    __slots__ = ("_samples", "_since", "min_visibility", "rest", "window")
+
+    def __init__(self, *, window: float = 1.0, min_visibility: float = 0.5) -> None:
+        self.window = window
+        self.min_visibility = min_visibility
+        self.rest: FloatArray | None = None
+        self._since: float | None = None
+        self._samples: list[FloatArray] = []
+
+    def calibrate(self, t: float) -> None:
+        """Start again from time ``t`` ("relax, look at the camera"); the old rest stays in
+        use until the new one is complete."""
+        self._since = t
+        self._samples = []
+
+    def __call__(self, frame: LandmarkFrame) -> FloatArray | None:
+        collecting = self.rest is None or self._since is not None
+        if not collecting or frame.t < (self._since if self._since is not None else -np.inf):
+            return self.rest
+        if np.all(frame.visibility[_HEAD_LANDMARKS] >= self.min_visibility):
+            v = _VECTORS @ frame.avatar_xyz()
+            chest = basis(v[_ROW["torso_up"]], v[_ROW["shoulders_x"]]) @ _FREE_REST[1].T
+            self._samples.append(normalize(chest.T @ v[_ROW["head_forward"]]))
+            if self._since is None:
+                self._since = frame.t
+        if self._since is not None and self._samples and frame.t - self._since >= self.window:
+            self.rest = normalize(np.median(np.array(self._samples), axis=0))
+            self.rest.flags.writeable = False
+            self._since = None
+            self._samples = []
+        return self.rest

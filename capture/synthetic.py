@@ -22,7 +22,7 @@ from capture.landmarks import LANDMARK_COUNT, FloatArray, LandmarkFrame, avatar_
 from capture.landmarks import Landmark as L
 from capture.pose import Pose
 from capture.retarget import HEAD_FORWARD_REST
-from capture.rotations import normalize, quat_to_matrix
+from capture.rotations import quat_to_matrix
 from capture.skeleton import Bone
 
 
@@ -297,9 +297,6 @@ def direction_errors(pose: Pose, truth: FloatArray) -> FloatArray:
     for i, (bone, rest, (plus, minus)) in enumerate(_CHECKS):
         predicted = quat_to_matrix(world[bone]) @ np.array(rest, dtype=np.float64)
         true = truth[list(plus)].sum(axis=0) - truth[list(minus)].sum(axis=0)
-        if bone is Bone.UPPER_CHEST:  # the chest's up is perpendicular to its shoulder line
-            line = normalize(truth[L.LEFT_SHOULDER] - truth[L.RIGHT_SHOULDER])
-            true = true - (true @ line) * line
         cos = predicted @ true / (np.linalg.norm(predicted) * np.linalg.norm(true))
         out[i] = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
     return out

@@ -45,6 +45,11 @@ def pose2sim_cam01() -> Path:
 
 
 @pytest.fixture(scope="session")
+def pose2sim_cam02() -> Path:
+    return _need(fixtures_dir() / "pose2sim" / "cam02.mp4")
+
+
+@pytest.fixture(scope="session")
 def deepmimic() -> Path:
     return _need(fixtures_dir() / "deepmimic")
 

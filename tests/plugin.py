@@ -32,6 +32,7 @@ import pytest
 SETUP_DATA = {
     "demo",
     "pose2sim_cam01",
+    "pose2sim_cam02",
     "deepmimic",
     "lite_bundle",
     "tasks_vision",
