@@ -225,6 +225,12 @@ def add_capture_options(parser: argparse.ArgumentParser) -> None:
         metavar="PER_M",
         help="One Euro speed coefficient, Hz per m/s (default: 6.0)",
     )
+    group.add_argument(
+        "--no-face",
+        dest="face",
+        action="store_false",
+        help="do not capture the face (blendshapes, gaze) from camera or video frames",
+    )
 
 
 def _add_serve(sub: Any) -> None:
