@@ -24,12 +24,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from capture.calibration import NeutralWindow
 from capture.face import ARKIT_COUNT, ARKIT_INDEX, Face
 from capture.filters import OneEuroFilter
 from capture.landmarks import FaceLandmarks, FloatArray, LandmarkFrame
 from capture.pose import Pose
 
-CALIBRATION_S = 1.0  # seconds of face the neutral is the median of
 MAX_NEUTRAL = 0.9  # a weight resting higher than this is a bad calibration, not a face
 HOLD_S = 0.25  # a lost face is held this long...
 EASE_S = 0.5  # ...then eased to neutral over this long
@@ -66,39 +66,6 @@ def gaze_from_weights(weights: FloatArray) -> FloatArray:
     return np.array([left * MAX_YAW, up * MAX_PITCH])
 
 
-class NeutralCalibration:
-    """Collects raw weights for :data:`CALIBRATION_S` from the first face at or after a start
-    time; :attr:`neutral` is their median once the second is complete (zeros before)."""
-
-    __slots__ = ("_samples", "_since", "_start", "neutral")
-
-    def __init__(self) -> None:
-        self.neutral: FloatArray = np.zeros(ARKIT_COUNT)
-        self._start: float | None = -math.inf  # the first face of the stream starts one
-        self._since: float | None = None
-        self._samples: list[FloatArray] = []
-
-    def start(self, t: float) -> None:
-        """Calibrate again from ``t`` (the current neutral stays until the new one is ready)."""
-        self._start, self._since, self._samples = t, None, []
-
-    @property
-    def running(self) -> bool:
-        return self._start is not None
-
-    def add(self, t: float, weights: FloatArray) -> None:
-        if self._start is None or t < self._start:
-            return
-        if self._since is None:
-            self._since = t
-        if t - self._since < CALIBRATION_S:
-            self._samples.append(np.array(weights, dtype=np.float64))
-            return
-        if self._samples:
-            self.neutral = np.median(np.stack(self._samples), axis=0)
-        self._start, self._since, self._samples = None, None, []
-
-
 class FaceTracker:
     """``pose.face`` from each frame's raw face (``frame.face``): call once per frame, in time
     order, with or without a face. A stream that never had a face keeps ``pose.face`` as is."""
@@ -107,13 +74,18 @@ class FaceTracker:
 
     def __init__(self) -> None:
         self._filter = OneEuroFilter(MIN_CUTOFF_HZ, BETA, D_CUTOFF_HZ, max_gap=HOLD_S + EASE_S)
-        self._calibration = NeutralCalibration()
+        self._calibration = NeutralWindow(np.zeros(ARKIT_COUNT))
         self._last: Face | None = None
         self._lost_at: float | None = None
 
     @property
     def neutral(self) -> FloatArray:
-        return self._calibration.neutral.copy()
+        return self._neutral().copy()
+
+    def _neutral(self) -> FloatArray:
+        value = self._calibration.value
+        assert value is not None  # it starts as zeros
+        return value
 
     @property
     def calibrating(self) -> bool:
@@ -133,7 +105,7 @@ class FaceTracker:
         if raw is None:
             return self._lost(t)
         self._calibration.add(t, raw.blendshapes)
-        weights = calibrated(raw.blendshapes, self._calibration.neutral)
+        weights = calibrated(raw.blendshapes, self._neutral())
         if self._lost_at is not None:
             self._filter.reset()  # after a loss, start from what is seen, not from neutral
         smooth = np.clip(self._filter(t, weights[:, None])[:, 0], 0.0, 1.0)

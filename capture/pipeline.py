@@ -1,5 +1,6 @@
-"""The pose stream: source → estimators (body, then face on a crop the body locates) → One Euro
-filter → retarget → face track, one frame at a time.
+"""The pose stream: source → estimators (body, then the face on a crop the body locates) →
+:class:`Performer` (left/right swap guard → One Euro filter → retarget with the actor's neutral
+head → face track), one frame at a time.
 
 :func:`pose_stream` is a generator of :class:`CapturedFrame`; the stage, the headset and the
 mirror feed consume it (or a take file written from it). Closing the generator releases the
@@ -23,8 +24,9 @@ from capture.filters import LandmarkSmoother, OneEuroFilter
 from capture.landmarks import FaceLandmarks, LandmarkFrame
 from capture.models import ModelName, bundle_path, face_bundle_path
 from capture.pose import Pose
-from capture.retarget import retarget
+from capture.retarget import NeutralHead, retarget
 from capture.sources import ImageFrame, Source
+from capture.swap import SwapGuard
 
 STAGES = ("decode", "inference", "face", "filter", "retarget")
 
@@ -94,22 +96,63 @@ class Estimators:
             self._face = None
 
 
+class Performer:
+    """Everything that turns one stream's landmark frames into poses, and its state: the swap
+    guard, the landmark filter, the head's neutral tilt, the retargeter's memory of the last
+    pose, and the face tracker. One per stream, used on the capture thread only; another
+    thread asks for a calibration by message, and that thread calls :meth:`calibrate`."""
+
+    __slots__ = ("_face", "_head", "_previous", "_smoother", "_swaps")
+
+    def __init__(self, settings: CaptureSettings) -> None:
+        self._swaps = SwapGuard()
+        self._smoother = (
+            LandmarkSmoother(OneEuroFilter(settings.min_cutoff, settings.beta, settings.d_cutoff))
+            if settings.smoothing
+            else None
+        )
+        self._head = NeutralHead()
+        self._face = FaceTracker()
+        self._previous: Pose | None = None
+
+    def calibrate(self, t: float) -> None:
+        """The actor relaxes and looks at the camera for a second from ``t``: their resting
+        face and head tilt become the avatar's rest."""
+        self._head.calibrate(t)
+        self._face.calibrate(t)
+
+    def __call__(self, raw: LandmarkFrame, timings: dict[str, float]) -> Pose:
+        """The pose for ``raw`` (not modified); adds each stage's milliseconds to ``timings``."""
+        start = time.perf_counter()
+        guarded = self._swaps(raw)
+        smooth = self._smoother(guarded) if self._smoother is not None else guarded
+        filtered = time.perf_counter()
+        pose = retarget(smooth, fallback=self._previous, head_rest=self._head(smooth))
+        retargeted = time.perf_counter()
+        pose = self._face(pose, smooth)
+        done = time.perf_counter()
+        self._previous = pose
+        timings["filter"] = (filtered - start) * 1e3
+        timings["retarget"] = (retargeted - filtered) * 1e3
+        timings["face"] = timings.get("face", 0.0) + (done - retargeted) * 1e3
+        return pose
+
+
 def pose_stream(
-    source: Source, settings: CaptureSettings | None = None, estimators: Estimators | None = None
+    source: Source,
+    settings: CaptureSettings | None = None,
+    estimators: Estimators | None = None,
+    performer: Performer | None = None,
 ) -> Generator[CapturedFrame, None, None]:
     """Capture ``source`` frame by frame. The source is closed when the generator ends, and
-    the estimator too unless ``estimators`` (the caller's, to reuse) was given."""
+    the estimators too unless ``estimators`` (the caller's, to reuse) was given. ``performer``
+    (the caller's, to calibrate it between frames) carries the solving state; a new one when
+    not given."""
     settings = settings or CaptureSettings()
-    smoother = (
-        LandmarkSmoother(OneEuroFilter(settings.min_cutoff, settings.beta, settings.d_cutoff))
-        if settings.smoothing
-        else None
-    )
     own = estimators is None
     estimators = estimators or Estimators()
-    face_tracker = FaceTracker()
+    performer = performer or Performer(settings)
     last_face: FaceLandmarks | None = None
-    previous: Pose | None = None
     images = 0
     try:
         frames = source.frames()
@@ -132,26 +175,14 @@ def pose_stream(
                 raw = replace(raw, face=last_face)
             images += isinstance(item, ImageFrame)
             faced = time.perf_counter()
-            smooth = smoother(raw) if smoother is not None and raw is not None else raw
-            filtered = time.perf_counter()
-            pose = retarget(smooth, fallback=previous) if smooth is not None else None
-            retargeted = time.perf_counter()
-            if pose is not None and smooth is not None:
-                pose = face_tracker(pose, smooth)
-            done = time.perf_counter()
-            previous = pose or previous
+            timings = {
+                "decode": (decoded - start) * 1e3,
+                "inference": (inferred - decoded) * 1e3,
+                "face": (faced - inferred) * 1e3,
+            }
+            pose = performer(raw, timings) if raw is not None else None
             yield CapturedFrame(
-                item.t,
-                raw,
-                pose,
-                {
-                    "decode": (decoded - start) * 1e3,
-                    "inference": (inferred - decoded) * 1e3,
-                    "face": (faced - inferred + done - retargeted) * 1e3,
-                    "filter": (filtered - faced) * 1e3,
-                    "retarget": (retargeted - filtered) * 1e3,
-                },
-                item.rgb if isinstance(item, ImageFrame) else None,
+                item.t, raw, pose, timings, item.rgb if isinstance(item, ImageFrame) else None
             )
     finally:
         if own:

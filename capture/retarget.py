@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from capture.calibration import NeutralWindow
 from capture.landmarks import LANDMARK_COUNT, FloatArray, LandmarkFrame
 from capture.landmarks import Landmark as L
 from capture.pose import Pose
@@ -272,30 +273,38 @@ _HEAD_LANDMARKS = [L.NOSE, L.LEFT_EAR, L.RIGHT_EAR]
 
 class NeutralHead:
     """This actor's level-head direction (ears' midpoint → nose, in the chest's frame): the
-    median over the first ``window`` seconds in which the head is seen confidently (or from
-    :meth:`calibrate`'s time on). Real noses sit 1-5 cm below the ear line; a fixed guess tilts
-    the avatar's head by up to 15° for a resting actor. Feed every frame; ``rest`` is None
-    until the window is complete."""
+    median over the first second in which the head is seen confidently (or from
+    :meth:`calibrate`'s time on, see :class:`~capture.calibration.NeutralWindow`). Real noses
+    sit 1-5 cm below the ear line; a fixed guess tilts the avatar's head by up to 15° for a
+    resting actor. Feed every frame; ``rest`` is None until the first second is complete."""
 
-    __slots__ = ("_samples", "_since", "min_visibility", "rest", "window")
+    __slots__ = ("_window", "min_visibility")
 
-    def __init__(self, *, window: float = 1.0, min_visibility: float = 0.5) -> None:
-        self.window = window
+    def __init__(self, *, min_visibility: float = 0.5) -> None:
         self.min_visibility = min_visibility
-        self.rest: FloatArray | None = None
-        self._since: float | None = None
-        self._samples: list[FloatArray] = []
+        self._window = NeutralWindow()
+
+    @property
+    def rest(self) -> FloatArray | None:
+        return self._window.value
 
     def calibrate(self, t: float) -> None:
         """Start again from time ``t`` ("relax, look at the camera"); the old rest stays in
         use until the new one is complete."""
-        self._since = t
-        self._samples = []
+        self._window.start(t)
 
     def __call__(self, frame: LandmarkFrame) -> FloatArray | None:
-        collecting = self.rest is None or self._since is not None
-        if not collecting or frame.t < (self._since if self._since is not None else -np.inf):
-            return self.rest
+        if self._window.running and np.all(
+            frame.visibility[_HEAD_LANDMARKS] >= self.min_visibility
+        ):
+            v = _VECTORS @ frame.avatar_xyz()
+            chest = basis(v[_ROW["torso_up"]], v[_ROW["shoulders_x"]]) @ _FREE_REST[1].T
+            if self._window.add(frame.t, normalize(chest.T @ v[_ROW["head_forward"]])):
+                rest = self._window.value
+                assert rest is not None
+                self._window.value = normalize(rest)
+                self._window.value.flags.writeable = False
+        return self._window.value
         if np.all(frame.visibility[_HEAD_LANDMARKS] >= self.min_visibility):
             v = _VECTORS @ frame.avatar_xyz()
             chest = basis(v[_ROW["torso_up"]], v[_ROW["shoulders_x"]]) @ _FREE_REST[1].T

@@ -13,11 +13,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from capture.calibration import CALIBRATION_S
 from capture.crops import Box, crop, square_box
 from capture.face import ARKIT, ARKIT_COUNT, ARKIT_INDEX
 from capture.face_estimator import face_from_result
 from capture.face_track import (
-    CALIBRATION_S,
     EASE_S,
     HOLD_S,
     FaceTracker,

@@ -236,9 +236,9 @@ def test_neutral_head_calibration_levels_a_low_nosed_actor() -> None:
 def test_neutral_head_waits_for_a_confident_head_and_recalibrates_on_demand() -> None:
     pts = tpose_avatar_points()
     hidden = frame_from_avatar_points(0.0, pts, visibility=0.2)
-    calibrator = NeutralHead(window=0.5)
+    calibrator = NeutralHead()
     assert calibrator(hidden) is None
-    for i in range(16):
+    for i in range(31):  # one second at 30 fps
         first = calibrator(frame_from_avatar_points(1.0 + i / 30, pts))
     assert first is not None
     np.testing.assert_allclose(first, HEAD_FORWARD_REST, atol=1e-9)  # the T-pose nose
@@ -246,6 +246,6 @@ def test_neutral_head_waits_for_a_confident_head_and_recalibrates_on_demand() ->
     lower[L.NOSE, 1] -= 0.03
     calibrator.calibrate(3.0)
     assert calibrator(frame_from_avatar_points(2.9, lower)) is first  # before t: ignored
-    for i in range(16):
+    for i in range(31):
         again = calibrator(frame_from_avatar_points(3.0 + i / 30, lower))
     assert again is not None and again[1] < first[1] - 0.1
