@@ -415,3 +415,25 @@ def room_take(
 
 
 _CAMERA_TO_AVATAR = np.array([1.0, -1.0, -1.0])
+
+
+def root_errors(hips: FloatArray, truth: FloatArray) -> FloatArray:
+    """(T,) distance in metres between estimated and true hips (T, 3), once the first frames
+    are made to agree (the avatar starts on its mark whatever the floor's estimate)."""
+    d = (hips - hips[0]) - (truth - truth[0])
+    out: FloatArray = np.linalg.norm(d, axis=1)
+    return out
+
+
+def contact_skate(soles: FloatArray, contact: NDArray[np.bool_]) -> FloatArray:
+    """Per contact (a run of frames in which one sole point is planted), how far in metres the
+    point strays along the floor from where it was at the contact's first frame. ``soles``
+    (T, 4, 3) avatar axes, ``contact`` (T, 4)."""
+    out = []
+    for k in range(contact.shape[1]):
+        flags = np.concatenate([[False], contact[:, k], [False]])
+        edges = np.flatnonzero(np.diff(flags.astype(np.int8)))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            run = soles[start:stop, k][:, [0, 2]]
+            out.append(float(np.linalg.norm(run - run[0], axis=1).max()))
+    return np.array(out)
