@@ -8,6 +8,7 @@ never needs it.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from capture.errors import ModelMissingError
-from capture.landmarks import LandmarkFrame
+from capture.landmarks import MAX_IMAGE_EXTENT, LandmarkFrame
 from capture.sources import ImageFrame
 
 
@@ -80,7 +81,14 @@ class PoseEstimator:
             [[p.x, p.y, p.z, p.visibility or 0.0] for p in result.pose_world_landmarks[0]]
         )
         rows[:, 3] = np.clip(rows[:, 3], 0.0, 1.0)  # a probability; float rounding aside
-        return LandmarkFrame.from_array(frame.t, rows)
+        landmarks = LandmarkFrame.from_array(frame.t, rows)
+        if not result.pose_landmarks:
+            return landmarks
+        # Where the landmarks are in the picture (root motion places the person by them).
+        image = np.array([[p.x, p.y, p.z] for p in result.pose_landmarks[0]])
+        if not np.all(np.isfinite(image)) or np.abs(image).max() > MAX_IMAGE_EXTENT:
+            return landmarks
+        return replace(landmarks, image=image)
 
     def close(self) -> None:
         self._landmarker.close()

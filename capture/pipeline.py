@@ -35,6 +35,9 @@ class CaptureSettings:
     min_cutoff: float = 1.0
     beta: float = 6.0
     d_cutoff: float = 1.0
+    # The camera's vertical field of view in degrees, for root motion; None: the source's own
+    # (a landmarks file's header) or capture.camera.DEFAULT_VFOV_DEG, a typical webcam's.
+    vfov_deg: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
