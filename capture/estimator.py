@@ -81,13 +81,14 @@ class PoseEstimator:
             [[p.x, p.y, p.z, p.visibility or 0.0] for p in result.pose_world_landmarks[0]]
         )
         rows[:, 3] = np.clip(rows[:, 3], 0.0, 1.0)  # a probability; float rounding aside
-        body = LandmarkFrame.from_array(frame.t, rows)
+        landmarks = LandmarkFrame.from_array(frame.t, rows)
         if not result.pose_landmarks:
-            return body
+            return landmarks
+        # Where the landmarks are in the picture (root motion places the person by them).
         image = np.array([[p.x, p.y, p.z] for p in result.pose_landmarks[0]])
-        # A landmark guessed wildly off the picture is no help in locating anything.
-        image = np.clip(image, -MAX_IMAGE_EXTENT, MAX_IMAGE_EXTENT)
-        return replace(body, image=image)
+        if not np.all(np.isfinite(image)) or np.abs(image).max() > MAX_IMAGE_EXTENT:
+            return landmarks
+        return replace(landmarks, image=image)
 
     def close(self) -> None:
         self._landmarker.close()

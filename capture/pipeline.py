@@ -1,6 +1,6 @@
 """The pose stream: source → estimators (body, then the face on a crop the body locates) →
 :class:`Performer` (left/right swap guard → One Euro filter → retarget with the actor's neutral
-head → face track), one frame at a time.
+head → face track → root motion through the camera model), one frame at a time.
 
 :func:`pose_stream` is a generator of :class:`CapturedFrame`; the stage, the headset and the
 mirror feed consume it (or a take file written from it). Closing the generator releases the
@@ -17,18 +17,20 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from capture.camera import DEFAULT_VFOV_DEG, CameraModel
 from capture.estimator import PoseEstimator
 from capture.face_estimator import FaceEstimator
 from capture.face_track import FaceTracker
 from capture.filters import LandmarkSmoother, OneEuroFilter
 from capture.landmarks import FaceLandmarks, LandmarkFrame
 from capture.models import ModelName, bundle_path, face_bundle_path
+from capture.motion import RootMotion
 from capture.pose import Pose
 from capture.retarget import NeutralHead, retarget
-from capture.sources import ImageFrame, Source
+from capture.sources import ImageFrame, Source, source_camera
 from capture.swap import SwapGuard
 
-STAGES = ("decode", "inference", "face", "filter", "retarget")
+STAGES = ("decode", "inference", "face", "filter", "retarget", "motion")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,9 @@ class CaptureSettings:
     min_cutoff: float = 1.0
     beta: float = 6.0
     d_cutoff: float = 1.0
+    # The camera's vertical field of view in degrees, for root motion; None: the source's own
+    # (a landmarks file's header) or capture.camera.DEFAULT_VFOV_DEG, a typical webcam's.
+    vfov_deg: float | None = None
     face: bool = True
     face_every: int = 1
 
@@ -102,7 +107,7 @@ class Performer:
     pose, and the face tracker. One per stream, used on the capture thread only; another
     thread asks for a calibration by message, and that thread calls :meth:`calibrate`."""
 
-    __slots__ = ("_face", "_head", "_previous", "_smoother", "_swaps")
+    __slots__ = ("_face", "_head", "_previous", "_root", "_smoother", "_swaps")
 
     def __init__(self, settings: CaptureSettings) -> None:
         self._swaps = SwapGuard()
@@ -113,6 +118,7 @@ class Performer:
         )
         self._head = NeutralHead()
         self._face = FaceTracker()
+        self._root = RootMotion()
         self._previous: Pose | None = None
 
     def calibrate(self, t: float) -> None:
@@ -121,8 +127,11 @@ class Performer:
         self._head.calibrate(t)
         self._face.calibrate(t)
 
-    def __call__(self, raw: LandmarkFrame, timings: dict[str, float]) -> Pose:
-        """The pose for ``raw`` (not modified); adds each stage's milliseconds to ``timings``."""
+    def __call__(
+        self, raw: LandmarkFrame, timings: dict[str, float], camera: CameraModel | None = None
+    ) -> Pose:
+        """The pose for ``raw`` (not modified), placed on the floor through ``camera`` when
+        known; adds each stage's milliseconds to ``timings``."""
         start = time.perf_counter()
         guarded = self._swaps(raw)
         smooth = self._smoother(guarded) if self._smoother is not None else guarded
@@ -130,11 +139,15 @@ class Performer:
         pose = retarget(smooth, fallback=self._previous, head_rest=self._head(smooth))
         retargeted = time.perf_counter()
         pose = self._face(pose, smooth)
-        done = time.perf_counter()
+        faced = time.perf_counter()
+        # The retargeter's memory is the pose before root motion: it holds rotations only.
         self._previous = pose
+        pose = self._root(smooth, pose, camera)
+        done = time.perf_counter()
         timings["filter"] = (filtered - start) * 1e3
         timings["retarget"] = (retargeted - filtered) * 1e3
-        timings["face"] = timings.get("face", 0.0) + (done - retargeted) * 1e3
+        timings["face"] = timings.get("face", 0.0) + (faced - retargeted) * 1e3
+        timings["motion"] = (done - faced) * 1e3
         return pose
 
 
@@ -154,6 +167,7 @@ def pose_stream(
     performer = performer or Performer(settings)
     last_face: FaceLandmarks | None = None
     images = 0
+    camera = source_camera(source, settings.vfov_deg)
     try:
         frames = source.frames()
         while True:
@@ -165,6 +179,10 @@ def pose_stream(
             decoded = time.perf_counter()
             if isinstance(item, ImageFrame):
                 raw = estimators.get(settings.model).estimate(item)
+                height, width = item.rgb.shape[:2]
+                if camera is None or (camera.width, camera.height) != (width, height):
+                    vfov = DEFAULT_VFOV_DEG if settings.vfov_deg is None else settings.vfov_deg
+                    camera = CameraModel(width, height, vfov)
             else:
                 raw = item
             inferred = time.perf_counter()
@@ -180,7 +198,7 @@ def pose_stream(
                 "inference": (inferred - decoded) * 1e3,
                 "face": (faced - inferred) * 1e3,
             }
-            pose = performer(raw, timings) if raw is not None else None
+            pose = performer(raw, timings, camera) if raw is not None else None
             yield CapturedFrame(
                 item.t, raw, pose, timings, item.rgb if isinstance(item, ImageFrame) else None
             )

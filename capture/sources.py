@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from capture import fields
-from capture.camera import CameraModel
+from capture.camera import DEFAULT_VFOV_DEG, CameraModel
 from capture.errors import LandmarkShapeError, SourceError, TakeFormatError
 from capture.landmarks import LANDMARK_COUNT, LandmarkFrame
 from capture.take import check_time_order, read_json_lines
@@ -82,6 +82,11 @@ class VideoSource:
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.total = count if count > 0 else None
         self._path = path
+
+    @property
+    def picture_size(self) -> tuple[int, int] | None:
+        """(width, height) in pixels as the decoder reports them, or None where it does not."""
+        return _picture_size(self._cap)
 
     def frames(self) -> Iterator[ImageFrame]:
         cv2 = _cv2()
@@ -185,6 +190,11 @@ class CameraSource:
         self._index = index
         self._monotonic = monotonic
 
+    @property
+    def picture_size(self) -> tuple[int, int] | None:
+        """(width, height) in pixels as the driver reports them, or None where it does not."""
+        return _picture_size(self._cap)
+
     def frames(self) -> Iterator[ImageFrame]:
         cv2 = _cv2()
         clock = CameraClock(self._monotonic)
@@ -197,6 +207,29 @@ class CameraSource:
 
     def close(self) -> None:
         self._cap.release()
+
+
+def _picture_size(cap: Any) -> tuple[int, int] | None:
+    cv2 = _cv2()
+    try:
+        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return (width, height) if width > 0 and height > 0 else None
+
+
+def source_camera(source: Source, vfov_deg: float | None = None) -> CameraModel | None:
+    """The camera ``source`` was seen through, where it can say before its first frame: a
+    landmarks file's header camera, or a video's or webcam's picture size with ``vfov_deg``
+    (None: :data:`~capture.camera.DEFAULT_VFOV_DEG`)."""
+    recorded = getattr(source, "camera", None)
+    if isinstance(recorded, CameraModel):
+        return recorded
+    size = getattr(source, "picture_size", None)
+    if size is None:
+        return None
+    return CameraModel(size[0], size[1], DEFAULT_VFOV_DEG if vfov_deg is None else vfov_deg)
 
 
 class ImageFolderSource:

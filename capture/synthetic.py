@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
+from capture.camera import CameraModel
 from capture.errors import TakeFormatError
 from capture.fields import brief
 from capture.landmarks import LANDMARK_COUNT, FloatArray, LandmarkFrame, avatar_to_mediapipe
 from capture.landmarks import Landmark as L
+from capture.motion import SOLE_POINTS
 from capture.pose import Pose
 from capture.retarget import HEAD_FORWARD_REST
-from capture.rotations import quat_to_matrix
+from capture.rotations import normalize, quat_to_matrix
 from capture.skeleton import Bone
 
 
@@ -300,3 +303,134 @@ def direction_errors(pose: Pose, truth: FloatArray) -> FloatArray:
         cos = predicted @ true / (np.linalg.norm(predicted) * np.linalg.norm(true))
         out[i] = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
     return out
+
+
+# --- A fixed camera in the room ---------------------------------------------------------------
+
+# Truth contact: a sole point within this of the floor and slower than this along it. The sole
+# points are rigid offsets from the ankle, so a pointed foot's toe dips below DeepMimic's floor:
+# the median over frames of the lowest sole point stands for the floor.
+TRUTH_CONTACT_HEIGHT = 0.03
+TRUTH_CONTACT_SPEED = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class RoomTake:
+    """A clip seen by a fixed, level camera, and the truth.
+
+    ``frames``: landmark frames as MediaPipe would give them (world landmarks in the camera's
+    axes around the hip centre, ``image`` landmarks by projection). Truth, avatar axes of the
+    floor seen from the camera (x = the picture's right, y up, z toward the camera): ``root``
+    (T, 3) the hip centre, x and z from the first frame's, y above the floor; ``points``
+    (T, 33, 3) the landmarks around the hip centre (for :func:`direction_errors`); ``soles``
+    (T, 4, 3) the heel and toe points of :data:`capture.motion.SOLE_POINTS` in ``root``'s frame;
+    ``contact`` (T, 4) whether each is planted; ``distance`` (T,) the hips' depth, metres.
+    """
+
+    frames: list[LandmarkFrame]
+    camera: CameraModel
+    root: FloatArray
+    points: FloatArray
+    soles: FloatArray
+    contact: NDArray[np.bool_]
+    distance: FloatArray
+
+
+def room_take(
+    clip: MotionClip,
+    body: Humanoid,
+    *,
+    camera: CameraModel | None = None,
+    camera_height: float = 1.2,
+    distance: float = 3.5,
+    cycles: int = 1,
+    path_angle_deg: float = 0.0,
+    image_noise_px: float = 0.0,
+    world_noise_m: float = 0.0,
+    seed: int = 0,
+) -> RoomTake:
+    """``clip`` played ``cycles`` times end to end (the root carried on), keeping the root's
+    real path and heading, seen by a level camera ``camera_height`` m above the floor and
+    ``distance`` m from the middle of the path, looking at it square on: the actor crosses the
+    picture (``path_angle_deg`` turns the path toward the camera). Gaussian noise: σ pixels on
+    the image landmarks, σ metres per axis on the world landmarks."""
+    camera = camera or CameraModel(1280, 720)
+    rng = np.random.default_rng(seed)
+    rows = clip.frames[:-1] if cycles > 1 else clip.frames
+    step = clip.frames[-1, 1:4] - clip.frames[0, 1:4]
+    step[1] = 0.0
+    dt = float(np.median(clip.frames[:, 0])) if len(clip.frames) > 1 else 1.0 / 30.0
+    world = []
+    for k in range(cycles):
+        for row in rows:
+            world.append(_forward_kinematics(row, body) + k * step)
+    pts = np.array(world) @ _DM_TO_AVATAR.T  # (T, 33, 3), Y up, floor at 0
+    times = np.arange(len(pts)) * dt
+    hip = 0.5 * (pts[:, L.LEFT_HIP] + pts[:, L.RIGHT_HIP])
+
+    # The camera: square on to the path's middle, turned by path_angle_deg, level.
+    middle = 0.5 * (hip[0] + hip[-1])
+    along = hip[-1] - hip[0]
+    along[1] = 0.0
+    along = normalize(along) if np.linalg.norm(along) > 1e-6 else np.array([1.0, 0.0, 0.0])
+    a = np.radians(path_angle_deg)
+    side = np.array([-along[2], 0.0, along[0]])  # along turned 90° about +Y
+    look = np.cos(a) * side + np.sin(a) * along
+    centre = np.array([middle[0], camera_height, middle[2]]) - distance * look
+    z_cam = normalize(np.array([look[0], 0.0, look[2]]))
+    y_cam = np.array([0.0, -1.0, 0.0])
+    x_cam = np.cross(y_cam, z_cam)
+    to_cam = np.stack([x_cam, y_cam, z_cam])  # rows: camera axes in the room
+    cam_pts = (pts - centre) @ to_cam.T  # (T, 33, 3) camera axes: x right, y down, z away
+    cam_hip = (hip - centre) @ to_cam.T
+
+    f = camera.focal_px
+    frames = []
+    for i, t in enumerate(times):
+        p = cam_pts[i]
+        mp_world = p - cam_hip[i] + rng.normal(0.0, world_noise_m, p.shape)
+        image = np.empty_like(p)
+        image[:, 0] = 0.5 + f * p[:, 0] / p[:, 2] / camera.width
+        image[:, 1] = 0.5 + f * p[:, 1] / p[:, 2] / camera.height
+        image[:, 2] = f * (p[:, 2] - cam_hip[i, 2]) / p[:, 2] / camera.width
+        image[:, :2] += rng.normal(0.0, image_noise_px, (len(p), 2)) / [camera.width, camera.height]
+        frame = LandmarkFrame.from_array(float(t), mp_world)
+        frames.append(replace(frame, image=image))
+
+    # Truth in the floor frame the camera sees, in avatar axes.
+    avatar_hip = cam_hip * _CAMERA_TO_AVATAR
+    root = avatar_hip - avatar_hip[0]
+    root[:, 1] = hip[:, 1]
+    soles = cam_pts[:, list(SOLE_POINTS)] * _CAMERA_TO_AVATAR - avatar_hip[0]
+    soles[..., 1] = pts[:, list(SOLE_POINTS), 1]
+    floor = float(np.median(soles[..., 1].min(axis=1)))
+    moved = np.diff(soles[..., [0, 2]], axis=0, prepend=soles[:1, :, [0, 2]])
+    speed = np.linalg.norm(moved, axis=-1) / dt
+    contact = (soles[..., 1] < floor + TRUTH_CONTACT_HEIGHT) & (speed < TRUTH_CONTACT_SPEED)
+    points = (cam_pts - cam_hip[:, None]) * _CAMERA_TO_AVATAR
+    return RoomTake(frames, camera, root, points, soles, contact, cam_hip[:, 2].copy())
+
+
+_CAMERA_TO_AVATAR = np.array([1.0, -1.0, -1.0])
+
+
+def root_errors(hips: FloatArray, truth: FloatArray) -> FloatArray:
+    """(T,) distance in metres between estimated and true hips (T, 3), once the first frames
+    are made to agree (the avatar starts on its mark whatever the floor's estimate)."""
+    d = (hips - hips[0]) - (truth - truth[0])
+    out: FloatArray = np.linalg.norm(d, axis=1)
+    return out
+
+
+def contact_skate(soles: FloatArray, contact: NDArray[np.bool_]) -> FloatArray:
+    """Per contact (a run of frames in which one sole point is planted), how far in metres the
+    point strays along the floor from where it was at the contact's first frame. ``soles``
+    (T, 4, 3) avatar axes, ``contact`` (T, 4)."""
+    out = []
+    for k in range(contact.shape[1]):
+        flags = np.concatenate([[False], contact[:, k], [False]])
+        edges = np.flatnonzero(np.diff(flags.astype(np.int8)))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            run = soles[start:stop, k][:, [0, 2]]
+            out.append(float(np.linalg.norm(run - run[0], axis=1).max()))
+    return np.array(out)

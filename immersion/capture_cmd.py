@@ -10,7 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 from capture.pipeline import STAGES, CaptureSettings, CaptureStats, pose_stream
-from capture.sources import open_source
+from capture.sources import open_source, source_camera
 from capture.take import TakeWriter
 
 
@@ -22,25 +22,23 @@ def capture_settings(args: argparse.Namespace) -> CaptureSettings:
         min_cutoff=args.min_cutoff,
         beta=args.beta,
         face=args.face,
+        vfov_deg=args.camera_fov,
     )
 
 
 def run_capture(args: argparse.Namespace, source_spec: str) -> int:
     settings = capture_settings(args)
     source = open_source(source_spec, args.fps)
-    take = (
-        TakeWriter(
-            args.out,
-            {
-                "source": source.name,
-                "model": settings.model,
-                "fps": getattr(source, "fps", args.fps),
-                "smoothing": _smoothing_header(settings),
-            },
-        )
-        if args.out
-        else None
-    )
+    header: dict[str, Any] = {
+        "source": source.name,
+        "model": settings.model,
+        "fps": getattr(source, "fps", args.fps),
+        "smoothing": _smoothing_header(settings),
+    }
+    camera = source_camera(source, settings.vfov_deg)
+    if camera is not None:  # a picture (or a landmarks file's camera): root motion's lens
+        header["camera"] = camera.to_json()
+    take = TakeWriter(args.out, header) if args.out else None
     stats = CaptureStats()
     stream = pose_stream(source, settings)
     total = (

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from capture.cache import demo_clip, models_dir
+from capture.camera import DEFAULT_VFOV_DEG, MAX_VFOV_DEG, MIN_VFOV_DEG
 from capture.errors import CaptureError
 from capture.models import MODEL_NAMES
 from immersion.avatars.vrm import USES
@@ -231,6 +232,27 @@ def add_capture_options(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="do not capture the face (blendshapes, gaze) from camera or video frames",
     )
+    group.add_argument(
+        "--camera-fov",
+        dest="camera_fov",
+        type=_camera_fov,
+        default=None,
+        metavar="DEG",
+        help="the camera's vertical field of view in degrees, for the actor's position on the "
+        f"floor (default: a landmarks file's own, else {DEFAULT_VFOV_DEG:g}, a typical webcam's)",
+    )
+
+
+def _camera_fov(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and MIN_VFOV_DEG <= value <= MAX_VFOV_DEG):
+        raise argparse.ArgumentTypeError(
+            f"must be degrees from {MIN_VFOV_DEG:g} to {MAX_VFOV_DEG:g}, not {text!r}"
+        )
+    return value
 
 
 def _add_serve(sub: Any) -> None:

@@ -450,3 +450,43 @@ def test_an_avatar_moved_to_another_set_is_lit_by_that_set_and_keeps_its_shadow(
         assert shadows and all("u_shadow_strength" in text for text in shadows)
     finally:
         moved.close()
+
+
+def _silhouette(stage: Stage, pose: Pose, empty: np.ndarray) -> np.ndarray:
+    stage.show(pose)
+    out: np.ndarray = np.abs(stage.target.rgb().astype(int) - empty).sum(axis=2) > 30
+    return out
+
+
+def test_an_avatar_follows_the_takes_hips_across_the_floor_and_up_off_it() -> None:
+    """Hips that move (root motion from a camera) move the avatar from its mark on screen,
+    toward the audience's right for the actor's move to the picture's right, scaled by its
+    legs over the actor's; hips that rise lift it; x = z = 0 keeps it on the mark."""
+    pack = load_pack(shipped_packs()[0])
+    stage = Stage.open(pack, None, width=320, height=180)
+    try:
+        stage.show(None)
+        empty = stage.target.rgb().astype(int)
+        actor = AvatarActor.load(avatars_dir() / "detective.vrm")
+        stage.place_avatar(actor, stage.pack.marks[0])
+        stage.root.find("avatar-shadow").hide()
+        rest = POSES["t-pose"]
+        start = _silhouette(stage, rest, empty)
+        feet_before = actor.joint_positions()[Bone.LEFT_FOOT]
+        moved = Pose(1.0, np.array([0.6, 0.9, 0.0]), rest.rotations, rest.confidence)
+        after = _silhouette(stage, moved, empty)
+        assert start.sum() > 100 and after.sum() > 100
+        shift = np.nonzero(after)[1].mean() - np.nonzero(start)[1].mean()
+        assert shift > 8, f"the avatar's silhouette moved {shift:.1f} px"
+        stride = actor.rig.legs / 0.9
+        feet = actor.joint_positions()[Bone.LEFT_FOOT]
+        assert np.linalg.norm(feet - feet_before) == pytest.approx(0.6 * stride, rel=0.05)
+        assert abs(feet[1] - feet_before[1]) < 0.01  # still standing on the floor
+
+        jump = Pose(2.0, np.array([0.6, 1.2, 0.0]), rest.rotations, rest.confidence)
+        stage.show(jump)
+        assert actor.joint_positions()[Bone.LEFT_FOOT][1] == pytest.approx(
+            feet[1] + 0.3 * stride, abs=0.01
+        )
+    finally:
+        stage.close()

@@ -16,6 +16,12 @@ Feet stay on the floor: the hips are raised or lowered so the lowest heel or toe
 point, posed by forward kinematics on the avatar's own proportions from its T-posed rest, touches
 height 0 — the capture contract's hips height measured on this avatar's legs rather than the
 actor's.
+
+Moving across the set: a pose whose hips move on the floor (x, z from a camera's view, see
+:mod:`capture.motion`) moves the avatar from its mark by as much, scaled by its legs over the
+actor's (a long-legged avatar strides further), and lifts it where the actor's hips rise above
+what its feet on the floor allow (a jump). :class:`Stride` keeps that scale; a pose stream whose
+hips never leave x = z = 0 (no camera) is placed exactly as before.
 """
 
 from __future__ import annotations
@@ -193,8 +199,16 @@ class Rig:
                 i = int(self.anchors[i])
         self._chain = sorted(chain)  # parents before children, as bones are
 
-    def solve(self, pose: Pose) -> tuple[F, F]:
-        """Local joint rotations (n, 3, 3) for ``bones``, and the hips' local translation."""
+    @property
+    def legs(self) -> float:
+        """The hips' height above the floor at rest, metres: this avatar's leg length."""
+        return float(self._pos_n[self._hips][1])
+
+    def solve(self, pose: Pose, stride: float | None = None) -> tuple[F, F]:
+        """Local joint rotations (n, 3, 3) for ``bones``, and the hips' local translation.
+
+        ``stride`` (the avatar's legs over the actor's): follow the pose's hips across the
+        floor and up off it, scaled by it; None keeps the hips over the mark, feet down."""
         # Each bone's rotation from its rest, normalized space: to the T-pose, then the pose.
         glob = quat_to_matrix(pose.global_rotations())[list(self.bones)] @ self.correction
         world = self.basis @ glob @ self.basis.T  # each bone's rotation, actor space
@@ -208,7 +222,12 @@ class Rig:
             @ self.rest_global
         )
         lift = self._floor_offset(glob)
-        delta = self.parent_frame[self._hips].T @ (self.basis @ np.array([0.0, lift, 0.0]))
+        move = np.array([0.0, lift, 0.0])
+        if stride is not None:
+            x, height, z = stride * np.asarray(pose.hips, dtype=np.float64)
+            # Never below the feet-on-the-floor height; above it where the actor is in the air.
+            move = np.array([x, max(lift, height - self.legs), z])
+        delta = self.parent_frame[self._hips].T @ (self.basis @ move)
         return local, self.hips_translation + delta
 
     def _floor_offset(self, glob: F) -> float:
@@ -226,3 +245,28 @@ class Rig:
             return 0.0
         lowest = min(float((posed[i] + glob[i] @ (p - pos_n[i]))[1]) for i, p in self._contacts)
         return -lowest
+
+
+class Stride:
+    """How far the avatar moves per metre the actor moves: its legs over the actor's, the
+    actor's being their median hips height over the first poses (standing or walking; a jump
+    is a minority of them). None until a pose's hips have left x = z = 0: a stream without
+    root motion keeps the avatar on its mark."""
+
+    __slots__ = ("_heights", "_moving", "avatar_legs")
+
+    SAMPLES = 90  # poses the actor's leg length is taken from (3 s at 30 fps)
+
+    def __init__(self, avatar_legs: float) -> None:
+        self.avatar_legs = avatar_legs
+        self._heights: list[float] = []
+        self._moving = False
+
+    def __call__(self, pose: Pose) -> float | None:
+        x, y, z = (float(v) for v in pose.hips)
+        if len(self._heights) < self.SAMPLES and y > 0.0:
+            self._heights.append(y)
+        self._moving = self._moving or x != 0.0 or z != 0.0
+        if not self._moving or not self._heights or self.avatar_legs <= 0.0:
+            return None
+        return self.avatar_legs / float(np.median(self._heights))

@@ -27,7 +27,7 @@ from capture.pose import Pose
 from capture.rotations import quat_to_matrix
 from capture.skeleton import Bone
 from immersion.avatars.expressions import FaceDriver, eye_nodes, read_expressions
-from immersion.avatars.rig import Rig
+from immersion.avatars.rig import Rig, Stride
 from immersion.avatars.vrm import AvatarSpec, check_use, inspect_avatar
 from immersion.errors import AvatarError
 from immersion.stage import space
@@ -57,6 +57,8 @@ class AvatarActor:
     weights: np.ndarray[Any, np.dtype[np.float64]] = field(default_factory=lambda: np.zeros(0))
     # leftEye, rightEye: (control node, parent frame, rest global, rest translation).
     eyes: list[tuple[Any, Any, Any, Any]] = field(default_factory=list)
+    # Scales the pose's root motion to this avatar's legs (None: made on the first pose).
+    stride: Stride | None = None
 
     @classmethod
     def load(
@@ -149,7 +151,9 @@ class AvatarActor:
         """Set every humanoid joint from ``pose`` (the engine skins at the next render)."""
         from panda3d.core import LMatrix4f
 
-        local, hips_t = self.rig.solve(pose)
+        if self.stride is None:
+            self.stride = Stride(self.rig.legs)
+        local, hips_t = self.rig.solve(pose, self.stride(pose))
         translations = self.rest_translation.copy()
         translations[self.rig.bones.index(Bone.HIPS)] = hips_t
         for ctrl, r, t in zip(self.controls, local, translations, strict=True):
