@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +17,14 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from capture.landmarks import Landmark
+from capture.landmarks import FaceLandmarks, HandLandmarks, Landmark, LandmarkFrame
 from capture.opus import SILENCE
 from capture.rotations import quat_to_matrix
 from capture.skeleton import Bone
 from capture.synthetic import tpose_avatar_points
 from capture.take import read_take
 from capture.voice import VoiceWriter, read_voice
+from immersion.config import RoomSettings
 from immersion.feed.protocol import (
     ActorPose,
     AudioSource,
@@ -33,6 +35,8 @@ from immersion.feed.protocol import (
     encode_voice,
     is_audio,
 )
+from immersion.room.actor import ActorSource
+from immersion.room.room import Room
 from tests.support import ServedRoom, hello, perf_take, served_room, until
 from tests.voice_helpers import tone_packets, tone_video
 
@@ -348,3 +352,41 @@ def test_the_actor_is_not_sent_the_casting_teams_notes(room: ServedRoom) -> None
 
     kinds = asyncio.run(go())
     assert "status" in kinds and not kinds & {"takes", "take", "note"}, kinds
+
+
+def test_the_room_builds_the_actors_frame_with_image_face_hands_and_camera(
+    tmp_path: Path,
+) -> None:
+    """The room's side of the page's optional parts: what the protocol decoded becomes one
+    LandmarkFrame for the capture pipeline, the picture size its camera model; bad values are
+    refused in one line."""
+    still = perf_take(tmp_path / "still.jsonl")
+    settings = RoomSettings(str(still), "noir-office", "detective", takes_dir=tmp_path / "t")
+    room = Room(settings)
+    stop = threading.Event()
+    source = ActorSource(room.actor, stop, vfov_deg=55.0)
+    pose = _arm_up_pose(room.now())
+    rng = np.random.default_rng(3)
+    face = FaceLandmarks(rng.uniform(0, 1, 52), np.eye(3), 0.9)
+    left = HandLandmarks(rng.uniform(-0.1, 0.1, (21, 3)), 0.8)
+    room.actor.join(1)
+    assert room.actor_picture(1, 640, 480) is None
+    camera = source.camera
+    assert camera is not None and (camera.width, camera.height, camera.vfov_deg) == (640, 480, 55)
+    assert room.actor_pose(
+        1, pose.capture_t, pose.world, pose.visibility, pose.image, face, left, None
+    ) is None  # fmt: skip
+    frame = room.actor.next(0.0)
+    assert isinstance(frame, LandmarkFrame)
+    assert frame.image is not None and np.array_equal(frame.image, pose.image)
+    assert frame.face is face and frame.left_hand is left and frame.right_hand is None
+    # Refused, one line each: bad numbers, and a page that is no longer the actor.
+    bad_image = np.full((33, 3), np.nan)
+    refused = room.actor_pose(1, 0.0, pose.world, pose.visibility, bad_image)
+    assert refused == "pose: image landmarks contain NaN or infinite values"
+    refused = room.actor_pose(1, 0.0, pose.world, np.full(33, 2.0))
+    assert refused == "pose: landmark visibility must be in [0, 1]"
+    assert room.actor_picture(1, 0, 480) == "picture: camera size must be 1 to 65536 pixels a side"
+    assert room.actor_picture(2, 640, 480) == "another page has taken over as the actor"
+    room.actor.join(2)  # a new page: no camera until it says its own
+    assert source.camera is None

@@ -66,6 +66,7 @@ from immersion.feed.protocol import (
     Marker,
     Note,
     NoteUpdate,
+    PictureSize,
     Reject,
     ServerMessage,
     Status,
@@ -132,6 +133,15 @@ MODEL_FILES: dict[str, tuple[Callable[[], Path], str, str]] = {
             "application/octet-stream",
         )
         for model in ("lite", "full")
+    },
+    # The face and hand landmarkers (the page runs them on crops the body pose locates).
+    **{
+        f"/models/{name}_landmarker.task": (
+            models_dir,
+            f"{name}_landmarker.task",
+            "application/octet-stream",
+        )
+        for name in ("face", "hand")
     },
 }
 # Who hears what: the take list and its notes are the casting team's, not the actor's.
@@ -432,14 +442,24 @@ class Feed:
             reply = Error(event.reason)
         elif isinstance(event, Consent):
             self._take_over(viewer, event.version)
-        elif isinstance(event, ActorPose | Voice) and not (
+        elif isinstance(event, ActorPose | Voice | PictureSize) and not (
             viewer.performing or viewer.role == "director"
         ):
             reply = Error("consent first: the actor's page sends nothing before the actor agrees")
         elif isinstance(event, ActorPose):
             refused = self.room.actor_pose(
-                viewer.id, event.capture_t, event.world, event.visibility
+                viewer.id,
+                event.capture_t,
+                event.world,
+                event.visibility,
+                image=event.image,
+                face=event.face,
+                left_hand=event.left_hand,
+                right_hand=event.right_hand,
             )
+            reply = Error(refused) if refused else None
+        elif isinstance(event, PictureSize):
+            refused = self.room.actor_picture(viewer.id, event.width, event.height)
             reply = Error(refused) if refused else None
         elif isinstance(event, Voice):
             t = self.room.voice(event.capture_t, event.opus, event.talkback)
