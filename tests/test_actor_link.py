@@ -76,7 +76,7 @@ class Page:
         sent, room = reply["t"] / 1000, reply["room"]
         self.offset = room - (sent + self.now()) / 2
         if consent:
-            await self.ws.send(json.dumps({"type": "consent", "version": 1}))
+            await self.ws.send(json.dumps({"type": "consent", "version": 2}))
         return welcome
 
     def now(self) -> float:
@@ -135,7 +135,7 @@ def test_the_actor_performs_and_a_take_holds_their_pose_and_voice(room: ServedRo
             await actor_ws.send(encode_pose(_arm_up_pose(page.room_now())))
             refused = await until(actor_ws, "error", lambda m: True, 5)
             assert "consent first" in refused["message"]
-            await actor_ws.send(json.dumps({"type": "consent", "version": 1}))
+            await actor_ws.send(json.dumps({"type": "consent", "version": 2}))
             await _source(director, "actor")
             await director.send(json.dumps({"type": "take", "action": "start"}))
             await until(director, "status", lambda m: m["take"]["rolling"], 5)
@@ -193,10 +193,10 @@ def test_a_dropped_page_holds_the_pose_and_the_take_records_the_gap(room: Served
 
     name = asyncio.run(go())
     texts = [e["text"] for e in read_take(room.takes / name).events if e.get("event") == "event"]
-    assert texts[0].startswith("actor joined (consented to capture, consent text v1)")
+    assert texts[0].startswith("actor joined (consented to capture, consent text v2)")
     assert texts[1:] == [
         "actor disconnected",
-        "actor reconnected (consented to capture, consent text v1)",
+        "actor reconnected (consented to capture, consent text v2)",
         "actor left",
     ], texts
 
