@@ -108,6 +108,7 @@ PAGE_FILES = {
     "/icon.svg": ("icon.svg", "image/svg+xml"),
     "/actor": ("actor.html", "text/html; charset=utf-8"),
     "/actor.js": ("actor.js", "text/javascript; charset=utf-8"),
+    "/extras.worker.js": ("extras.worker.js", "text/javascript; charset=utf-8"),
 }
 # The in-browser pose model: MediaPipe Tasks for Web and the set-up's own bundles, by fixed
 # names only (a request never names a path). URL path -> (folder, file, content type).
@@ -115,6 +116,13 @@ MODEL_FILES: dict[str, tuple[Callable[[], Path], str, str]] = {
     "/vendor/tasks-vision/vision_bundle.mjs": (
         tasks_vision_dir,
         "vision_bundle.mjs",
+        "text/javascript; charset=utf-8",
+    ),
+    # The same bundle for the face and hands worker, a classic one: the bundle loads its wasm
+    # with importScripts, which a module worker lacks.
+    "/vendor/tasks-vision/vision_bundle.cjs": (
+        tasks_vision_dir,
+        "vision_bundle.cjs",
         "text/javascript; charset=utf-8",
     ),
     **{
@@ -346,7 +354,8 @@ class Feed:
         if url.path in PAGE_FILES and "Upgrade" not in request.headers:
             name, content_type = PAGE_FILES[url.path]
             body = resources.files("immersion.feed").joinpath("web", name).read_bytes()
-            csp = ACTOR_CSP if name == "actor.html" else CSP
+            # The actor page and its face and hands worker (a worker has its own policy) run wasm.
+            csp = ACTOR_CSP if name in ("actor.html", "extras.worker.js") else CSP
             return _response(HTTPStatus.OK, body, head, content_type, csp)
         if url.path in MODEL_FILES and "Upgrade" not in request.headers:
             return _model_file(url.path, head)

@@ -1,12 +1,11 @@
 // The actor's page: consent first; then the camera stays here while MediaPipe (in this
 // browser) turns it into landmarks, which go to the room with the microphone's voice. The page
 // shows the room's picture (the actor as the character), the director's cues and talkback.
-// The body model runs on every frame; the face and hand landmarkers run on crops the body's
-// image landmarks locate (upscaled: a face or hand is small in a webcam's picture), at their
-// own rates, and their last result is sent with every pose until they run again.
-import {
-  FaceLandmarker, FilesetResolver, HandLandmarker, PoseLandmarker,
-} from "/vendor/tasks-vision/vision_bundle.mjs";
+// The body model runs on every frame; the face and hand landmarkers run in a worker (another
+// core) on crops the body's image landmarks locate (upscaled: a face or hand is small in a
+// webcam's picture), taking turns, and each one's last result goes with every pose until it
+// runs again.
+import { FilesetResolver, PoseLandmarker } from "/vendor/tasks-vision/vision_bundle.mjs";
 import {
   MicEncoder, Offset, VoicePlayer, opusSupported, parseAudio, upstreamMessage, voiceMessage,
 } from "/audio.js";
@@ -28,9 +27,7 @@ let retries = 0;
 let roomOffset = null; // room clock (ms) minus performance.now(), from the best clock reply
 let clockSamples = []; // [{rtt, offset}]
 let landmarker = null;
-let fileset = null;
-let faceLandmarker = null;
-const handLandmarkers = { left: null, right: null }; // one per side: each tracks its own crop
+let extras = null; // the face and hands worker, once its models are loaded
 let useFace = true;
 let useHands = true;
 let pictureSent = ""; // "WxH" the room was last told
@@ -203,13 +200,9 @@ function talkback(packet) {
 
 // Performing -----------------------------------------------------------------------------------
 
-async function vision() {
-  fileset ??= await FilesetResolver.forVisionTasks("/vendor/tasks-vision/wasm");
-  return fileset;
-}
-
 async function loadModel(name) {
-  const made = await PoseLandmarker.createFromOptions(await vision(), {
+  const fileset = await FilesetResolver.forVisionTasks("/vendor/tasks-vision/wasm");
+  const made = await PoseLandmarker.createFromOptions(fileset, {
     baseOptions: { modelAssetPath: `/models/pose_landmarker_${name}.task`, delegate: "CPU" },
     runningMode: "VIDEO",
     numPoses: 1,
@@ -220,26 +213,19 @@ async function loadModel(name) {
   $("model").value = name;
 }
 
-async function loadFaceAndHands() {
-  // Neither is needed for the body: one that cannot start is said, and the body goes on.
-  const files = await vision();
-  try {
-    faceLandmarker = await FaceLandmarker.createFromOptions(files, {
-      baseOptions: { modelAssetPath: "/models/face_landmarker.task", delegate: "CPU" },
-      runningMode: "VIDEO", numFaces: 1,
-      outputFaceBlendshapes: true, outputFacialTransformationMatrixes: true,
-    });
-    for (const side of ["left", "right"]) {
-      // One hand per crop: the crop is this side's; a hand found nearer the other wrist is
-      // not taken (handedness labels are never trusted).
-      handLandmarkers[side] = await HandLandmarker.createFromOptions(files, {
-        baseOptions: { modelAssetPath: "/models/hand_landmarker.task", delegate: "CPU" },
-        runningMode: "VIDEO", numHands: 1,
-      });
-    }
-  } catch (e) {
-    say(`The face and hand models could not start here (${e.message || e}); your body is still captured.`, 10, "error");
-  }
+function loadFaceAndHands() {
+  // Neither is needed for the body: if they cannot start, the page says so and goes on.
+  const worker = new Worker("/extras.worker.js");
+  worker.onmessage = (event) => {
+    const msg = event.data;
+    if (msg.type === "ready") extras = worker;
+    else if (msg.type === "failed") {
+      say(`The face and hand models could not start here (${msg.error}); your body is still captured.`, 10, "error");
+      worker.terminate();
+    } else if (msg.type === "result") answer(msg);
+  };
+  worker.onerror = (e) => { say(`The face and hand models stopped (${e.message}); your body is still captured.`, 10, "error"); extras = null; };
+  worker.postMessage({ type: "init" });
 }
 
 // MediaPipe's blendshape names, less its "_neutral", in the ARKit order of capture/face.py.
@@ -270,23 +256,16 @@ const FACE_SCALE = 5.0;
 const HAND_SCALE = 4.0;
 const MIN_CROP_PX = 48;
 const VISIBLE = 0.5; // a body landmark less visible than this does not place a crop
-const cropCanvas = new OffscreenCanvas(CROP_PX, CROP_PX);
-const cropContext = cropCanvas.getContext("2d", { willReadFrequently: false });
 
 function box(image, indices, width, height, scale, minSide) {
   const xs = indices.map((k) => image[k].x * width), ys = indices.map((k) => image[k].y * height);
   if (![...xs, ...ys].every(Number.isFinite)) return null;
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  let side = Math.min(Math.max(Math.max(x1 - x0, y1 - y0) * scale, minSide), width, height);
+  const side = Math.round(Math.min(Math.max(Math.max(x1 - x0, y1 - y0) * scale, minSide), width, height));
   if (side < 2) return null;
-  const x = Math.min(Math.max((x0 + x1) / 2 - side / 2, 0), width - side);
-  const y = Math.min(Math.max((y0 + y1) / 2 - side / 2, 0), height - side);
+  const x = Math.round(Math.min(Math.max((x0 + x1) / 2 - side / 2, 0), width - side));
+  const y = Math.round(Math.min(Math.max((y0 + y1) / 2 - side / 2, 0), height - side));
   return { x, y, side };
-}
-
-function drawCrop(video, b) {
-  cropContext.drawImage(video, b.x, b.y, b.side, b.side, 0, 0, CROP_PX, CROP_PX);
-  return cropCanvas;
 }
 
 function visible(image, indices, least = 1) {
@@ -296,27 +275,76 @@ function visible(image, indices, least = 1) {
 // Face and hands ---------------------------------------------------------------------------------
 
 const held = { face: null, left: null, right: null }; // each part's last result until it runs again
+// The rota: the face, then a hand, in turn (left, then right), one job in the worker at a time,
+// so the worker's core is busy while the body model runs on this one.
+const ROTA = ["face", "left", "face", "right"];
+let turn = 0;
+let job = null; // {id, part, box, image (the body's image landmarks), width, height}
+let jobs = 0;
 
-function runFace(video, image, t) {
-  held.face = null;
-  const w = video.videoWidth, h = video.videoHeight;
-  if (!visible(image, HEAD, 3)) return;
-  const b = box(image, HEAD, w, h, FACE_SCALE, MIN_CROP_PX);
-  if (!b) return;
-  const started = performance.now();
-  const result = faceLandmarker.detectForVideo(drawCrop(video, b), t);
-  keep(stats.partMs.face, performance.now() - started);
-  stats.faceRuns++;
-  if (!result.faceBlendshapes.length) return;
-  stats.faceFound++;
-  const weights = new Float32Array(ARKIT.length);
-  for (const c of result.faceBlendshapes[0].categories) {
-    const k = ARKIT_INDEX.get(c.categoryName);
-    if (k !== undefined) weights[k] = c.score;
+function cropFor(part, image, w, h) {
+  if (part === "face") {
+    if (!useFace || !visible(image, HEAD, 3)) return null;
+    return box(image, HEAD, w, h, FACE_SCALE, MIN_CROP_PX);
   }
-  const m = result.facialTransformationMatrixes[0];
-  // The landmarker gives no score with a face it returns (only faces past its threshold).
-  held.face = { weights, quat: m ? rotationQuat(m.data) : null, score: 1 };
+  if (!useHands || !visible(image, [WRIST[part]])) return null;
+  const wrist = image[WRIST[part]], elbow = image[ELBOW[part]];
+  const forearm = Math.hypot((wrist.x - elbow.x) * w, (wrist.y - elbow.y) * h);
+  return box(image, HAND[part], w, h, HAND_SCALE, Math.max(MIN_CROP_PX, 0.9 * forearm));
+}
+
+function startExtras(video, image) {
+  // The next part with something to crop gets the worker; the others are not in view (or
+  // turned off): their held result goes.
+  if (!extras || job) return;
+  const w = video.videoWidth, h = video.videoHeight;
+  for (let k = 0; k < ROTA.length; k++) {
+    const part = ROTA[turn++ % ROTA.length];
+    const b = cropFor(part, image, w, h);
+    if (!b) { held[part] = null; continue; }
+    job = { id: ++jobs, part, box: b, image, width: w, height: h };
+    const id = job.id;
+    createImageBitmap(video, b.x, b.y, b.side, b.side,
+      { resizeWidth: CROP_PX, resizeHeight: CROP_PX, resizeQuality: "medium" })
+      .then((bitmap) => extras.postMessage({ type: "run", id, part, bitmap, t: performance.now() }, [bitmap]))
+      .catch(() => { job = null; });
+    return;
+  }
+}
+
+function answer(msg) {
+  if (!job || msg.id !== job.id) return;
+  const { part, box: b, image, width: w, height: h } = job;
+  job = null;
+  if (msg.error) { held[part] = null; return; }
+  if (part === "face") {
+    keep(stats.partMs.face, msg.ms);
+    stats.faceRuns++;
+    held.face = msg.blendshapes ? faceFrom(msg) : null;
+    if (held.face) stats.faceFound++;
+    return;
+  }
+  keep(stats.partMs.hands, msg.ms);
+  stats.handRuns++;
+  held[part] = null;
+  if (!msg.world) return;
+  // The found hand's wrist, back in the picture, must be nearer this side's body wrist.
+  const at = [(b.x + msg.wrist[0] * b.side) / w, (b.y + msg.wrist[1] * b.side) / h];
+  const far = (p) => Math.hypot((at[0] - p.x) * w, (at[1] - p.y) * h);
+  const other = WRIST[part === "left" ? "right" : "left"];
+  if (far(image[WRIST[part]]) > far(image[other])) return;
+  stats.handFound++;
+  held[part] = { world: msg.world, score: msg.score };
+}
+
+function faceFrom(msg) {
+  const weights = new Float32Array(ARKIT.length);
+  for (const [name, score] of msg.blendshapes) {
+    const k = ARKIT_INDEX.get(name);
+    if (k !== undefined) weights[k] = score;
+  }
+  // The landmarker returns only faces past its presence threshold, with no score of its own.
+  return { weights, quat: msg.matrix ? rotationQuat(msg.matrix) : null, score: 1 };
 }
 
 function rotationQuat(d) {
@@ -348,42 +376,6 @@ function rotationQuat(d) {
   return q.every(Number.isFinite) && n ? q.map((x) => x / n) : null;
 }
 
-function runHand(side, video, image, t) {
-  held[side] = null;
-  const w = video.videoWidth, h = video.videoHeight;
-  if (!visible(image, [WRIST[side]])) return;
-  const wrist = image[WRIST[side]], elbow = image[ELBOW[side]];
-  const forearm = Math.hypot((wrist.x - elbow.x) * w, (wrist.y - elbow.y) * h);
-  const b = box(image, HAND[side], w, h, HAND_SCALE, Math.max(MIN_CROP_PX, 0.9 * forearm));
-  if (!b) return;
-  const started = performance.now();
-  const result = handLandmarkers[side].detectForVideo(drawCrop(video, b), t);
-  keep(stats.partMs.hands, performance.now() - started);
-  stats.handRuns++;
-  if (!result.worldLandmarks.length) return;
-  // The found hand's wrist, back in the picture: it must be nearer this side's body wrist.
-  const found = result.landmarks[0][0];
-  const at = [(b.x + found.x * b.side) / w, (b.y + found.y * b.side) / h];
-  const other = image[WRIST[side === "left" ? "right" : "left"]];
-  const far = (p) => Math.hypot((at[0] - p.x) * w, (at[1] - p.y) * h);
-  if (far(wrist) > far(other)) return;
-  stats.handFound++;
-  held[side] = { world: result.worldLandmarks[0], score: result.handedness[0]?.[0]?.score ?? 1 };
-}
-
-// The rota: the body every frame; beside it the face every second frame and each hand every
-// fourth (left, then right), so a frame runs the body and at most one other model.
-const ROTA = ["face", "left", "face", "right"];
-let turn = 0;
-
-function runExtras(video, image, t) {
-  const part = ROTA[turn++ % ROTA.length];
-  if (part === "face") {
-    if (useFace && faceLandmarker) runFace(video, image, t); else held.face = null;
-  } else if (useHands && handLandmarkers[part]) runHand(part, video, image, t);
-  else held[part] = null;
-}
-
 function keep(list, ms) { list.push(ms); if (list.length > 90) list.shift(); }
 
 const i16 = (x) => Math.max(-32768, Math.min(32767, Math.round(x)));
@@ -413,7 +405,7 @@ function poseMessage(roomT, world, image) {
     if (!hand) continue;
     for (let k = 0; k < 21; k++) {
       const p = hand.world[k];
-      v.setInt16(o + 6 * k, i16(p.x * 1e4)); v.setInt16(o + 6 * k + 2, i16(p.y * 1e4)); v.setInt16(o + 6 * k + 4, i16(p.z * 1e4));
+      v.setInt16(o + 6 * k, i16(p[0] * 1e4)); v.setInt16(o + 6 * k + 2, i16(p[1] * 1e4)); v.setInt16(o + 6 * k + 4, i16(p[2] * 1e4));
     }
     v.setUint8(o + 126, u8(hand.score));
     o += 127;
@@ -436,7 +428,7 @@ function onFrame(now, meta) {
   const bodyMs = performance.now() - started;
   keep(stats.partMs.body, bodyMs);
   if (result.worldLandmarks.length) {
-    runExtras(video, result.landmarks[0], performance.now());
+    startExtras(video, result.landmarks[0]);
     if (sendBinary(poseMessage(roomTime(captured), result.worldLandmarks[0], result.landmarks[0]))) stats.posesSent++;
   } else {
     held.face = held.left = held.right = null;
@@ -456,8 +448,8 @@ function rate() {
   const fps = modelRate();
   const median = middle(stats.modelMs);
   const parts = [`body ${middle(stats.partMs.body).toFixed(0)}`];
-  if (useFace && faceLandmarker) parts.push(`face ${middle(stats.partMs.face).toFixed(0)}`);
-  if (useHands && handLandmarkers.left) parts.push(`hands ${middle(stats.partMs.hands).toFixed(0)}`);
+  if (extras && useFace) parts.push(`face ${middle(stats.partMs.face).toFixed(0)}`);
+  if (extras && useHands) parts.push(`hands ${middle(stats.partMs.hands).toFixed(0)}`);
   $("model-rate").textContent = `${fps.toFixed(0)} fps · ${median.toFixed(0)} ms a frame (${modelName}: ${parts.join(", ")} ms)`;
   const seconds = (now - stats.since) / 1000;
   if (seconds > 1) $("sent").textContent = `${(stats.bytesSent * 8 / 1000 / seconds).toFixed(0)} kbit/s sent`;
@@ -493,7 +485,7 @@ async function start() {
     stopDevices();
     return;
   }
-  await loadFaceAndHands();
+  loadFaceAndHands();
   consented = true;
   stats.since = performance.now();
   join();
