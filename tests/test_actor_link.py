@@ -8,6 +8,7 @@ import asyncio
 import json
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from capture.cache import models_dir, tasks_vision_dir
 from capture.landmarks import FaceLandmarks, HandLandmarks, Landmark, LandmarkFrame
 from capture.opus import SILENCE
 from capture.rotations import quat_to_matrix
@@ -390,3 +392,22 @@ def test_the_room_builds_the_actors_frame_with_image_face_hands_and_camera(
     assert room.actor_picture(2, 640, 480) == "another page has taken over as the actor"
     room.actor.join(2)  # a new page: no camera until it says its own
     assert source.camera is None
+
+
+@pytest.mark.model
+def test_the_room_serves_the_face_and_hand_bundles_and_the_pages_worker(
+    room: ServedRoom,
+) -> None:
+    """The actor page's face and hands worker, the classic bundle it loads and the two model
+    bundles, by fixed names from the set-up's cache; the worker may run wasm (its own policy)."""
+    served = {
+        "/models/face_landmarker.task": models_dir() / "face_landmarker.task",
+        "/models/hand_landmarker.task": models_dir() / "hand_landmarker.task",
+        "/vendor/tasks-vision/vision_bundle.cjs": tasks_vision_dir() / "vision_bundle.cjs",
+    }
+    for path, file in served.items():
+        with urllib.request.urlopen(f"http://127.0.0.1:{room.port}{path}", timeout=10) as reply:
+            assert reply.read() == file.read_bytes(), path
+    with urllib.request.urlopen(f"http://127.0.0.1:{room.port}/extras.worker.js") as reply:
+        assert b"HandLandmarker" in reply.read()
+        assert "'wasm-unsafe-eval'" in reply.headers["Content-Security-Policy"]
