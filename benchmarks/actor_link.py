@@ -19,7 +19,9 @@ seconds from what the pages expose (``window.immersion``):
 * A/V offset at the director's page, printed as picture delay − voice delay (EBU R37's sign:
   positive = the voice leads the picture, negative = it lags). The page's own avOffsets() are
   the opposite sign (voice − picture).
-* The in-browser model (ms a frame, frames a second), each page's bytes a second on its socket
+* The in-browser models: ms a frame on the page's main thread and frames a second; each model's
+  own ms a run (body every frame; face and hands in a worker, on crops, taking turns) and how
+  often the face and hands were found; each page's bytes a second on its socket
   (payloads as the page counts them: no websocket framing, no TCP/IP), voice packets a second
   and packets that came too late to play.
 
@@ -228,6 +230,10 @@ def bench(seconds: float, warmup: float, viewers: int, size: str, tmp: Path) -> 
     return {
         "video": video, "voice": voice, "av": av, "model_ms": model_ms,
         "model_fps": statistics.mean(model_fps),
+        # Each model's own ms a run (the page's last 90 runs of each), and what it found.
+        "part_ms": a1["partMs"], "parts_sent_s": {
+            k: rate(a0, a1, "partsSent", k) for k in ("face", "left", "right")},
+        "found": {k: a1[k] - a0[k] for k in ("faceRuns", "faceFound", "handRuns", "handFound")},
         "poses_s": rate(a0, a1, "posesSent"),
         "actor_up": rate(a0, a1, "bytesSent") * 8 / 1000,
         "actor_down": rate(a0, a1, "bytesReceived") * 8 / 1000,
@@ -253,6 +259,10 @@ def bench(seconds: float, warmup: float, viewers: int, size: str, tmp: Path) -> 
         "stages": stages,
         "load": os.getloadavg(), "elapsed": elapsed,
     }  # fmt: skip
+
+
+def _row(name: str, value: str) -> list[object]:
+    return [name, value, "", ""]
 
 
 def verdict(ok: bool | None) -> str:
@@ -296,7 +306,16 @@ def main() -> None:
                      verdict(-60 <= x <= 40)])  # fmt: skip
     rows += [
         ["model ms a frame, median", f"{med(r['model_ms']):.1f}", "", ""],
+        *[
+            _row(f"  {part} model ms a run, median (face, hands: in a worker)",
+                 f"{med(r['part_ms'][part]):.1f}" if r["part_ms"][part] else "—")
+            for part in ("body", "face", "hands")
+        ],
         ["model rate (fps, page's readout)", f"{r['model_fps']:.1f}", "", ""],
+        ["faces found / face runs", "{faceFound} / {faceRuns}".format(**r["found"]), "", ""],
+        ["hands found / hand runs", "{handFound} / {handRuns}".format(**r["found"]), "", ""],
+        ["poses a second with face, left, right hand",
+         " / ".join(f"{r['parts_sent_s'][k]:.1f}" for k in ("face", "left", "right")), "", ""],
         ["poses sent a second", f"{r['poses_s']:.1f}", "", ""],
         ["actor up (kbit/s)", f"{r['actor_up']:.0f}", "≤ 300", verdict(r["actor_up"] <= 300)],
         ["actor down (kbit/s)", f"{r['actor_down']:.0f}", "", ""],

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,13 +18,15 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from capture.landmarks import Landmark
+from capture.cache import models_dir, tasks_vision_dir
+from capture.landmarks import FaceLandmarks, HandLandmarks, Landmark, LandmarkFrame
 from capture.opus import SILENCE
 from capture.rotations import quat_to_matrix
 from capture.skeleton import Bone
 from capture.synthetic import tpose_avatar_points
 from capture.take import read_take
 from capture.voice import VoiceWriter, read_voice
+from immersion.config import RoomSettings
 from immersion.feed.protocol import (
     ActorPose,
     AudioSource,
@@ -33,6 +37,8 @@ from immersion.feed.protocol import (
     encode_voice,
     is_audio,
 )
+from immersion.room.actor import ActorSource
+from immersion.room.room import Room
 from tests.support import ServedRoom, hello, perf_take, served_room, until
 from tests.voice_helpers import tone_packets, tone_video
 
@@ -72,7 +78,7 @@ class Page:
         sent, room = reply["t"] / 1000, reply["room"]
         self.offset = room - (sent + self.now()) / 2
         if consent:
-            await self.ws.send(json.dumps({"type": "consent", "version": 1}))
+            await self.ws.send(json.dumps({"type": "consent", "version": 2}))
         return welcome
 
     def now(self) -> float:
@@ -131,7 +137,7 @@ def test_the_actor_performs_and_a_take_holds_their_pose_and_voice(room: ServedRo
             await actor_ws.send(encode_pose(_arm_up_pose(page.room_now())))
             refused = await until(actor_ws, "error", lambda m: True, 5)
             assert "consent first" in refused["message"]
-            await actor_ws.send(json.dumps({"type": "consent", "version": 1}))
+            await actor_ws.send(json.dumps({"type": "consent", "version": 2}))
             await _source(director, "actor")
             await director.send(json.dumps({"type": "take", "action": "start"}))
             await until(director, "status", lambda m: m["take"]["rolling"], 5)
@@ -189,10 +195,10 @@ def test_a_dropped_page_holds_the_pose_and_the_take_records_the_gap(room: Served
 
     name = asyncio.run(go())
     texts = [e["text"] for e in read_take(room.takes / name).events if e.get("event") == "event"]
-    assert texts[0].startswith("actor joined (consented to capture, consent text v1)")
+    assert texts[0].startswith("actor joined (consented to capture, consent text v2)")
     assert texts[1:] == [
         "actor disconnected",
-        "actor reconnected (consented to capture, consent text v1)",
+        "actor reconnected (consented to capture, consent text v2)",
         "actor left",
     ], texts
 
@@ -348,3 +354,60 @@ def test_the_actor_is_not_sent_the_casting_teams_notes(room: ServedRoom) -> None
 
     kinds = asyncio.run(go())
     assert "status" in kinds and not kinds & {"takes", "take", "note"}, kinds
+
+
+def test_the_room_builds_the_actors_frame_with_image_face_hands_and_camera(
+    tmp_path: Path,
+) -> None:
+    """The room's side of the page's optional parts: what the protocol decoded becomes one
+    LandmarkFrame for the capture pipeline, the picture size its camera model; bad values are
+    refused in one line."""
+    still = perf_take(tmp_path / "still.jsonl")
+    settings = RoomSettings(str(still), "noir-office", "detective", takes_dir=tmp_path / "t")
+    room = Room(settings)
+    stop = threading.Event()
+    source = ActorSource(room.actor, stop, vfov_deg=55.0)
+    pose = _arm_up_pose(room.now())
+    rng = np.random.default_rng(3)
+    face = FaceLandmarks(rng.uniform(0, 1, 52), np.eye(3), 0.9)
+    left = HandLandmarks(rng.uniform(-0.1, 0.1, (21, 3)), 0.8)
+    room.actor.join(1)
+    assert room.actor_picture(1, 640, 480) is None
+    camera = source.camera
+    assert camera is not None and (camera.width, camera.height, camera.vfov_deg) == (640, 480, 55)
+    assert room.actor_pose(
+        1, pose.capture_t, pose.world, pose.visibility, pose.image, face, left, None
+    ) is None  # fmt: skip
+    frame = room.actor.next(0.0)
+    assert isinstance(frame, LandmarkFrame)
+    assert frame.image is not None and np.array_equal(frame.image, pose.image)
+    assert frame.face is face and frame.left_hand is left and frame.right_hand is None
+    # Refused, one line each: bad numbers, and a page that is no longer the actor.
+    bad_image = np.full((33, 3), np.nan)
+    refused = room.actor_pose(1, 0.0, pose.world, pose.visibility, bad_image)
+    assert refused == "pose: image landmarks contain NaN or infinite values"
+    refused = room.actor_pose(1, 0.0, pose.world, np.full(33, 2.0))
+    assert refused == "pose: landmark visibility must be in [0, 1]"
+    assert room.actor_picture(1, 0, 480) == "picture: camera size must be 1 to 65536 pixels a side"
+    assert room.actor_picture(2, 640, 480) == "another page has taken over as the actor"
+    room.actor.join(2)  # a new page: no camera until it says its own
+    assert source.camera is None
+
+
+@pytest.mark.model
+def test_the_room_serves_the_face_and_hand_bundles_and_the_pages_worker(
+    room: ServedRoom,
+) -> None:
+    """The actor page's face and hands worker, the classic bundle it loads and the two model
+    bundles, by fixed names from the set-up's cache; the worker may run wasm (its own policy)."""
+    served = {
+        "/models/face_landmarker.task": models_dir() / "face_landmarker.task",
+        "/models/hand_landmarker.task": models_dir() / "hand_landmarker.task",
+        "/vendor/tasks-vision/vision_bundle.cjs": tasks_vision_dir() / "vision_bundle.cjs",
+    }
+    for path, file in served.items():
+        with urllib.request.urlopen(f"http://127.0.0.1:{room.port}{path}", timeout=10) as reply:
+            assert reply.read() == file.read_bytes(), path
+    with urllib.request.urlopen(f"http://127.0.0.1:{room.port}/extras.worker.js") as reply:
+        assert b"HandLandmarker" in reply.read()
+        assert "'wasm-unsafe-eval'" in reply.headers["Content-Security-Policy"]

@@ -7,10 +7,12 @@ room is started on a still take, so whatever moves on the director's canvas is t
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import wave
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,12 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from capture.landmarks import HandLandmark
+from capture.skeleton import Bone
 from capture.take import read_take
 from capture.voice import read_voice
 from capture.voice_media import voice_levels
+from immersion.feed.protocol import ActorPose, Reject, ViewerProtocol
 from tests.support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -179,6 +184,104 @@ def test_an_actor_performs_from_the_browser_and_the_director_sees_and_hears_them
     # The actor leaves: the room's own source drives the avatar again.
     actor.click("#leave")
     expect(director.locator("#actor-state")).to_contain_text("No actor's page connected")
+
+
+@dataclass
+class Performed:
+    """What one actor's page sent while a take rolled: every binary pose message as the room's
+    protocol decodes it, the text messages, the page's own counts, and the take."""
+
+    poses: list[Any]
+    texts: list[dict[str, Any]]
+    sent: dict[str, Any]
+    take: Path
+
+
+@pytest.fixture(scope="module")
+def performed(room: ServedRoom, browser: Browser) -> Iterator[Performed]:
+    director = _open(browser, room.page(room.director))
+    expect(director.locator("#role")).to_have_text("director")
+    actor = _open(browser, room.page(room.actor))
+    frames: list[bytes | str] = []
+    actor.on("websocket", lambda ws: ws.on("framesent", lambda f: frames.append(f)))
+    expect(actor.locator("#consent")).to_be_visible()
+    actor.click("#agree")
+    _wait(actor, lambda: actor.evaluate("window.immersion.sent().posesSent") >= 10, "poses sent")
+    director.click("#take-start")
+    expect(director.locator("#rolling")).to_be_visible()
+
+    def hands() -> int:
+        return int(actor.evaluate("window.immersion.sent().handFound"))
+
+    _wait(actor, lambda: hands() >= 4, "four hands found", timeout=60)
+    director.click("#take-stop")
+    expect(director.locator("#rolling")).to_be_hidden()
+    sent = actor.evaluate("window.immersion.sent()")
+    assert actor.errors == []  # type: ignore[attr-defined]
+    actor.click("#leave")
+    expect(director.locator("#actor-state")).to_contain_text("No actor's page connected")
+    protocol = ViewerProtocol("actor", 0.0)
+    poses = [
+        protocol.receive(f, k / 1000)  # one a millisecond: within the stream allowance
+        for k, f in enumerate(f for f in frames if isinstance(f, bytes) and f[4] == 1)
+    ]
+    texts = [json.loads(f) for f in frames if isinstance(f, str)]
+    take = sorted(room.takes.glob("take-*.jsonl"))[-1]
+    yield Performed(poses, texts, sent, take)
+
+
+def test_the_page_sends_hand_landmarks_and_its_picture_size_never_the_picture(
+    performed: Performed,
+) -> None:
+    poses, sent = performed.poses, performed.sent
+    # Every pose message the page sent is one the room takes: no Reject.
+    assert poses and all(isinstance(p, ActorPose) for p in poses), {
+        p.reason for p in poses if isinstance(p, Reject)
+    }
+    with_hands = [p for p in poses if p.left_hand is not None or p.right_hand is not None]
+    # Each found hand goes with every pose until that hand's next run: at least the four found.
+    distinct = {h.world.tobytes() for p in with_hands for h in (p.left_hand, p.right_hand) if h}
+    assert len(distinct) >= 4 and len(with_hands) >= len(distinct), (len(distinct), len(poses))
+    for pose in with_hands:
+        for hand in (pose.left_hand, pose.right_hand):
+            if hand is None:
+                continue
+            # A real hand: wrist to middle knuckle 5-15 cm, fingertips beyond the knuckles.
+            palm = np.linalg.norm(hand.world[HandLandmark.MIDDLE_MCP] - hand.world[0])
+            tip = np.linalg.norm(hand.world[HandLandmark.MIDDLE_TIP] - hand.world[0])
+            assert 0.05 < palm < 0.15 and tip > palm, (palm, tip)
+            assert 0.0 < hand.score <= 1.0
+    faces = [p for p in poses if p.face is not None]
+    for pose in faces:
+        assert pose.face is not None and pose.face.blendshapes.shape == (52,)
+        assert pose.face.rotation is None or np.allclose(
+            pose.face.rotation @ pose.face.rotation.T, np.eye(3), atol=1e-3
+        )
+    assert sent["partsSent"]["face"] == len(faces)
+    # The page said its camera picture's size (the fake camera's), and never sent a picture.
+    assert {"type": "picture", "width": 640, "height": 480} in performed.texts
+    assert max(len(t) for t in performed.texts) < 400
+    # Its readout shows each model's cost; the costs were measured.
+    assert sent["partMs"]["body"] and sent["partMs"]["hands"], sent["partMs"]
+    print(
+        f"page: {sent['modelFps']:.1f} fps; median ms body {np.median(sent['partMs']['body']):.0f}"
+        f", hands {np.median(sent['partMs']['hands']):.0f}"
+        f", face {np.median(sent['partMs']['face'] or [0]):.0f}; faces found"
+        f" {sent['faceFound']}/{sent['faceRuns']}, hands {sent['handFound']}/{sent['handRuns']}"
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs the HANDS helper's HandTracker in pose_stream (the integrator wires it):"
+    " until then the capture leaves the finger bones untracked",
+)
+def test_a_take_made_through_the_page_carries_finger_bones(performed: Performed) -> None:
+    take = read_take(performed.take)
+    poses = [p for p in take.poses if p is not None]
+    fingers = slice(Bone.LEFT_THUMB_METACARPAL, Bone.RIGHT_LITTLE_DISTAL + 1)
+    tracked = [p for p in poses if np.any(p.confidence[fingers] > 0)]
+    assert len(tracked) >= 10, (len(tracked), len(poses))
 
 
 def test_a_wrong_actor_token_is_refused(room: ServedRoom, browser: Browser) -> None:

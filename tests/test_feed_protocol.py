@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 
 import numpy as np
 import pytest
 
+from capture.landmarks import FaceLandmarks, HandLandmarks
+from capture.rotations import axis_angle_quat, quat_to_matrix
 from immersion.config import Limits
 from immersion.feed.protocol import (
     AUDIO,
@@ -25,6 +28,8 @@ from immersion.feed.protocol import (
     Leave,
     Marker,
     Note,
+    PictureSize,
+    PoseParts,
     ProtocolError,
     Reject,
     Status,
@@ -220,6 +225,110 @@ def test_an_actors_pose_round_trips_within_its_quantisation() -> None:
     assert not event.world.flags.writeable
 
 
+def _hand(seed: int) -> HandLandmarks:
+    rng = np.random.default_rng(seed)
+    return HandLandmarks(rng.uniform(-0.12, 0.12, (21, 3)), float(rng.uniform(0.5, 1)))
+
+
+def _face(rotation: bool = True) -> FaceLandmarks:
+    rng = np.random.default_rng(11)
+    turn = quat_to_matrix(axis_angle_quat([0.3, 1.0, 0.1], 0.6)) if rotation else None
+    return FaceLandmarks(rng.uniform(0, 1, 52), turn, 0.93)
+
+
+def test_flags_zero_is_the_original_pose_message_byte_for_byte() -> None:
+    message = encode_pose(_pose())
+    assert message[5] == 0 and len(message) == 16 + 429
+    assert struct.unpack_from(">4sBxHd", message) == (b"IMU1", 1, 33, 3.25)
+
+
+@pytest.mark.parametrize(
+    ("face", "left", "right"),
+    [(True, True, True), (True, False, False), (False, True, False), (False, False, True)],
+)
+def test_a_pose_with_face_and_hands_round_trips_within_its_quantisation(
+    face: bool, left: bool, right: bool
+) -> None:
+    pose = dataclasses.replace(
+        _pose(),
+        face=_face() if face else None,
+        left_hand=_hand(1) if left else None,
+        right_hand=_hand(2) if right else None,
+    )
+    message = encode_pose(pose)
+    flags = PoseParts(message[5])
+    assert (PoseParts.FACE in flags, PoseParts.LEFT_HAND in flags) == (face, left)
+    assert len(message) == 16 + 429 + 61 * face + 127 * (left + right)
+    event = ViewerProtocol("actor", 0.0).receive(message, 0.0)
+    assert isinstance(event, ActorPose), event
+    assert np.abs(event.world - pose.world).max() <= 0.5e-4
+    for got, sent in ((event.left_hand, pose.left_hand), (event.right_hand, pose.right_hand)):
+        assert (got is None) == (sent is None)
+        if got is not None and sent is not None:
+            assert np.abs(got.world - sent.world).max() <= 0.5e-4
+            assert abs(got.score - sent.score) <= 0.5 / 255
+    if face:
+        assert event.face is not None and pose.face is not None
+        assert np.abs(event.face.blendshapes - pose.face.blendshapes).max() <= 0.5 / 255
+        assert event.face.rotation is not None and pose.face.rotation is not None
+        assert np.abs(event.face.rotation - pose.face.rotation).max() < 2e-4
+        assert abs(event.face.score - 0.93) <= 0.5 / 255
+    else:
+        assert event.face is None
+
+
+def test_a_face_without_a_head_rotation_sends_a_zero_quaternion() -> None:
+    message = encode_pose(dataclasses.replace(_pose(), face=_face(rotation=False)))
+    assert message[16 + 429 + 52 : 16 + 429 + 60] == bytes(8)
+    event = ViewerProtocol("actor", 0.0).receive(message, 0.0)
+    assert isinstance(event, ActorPose) and event.face is not None
+    assert event.face.rotation is None
+
+
+def _with_parts(flags: int, parts: bytes) -> bytes:
+    return UPSTREAM.pack(b"IMU1", 1, flags, 33, 0.0) + bytes(429) + parts
+
+
+_QUAT_X2 = struct.pack(">4h", 32767, 32767, 0, 0)  # norm √2
+_FAR_HAND = struct.pack(">h", 10001) + bytes(124) + b"\xff"  # 1.0001 m
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (_with_parts(8, b""), "parts flags 0x08 name unknown parts"),
+        (_with_parts(0x81, bytes(61)), "unknown parts"),
+        (_with_parts(1, bytes(60)), "its parts (FACE) in 61, got 33 in 489"),
+        (_with_parts(1, bytes(62)), "got 33 in 491"),
+        (_with_parts(6, bytes(127)), "LEFT_HAND|RIGHT_HAND) in 254"),
+        (_with_parts(0, bytes(61)), "33 landmarks in 429 bytes, got 33 in 490"),
+        (_with_parts(1, bytes(52) + _QUAT_X2 + b"\x01"), "not a unit quaternion"),
+        (_with_parts(2, _FAR_HAND), "left hand: hand landmarks must be within ±1"),
+        (_with_parts(5, bytes(61) + _FAR_HAND), "right hand: hand landmarks"),
+        (UPSTREAM.pack(b"IMU1", 2, 1, 0, 0.0) + b"x", "header byte 5 must be 0, got 1"),
+    ],
+)
+def test_bad_pose_parts_are_rejected_with_one_line(message: bytes, reason: str) -> None:
+    event = ViewerProtocol("actor", 0.0).receive(message, 0.0)
+    assert isinstance(event, Reject) and reason in event.reason, event
+    assert "\n" not in event.reason
+
+
+def test_the_actors_picture_size_is_bounded_and_the_actors_alone() -> None:
+    actor = ViewerProtocol("actor", 0.0)
+    assert actor.receive('{"type": "picture", "width": 640, "height": 480}', 0.0) == (
+        PictureSize(640, 480)
+    )
+    for bad in ('"width": 0, "height": 480', '"width": 640', '"width": 9000, "height": 1',
+                '"width": 640.0, "height": 480', '"width": true, "height": 480'):  # fmt: skip
+        event = actor.receive('{"type": "picture", ' + bad + "}", 0.0)
+        assert isinstance(event, Reject) and "whole pixels, 1 to 8192" in event.reason, bad
+    event = ViewerProtocol("director", 0.0).receive(
+        '{"type": "picture", "width": 640, "height": 480}', 0.0
+    )
+    assert event == Reject("picture: only the actor's page sends this")
+
+
 def test_a_pose_beyond_the_range_is_clamped_not_wrapped() -> None:
     far = ActorPose(0.0, np.full((33, 3), 5.0), np.full((33, 3), -9.0), np.ones(33))
     event = ViewerProtocol("actor", 0.0).receive(encode_pose(far), 0.0)
@@ -246,12 +355,12 @@ def test_voice_and_talkback_by_role() -> None:
 @pytest.mark.parametrize(
     ("message", "reason"),
     [
-        (UPSTREAM.pack(b"IMU1", 9, 0, 0.0), "unknown binary message kind 9"),
-        (UPSTREAM.pack(b"IMU1", 1, 33, float("nan")) + bytes(429), "finite"),
-        (UPSTREAM.pack(b"IMU1", 1, 32, 0.0) + bytes(429), "33 landmarks in 429 bytes, got 32"),
-        (UPSTREAM.pack(b"IMU1", 1, 33, 0.0) + bytes(428), "got 33 in 428"),
-        (UPSTREAM.pack(b"IMU1", 2, 0, 0.0), "1 to 1275 bytes of Opus, got 0"),
-        (UPSTREAM.pack(b"IMU1", 2, 0, 0.0) + bytes(1276), "got 1276"),
+        (UPSTREAM.pack(b"IMU1", 9, 0, 0, 0.0), "unknown binary message kind 9"),
+        (UPSTREAM.pack(b"IMU1", 1, 0, 33, float("nan")) + bytes(429), "finite"),
+        (UPSTREAM.pack(b"IMU1", 1, 0, 32, 0.0) + bytes(429), "33 landmarks in 429 bytes, got 32"),
+        (UPSTREAM.pack(b"IMU1", 1, 0, 33, 0.0) + bytes(428), "got 33 in 428"),
+        (UPSTREAM.pack(b"IMU1", 2, 0, 0, 0.0), "1 to 1275 bytes of Opus, got 0"),
+        (UPSTREAM.pack(b"IMU1", 2, 0, 0, 0.0) + bytes(1276), "got 1276"),
         (b"IMF1" + bytes(40), "IMU1 landmarks or voice"),
     ],
 )

@@ -32,6 +32,7 @@ from immersion.feed.protocol import (
     Leave,
     Marker,
     Note,
+    PictureSize,
     Reject,
     Steer,
     SwitchCodec,
@@ -50,12 +51,12 @@ BUDGET = settings(
 LIMITS = Limits()
 KINDS = [
     "hello", "ack", "codec", "camera", "scene", "avatar", "take", "note", "marker", "cue",
-    "clock", "consent", "leave",
+    "clock", "consent", "leave", "picture",
 ]  # fmt: skip
 ROLES = ("director", "observer", "actor")
 EVENTS = (
     Hello | Ack | SwitchCodec | Steer | TakeControl | Note | Marker | Cue | Reject
-    | Clock | Consent | Leave | ActorPose | Voice
+    | Clock | Consent | Leave | ActorPose | Voice | PictureSize
 )  # fmt: skip
 
 json_values = st.recursive(
@@ -80,6 +81,17 @@ def _check(event: object) -> None:
             (event.visibility >= 0) & (event.visibility <= 1)
         )
         assert math.isfinite(event.capture_t)
+        for hand in (event.left_hand, event.right_hand):
+            if hand is not None:
+                assert hand.world.shape == (21, 3) and np.all(np.abs(hand.world) <= 1.0)
+                assert 0 <= hand.score <= 1
+        if event.face is not None:
+            assert np.all((event.face.blendshapes >= 0) & (event.face.blendshapes <= 1))
+            if event.face.rotation is not None:
+                r = event.face.rotation
+                assert np.allclose(r @ r.T, np.eye(3), atol=1e-6)
+    if isinstance(event, PictureSize):
+        assert 0 < event.width <= 8192 and 0 < event.height <= 8192
     if isinstance(event, Voice):
         assert 0 < len(event.opus) <= 1275 and math.isfinite(event.capture_t)
     if isinstance(event, Note):
@@ -110,7 +122,7 @@ def test_any_text_or_bytes_is_an_event(message: str | bytes) -> None:
 def test_any_binary_message_with_an_upstream_header_is_an_event(
     kind: int, count: int, t: float, body: bytes
 ) -> None:
-    message = UPSTREAM.pack(b"IMU1", kind, count, t) + body
+    message = UPSTREAM.pack(b"IMU1", kind, 0, count, t) + body
     for role in ROLES:
         event = ViewerProtocol(role, 0.0).receive(message, 0.0)
         _check(event)
@@ -120,10 +132,43 @@ def test_any_binary_message_with_an_upstream_header_is_an_event(
 
 @BUDGET
 @given(
+    st.integers(min_value=0, max_value=255),
+    st.sampled_from([0, 61, 127, 188, 254, 315]),
+    st.integers(min_value=-2, max_value=2),
+    st.binary(min_size=700, max_size=700),
+)
+def test_any_pose_with_any_parts_flags_is_an_event(
+    flags: int, parts: int, off: int, noise: bytes
+) -> None:
+    # Lengths at and around each sum of parts, filled with arbitrary bytes: exactly the
+    # flagged parts' length is accepted, and only with values in their bounds.
+    size = max(0, 429 + parts + off)
+    message = UPSTREAM.pack(b"IMU1", 1, flags, 33, 1.0) + (noise * 2)[:size]
+    event = ViewerProtocol("actor", 0.0).receive(message, 0.0)
+    _check(event)
+    expected = 429 + 61 * (flags & 1) + 127 * ((flags >> 1 & 1) + (flags >> 2 & 1))
+    if flags > 7 or size != expected:
+        assert isinstance(event, Reject)
+
+
+@BUDGET
+@given(
     st.sampled_from(KINDS),
     st.dictionaries(
         st.sampled_from(
-            ["codecs", "frame", "drawn", "codec", "name", "action", "text", "label", "type"]
+            [
+                "codecs",
+                "frame",
+                "drawn",
+                "codec",
+                "name",
+                "action",
+                "text",
+                "label",
+                "type",
+                "width",
+                "height",
+            ]
         ),
         json_values,
         max_size=4,

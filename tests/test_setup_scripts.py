@@ -68,7 +68,7 @@ def test_the_cached_tasks_vision_is_the_pinned_version_with_the_pinned_files(
     package = json.loads((tasks_vision / "package.json").read_text())
     assert (package["name"], package["version"]) == ("@mediapipe/tasks-vision", pin[1])
     pinned = {line.split()[1] for line in SUMS.read_text().splitlines()}
-    assert {"vision_bundle.mjs"} | {
+    assert {"vision_bundle.mjs", "vision_bundle.cjs"} | {
         f"wasm/{p.name}" for p in (tasks_vision / "wasm").iterdir()
     } == pinned
     done = _verify_files(tasks_vision, SUMS)

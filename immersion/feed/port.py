@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from capture.landmarks import FaceLandmarks, HandLandmarks
 from immersion.room.messages import Command, Picture, RoomEvent, RoomStatus, TakeList
 
 
@@ -47,7 +48,13 @@ class RoomPort(Protocol):
         capture_t: float,
         world: NDArray[np.float64],
         visibility: NDArray[np.float64],
+        image: NDArray[np.float64] | None = None,
+        face: FaceLandmarks | None = None,
+        left_hand: HandLandmarks | None = None,
+        right_hand: HandLandmarks | None = None,
     ) -> str | None: ...
+
+    def actor_picture(self, session: int, width: int, height: int) -> str | None: ...
 
     def actor_left(self, session: int, explicit: bool) -> None: ...
 

@@ -60,6 +60,21 @@ Actor or director → server, binary (:data:`UPSTREAM`): the 16-byte header belo
     visibilities (u8, /255): 429 bytes, the camera picture never. A voice body is one Opus
     packet of at most :data:`MAX_OPUS_BYTES`.
 
+    A pose's header byte 5 (:class:`PoseParts`, 0 for a voice) flags optional parts that follow
+    the 429 bytes, in this order, each there only when its bit is set (the length must then be
+    exactly what the flags add up to; an unknown bit is refused):
+
+    ====== ============= ==========================================================================
+    bit    bytes         part
+    ====== ============= ==========================================================================
+    0      61            face: 52 blendshape weights (u8, /255, :data:`capture.face.ARKIT` order),
+                         the head's rotation as a quaternion x, y, z, w (4 × i16, /32767; all 0:
+                         not known) in MediaPipe's camera axes, and the face's score (u8, /255)
+    1      127           the actor's own left hand: 21 world landmarks (x, y, z as i16 tenths of
+                         a millimetre, MediaPipe hand world axes), then its score (u8, /255)
+    2      127           the actor's own right hand, the same
+    ====== ============= ==========================================================================
+
 Viewer → server, JSON text objects with a ``type``:
   * anyone: ``hello`` {codecs: [...], audio: bool} (what it decodes, H.264 preferred; whether
     it wants the actor's voice); ``clock`` {t} (answered at once with ``clock`` {t, room}: a
@@ -74,7 +89,9 @@ Viewer → server, JSON text objects with a ``type``:
   * actors only: ``consent`` {version} (the actor agreed to the page's consent text of that
     version: the room records it, and from then on their landmarks drive the avatar; a pose
     before it is refused); ``leave`` {} (the actor ends their session; the room's own source
-    resumes at once instead of holding their last pose for a reconnect).
+    resumes at once instead of holding their last pose for a reconnect); ``picture`` {width,
+    height} (the size of the camera picture the landmarks come from, pixels: image landmarks
+    are fractions of it, and root motion's camera model needs it; the picture itself never).
 
 Every viewer message is bounded (:class:`~immersion.config.Limits`: bytes, characters, control
 messages and acks a second, each with its own burst). Bad messages become :class:`Reject`
@@ -90,12 +107,16 @@ import struct
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
-from typing import Any, ClassVar
+from enum import IntEnum, IntFlag
+from typing import Any, ClassVar, TypeGuard
 
 import numpy as np
 from numpy.typing import NDArray
 
+from capture.errors import LandmarkShapeError
+from capture.face import ARKIT_COUNT
+from capture.landmarks import HAND_LANDMARK_COUNT, FaceLandmarks, HandLandmarks
+from capture.rotations import matrix_to_quat, quat_to_matrix
 from immersion.config import Limits
 
 # Control, format (bidi overrides, zero-width), separator and lone-surrogate characters: they
@@ -106,13 +127,17 @@ MAGIC = b"IMF1"
 HEADER = struct.Struct(">4sBBBxIHHHxxdddI")
 AUDIO = struct.Struct(">4sBxHd")
 AUDIO_MAGIC = b"IMA1"
-UPSTREAM = struct.Struct(">4sBxHd")
+UPSTREAM = struct.Struct(">4sBBHd")
 UPSTREAM_MAGIC = b"IMU1"
 LANDMARKS = 33
 POSE_BODY = LANDMARKS * 13  # 6 × i16 and 1 × u8 a landmark
 MAX_OPUS_BYTES = 1275  # RFC 6716's largest frame
 WORLD_UNIT = 1e-4  # metres per i16 step: ±3.27 m from the hips
 IMAGE_UNIT = 1e-4  # picture widths per i16 step
+QUAT_UNIT = 1 / 32767
+FACE_PART = ARKIT_COUNT + 4 * 2 + 1  # weights, quaternion, score: 61 bytes
+HAND_PART = HAND_LANDMARK_COUNT * 3 * 2 + 1  # landmarks, score: 127 bytes
+MAX_PICTURE_PIXELS = 8192  # a side: no webcam is larger
 ROLES = ("director", "observer", "actor")
 
 
@@ -372,15 +397,27 @@ class Consent:
 
 
 @dataclass(frozen=True, slots=True)
+class PictureSize:
+    """The actor's camera picture size, pixels (never the picture)."""
+
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
 class ActorPose:
     """One frame of the actor's landmarks as their page estimated it, read-only arrays:
     ``world`` (33, 3) metres in MediaPipe world axes, ``image`` (33, 3) in picture widths,
-    ``visibility`` (33,) in [0, 1]."""
+    ``visibility`` (33,) in [0, 1]; ``face`` and each hand (the actor's own sides) when the
+    page's face and hand landmarkers found them."""
 
     capture_t: float
     world: NDArray[np.float64]
     image: NDArray[np.float64]
     visibility: NDArray[np.float64]
+    face: FaceLandmarks | None = None
+    left_hand: HandLandmarks | None = None
+    right_hand: HandLandmarks | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,19 +448,33 @@ Event = (
     | Clock
     | Leave
     | Consent
+    | PictureSize
     | ActorPose
     | Voice
     | Reject
 )
 
 DIRECTOR_ONLY = frozenset({"camera", "scene", "avatar", "take", "note", "marker", "cue"})
-ACTOR_ONLY = frozenset({"leave", "consent"})
+ACTOR_ONLY = frozenset({"leave", "consent", "picture"})
 
 
 class Upstream(IntEnum):
     POSE = 1
     VOICE = 2
     TALKBACK = 3
+
+
+class PoseParts(IntFlag):
+    """A pose message's optional parts (its header's byte 5), in the order they follow."""
+
+    FACE = 1
+    LEFT_HAND = 2
+    RIGHT_HAND = 4
+
+
+_PART_BYTES = {PoseParts.FACE: FACE_PART, PoseParts.LEFT_HAND: HAND_PART,
+               PoseParts.RIGHT_HAND: HAND_PART}  # fmt: skip
+_ALL_PARTS = int(PoseParts.FACE | PoseParts.LEFT_HAND | PoseParts.RIGHT_HAND)
 
 
 # Who may send each binary kind.
@@ -506,7 +557,7 @@ def _upstream(message: bytes, role: str) -> ActorPose | Voice:
     """An actor's pose or voice, or a director's talkback, from one binary message."""
     if len(message) < UPSTREAM.size or message[:4] != UPSTREAM_MAGIC:
         raise ProtocolError("binary messages must be IMU1 landmarks or voice")
-    _, kind, count, t = UPSTREAM.unpack_from(message)
+    _, kind, flags, count, t = UPSTREAM.unpack_from(message)
     if kind not in Upstream._value2member_map_:
         raise ProtocolError(f"unknown binary message kind {kind}")
     kind = Upstream(kind)
@@ -518,22 +569,73 @@ def _upstream(message: bytes, role: str) -> ActorPose | Voice:
         raise ProtocolError("capture time must be finite seconds")
     body = message[UPSTREAM.size :]
     if kind is Upstream.POSE:
-        if count != LANDMARKS or len(body) != POSE_BODY:
-            raise ProtocolError(
-                f"a pose is {LANDMARKS} landmarks in {POSE_BODY} bytes, got {count} in {len(body)}"
-            )
-        coords = np.frombuffer(body, ">i2", LANDMARKS * 6).reshape(LANDMARKS, 6)
-        world = coords[:, :3] * WORLD_UNIT
-        image = coords[:, 3:] * IMAGE_UNIT
-        visibility = np.frombuffer(body, np.uint8, LANDMARKS, LANDMARKS * 12) / 255.0
-        for arr in (world, image, visibility):
-            arr.flags.writeable = False
-        return ActorPose(t, world, image, visibility)
+        return _pose(t, count, flags, body)
+    if flags:
+        raise ProtocolError(f"a voice packet has no parts: header byte 5 must be 0, got {flags}")
     if not 0 < len(body) <= MAX_OPUS_BYTES:
         raise ProtocolError(
             f"a voice packet is 1 to {MAX_OPUS_BYTES} bytes of Opus, got {len(body)}"
         )
     return Voice(t, bytes(body), kind is Upstream.TALKBACK)
+
+
+def _pose(t: float, count: int, flags: int, body: bytes) -> ActorPose:
+    if flags & ~_ALL_PARTS:
+        raise ProtocolError(f"a pose's parts flags {flags:#04x} name unknown parts")
+    parts = PoseParts(flags)
+    size = POSE_BODY + sum(n for part, n in _PART_BYTES.items() if part in parts)
+    if count != LANDMARKS or len(body) != size:
+        raise ProtocolError(
+            f"a pose is {LANDMARKS} landmarks in {POSE_BODY} bytes"
+            + (f" and its parts ({parts.name}) in {size - POSE_BODY}" if parts else "")
+            + f", got {count} in {len(body)}"
+        )
+    coords = np.frombuffer(body, ">i2", LANDMARKS * 6).reshape(LANDMARKS, 6)
+    world = coords[:, :3] * WORLD_UNIT
+    image = coords[:, 3:] * IMAGE_UNIT
+    visibility = np.frombuffer(body, np.uint8, LANDMARKS, LANDMARKS * 12) / 255.0
+    for arr in (world, image, visibility):
+        arr.flags.writeable = False
+    at = POSE_BODY
+    face = None
+    found: dict[PoseParts, HandLandmarks] = {}
+    if PoseParts.FACE in parts:
+        face = _face(body[at : at + FACE_PART])
+        at += FACE_PART
+    for side in (PoseParts.LEFT_HAND, PoseParts.RIGHT_HAND):
+        if side in parts:
+            found[side] = _hand(body[at : at + HAND_PART], side)
+            at += HAND_PART
+    return ActorPose(
+        t,
+        world,
+        image,
+        visibility,
+        face,
+        found.get(PoseParts.LEFT_HAND),
+        found.get(PoseParts.RIGHT_HAND),
+    )
+
+
+def _face(part: bytes) -> FaceLandmarks:
+    weights = np.frombuffer(part, np.uint8, ARKIT_COUNT) / 255.0
+    q = np.frombuffer(part, ">i2", 4, ARKIT_COUNT) * QUAT_UNIT
+    rotation = None
+    if np.any(q):
+        norm = float(np.linalg.norm(q))
+        if not 0.99 <= norm <= 1.01:
+            raise ProtocolError(f"the face's rotation is not a unit quaternion (norm {norm:.3f})")
+        rotation = quat_to_matrix(q / norm)
+    return FaceLandmarks(weights, rotation, part[-1] / 255.0)
+
+
+def _hand(part: bytes, side: PoseParts) -> HandLandmarks:
+    world = np.frombuffer(part, ">i2", HAND_LANDMARK_COUNT * 3).reshape(-1, 3) * WORLD_UNIT
+    try:
+        return HandLandmarks(world, part[-1] / 255.0)
+    except LandmarkShapeError as exc:
+        which = "left" if side is PoseParts.LEFT_HAND else "right"
+        raise ProtocolError(f"{which} hand: {exc}") from None
 
 
 def encode_pose(pose: ActorPose) -> bytes:
@@ -542,14 +644,37 @@ def encode_pose(pose: ActorPose) -> bytes:
     world = np.clip(np.round(pose.world / WORLD_UNIT), -32768, 32767)
     image = np.clip(np.round(pose.image / IMAGE_UNIT), -32768, 32767)
     coords = np.concatenate([world, image], axis=1).astype(">i2")
-    vis = np.clip(np.round(pose.visibility * 255), 0, 255).astype(np.uint8)
-    head = UPSTREAM.pack(UPSTREAM_MAGIC, int(Upstream.POSE), LANDMARKS, pose.capture_t)
-    return head + coords.tobytes() + vis.tobytes()
+    parts = [coords.tobytes(), _unit_bytes(pose.visibility)]
+    flags = PoseParts(0)
+    if pose.face is not None:
+        flags |= PoseParts.FACE
+        rotation = pose.face.rotation
+        q = np.zeros(4) if rotation is None else matrix_to_quat(rotation)
+        parts += [
+            _unit_bytes(pose.face.blendshapes),
+            np.round(q / QUAT_UNIT).astype(">i2").tobytes(),
+            _unit_bytes(np.array([pose.face.score])),
+        ]
+    for side, hand in (
+        (PoseParts.LEFT_HAND, pose.left_hand),
+        (PoseParts.RIGHT_HAND, pose.right_hand),
+    ):
+        if hand is not None:
+            flags |= side
+            xyz = np.clip(np.round(hand.world / WORLD_UNIT), -32768, 32767).astype(">i2")
+            parts += [xyz.tobytes(), _unit_bytes(np.array([hand.score]))]
+    head = UPSTREAM.pack(UPSTREAM_MAGIC, int(Upstream.POSE), int(flags), LANDMARKS, pose.capture_t)
+    return head + b"".join(parts)
+
+
+def _unit_bytes(values: NDArray[np.float64]) -> bytes:
+    """Values in [0, 1] as u8 /255."""
+    return np.clip(np.round(values * 255), 0, 255).astype(np.uint8).tobytes()
 
 
 def encode_voice(voice: Voice) -> bytes:
     kind = Upstream.TALKBACK if voice.talkback else Upstream.VOICE
-    return UPSTREAM.pack(UPSTREAM_MAGIC, int(kind), 0, voice.capture_t) + voice.opus
+    return UPSTREAM.pack(UPSTREAM_MAGIC, int(kind), 0, 0, voice.capture_t) + voice.opus
 
 
 def _json_object(message: str, max_bytes: int) -> Any:
@@ -585,6 +710,11 @@ def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
         return Clock(float(t))
     if kind == "leave":
         return Leave()
+    if kind == "picture":
+        width, height = data.get("width"), data.get("height")
+        if not (_pixels(width) and _pixels(height)):
+            raise ProtocolError(f"width and height must be whole pixels, 1 to {MAX_PICTURE_PIXELS}")
+        return PictureSize(width, height)
     if kind == "consent":
         version = data.get("version")
         if not isinstance(version, int) or isinstance(version, bool) or not 0 < version < 1000:
@@ -614,6 +744,10 @@ def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
     if kind == "cue":
         return Cue(_text(data, "text", limits.cue_chars))
     raise ProtocolError("unknown message type")
+
+
+def _pixels(value: Any) -> TypeGuard[int]:
+    return type(value) is int and 0 < value <= MAX_PICTURE_PIXELS
 
 
 def _codec(value: Any) -> Codec:

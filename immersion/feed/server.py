@@ -66,6 +66,7 @@ from immersion.feed.protocol import (
     Marker,
     Note,
     NoteUpdate,
+    PictureSize,
     Reject,
     ServerMessage,
     Status,
@@ -107,6 +108,7 @@ PAGE_FILES = {
     "/icon.svg": ("icon.svg", "image/svg+xml"),
     "/actor": ("actor.html", "text/html; charset=utf-8"),
     "/actor.js": ("actor.js", "text/javascript; charset=utf-8"),
+    "/extras.worker.js": ("extras.worker.js", "text/javascript; charset=utf-8"),
 }
 # The in-browser pose model: MediaPipe Tasks for Web and the set-up's own bundles, by fixed
 # names only (a request never names a path). URL path -> (folder, file, content type).
@@ -114,6 +116,13 @@ MODEL_FILES: dict[str, tuple[Callable[[], Path], str, str]] = {
     "/vendor/tasks-vision/vision_bundle.mjs": (
         tasks_vision_dir,
         "vision_bundle.mjs",
+        "text/javascript; charset=utf-8",
+    ),
+    # The same bundle for the face and hands worker, a classic one: the bundle loads its wasm
+    # with importScripts, which a module worker lacks.
+    "/vendor/tasks-vision/vision_bundle.cjs": (
+        tasks_vision_dir,
+        "vision_bundle.cjs",
         "text/javascript; charset=utf-8",
     ),
     **{
@@ -132,6 +141,15 @@ MODEL_FILES: dict[str, tuple[Callable[[], Path], str, str]] = {
             "application/octet-stream",
         )
         for model in ("lite", "full")
+    },
+    # The face and hand landmarkers (the page runs them on crops the body pose locates).
+    **{
+        f"/models/{name}_landmarker.task": (
+            models_dir,
+            f"{name}_landmarker.task",
+            "application/octet-stream",
+        )
+        for name in ("face", "hand")
     },
 }
 # Who hears what: the take list and its notes are the casting team's, not the actor's.
@@ -336,7 +354,8 @@ class Feed:
         if url.path in PAGE_FILES and "Upgrade" not in request.headers:
             name, content_type = PAGE_FILES[url.path]
             body = resources.files("immersion.feed").joinpath("web", name).read_bytes()
-            csp = ACTOR_CSP if name == "actor.html" else CSP
+            # The actor page and its face and hands worker (a worker has its own policy) run wasm.
+            csp = ACTOR_CSP if name in ("actor.html", "extras.worker.js") else CSP
             return _response(HTTPStatus.OK, body, head, content_type, csp)
         if url.path in MODEL_FILES and "Upgrade" not in request.headers:
             return _model_file(url.path, head)
@@ -432,14 +451,24 @@ class Feed:
             reply = Error(event.reason)
         elif isinstance(event, Consent):
             self._take_over(viewer, event.version)
-        elif isinstance(event, ActorPose | Voice) and not (
+        elif isinstance(event, ActorPose | Voice | PictureSize) and not (
             viewer.performing or viewer.role == "director"
         ):
             reply = Error("consent first: the actor's page sends nothing before the actor agrees")
         elif isinstance(event, ActorPose):
             refused = self.room.actor_pose(
-                viewer.id, event.capture_t, event.world, event.visibility
+                viewer.id,
+                event.capture_t,
+                event.world,
+                event.visibility,
+                image=event.image,
+                face=event.face,
+                left_hand=event.left_hand,
+                right_hand=event.right_hand,
             )
+            reply = Error(refused) if refused else None
+        elif isinstance(event, PictureSize):
+            refused = self.room.actor_picture(viewer.id, event.width, event.height)
             reply = Error(refused) if refused else None
         elif isinstance(event, Voice):
             t = self.room.voice(event.capture_t, event.opus, event.talkback)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from capture.camera import DEFAULT_VFOV_DEG, CameraModel
 from capture.landmarks import FloatArray, LandmarkFrame
 from capture.pose import Pose
 from capture.rotations import axis_angle_quat
@@ -45,11 +46,21 @@ class Departure:
 class ActorLink:
     """The mailbox between the feed's loop (writes) and the capture thread (reads)."""
 
-    __slots__ = ("_cond", "_departure", "_frames", "_gone", "_held", "_last_t", "_session")
+    __slots__ = (
+        "_cond",
+        "_departure",
+        "_frames",
+        "_gone",
+        "_held",
+        "_last_t",
+        "_picture",
+        "_session",
+    )
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._session: int | None = None
+        self._picture: tuple[int, int] | None = None  # the actor's camera picture, pixels
         self._frames: deque[LandmarkFrame] = deque(maxlen=FRAMES_KEPT)
         self._departure: Departure | None = None
         self._last_t = float("-inf")
@@ -62,6 +73,7 @@ class ActorLink:
         with self._cond:
             self._session = session
             self._departure = None
+            self._picture = None  # until this page says its own
             self._held = self._gone = False
             self._cond.notify_all()
 
@@ -77,6 +89,15 @@ class ActorLink:
             self._last_t = t
             self._frames.append(replace(frame, t=t))
             self._cond.notify_all()
+        return True
+
+    def picture(self, session: int, width: int, height: int) -> bool:
+        """``session``'s camera picture is ``width`` × ``height`` pixels; False when that page
+        is no longer the actor."""
+        with self._cond:
+            if session != self._session:
+                return False
+            self._picture = (width, height)
         return True
 
     def leave(self, session: int, explicit: bool) -> bool:
@@ -97,6 +118,11 @@ class ActorLink:
         return True
 
     # The capture thread's side -----------------------------------------------------------------
+
+    def picture_size(self) -> tuple[int, int] | None:
+        """The actor's camera picture size as their page last said, or None."""
+        with self._cond:
+            return self._picture
 
     def present(self) -> bool:
         with self._cond:
@@ -144,10 +170,20 @@ class ActorSource:
     live = True
     total = None
 
-    def __init__(self, link: ActorLink, stop: threading.Event) -> None:
+    def __init__(
+        self, link: ActorLink, stop: threading.Event, vfov_deg: float = DEFAULT_VFOV_DEG
+    ) -> None:
         self._link = link
         self._stop = stop
+        self.vfov_deg = vfov_deg  # a page cannot know its webcam's lens: the room's setting
         self.departure: Departure | None = None
+
+    @property
+    def camera(self) -> CameraModel | None:
+        """The actor's camera (root motion's model), once their page said its picture size;
+        read it per frame: a page may change camera."""
+        size = self._link.picture_size()
+        return None if size is None else CameraModel(size[0], size[1], self.vfov_deg)
 
     def frames(self) -> Iterator[LandmarkFrame]:
         while not self._stop.is_set():

@@ -24,13 +24,15 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from capture.camera import CameraModel
 from capture.errors import CaptureError
-from capture.landmarks import LandmarkFrame
+from capture.landmarks import FaceLandmarks, HandLandmarks, LandmarkFrame
 from immersion.avatars.vrm import check_use, inspect_avatar
 from immersion.catalogue import avatar_names, find_avatar, find_pack, pack_names
 from immersion.config import RoomSettings
@@ -226,13 +228,32 @@ class Room:
         capture_t: float,
         world: NDArray[np.float64],
         visibility: NDArray[np.float64],
+        image: NDArray[np.float64] | None = None,
+        face: FaceLandmarks | None = None,
+        left_hand: HandLandmarks | None = None,
+        right_hand: HandLandmarks | None = None,
     ) -> str | None:
-        """One frame of the actor's landmarks; why not, when refused."""
+        """One frame of the actor's landmarks (the body's, and their image positions, face and
+        hands when the page found them); why not, when refused."""
         try:
             frame = LandmarkFrame.from_array(capture_t, np.column_stack([world, visibility]))
+            frame = replace(
+                frame, image=image, face=face, left_hand=left_hand, right_hand=right_hand
+            )
         except CaptureError as exc:
             return f"pose: {exc}"
         if not self.actor.frame(session, capture_t, self.now(), frame):
+            return "another page has taken over as the actor"
+        return None
+
+    def actor_picture(self, session: int, width: int, height: int) -> str | None:
+        """The size of the actor's camera picture (their page's; the picture stays there):
+        the camera model root motion needs. Why not, when refused."""
+        try:
+            CameraModel(width, height)
+        except ValueError as exc:
+            return f"picture: {exc}"
+        if not self.actor.picture(session, width, height):
             return "another page has taken over as the actor"
         return None
 

@@ -1,12 +1,16 @@
 // The actor's page: consent first; then the camera stays here while MediaPipe (in this
 // browser) turns it into landmarks, which go to the room with the microphone's voice. The page
 // shows the room's picture (the actor as the character), the director's cues and talkback.
+// The body model runs on every frame; the face and hand landmarkers run in a worker (another
+// core) on crops the body's image landmarks locate (upscaled: a face or hand is small in a
+// webcam's picture), taking turns, and each one's last result goes with every pose until it
+// runs again.
 import { FilesetResolver, PoseLandmarker } from "/vendor/tasks-vision/vision_bundle.mjs";
 import {
   MicEncoder, Offset, VoicePlayer, opusSupported, parseAudio, upstreamMessage, voiceMessage,
 } from "/audio.js";
 
-const CONSENT_VERSION = 1; // the consent text in actor.html; the room records which one was agreed
+const CONSENT_VERSION = 2; // the consent text in actor.html; the room records which one was agreed
 const SLOW_FPS = 15; // below this the performance reads as jerky: say so, offer the lite model
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
@@ -23,12 +27,21 @@ let retries = 0;
 let roomOffset = null; // room clock (ms) minus performance.now(), from the best clock reply
 let clockSamples = []; // [{rtt, offset}]
 let landmarker = null;
+let extras = null; // the face and hands worker, once its models are loaded
+let useFace = true;
+let useHands = true;
+let pictureSent = ""; // "WxH" the room was last told
 let modelName = "lite";
 let stream = null;
 let mic = null;
 let player = null;
 const talkLag = new Offset();
-const stats = { bytesSent: 0, bytesReceived: 0, posesSent: 0, voiceSent: 0, modelMs: [], frames: [], since: performance.now() };
+const stats = {
+  bytesSent: 0, bytesReceived: 0, posesSent: 0, voiceSent: 0, modelMs: [], frames: [], since: performance.now(),
+  // Per model: ms of each run (the last 90); how many poses carried each part.
+  partMs: { body: [], face: [], hands: [] }, partsSent: { face: 0, left: 0, right: 0 },
+  faceRuns: 0, faceFound: 0, handRuns: 0, handFound: 0,
+};
 let slowSince = null;
 let sayTimer = null;
 let cueTimer = null;
@@ -43,6 +56,18 @@ function say(text, seconds = 0, kind = "") {
 function join() {
   sendJson({ type: "consent", version: CONSENT_VERSION });
   joined = true;
+  pictureSent = "";
+  tellPicture();
+}
+
+function tellPicture() {
+  // The camera picture's size (never the picture): image landmarks are fractions of it, and
+  // the room's camera model (root motion) needs it.
+  const video = $("self");
+  const size = `${video.videoWidth}x${video.videoHeight}`;
+  if (!joined || !video.videoWidth || size === pictureSent) return;
+  sendJson({ type: "picture", width: video.videoWidth, height: video.videoHeight });
+  pictureSent = size;
 }
 
 function sendBinary(bytes) {
@@ -188,14 +213,203 @@ async function loadModel(name) {
   $("model").value = name;
 }
 
+function loadFaceAndHands() {
+  // Neither is needed for the body: if they cannot start, the page says so and goes on.
+  const worker = new Worker("/extras.worker.js");
+  worker.onmessage = (event) => {
+    const msg = event.data;
+    if (msg.type === "ready") extras = worker;
+    else if (msg.type === "failed") {
+      say(`The face and hand models could not start here (${msg.error}); your body is still captured.`, 10, "error");
+      worker.terminate();
+    } else if (msg.type === "result") answer(msg);
+  };
+  worker.onerror = (e) => { say(`The face and hand models stopped (${e.message}); your body is still captured.`, 10, "error"); extras = null; };
+  worker.postMessage({ type: "init" });
+}
+
+// MediaPipe's blendshape names, less its "_neutral", in the ARKit order of capture/face.py.
+const ARKIT = [
+  "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+  "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight",
+  "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft",
+  "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight",
+  "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft", "jawOpen", "jawRight", "mouthClose",
+  "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight", "mouthFunnel",
+  "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft",
+  "mouthPressRight", "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper",
+  "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight",
+  "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight",
+  "noseSneerLeft", "noseSneerRight", "tongueOut",
+];
+const ARKIT_INDEX = new Map(ARKIT.map((name, k) => [name, k]));
+
+// Crops ----------------------------------------------------------------------------------------
+// As capture/crops.py: a square around some of the body's image landmarks, `scale` times their
+// span (never under `minSide` px), kept inside the picture, drawn upscaled to CROP_PX.
+const CROP_PX = 256; // the face detector takes 128, the mesh 192; palm detection 192, hands 224
+const HEAD = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]; // nose, eyes, ears, mouth
+const HAND = { left: [15, 17, 19, 21], right: [16, 18, 20, 22] }; // wrist, pinky, index, thumb
+const ELBOW = { left: 13, right: 14 };
+const WRIST = { left: 15, right: 16 };
+const FACE_SCALE = 5.0;
+const HAND_SCALE = 4.0;
+const MIN_CROP_PX = 48;
+const VISIBLE = 0.5; // a body landmark less visible than this does not place a crop
+
+function box(image, indices, width, height, scale, minSide) {
+  const xs = indices.map((k) => image[k].x * width), ys = indices.map((k) => image[k].y * height);
+  if (![...xs, ...ys].every(Number.isFinite)) return null;
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const side = Math.round(Math.min(Math.max(Math.max(x1 - x0, y1 - y0) * scale, minSide), width, height));
+  if (side < 2) return null;
+  const x = Math.round(Math.min(Math.max((x0 + x1) / 2 - side / 2, 0), width - side));
+  const y = Math.round(Math.min(Math.max((y0 + y1) / 2 - side / 2, 0), height - side));
+  return { x, y, side };
+}
+
+function visible(image, indices, least = 1) {
+  return indices.filter((k) => (image[k].visibility ?? 1) >= VISIBLE).length >= least;
+}
+
+// Face and hands ---------------------------------------------------------------------------------
+
+const held = { face: null, left: null, right: null }; // each part's last result until it runs again
+// The rota: the face, then a hand, in turn (left, then right), one job in the worker at a time,
+// so the worker's core is busy while the body model runs on this one.
+const ROTA = ["face", "left", "face", "right"];
+let turn = 0;
+let job = null; // {id, part, box, image (the body's image landmarks), width, height}
+let jobs = 0;
+
+function cropFor(part, image, w, h) {
+  if (part === "face") {
+    if (!useFace || !visible(image, HEAD, 3)) return null;
+    return box(image, HEAD, w, h, FACE_SCALE, MIN_CROP_PX);
+  }
+  if (!useHands || !visible(image, [WRIST[part]])) return null;
+  const wrist = image[WRIST[part]], elbow = image[ELBOW[part]];
+  const forearm = Math.hypot((wrist.x - elbow.x) * w, (wrist.y - elbow.y) * h);
+  return box(image, HAND[part], w, h, HAND_SCALE, Math.max(MIN_CROP_PX, 0.9 * forearm));
+}
+
+function startExtras(video, image) {
+  // The next part with something to crop gets the worker; the others are not in view (or
+  // turned off): their held result goes.
+  if (!extras || job) return;
+  const w = video.videoWidth, h = video.videoHeight;
+  for (let k = 0; k < ROTA.length; k++) {
+    const part = ROTA[turn++ % ROTA.length];
+    const b = cropFor(part, image, w, h);
+    if (!b) { held[part] = null; continue; }
+    job = { id: ++jobs, part, box: b, image, width: w, height: h };
+    const id = job.id;
+    createImageBitmap(video, b.x, b.y, b.side, b.side,
+      { resizeWidth: CROP_PX, resizeHeight: CROP_PX, resizeQuality: "medium" })
+      .then((bitmap) => extras.postMessage({ type: "run", id, part, bitmap, t: performance.now() }, [bitmap]))
+      .catch(() => { job = null; });
+    return;
+  }
+}
+
+function answer(msg) {
+  if (!job || msg.id !== job.id) return;
+  const { part, box: b, image, width: w, height: h } = job;
+  job = null;
+  if (msg.error) { held[part] = null; return; }
+  if (part === "face") {
+    keep(stats.partMs.face, msg.ms);
+    stats.faceRuns++;
+    held.face = msg.blendshapes ? faceFrom(msg) : null;
+    if (held.face) stats.faceFound++;
+    return;
+  }
+  keep(stats.partMs.hands, msg.ms);
+  stats.handRuns++;
+  held[part] = null;
+  if (!msg.world) return;
+  // The found hand's wrist, back in the picture, must be nearer this side's body wrist.
+  const at = [(b.x + msg.wrist[0] * b.side) / w, (b.y + msg.wrist[1] * b.side) / h];
+  const far = (p) => Math.hypot((at[0] - p.x) * w, (at[1] - p.y) * h);
+  const other = WRIST[part === "left" ? "right" : "left"];
+  if (far(image[WRIST[part]]) > far(image[other])) return;
+  stats.handFound++;
+  held[part] = { world: msg.world, score: msg.score };
+}
+
+function faceFrom(msg) {
+  const weights = new Float32Array(ARKIT.length);
+  for (const [name, score] of msg.blendshapes) {
+    const k = ARKIT_INDEX.get(name);
+    if (k !== undefined) weights[k] = score;
+  }
+  // The landmarker returns only faces past its presence threshold, with no score of its own.
+  return { weights, quat: msg.matrix ? rotationQuat(msg.matrix) : null, score: 1 };
+}
+
+function rotationQuat(d) {
+  // The 4×4 facial transformation matrix is column-major; its 3×3 carries the face's scale:
+  // normalise its columns (Gram–Schmidt), then the quaternion [x, y, z, w] with w ≥ 0.
+  const col = (c) => [d[4 * c], d[4 * c + 1], d[4 * c + 2]];
+  const norm = (v) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
+  const dot = (a, b) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+  const a = norm(col(0));
+  const b = norm(col(1).map((x, k) => x - dot(col(1), a) * a[k]));
+  const c = [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+  const [m00, m10, m20, m01, m11, m21, m02, m12, m22] = [...a, ...b, ...c];
+  let q;
+  const tr = m00 + m11 + m22;
+  if (tr > 0) {
+    const s = Math.sqrt(tr + 1) * 2;
+    q = [(m21 - m12) / s, (m02 - m20) / s, (m10 - m01) / s, s / 4];
+  } else if (m00 > m11 && m00 > m22) {
+    const s = Math.sqrt(1 + m00 - m11 - m22) * 2;
+    q = [s / 4, (m01 + m10) / s, (m02 + m20) / s, (m21 - m12) / s];
+  } else if (m11 > m22) {
+    const s = Math.sqrt(1 + m11 - m00 - m22) * 2;
+    q = [(m01 + m10) / s, s / 4, (m12 + m21) / s, (m02 - m20) / s];
+  } else {
+    const s = Math.sqrt(1 + m22 - m00 - m11) * 2;
+    q = [(m02 + m20) / s, (m12 + m21) / s, s / 4, (m10 - m01) / s];
+  }
+  const n = Math.hypot(...q) * (q[3] < 0 ? -1 : 1);
+  return q.every(Number.isFinite) && n ? q.map((x) => x / n) : null;
+}
+
+function keep(list, ms) { list.push(ms); if (list.length > 90) list.shift(); }
+
+const i16 = (x) => Math.max(-32768, Math.min(32767, Math.round(x)));
+const u8 = (x) => Math.max(0, Math.min(255, Math.round(x * 255)));
+
 function poseMessage(roomT, world, image) {
-  const { out, v } = upstreamMessage(1, 33, roomT, 33 * 13);
-  const i16 = (x) => Math.max(-32768, Math.min(32767, Math.round(x * 10000)));
+  // protocol.py's pose message: 429 bytes of body, then the parts byte 5 flags.
+  const { face, left, right } = held;
+  const size = 33 * 13 + (face ? 61 : 0) + (left ? 127 : 0) + (right ? 127 : 0);
+  const { out, v } = upstreamMessage(1, 33, roomT, size);
+  out[5] = (face ? 1 : 0) | (left ? 2 : 0) | (right ? 4 : 0);
   for (let k = 0; k < 33; k++) {
     const w = world[k], p = image[k], o = 16 + k * 12;
-    v.setInt16(o, i16(w.x)); v.setInt16(o + 2, i16(w.y)); v.setInt16(o + 4, i16(w.z));
-    v.setInt16(o + 6, i16(p.x)); v.setInt16(o + 8, i16(p.y)); v.setInt16(o + 10, i16(p.z));
-    v.setUint8(16 + 33 * 12 + k, Math.max(0, Math.min(255, Math.round((w.visibility ?? 1) * 255))));
+    v.setInt16(o, i16(w.x * 1e4)); v.setInt16(o + 2, i16(w.y * 1e4)); v.setInt16(o + 4, i16(w.z * 1e4));
+    v.setInt16(o + 6, i16(p.x * 1e4)); v.setInt16(o + 8, i16(p.y * 1e4)); v.setInt16(o + 10, i16(p.z * 1e4));
+    v.setUint8(16 + 33 * 12 + k, u8(w.visibility ?? 1));
+  }
+  let o = 16 + 33 * 13;
+  if (face) {
+    for (let k = 0; k < 52; k++) v.setUint8(o + k, u8(face.weights[k]));
+    for (let k = 0; k < 4; k++) v.setInt16(o + 52 + 2 * k, face.quat ? i16(face.quat[k] * 32767) : 0);
+    v.setUint8(o + 60, u8(face.score));
+    o += 61;
+    stats.partsSent.face++;
+  }
+  for (const [side, hand] of [["left", left], ["right", right]]) {
+    if (!hand) continue;
+    for (let k = 0; k < 21; k++) {
+      const p = hand.world[k];
+      v.setInt16(o + 6 * k, i16(p[0] * 1e4)); v.setInt16(o + 6 * k + 2, i16(p[1] * 1e4)); v.setInt16(o + 6 * k + 4, i16(p[2] * 1e4));
+    }
+    v.setUint8(o + 126, u8(hand.score));
+    o += 127;
+    stats.partsSent[side]++;
   }
   return out;
 }
@@ -207,25 +421,36 @@ function onFrame(now, meta) {
   video.requestVideoFrameCallback(onFrame);
   if (!landmarker || !joined || roomOffset === null || meta.mediaTime === lastVideoTime) return;
   lastVideoTime = meta.mediaTime;
+  tellPicture();
   const captured = meta.captureTime || now; // when the camera took it, this page's clock
   const started = performance.now();
   const result = landmarker.detectForVideo(video, started);
-  const ms = performance.now() - started;
-  stats.modelMs.push(ms); if (stats.modelMs.length > 90) stats.modelMs.shift();
-  stats.frames.push(started); while (stats.frames[0] < started - 2000) stats.frames.shift();
+  const bodyMs = performance.now() - started;
+  keep(stats.partMs.body, bodyMs);
   if (result.worldLandmarks.length) {
+    startExtras(video, result.landmarks[0]);
     if (sendBinary(poseMessage(roomTime(captured), result.worldLandmarks[0], result.landmarks[0]))) stats.posesSent++;
+  } else {
+    held.face = held.left = held.right = null;
   }
+  const ms = performance.now() - started;
+  keep(stats.modelMs, ms);
+  stats.frames.push(started); while (stats.frames[0] < started - 2000) stats.frames.shift();
   rate();
 }
 
 function modelRate() { return stats.frames.length / 2; }
 
+function middle(list) { return [...list].sort((a, b) => a - b)[list.length >> 1] || 0; }
+
 function rate() {
   const now = performance.now();
   const fps = modelRate();
-  const median = [...stats.modelMs].sort((a, b) => a - b)[stats.modelMs.length >> 1] || 0;
-  $("model-rate").textContent = `${fps.toFixed(0)} fps · ${median.toFixed(0)} ms a frame (${modelName})`;
+  const median = middle(stats.modelMs);
+  const parts = [`body ${middle(stats.partMs.body).toFixed(0)}`];
+  if (extras && useFace) parts.push(`face ${middle(stats.partMs.face).toFixed(0)}`);
+  if (extras && useHands) parts.push(`hands ${middle(stats.partMs.hands).toFixed(0)}`);
+  $("model-rate").textContent = `${fps.toFixed(0)} fps · ${median.toFixed(0)} ms a frame (${modelName}: ${parts.join(", ")} ms)`;
   const seconds = (now - stats.since) / 1000;
   if (seconds > 1) $("sent").textContent = `${(stats.bytesSent * 8 / 1000 / seconds).toFixed(0)} kbit/s sent`;
   const warmedUp = now - stats.since > 4000;
@@ -254,12 +479,13 @@ async function start() {
   const video = $("self");
   video.srcObject = stream;
   await video.play();
-  say("Loading the pose model (it runs here, on this computer)…");
+  say("Loading the pose, face and hand models (they run here, on this computer)…");
   try { await loadModel(modelName); } catch (e) {
     say(`The pose model could not start here (${e.message || e}); nothing is being sent.`, 0, "error");
     stopDevices();
     return;
   }
+  loadFaceAndHands();
   consented = true;
   stats.since = performance.now();
   join();
@@ -318,11 +544,17 @@ $("leave").onclick = () => {
   say("You left the audition; nothing is sent any more. Thank you! Reload this page to come back.");
 };
 $("model").onchange = (e) => { if (stream) loadModel(e.target.value); else modelName = e.target.value; };
+$("use-face").onchange = (e) => { useFace = e.target.checked; };
+$("use-hands").onchange = (e) => { useHands = e.target.checked; };
 document.addEventListener("click", () => { if (player && player.suspended) player.resume(); });
 
 // For tests and benchmarks: what this page has sent, and how fast its model runs.
 window.immersion = {
-  sent: () => ({ ...stats, modelMs: [...stats.modelMs], frames: undefined, modelFps: modelRate(), roomOffset }),
+  sent: () => ({
+    ...stats, modelMs: [...stats.modelMs], frames: undefined, modelFps: modelRate(), roomOffset,
+    partMs: Object.fromEntries(Object.entries(stats.partMs).map(([k, v]) => [k, [...v]])),
+    partsSent: { ...stats.partsSent },
+  }),
   disconnect: () => socket && socket.close(4000, "closed from the page"),
   talkLevels: () => (player ? player.levels.slice() : []),
   consented: () => consented,
