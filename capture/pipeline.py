@@ -185,6 +185,8 @@ def pose_stream(
                     camera = CameraModel(width, height, vfov)
             else:
                 raw = item
+                # Per frame: an actor's page tells its picture size when it can, and may change.
+                camera = source_camera(source, settings.vfov_deg)
             inferred = time.perf_counter()
             if isinstance(item, ImageFrame) and raw is not None and settings.face:
                 # The face only where a body locates it; between scheduled runs, the last one.

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from capture.camera import DEFAULT_VFOV_DEG
 from capture.errors import CaptureError, SourceError, TakeFormatError
 from capture.pipeline import Estimators, pose_stream
 from capture.pose import Pose
@@ -210,7 +211,8 @@ class CaptureWorker:
         within the grace period."""
         while not self._stop.is_set():
             self._relabel("actor")
-            source = ActorSource(self.actor, self._stop)
+            vfov = self.settings.capture.vfov_deg
+            source = ActorSource(self.actor, self._stop, DEFAULT_VFOV_DEG if vfov is None else vfov)
             stream = pose_stream(source, self.settings.capture, self._estimators)
             try:
                 for frame in stream:
