@@ -328,9 +328,6 @@ def _load_jsonl(path: Path) -> tuple[list[LandmarkFrame], CameraModel | None]:
     frames: list[LandmarkFrame] = []
     last_t = -math.inf
     lines = read_json_lines(path)
-    camera = None
-    if lines.header is not None and "camera" in lines.header:
-        camera = CameraModel.from_json(lines.header["camera"], f"{path}:1")
     for lineno, obj in lines.frames:
         where = f"{path}:{lineno}"
         if "event" in obj:
@@ -346,6 +343,11 @@ def _load_jsonl(path: Path) -> tuple[list[LandmarkFrame], CameraModel | None]:
         frames.append(LandmarkFrame.from_json(t, obj, where))
     if not frames:
         raise TakeFormatError(f"{path}: no landmark frames")
+    # After the frames: a take without landmarks (whose header may name a camera preset) is
+    # refused for what it lacks.
+    camera = None
+    if lines.header is not None and "camera" in lines.header:
+        camera = CameraModel.from_json(lines.header["camera"], f"{path}:1")
     return frames, camera
 
 
