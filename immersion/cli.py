@@ -28,7 +28,7 @@ commands:
   render    render a take (or a video) on a scene pack with an avatar: PNG, frames or MP4
   scenes    list, validate or start scene packs
   avatars   list the avatars, show one's rig and licence, build a new character
-  models    build or check the pose model bundles (done by ./dev setup)
+  models    build or check the pose and hand model bundles (done by ./dev setup)
 """
 
 CAPTURE_HELP = """\
@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser(
         "models",
-        help="build or check the pose model bundles",
+        help="build or check the pose and hand model bundles",
         description="Pose model bundles, kept in " + str(models_dir()),
     )
     msub = models.add_subparsers(title="actions", metavar="ACTION")
@@ -135,6 +135,13 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="TGZ",
         help="an already packed @mediapipe/pose tarball",
+    )
+    build.add_argument(
+        "--hands-from",
+        dest="hand_tarball",
+        type=Path,
+        metavar="TGZ",
+        help="an already packed @mediapipe/hands tarball (checked by SHA-256)",
     )
     build.set_defaults(run=_run_models_build)
     verify = msub.add_parser(
@@ -615,7 +622,16 @@ def _run_models_build(args: argparse.Namespace) -> int:
     for path in build_bundles(npm_tarball=args.tarball):
         verify_bundle(path)
         print(f"built and verified {path}")
+    _build_hand_bundle(args.hand_tarball)
     return 0
+
+
+def _build_hand_bundle(tarball: Path | None) -> None:
+    from capture.models import build_hand_bundle, verify_hand_bundle
+
+    path = build_hand_bundle(npm_tarball=tarball)
+    verify_hand_bundle(path)
+    print(f"built and verified {path}")
 
 
 def _run_models_verify(args: argparse.Namespace) -> int:
@@ -625,7 +641,16 @@ def _run_models_verify(args: argparse.Namespace) -> int:
         path = bundle_path(model)
         verify_bundle(path)
         print(f"ok {path}")
+    _verify_hand_bundle()
     return 0
+
+
+def _verify_hand_bundle() -> None:
+    from capture.models import hand_bundle_path, verify_hand_bundle
+
+    path = hand_bundle_path()
+    verify_hand_bundle(path)
+    print(f"ok {path}")
 
 
 if __name__ == "__main__":

@@ -62,11 +62,15 @@ if [ ! -f "$VENV/.installed-test-$hash" ] && { [ "$PURPOSE" = test ] || [ ! -f "
   touch "$VENV/.installed-$PURPOSE-$hash"
 fi
 
-# 3. Pose model bundles (npm pack @mediapipe/pose → metadata → .task), verified once.
-if [ ! -f "$CACHE/models/.verified" ] || ! sha256sum --quiet -c "$CACHE/models/.verified" 2>/dev/null; then
-  say "building pose model bundles into $CACHE/models"
+# 3. Pose and hand model bundles (npm pack @mediapipe/pose, @mediapipe/hands → metadata →
+#    .task), verified once.
+if [ ! -f "$CACHE/models/.verified" ] || ! sha256sum --quiet -c "$CACHE/models/.verified" 2>/dev/null \
+  || ! grep -qs /hand_landmarker.task "$CACHE/models/.verified"; then
+  say "building pose and hand model bundles into $CACHE/models"
   "$VENV/bin/immersion" models build
   (cd "$CACHE/models" && sha256sum pose_landmarker_*.task) | sed "s|  |  $CACHE/models/|" > "$CACHE/models/.verified"
+  # The hand landmarker (npm @mediapipe/hands, pinned by SHA-256), built by the same command.
+  (cd "$CACHE/models" && sha256sum hand_landmarker.task) | sed "s|  |  $CACHE/models/|" >> "$CACHE/models/.verified"
 fi
 
 # 4. MediaPipe Tasks for Web (npm), which the actor page serves to the actor's browser to run
