@@ -1,10 +1,12 @@
-"""Per-stage latency of the capture pipeline (body, face on a crop, and hands when the pipeline
-has them) on the demo clip and the actor fixture, and retarget + filter alone.
+"""Per-stage latency of the capture pipeline (body; face on a crop; hands on crops around the
+wrists; filter, retarget, root motion) on the demo clip and the actor fixture, for each way of
+scheduling the face and hands, all in one run; and retarget + filter alone.
 
 Targets: retarget + filter ≤ 0.2 ms a frame; body + face + hands ≥ 25 fps with the lite model on
-2 cores. Run on an otherwise idle machine:
+2 cores (the default schedule: the face every frame, one hand a frame in turn). Run on an
+otherwise idle machine:
 
-    .venv/bin/python benchmarks/capture_latency.py [--models lite full heavy] [--no-face]
+    .venv/bin/python benchmarks/capture_latency.py [--models lite full heavy] [--max-frames N]
 """
 
 from __future__ import annotations
@@ -32,13 +34,16 @@ class Run:
 
     def __init__(self, clip: Path, settings: CaptureSettings, max_frames: int | None) -> None:
         self.timings: dict[str, list[float]] = {s: [] for s in STAGES}
-        self.frames = self.bodies = self.faces = 0
+        self.frames = self.bodies = self.faces = self.hands = 0
         stream = pose_stream(VideoSource(clip), settings)
         start = time.perf_counter()
         for frame in itertools.islice(stream, max_frames):
             self.frames += 1
             self.bodies += frame.landmarks is not None
             self.faces += frame.landmarks is not None and frame.landmarks.face is not None
+            self.hands += frame.landmarks is not None and (
+                frame.landmarks.left_hand is not None or frame.landmarks.right_hand is not None
+            )
             for stage, ms in frame.timings.items():
                 self.timings.setdefault(stage, []).append(ms)
         stream.close()
@@ -72,8 +77,6 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=["lite"])
-    parser.add_argument("--no-face", dest="face", action="store_false", help="body alone")
-    parser.add_argument("--face-every", type=int, default=1, metavar="N")
     parser.add_argument("--max-frames", type=int, default=300, metavar="N", help="per clip")
     args = parser.parse_args()
     clips = {"demo (1768x994)": demo_clip(), "actor.y4m (640x480)": actor_video()}
@@ -82,32 +85,41 @@ def main() -> int:
             print(f"missing {clip}; run ./dev setup", file=sys.stderr)
             return 1
     rows = []
-    stages: list[str] = []
     for model in args.models:
-        settings = CaptureSettings(model=model, face=args.face, face_every=args.face_every)
+        schedules = {
+            "body": CaptureSettings(model=model, face=False, hands=False),
+            "body + face": CaptureSettings(model=model, hands=False),
+            "+ hands, both each frame": CaptureSettings(model=model, alternate_hands=False),
+            "+ hands, in turn (default)": CaptureSettings(model=model),
+            "+ hands in turn, face every 2nd": CaptureSettings(model=model, face_every=2),
+        }
         for name, clip in clips.items():
-            run = Run(clip, settings, args.max_frames)
-            timings = {s: np.array(v) for s, v in run.timings.items() if v}
-            stages = [s for s in STAGES if s in timings] + [s for s in timings if s not in STAGES]
-            total = sum(timings.values())
-            rows.append(
-                [
-                    model,
-                    name,
-                    *(f"{np.mean(timings[s]):.1f}" for s in stages),
-                    f"{np.median(total):.1f} / {np.percentile(total, 95):.1f}",
-                    f"{run.fps:.1f}",
-                    f"{run.bodies / run.frames:.0%}",
-                    f"{run.faces / max(run.bodies, 1):.0%}",
-                ]
-            )
+            for schedule, settings in schedules.items():
+                run = Run(clip, settings, args.max_frames)
+                timings = {s: np.array(v) for s, v in run.timings.items() if v}
+                total = sum(timings.values())
+                rows.append(
+                    [
+                        model,
+                        name,
+                        schedule,
+                        *(f"{np.mean(timings[s]):.1f}" if s in timings else "-" for s in STAGES),
+                        f"{np.median(total):.1f} / {np.percentile(total, 95):.1f}",
+                        f"{run.fps:.1f}",
+                        f"{run.bodies / run.frames:.0%}",
+                        f"{run.faces / max(run.bodies, 1):.0%}",
+                        f"{run.hands / max(run.bodies, 1):.0%}",
+                    ]
+                )
     print_table(
-        "Capture, mean ms per frame per stage (face every "
-        f"{args.face_every} frame(s){'' if args.face else ', face off'}); "
-        "target body + face + hands ≥ 25 fps (lite)",
-        ["model", "clip", *stages, "total med / p95", "fps", "body", "face/body"],
+        "Capture, mean ms per frame per stage; target body + face + hands ≥ 25 fps (lite, "
+        "the default schedule)",
+        [
+            "model", "clip", "schedule", *STAGES, "total med / p95", "fps", "body",
+            "face/body", "hands/body",
+        ],
         rows,
-    )
+    )  # fmt: skip
     filt, ret = retarget_alone()
     both = filt + ret
     print_table(

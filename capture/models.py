@@ -99,10 +99,10 @@ def _write_atomically(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def _npm_pack(out_dir: Path) -> Path:
+def _npm_pack(out_dir: Path, package: str = NPM_PACKAGE) -> Path:
     try:
         done = subprocess.run(
-            ["npm", "pack", NPM_PACKAGE, "--silent", "--pack-destination", str(out_dir)],
+            ["npm", "pack", package, "--silent", "--pack-destination", str(out_dir)],
             check=True,
             capture_output=True,
             text=True,
@@ -110,16 +110,23 @@ def _npm_pack(out_dir: Path) -> Path:
     except FileNotFoundError:
         raise ModelMissingError("npm is not installed; it fetches the pose models") from None
     except subprocess.CalledProcessError as exc:
-        raise ModelMissingError(f"npm pack {NPM_PACKAGE} failed: {exc.stderr.strip()}") from None
+        raise ModelMissingError(f"npm pack {package} failed: {exc.stderr.strip()}") from None
     return out_dir / done.stdout.strip().splitlines()[-1]
 
 
 def _read_package(tarball: Path) -> dict[str, bytes]:
-    wanted = {
-        *(f"pose_landmark_{m}.tflite" for m in MODEL_NAMES),
-        "pose_solution_packed_assets.data",
-        "pose_solution_packed_assets_loader.js",
-    }
+    return _read_members(
+        tarball,
+        {
+            *(f"pose_landmark_{m}.tflite" for m in MODEL_NAMES),
+            "pose_solution_packed_assets.data",
+            "pose_solution_packed_assets_loader.js",
+        },
+    )
+
+
+def _read_members(tarball: Path, wanted: set[str]) -> dict[str, bytes]:
+    """The ``wanted`` files of an npm tarball by base name; a clear error if any is missing."""
     files: dict[str, bytes] = {}
     try:
         with tarfile.open(tarball) as tar:
@@ -139,19 +146,22 @@ def _read_package(tarball: Path) -> dict[str, bytes]:
 
 
 def _unpack_detector(files: dict[str, bytes]) -> bytes:
-    loader = files["pose_solution_packed_assets_loader.js"].decode(errors="replace")
+    return _unpack(files, "pose_solution_packed_assets", _DETECTOR_MEMBER)
+
+
+def _unpack(files: dict[str, bytes], packed: str, member: str) -> bytes:
+    """``member`` cut out of ``packed``.data where ``packed``_loader.js says it lies."""
+    loader = files[f"{packed}_loader.js"].decode(errors="replace")
     m = re.search(
-        r'"filename":\s*"[^"]*/'
-        + re.escape(_DETECTOR_MEMBER)
-        + r'",\s*"start":\s*(\d+),\s*"end":\s*(\d+)',
+        r'"filename":\s*"[^"]*/' + re.escape(member) + r'",\s*"start":\s*(\d+),\s*"end":\s*(\d+)',
         loader,
     )
     if not m:
-        raise ModelMissingError(f"{_DETECTOR_MEMBER} is not listed in the packed assets loader")
-    data = files["pose_solution_packed_assets.data"]
+        raise ModelMissingError(f"{member} is not listed in the packed assets loader")
+    data = files[f"{packed}.data"]
     start, end = int(m[1]), int(m[2])
     if not start < end <= len(data):
-        raise ModelMissingError(f"{_DETECTOR_MEMBER}: bytes {start}..{end} lie outside the assets")
+        raise ModelMissingError(f"{member}: bytes {start}..{end} lie outside the assets")
     return data[start:end]
 
 
@@ -308,6 +318,77 @@ def verify_face_bundle(path: Path) -> None:
         ) from None
 
 
+# --- The hand landmarker bundle, from an npm package ------------------------------------------
+
+# The hand landmarker: npm ``@mediapipe/hands`` (Apache-2.0) ships the full hand landmark model
+# and, packed, the full palm detector. Both take [0, 1] input (mean 0, std 255): with the
+# detector given [-1, 1], as the pose detector is, the landmarker finds no hands.
+HAND_NPM_PACKAGE = "@mediapipe/hands@0.4.1675469240"
+HAND_NPM_SHA256 = "bdd5be939c60cbd72a49f4b6141407683cf2a67263598e1a44757d70b3dfcb8a"
+HAND_BUNDLE = "hand_landmarker.task"
+_HAND_PACKED = "hands_solution_packed_assets"
+_HAND_DETECTOR_MEMBER = "palm_detection_full.tflite"
+_HAND_LANDMARK_MEMBER = "hand_landmark_full.tflite"
+
+
+def hand_bundle_path(directory: Path | None = None) -> Path:
+    """The built hand landmarker bundle; a clear error with the fix when it is missing."""
+    path = (directory or models_dir()) / HAND_BUNDLE
+    if not path.is_file():
+        raise ModelMissingError(f"hand model bundle {path} not found; {SETUP_HINT}")
+    return path
+
+
+def build_hand_bundle(out_dir: Path | None = None, npm_tarball: Path | None = None) -> Path:
+    """Build ``hand_landmarker.task`` into ``out_dir`` from the pinned npm package (fetched with
+    ``npm pack`` unless ``npm_tarball`` is given; either must match :data:`HAND_NPM_SHA256`).
+    Records the bundle's hash under ``"hand"`` in the manifest."""
+    out_dir = out_dir or models_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tarball = npm_tarball or _npm_pack(out_dir, HAND_NPM_PACKAGE)
+    try:
+        digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ModelMissingError(f"{tarball}: cannot be read ({exc.strerror})") from None
+    if digest != HAND_NPM_SHA256:
+        raise ModelMissingError(
+            f"{tarball}: SHA-256 {digest} is not that of {HAND_NPM_PACKAGE} ({HAND_NPM_SHA256})"
+        )
+    files = _read_members(
+        tarball, {_HAND_LANDMARK_MEMBER, f"{_HAND_PACKED}.data", f"{_HAND_PACKED}_loader.js"}
+    )
+    detector = _unpack(files, _HAND_PACKED, _HAND_DETECTOR_MEMBER)
+    members = {
+        "hand_detector.tflite": _with_metadata(detector, "hand_detector", *_LANDMARK_NORM),
+        "hand_landmarks_detector.tflite": _with_metadata(
+            files[_HAND_LANDMARK_MEMBER], "hand_landmarks_detector", *_LANDMARK_NORM
+        ),
+    }
+    path = out_dir / HAND_BUNDLE
+    tmp = path.with_suffix(".task.partial")
+    _write_bundle(tmp, members)
+    tmp.replace(path)
+    manifest = _manifest(out_dir)
+    manifest["bundles"]["hand"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest.setdefault("sources", {})["hand"] = HAND_NPM_PACKAGE
+    _write_manifest(out_dir, manifest)
+    return path
+
+
+def verify_hand_bundle(path: Path) -> None:
+    """Load ``path`` in HandLandmarker once; raises ModelMissingError if it fails."""
+    from capture.estimator import _mediapipe
+
+    _, BaseOptions, vision = _mediapipe()
+    try:
+        options = vision.HandLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(path)))
+        vision.HandLandmarker.create_from_options(options).close()
+    except Exception as exc:
+        raise ModelMissingError(
+            f"{path}: does not load in HandLandmarker ({exc}); {SETUP_HINT}"
+        ) from None
+
+
 class ExtraBundle(NamedTuple):
     """A bundle beside the pose models: its manifest key, where it is (a clear error when it
     is not), how to build it into a folder, and how to check that the built file loads."""
@@ -321,4 +402,5 @@ class ExtraBundle(NamedTuple):
 # Built by ``immersion models build`` after the pose bundles and checked by ``models verify``.
 EXTRA_BUNDLES: tuple[ExtraBundle, ...] = (
     ExtraBundle("face", face_bundle_path, build_face_bundle, verify_face_bundle),
+    ExtraBundle("hand", hand_bundle_path, build_hand_bundle, verify_hand_bundle),
 )

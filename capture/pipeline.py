@@ -1,6 +1,6 @@
-"""The pose stream: source → estimators (body, then the face on a crop the body locates) →
-:class:`Performer` (left/right swap guard → One Euro filter → retarget with the actor's neutral
-head → face track → root motion through the camera model), one frame at a time.
+"""The pose stream: source → body estimator → left/right swap guard → face and hands on crops the
+body locates → :class:`Performer` (One Euro filter → retarget with the actor's neutral head →
+hand track → face track → root motion through the camera model), one frame at a time.
 
 :func:`pose_stream` is a generator of :class:`CapturedFrame`; the stage, the headset and the
 mirror feed consume it (or a take file written from it). Closing the generator releases the
@@ -22,22 +22,25 @@ from capture.estimator import PoseEstimator
 from capture.face_estimator import FaceEstimator
 from capture.face_track import FaceTracker
 from capture.filters import LandmarkSmoother, OneEuroFilter
+from capture.hand_estimator import HandEstimator
+from capture.hands import HandTracker
 from capture.landmarks import FaceLandmarks, LandmarkFrame
-from capture.models import ModelName, bundle_path, face_bundle_path
+from capture.models import ModelName, bundle_path, face_bundle_path, hand_bundle_path
 from capture.motion import RootMotion
 from capture.pose import Pose
 from capture.retarget import NeutralHead, retarget
 from capture.sources import ImageFrame, Source, source_camera
 from capture.swap import SwapGuard
 
-STAGES = ("decode", "inference", "face", "filter", "retarget", "motion")
+STAGES = ("decode", "inference", "face", "hands", "filter", "retarget", "motion")
 
 
 @dataclass(frozen=True, slots=True)
 class CaptureSettings:
     """How a capture runs. Filter parameters are :class:`OneEuroFilter`'s (Hz, 1/m, Hz).
     ``face``: run the face landmarker on image frames (every ``face_every``-th frame; the
-    frames between reuse the last face found)."""
+    frames between reuse the last face found). ``hands``: run the hand landmarker on crops
+    around the body's wrists."""
 
     model: ModelName = "lite"
     smoothing: bool = True
@@ -49,6 +52,10 @@ class CaptureSettings:
     vfov_deg: float | None = None
     face: bool = True
     face_every: int = 1
+    hands: bool = True
+    # Each frame looks at one hand, in turn (the other repeats its last result): half the
+    # cost, the same detection rate on real video.
+    alternate_hands: bool = True
 
     def __post_init__(self) -> None:
         if self.face_every < 1:
@@ -76,11 +83,12 @@ class Estimators:
     played again and again (a room looping its clip) reuses one landmarker instead of making
     and dropping one a pass, which MediaPipe does not give all the memory back for."""
 
-    __slots__ = ("_face", "_made")
+    __slots__ = ("_face", "_hands", "_made")
 
     def __init__(self) -> None:
         self._made: dict[ModelName, PoseEstimator] = {}
         self._face: FaceEstimator | None = None
+        self._hands: HandEstimator | None = None
 
     def get(self, model: ModelName) -> PoseEstimator:
         if model not in self._made:
@@ -92,6 +100,13 @@ class Estimators:
             self._face = FaceEstimator(face_bundle_path())
         return self._face
 
+    def hands(self, alternate: bool) -> HandEstimator:
+        if self._hands is None or self._hands.alternate != alternate:
+            if self._hands is not None:
+                self._hands.close()
+            self._hands = HandEstimator(hand_bundle_path(), alternate=alternate)
+        return self._hands
+
     def close(self) -> None:
         for estimator in self._made.values():
             estimator.close()
@@ -99,15 +114,19 @@ class Estimators:
         if self._face is not None:
             self._face.close()
             self._face = None
+        if self._hands is not None:
+            self._hands.close()
+            self._hands = None
 
 
 class Performer:
     """Everything that turns one stream's landmark frames into poses, and its state: the swap
     guard, the landmark filter, the head's neutral tilt, the retargeter's memory of the last
-    pose, and the face tracker. One per stream, used on the capture thread only; another
-    thread asks for a calibration by message, and that thread calls :meth:`calibrate`."""
+    pose, the hand and face trackers and root motion. One per stream, used on the capture
+    thread only; another thread asks for a calibration by message, and that thread calls
+    :meth:`calibrate`."""
 
-    __slots__ = ("_face", "_head", "_previous", "_root", "_smoother", "_swaps")
+    __slots__ = ("_face", "_hands", "_head", "_previous", "_root", "_smoother", "_swaps")
 
     def __init__(self, settings: CaptureSettings) -> None:
         self._swaps = SwapGuard()
@@ -118,6 +137,7 @@ class Performer:
         )
         self._head = NeutralHead()
         self._face = FaceTracker()
+        self._hands = HandTracker()
         self._root = RootMotion()
         self._previous: Pose | None = None
 
@@ -127,17 +147,23 @@ class Performer:
         self._head.calibrate(t)
         self._face.calibrate(t)
 
+    def guard(self, raw: LandmarkFrame) -> LandmarkFrame:
+        """``raw`` with left and right put back where the body model swapped them: before the
+        hands are looked for, as each hand is matched to the body's wrist on its side."""
+        return self._swaps(raw)
+
     def __call__(
         self, raw: LandmarkFrame, timings: dict[str, float], camera: CameraModel | None = None
     ) -> Pose:
-        """The pose for ``raw`` (not modified), placed on the floor through ``camera`` when
-        known; adds each stage's milliseconds to ``timings``."""
+        """The pose for ``raw`` (guarded, not modified), placed on the floor through ``camera``
+        when known; adds each stage's milliseconds to ``timings``."""
         start = time.perf_counter()
-        guarded = self._swaps(raw)
-        smooth = self._smoother(guarded) if self._smoother is not None else guarded
+        smooth = self._smoother(raw) if self._smoother is not None else raw
         filtered = time.perf_counter()
         pose = retarget(smooth, fallback=self._previous, head_rest=self._head(smooth))
         retargeted = time.perf_counter()
+        pose = self._hands(pose, smooth)
+        handed = time.perf_counter()
         pose = self._face(pose, smooth)
         faced = time.perf_counter()
         # The retargeter's memory is the pose before root motion: it holds rotations only.
@@ -146,7 +172,8 @@ class Performer:
         done = time.perf_counter()
         timings["filter"] = (filtered - start) * 1e3
         timings["retarget"] = (retargeted - filtered) * 1e3
-        timings["face"] = timings.get("face", 0.0) + (faced - retargeted) * 1e3
+        timings["hands"] = timings.get("hands", 0.0) + (handed - retargeted) * 1e3
+        timings["face"] = timings.get("face", 0.0) + (faced - handed) * 1e3
         timings["motion"] = (done - faced) * 1e3
         return pose
 
@@ -187,18 +214,24 @@ def pose_stream(
                 raw = item
                 # Per frame: an actor's page tells its picture size when it can, and may change.
                 camera = source_camera(source, settings.vfov_deg)
+            raw = performer.guard(raw) if raw is not None else None
             inferred = time.perf_counter()
             if isinstance(item, ImageFrame) and raw is not None and settings.face:
                 # The face only where a body locates it; between scheduled runs, the last one.
                 if images % settings.face_every == 0:
                     last_face = estimators.face().estimate(item, raw)
                 raw = replace(raw, face=last_face)
-            images += isinstance(item, ImageFrame)
             faced = time.perf_counter()
+            if isinstance(item, ImageFrame) and raw is not None and settings.hands:
+                left, right = estimators.hands(settings.alternate_hands).estimate(item, raw)
+                raw = replace(raw, left_hand=left, right_hand=right)
+            images += isinstance(item, ImageFrame)
+            handed = time.perf_counter()
             timings = {
                 "decode": (decoded - start) * 1e3,
                 "inference": (inferred - decoded) * 1e3,
                 "face": (faced - inferred) * 1e3,
+                "hands": (handed - faced) * 1e3,
             }
             pose = performer(raw, timings, camera) if raw is not None else None
             yield CapturedFrame(

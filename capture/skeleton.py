@@ -123,7 +123,9 @@ for _side in ("LEFT", "RIGHT"):
         for _prev, _bone in zip([Bone[f"{_side}_HAND"], *_chain], _chain, strict=False):
             _PARENT[_bone] = _prev
 
-# Bones no BlazePose landmark determines: they stay at rest and report confidence 0.
+# Bones no BlazePose landmark determines: the retargeter leaves them at rest with confidence 0.
+# The fingers are filled afterwards from the hand landmarker (capture.hands.HandTracker), which
+# keeps its own hold-and-relax state; the retargeter's occlusion fallback must not touch them.
 UNTRACKED: frozenset[Bone] = frozenset(
     {Bone.LEFT_SHOULDER, Bone.RIGHT_SHOULDER, Bone.LEFT_TOES, Bone.RIGHT_TOES, *FINGER_BONES}
 )

