@@ -94,10 +94,29 @@ class RootMotion:
     """
 
     __slots__ = (
-        "_contact", "_correction", "_filter", "_floor_history", "_frozen", "_last_hips", "_last_t",
+        "_contact",
+        "_correction",
+        "_filter",
+        "_first_t",
+        "_floor_history",
+        "_frozen",
+        "_last_hips",
+        "_last_raw",
+        "_last_t",
         "_locks",
-        "_origin", "_prev_points", "_weights", "blend_s", "contact_height", "contact_speed",
-        "floor_window_s", "free_decay_s", "pull", "release_height", "release_speed",
+        "_origin",
+        "_prev_points",
+        "_weights",
+        "blend_s",
+        "contact_height",
+        "contact_speed",
+        "floor_window_s",
+        "free_decay_s",
+        "max_speed",
+        "pull",
+        "release_height",
+        "release_speed",
+        "settle_s",
     )  # fmt: skip
 
     def __init__(
@@ -111,6 +130,8 @@ class RootMotion:
         pull: float = 0.2,
         free_decay_s: float = 0.4,
         floor_window_s: float = 5.0,
+        max_speed: float = 6.0,
+        settle_s: float = 0.0,
         smoothing: OneEuroFilter | None = None,
     ) -> None:
         values = (contact_height, release_height, contact_speed, release_speed, blend_s)
@@ -120,6 +141,8 @@ class RootMotion:
             raise ValueError("release thresholds must not be below the contact thresholds")
         if not 0.0 <= pull <= 1.0:
             raise ValueError("pull must be in [0, 1]")
+        if not (math.isfinite(max_speed) and max_speed > 0 and math.isfinite(settle_s)):
+            raise ValueError("max_speed must be positive, settle_s finite")
         self.contact_height = contact_height
         self.release_height = release_height
         self.contact_speed = contact_speed
@@ -128,6 +151,8 @@ class RootMotion:
         self.pull = pull
         self.free_decay_s = free_decay_s
         self.floor_window_s = floor_window_s
+        self.max_speed = max_speed
+        self.settle_s = settle_s
         self._filter = smoothing or OneEuroFilter(min_cutoff=1.5, beta=4.0, d_cutoff=1.0)
         self.reset()
 
@@ -135,6 +160,8 @@ class RootMotion:
         """Forget everything: the next frame is a new first frame (the avatar back on its mark)."""
         self._filter.reset()
         self._origin: FloatArray | None = None
+        self._first_t: float | None = None
+        self._last_raw: tuple[float, FloatArray] | None = None
         self._last_hips: FloatArray | None = None
         self._floor_history: list[tuple[float, float]] = []
         self._drop_locks()
@@ -166,7 +193,19 @@ class RootMotion:
             return replace(
                 pose, hips=np.array([self._last_hips[0], pose.hips[1], self._last_hips[2]])
             )
-        hips = self._filter(t, raw * _TO_AVATAR)  # hip centre, avatar axes, camera origin
+        raw = raw * _TO_AVATAR
+        if self._last_raw is not None and self._origin is not None:
+            then, before = self._last_raw
+            step = raw[[0, 2]] - before[[0, 2]]
+            if float(np.hypot(*step)) > self.max_speed * max(t - then, 1.0 / 60.0):
+                # Faster than anyone moves on a set: the estimate jumped (the tracker lost the
+                # person and found them, or someone else). The avatar carries on from where it
+                # is; the filter and the locks start again from the new estimate.
+                self._origin[[0, 2]] += step
+                self._filter.reset()
+                self._drop_locks()
+        self._last_raw = (t, raw)
+        hips = self._filter(t, raw)  # hip centre, avatar axes, camera origin
         rel = frame.xyz[_SOLES] * _TO_AVATAR  # sole points relative to the hips
         points = hips + rel
 
@@ -182,11 +221,15 @@ class RootMotion:
         self._update_contacts(height, speed, points)
         correction = self._blend(dt, height, speed, points)
 
-        if self._origin is None:
+        if self._first_t is None:
+            self._first_t = t
+        if self._origin is None or t - self._first_t < self.settle_s:
+            # While the tracker settles, the avatar stays on its mark.
             self._origin = hips.copy()
         x, z = hips[[0, 2]] - self._origin[[0, 2]] + correction[[0, 2]]
         y = hips[1] - floor + correction[1]
-        y = max(y, float(-rel[:, 1].min()))  # no sole point below the floor
+        # No sole point below the floor, and never the hips (legs guessed above them).
+        y = max(y, float(-rel[:, 1].min()), 0.0)
         self._last_t, self._prev_points = t, points
         self._last_hips = np.array([x, y, z])
         return replace(pose, hips=self._last_hips.copy())

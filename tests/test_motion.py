@@ -208,3 +208,44 @@ def test_a_real_walk_moves_the_hips_the_way_the_person_walks(pose2sim_cam01: Pat
     assert seen[-1] > seen[0] + 0.05
     assert np.linalg.norm((end - start)[[0, 2]]) < 2.5  # no more than 1.7 s of walking allows
     assert hips_a[:, 1].min() > 0.5 and hips_a[:, 1].max() < 1.2  # hips at hip height
+
+
+def _standing(t: float, u: float, camera: CameraModel) -> LandmarkFrame:
+    """A T-pose person standing 3 m from ``camera`` with their hips at picture column ``u``."""
+    world = frame_from_avatar_points(t, tpose_avatar_points())
+    f = camera.focal_px
+    at = np.array([(u - 0.5) * camera.width / f * 3.0, 0.0, 3.0])  # hips, camera axes
+    points = world.xyz + at
+    image = np.column_stack(
+        [
+            points[:, 0] / points[:, 2] * f / camera.width + 0.5,
+            points[:, 1] / points[:, 2] * f / camera.height + 0.5,
+            np.zeros(len(points)),
+        ]
+    )
+    return replace(world, image=image)
+
+
+@pytest.mark.pure
+def test_an_estimate_that_jumps_faster_than_anyone_moves_does_not_carry_the_avatar() -> None:
+    camera = CameraModel(1280, 720)
+    motion = RootMotion()
+    xs = []
+    for k in range(40):
+        # The tracker jumps to someone 3 m to the side at frame 20.
+        frame = _standing(k / 30, 0.3 if k < 20 else 0.8, camera)
+        xs.append(float(motion(frame, retarget(frame), camera).hips[0]))
+    assert max(abs(x) for x in xs) < 0.05, xs
+
+
+@pytest.mark.pure
+def test_the_avatar_stays_on_its_mark_while_the_tracker_settles() -> None:
+    camera = CameraModel(1280, 720)
+    motion = RootMotion(settle_s=0.5)
+    out = []
+    for k in range(30):
+        # The first frames' estimate drifts 1 m sideways, then the person stands still.
+        u = 0.3 + 0.2 * min(k, 10) / 10
+        frame = _standing(k / 30, u, camera)
+        out.append(float(motion(frame, retarget(frame), camera).hips[0]))
+    assert max(abs(x) for x in out) < 0.05, out
