@@ -107,6 +107,15 @@ class Estimators:
             self._hands = HandEstimator(hand_bundle_path(), alternate=alternate)
         return self._hands
 
+    def prepare(self, settings: CaptureSettings) -> None:
+        """Load now every model ``settings`` will use (a second or more each), so that a room
+        is ready when it says it is, rather than at its first frame."""
+        self.get(settings.model)
+        if settings.face:
+            self.face()
+        if settings.hands:
+            self.hands(settings.alternate_hands)
+
     def close(self) -> None:
         for estimator in self._made.values():
             estimator.close()

@@ -34,7 +34,7 @@ from capture.errors import CaptureError, SourceError, TakeFormatError
 from capture.pipeline import Estimators, pose_stream
 from capture.pose import Pose
 from capture.skeleton import Bone
-from capture.sources import Source, VideoSource, open_source
+from capture.sources import CameraSource, ImageFolderSource, Source, VideoSource, open_source
 from capture.take import TAKE_FORMAT, Take, iter_json_lines, read_take
 from capture.voice import TimedPacket, read_voice, take_voice
 from capture.voice_media import video_opus
@@ -128,6 +128,10 @@ class CaptureWorker:
         self._period = 1.0 / float(fps) if fps else 1.0 / 30.0  # between a source's frames
         self._resume_at = 0.0  # a recorded source's next pass plays no sooner than this
         self._estimators = Estimators()  # one landmarker for every pass, closed by run()
+        if opener is None and isinstance(
+            self._source, VideoSource | CameraSource | ImageFolderSource
+        ):
+            self._estimators.prepare(settings.capture)
 
     def run(self) -> None:
         try:
