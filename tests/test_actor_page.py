@@ -331,12 +331,12 @@ def test_the_page_sends_the_face_and_a_take_through_it_carries_it(
 ) -> None:
     poses, sent = face_performed.poses, face_performed.sent
     assert poses and all(isinstance(p, ActorPose) for p in poses)
-    # The face landmarker finds the face on its crop in most runs (the Python FaceEstimator
-    # finds it in 73 of these 80 frames).
-    assert sent["faceFound"] >= 0.4 * sent["faceRuns"], sent
+    # The face landmarker finds the face on its crop in most runs: measured 76-82% (the
+    # Python FaceEstimator finds it in 73 of these 80 frames).
+    assert sent["faceFound"] >= 0.6 * sent["faceRuns"], sent
     first = next(k for k, p in enumerate(poses) if p.face is not None)
     share = np.mean([p.face is not None for p in poses[first:]])
-    assert share >= 0.4, share  # once found, most poses carry a face
+    assert share >= 0.5, share  # once found, most poses carry a face (measured 76%)
     found = _found_faces(poses)
     assert len(found) >= 10, len(found)
     weights = np.stack([p.face.blendshapes for p in found if p.face is not None])
