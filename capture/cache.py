@@ -45,6 +45,13 @@ def actor_video() -> Path:
     return fixtures_dir() / "actor" / "actor.y4m"
 
 
+def actor_face_video() -> Path:
+    """The actor page tests' second fake webcam: the demo clip's man doing jumping jacks, face
+    on and cropped (whole body, unscaled), so the page's face landmarker has a face to find;
+    640x480 at 30 fps, raw yuv420p y4m."""
+    return fixtures_dir() / "actor" / "face.y4m"
+
+
 def actor_voice() -> Path:
     """The actor page tests' fake microphone: spoken lines with pauses, 48 kHz mono 16-bit WAV,
     for chromium's --use-file-for-fake-audio-capture."""

@@ -8,11 +8,17 @@
   played forward then back (a loop with no jump, as chromium loops the file), three times:
   294 frames, 9.8 s at 30 fps, scaled to 480 lines and centred on a black 640x480 frame, raw
   yuv420p (``C420jpeg``), ~135 MB.
+- face.y4m: the demo clip's first 80 frames (2.7 s at 30 fps: a man doing jumping jacks, face
+  on), so the page's face landmarker has a face to find (in actor.y4m it is never clearly
+  seen). Cropped around him at the clip's own scale (his whole body, arms out, fills a 640x480
+  window; scaling up adds no detail for the face crop), forward then back once: 158 frames,
+  5.3 s, ~73 MB.
 - voice.wav: Debian's espeak-ng speaking a few lines with silence between them, so a level
   that follows the microphone has loud and quiet parts: 48 kHz mono 16-bit, ~10 s.
 
 Needs PyAV (a runtime dependency) and espeak-ng (a test Debian package); no ffmpeg. Nothing
-here runs at test time: tests read the cache (``capture.cache.actor_video``, ``actor_voice``).
+here runs at test time: tests read the cache (``capture.cache.actor_video``,
+``actor_face_video``, ``actor_voice``).
 """
 
 from __future__ import annotations
@@ -27,11 +33,14 @@ import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from capture.cache import actor_video, actor_voice, fixtures_dir
+from capture.cache import actor_face_video, actor_video, actor_voice, fixtures_dir
 
 SOURCE = "pose2sim/cam03.mp4"
 WIDTH, HEIGHT, FPS = 640, 480, 30
 CYCLES = 3
+FACE_SOURCE = "sports2d/demo.mp4"  # 1768x994, 30 fps
+FACE_FRAMES = 80  # he faces the camera; later he looks down and the face is lost
+FACE_LEFT, FACE_TOP = 370, 0  # the 640x480 window around him (arms out: x 460-930, y 10-475)
 RATE = 48_000
 GAP_S = 0.6  # silence before, between and after the lines
 LINES = [
@@ -42,8 +51,8 @@ LINES = [
 ]
 
 
-def _frames(source: Path) -> Iterator[av.VideoFrame]:
-    """The source's frames at 30 fps, forward then back, scaled and centred, ``CYCLES`` times."""
+def _actor_pictures(source: Path) -> list[np.ndarray]:
+    """Pose2Sim's camera at 30 fps, scaled to the full height and centred on black."""
     with av.open(str(source)) as container:
         stream = container.streams.video[0]
         step = max(1, round(float(stream.average_rate or FPS) / FPS))
@@ -58,29 +67,63 @@ def _frames(source: Path) -> Iterator[av.VideoFrame]:
             left = (WIDTH - width) // 2 & ~1
             canvas[:, left : left + width] = small
             pictures.append(canvas)
-    cycle = pictures + pictures[-2:0:-1]  # forward, then back without repeating either end
-    for _ in range(CYCLES):
+    return pictures
+
+
+def _face_pictures(source: Path) -> list[np.ndarray]:
+    """The demo clip's first frames, cropped around the man, unscaled."""
+    pictures: list[np.ndarray] = []
+    with av.open(str(source)) as container:
+        for frame in container.decode(container.streams.video[0]):
+            rgb = frame.to_ndarray(format="rgb24")
+            window = rgb[FACE_TOP : FACE_TOP + HEIGHT, FACE_LEFT : FACE_LEFT + WIDTH]
+            pictures.append(np.ascontiguousarray(window))
+            if len(pictures) == FACE_FRAMES:
+                break
+    return pictures
+
+
+def _looped(pictures: list[np.ndarray], cycles: int) -> Iterator[av.VideoFrame]:
+    """Forward then back without repeating either end (chromium loops the file: no jump),
+    ``cycles`` times."""
+    cycle = pictures + pictures[-2:0:-1]
+    for _ in range(cycles):
         for picture in cycle:
             yield av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
 
 
-def make_video(dest: Path) -> None:
-    source = fixtures_dir() / SOURCE
+def _need(name: str) -> Path:
+    source = fixtures_dir() / name
     if not source.is_file():
         sys.exit(f"setup: error: {source} is missing; run scripts/fetch_fixtures.py test first")
+    return source
+
+
+def _write_y4m(dest: Path, frames: Iterator[av.VideoFrame]) -> None:
     with tempfile.NamedTemporaryFile(dir=dest.parent, suffix=".y4m", delete=False) as tmp:
         pass
     try:
         with av.open(tmp.name, "w", format="yuv4mpegpipe") as out:
             stream = out.add_stream("wrapped_avframe", rate=FPS)
             stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-            for frame in _frames(source):
+            for frame in frames:
                 out.mux(stream.encode(frame))
             out.mux(stream.encode(None))
         Path(tmp.name).chmod(0o644)
         Path(tmp.name).replace(dest)
     finally:
         Path(tmp.name).unlink(missing_ok=True)
+
+
+def make_video(dest: Path) -> None:
+    _write_y4m(dest, _looped(_actor_pictures(_need(SOURCE)), CYCLES))
+
+
+def make_face_video(dest: Path) -> None:
+    pictures = _face_pictures(_need(FACE_SOURCE))
+    if len(pictures) < FACE_FRAMES or pictures[0].shape != (HEIGHT, WIDTH, 3):
+        sys.exit(f"setup: error: {fixtures_dir() / FACE_SOURCE} is not the demo clip expected")
+    _write_y4m(dest, _looped(pictures, 1))
 
 
 def _speak(text: str, folder: Path) -> np.ndarray:
@@ -119,7 +162,8 @@ def make_voice(dest: Path) -> None:
 
 
 def main() -> int:
-    for path, make in ((actor_video(), make_video), (actor_voice(), make_voice)):
+    made = ((actor_video(), make_video), (actor_face_video(), make_face_video))
+    for path, make in (*made, (actor_voice(), make_voice)):
         if path.is_file():
             continue
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -72,6 +72,12 @@ def actor_video() -> Path:
 
 
 @pytest.fixture(scope="session")
+def actor_face_video() -> Path:
+    """The actor page tests' second fake webcam, with a face the page can find (face.y4m)."""
+    return _need(cache.actor_face_video())
+
+
+@pytest.fixture(scope="session")
 def actor_voice() -> Path:
     """The actor page tests' fake microphone, a WAV for --use-file-for-fake-audio-capture."""
     return _need(cache.actor_voice())

@@ -37,6 +37,7 @@ SETUP_DATA = {
     "lite_bundle",
     "tasks_vision",
     "actor_video",
+    "actor_face_video",
     "actor_voice",
 }
 # Modules a pure test has no business importing: the engine, the pose model, the browser.

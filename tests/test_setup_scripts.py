@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -96,23 +97,46 @@ def test_a_changed_or_missing_tasks_vision_file_is_refused_in_one_line(tmp_path:
         assert problem in line and f"delete {tmp_path} and run the set-up again" in line
 
 
+def _y4m_lumas(path: Path) -> tuple[int, Callable[[int], np.ndarray]]:
+    """A fake webcam's frame count and its frames' luma, after checking it is what chromium
+    takes: 640x480 at 30 fps, progressive 4:2:0, whole raw frames."""
+    with path.open("rb") as f:
+        header = f.readline().decode("ascii").split()
+        start = f.tell()
+    tags = {t[0]: t[1:] for t in header[1:]}
+    assert header[0] == "YUV4MPEG2"
+    assert (tags["W"], tags["H"], tags["F"], tags.get("I", "p")) == ("640", "480", "30:1", "p")
+    assert tags.get("C", "420") in {"420", "420jpeg", "420mpeg2", "420paldv"}
+    frame = 640 * 480 * 3 // 2
+    count, rest = divmod(path.stat().st_size - start, len(b"FRAME\n") + frame)
+    assert rest == 0
+
+    def luma(k: int) -> np.ndarray:
+        with path.open("rb") as f:
+            f.seek(start + k * (len(b"FRAME\n") + frame))
+            assert f.read(6) == b"FRAME\n"
+            return np.frombuffer(f.read(640 * 480), np.uint8).reshape(480, 640)
+
+    return count, luma
+
+
 @pytest.mark.fixtures
 def test_the_fake_webcam_is_a_y4m_chromium_takes(actor_video: Path) -> None:
     """640x480 at 30 fps, 4:2:0, about 10 s of frames, and a person in them (not a blank)."""
-    with actor_video.open("rb") as f:
-        header = f.readline().decode("ascii").split()
-        tags = {t[0]: t[1:] for t in header[1:]}
-        assert header[0] == "YUV4MPEG2"
-        assert (tags["W"], tags["H"], tags["F"], tags.get("I", "p")) == ("640", "480", "30:1", "p")
-        assert tags.get("C", "420") in {"420", "420jpeg", "420mpeg2", "420paldv"}
-        start, frame = f.tell(), 640 * 480 * 3 // 2
-        count, rest = divmod(actor_video.stat().st_size - start, len(b"FRAME\n") + frame)
-        assert rest == 0 and 9 * 30 <= count <= 11 * 30
-        f.seek(start + (count // 2) * (len(b"FRAME\n") + frame))
-        assert f.read(6) == b"FRAME\n"
-        luma = np.frombuffer(f.read(640 * 480), np.uint8).reshape(480, 640)
-    middle = luma[:, 200:440]  # the picture, between the black bars
-    assert luma[:, :100].max() <= 20 and middle.std() > 30
+    count, luma = _y4m_lumas(actor_video)
+    assert 9 * 30 <= count <= 11 * 30
+    middle = luma(count // 2)
+    assert middle[:, :100].max() <= 20 and middle[:, 200:440].std() > 30  # between black bars
+
+
+@pytest.mark.fixtures
+def test_the_face_webcam_is_a_short_loop_with_no_jump(actor_face_video: Path) -> None:
+    """A few seconds, a picture (not a blank), played forward then back: chromium's loop
+    goes from the last frame to the first, which are the second's neighbours."""
+    count, luma = _y4m_lumas(actor_face_video)
+    assert 3 * 30 <= count <= 8 * 30 and count % 2 == 0
+    assert luma(count // 3).std() > 30
+    assert np.array_equal(luma(1), luma(count - 1)) and not np.array_equal(luma(0), luma(1))
 
 
 @pytest.mark.fixtures
