@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from capture.face import ARKIT
 from capture.landmarks import HandLandmark
@@ -52,13 +52,21 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRoom]:
 
 
 @pytest.fixture(scope="module")
-def browser(actor_video: Path, actor_voice: Path) -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
+    """One Playwright for the module: a second sync one cannot start while the first runs."""
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
-    devices = fake_devices(actor_video, actor_voice)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + devices)
-        yield browser
-        browser.close()
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright, actor_video: Path, actor_voice: Path) -> Iterator[Browser]:
+    devices = fake_devices(actor_video, actor_voice)
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + devices
+    )
+    yield browser
+    browser.close()
 
 
 def _open(browser: Browser, url: str, requests: list[str] | None = None) -> Page:
@@ -295,13 +303,16 @@ FACE_CLIP_FRAMES = 80  # face.y4m plays the demo clip's first 80 frames forward,
 
 
 @pytest.fixture(scope="module")
-def face_browser(actor_face_video: Path, actor_voice: Path) -> Iterator[Browser]:
+def face_browser(
+    playwright: Playwright, actor_face_video: Path, actor_voice: Path
+) -> Iterator[Browser]:
     """Chromium whose camera plays face.y4m: in actor.y4m the face is never clearly seen."""
     devices = fake_devices(actor_face_video, actor_voice)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + devices)
-        yield browser
-        browser.close()
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + devices
+    )
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="module")
