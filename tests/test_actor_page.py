@@ -233,6 +233,8 @@ def _perform(
     assert actor.errors == []  # type: ignore[attr-defined]
     actor.click("#leave")
     expect(director.locator("#actor-state")).to_contain_text("No actor's page connected")
+    for page in (actor, director):  # nothing left decoding the room's video for later tests
+        page.context.close()
     protocol = ViewerProtocol("actor", 0.0)
     poses = [
         protocol.receive(f, k / 1000)  # one a millisecond: within the stream allowance
