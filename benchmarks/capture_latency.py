@@ -44,8 +44,8 @@ class Run:
             self.hands += frame.landmarks is not None and (
                 frame.landmarks.left_hand is not None or frame.landmarks.right_hand is not None
             )
-            for stage, ms in frame.timings.items():
-                self.timings.setdefault(stage, []).append(ms)
+            for stage in STAGES:  # a frame with nobody in it skips the stages after the body
+                self.timings[stage].append(frame.timings.get(stage, 0.0))
         stream.close()
         self.fps = self.frames / (time.perf_counter() - start)
 
