@@ -293,10 +293,15 @@ function cropFor(part, image, w, h) {
   return box(image, HAND[part], w, h, HAND_SCALE, Math.max(MIN_CROP_PX, 0.9 * forearm));
 }
 
+// While the body model runs slower than this, the worker rests as long as it last worked: the
+// body (every frame) and the voice come first on a computer with few cores to share.
+const BUSY_BELOW_FPS = 24;
+let restUntil = 0;
+
 function startExtras(video, image) {
   // The next part with something to crop gets the worker; the others are not in view (or
   // turned off): their held result goes.
-  if (!extras || job) return;
+  if (!extras || job || performance.now() < restUntil) return;
   const w = video.videoWidth, h = video.videoHeight;
   for (let k = 0; k < ROTA.length; k++) {
     const part = ROTA[turn++ % ROTA.length];
@@ -316,6 +321,7 @@ function answer(msg) {
   if (!job || msg.id !== job.id) return;
   const { part, box: b, image, width: w, height: h } = job;
   job = null;
+  if (modelRate() < BUSY_BELOW_FPS) restUntil = performance.now() + (msg.ms || 0);
   if (msg.error) { held[part] = null; return; }
   if (part === "face") {
     keep(stats.partMs.face, msg.ms);
