@@ -225,6 +225,8 @@ def _perform(
     _wait(actor, lambda: actor.evaluate("window.immersion.sent().posesSent") >= 10, "poses sent")
     director.click("#take-start")
     expect(director.locator("#rolling")).to_be_visible()
+    actor.click("#calibrate")  # "relax, look at the camera": the room takes it from here
+    expect(actor.locator("#message")).to_contain_text("Relax and look at the camera")
     check = f"(s => Boolean({enough}))(window.immersion.sent())"
     _wait(actor, lambda: bool(actor.evaluate(check)), what, timeout=timeout)
     director.click("#take-stop")
@@ -357,7 +359,11 @@ def test_the_page_sends_the_face_and_a_take_through_it_carries_it(
     }
 
     # The room's pipeline turned the page's blendshapes into the take's face track.
-    take = [p for p in read_take(face_performed.take).poses if p is not None]
+    recorded = read_take(face_performed.take)
+    # The actor asked to be calibrated: the room recorded it, and took their next second.
+    assert {"type": "calibrate"} in face_performed.texts
+    assert any("actor calibrated" in e.get("text", "") for e in recorded.events), recorded.events
+    take = [p for p in recorded.poses if p is not None]
     faced = [p for p in take if p.face is not None]
     assert len(faced) >= 0.5 * len(take), (len(faced), len(take))
     track = np.stack([p.face.weights for p in faced if p.face is not None])

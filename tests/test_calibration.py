@@ -35,3 +35,41 @@ def test_a_restart_keeps_the_old_value_until_the_new_second_is_complete() -> Non
     assert window.add(11.0, np.full(1, 2.0))
     assert window.value is not None and window.value[0] == 2.0
     assert not window.running
+
+
+def test_an_actors_calibration_request_reaches_the_capture_thread_once() -> None:
+    from immersion.room.actor import ActorLink
+
+    link = ActorLink()
+    link.join(7)
+    assert not link.calibrate(8)  # not the actor's page
+    assert not link.take_calibration()
+    assert link.calibrate(7)
+    assert link.take_calibration() and not link.take_calibration()
+
+
+def test_a_calibration_asked_for_makes_the_next_second_the_face_at_rest() -> None:
+    from dataclasses import replace
+
+    from capture.face import ARKIT_INDEX
+    from capture.landmarks import FaceLandmarks
+    from capture.pipeline import CaptureSettings, Performer
+    from capture.synthetic import frame_from_avatar_points, tpose_avatar_points
+
+    performer = Performer(CaptureSettings())
+    smile = np.zeros(52)
+    smile[ARKIT_INDEX["mouthSmileLeft"]] = 0.6
+
+    def at(t: float, weights: np.ndarray) -> float:
+        frame = frame_from_avatar_points(t, tpose_avatar_points())
+        pose = performer(replace(frame, face=FaceLandmarks(weights)), {})
+        assert pose.face is not None
+        return float(pose.face.weights[ARKIT_INDEX["mouthSmileLeft"]])
+
+    for k in range(40):  # the first second, a straight face: the automatic neutral
+        at(k / 30, np.zeros(52))
+    assert at(40 / 30, smile) > 0.3  # a smile reads as one
+    performer.calibrate(41 / 30)
+    for k in range(41, 75):  # this actor rests with that smile
+        at(k / 30, smile)
+    assert at(75 / 30, smile) < 0.05

@@ -20,6 +20,7 @@ from immersion.feed.protocol import (
     ActorPose,
     AudioPacket,
     AudioSource,
+    Calibrate,
     Clock,
     Codec,
     Cue,
@@ -327,6 +328,13 @@ def test_the_actors_picture_size_is_bounded_and_the_actors_alone() -> None:
         '{"type": "picture", "width": 640, "height": 480}', 0.0
     )
     assert event == Reject("picture: only the actor's page sends this")
+
+
+def test_only_the_actor_asks_to_be_calibrated() -> None:
+    assert ViewerProtocol("actor", 0.0).receive('{"type": "calibrate"}', 0.0) == Calibrate()
+    for role in ("director", "observer"):
+        event = ViewerProtocol(role, 0.0).receive('{"type": "calibrate"}', 0.0)
+        assert event == Reject("calibrate: only the actor's page sends this"), role
 
 
 def test_a_pose_beyond_the_range_is_clamped_not_wrapped() -> None:

@@ -91,7 +91,9 @@ Viewer → server, JSON text objects with a ``type``:
     before it is refused); ``leave`` {} (the actor ends their session; the room's own source
     resumes at once instead of holding their last pose for a reconnect); ``picture`` {width,
     height} (the size of the camera picture the landmarks come from, pixels: image landmarks
-    are fractions of it, and root motion's camera model needs it; the picture itself never).
+    are fractions of it, and root motion's camera model needs it; the picture itself never);
+    ``calibrate`` {} (the actor relaxes and looks at the camera: the next second of their face
+    and head becomes the avatar's rest).
 
 Every viewer message is bounded (:class:`~immersion.config.Limits`: bytes, characters, control
 messages and acks a second, each with its own burst). Bad messages become :class:`Reject`
@@ -397,6 +399,11 @@ class Consent:
 
 
 @dataclass(frozen=True, slots=True)
+class Calibrate:
+    """The actor relaxes and looks at the camera for a second: their neutral face and head."""
+
+
+@dataclass(frozen=True, slots=True)
 class PictureSize:
     """The actor's camera picture size, pixels (never the picture)."""
 
@@ -449,13 +456,14 @@ Event = (
     | Leave
     | Consent
     | PictureSize
+    | Calibrate
     | ActorPose
     | Voice
     | Reject
 )
 
 DIRECTOR_ONLY = frozenset({"camera", "scene", "avatar", "take", "note", "marker", "cue"})
-ACTOR_ONLY = frozenset({"leave", "consent", "picture"})
+ACTOR_ONLY = frozenset({"leave", "consent", "picture", "calibrate"})
 
 
 class Upstream(IntEnum):
@@ -710,6 +718,8 @@ def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
         return Clock(float(t))
     if kind == "leave":
         return Leave()
+    if kind == "calibrate":
+        return Calibrate()
     if kind == "picture":
         width, height = data.get("width"), data.get("height")
         if not (_pixels(width) and _pixels(height)):

@@ -55,6 +55,7 @@ from immersion.feed.protocol import (
     ActorPose,
     AudioPacket,
     AudioSource,
+    Calibrate,
     Clock,
     ClockReply,
     Consent,
@@ -451,7 +452,7 @@ class Feed:
             reply = Error(event.reason)
         elif isinstance(event, Consent):
             self._take_over(viewer, event.version)
-        elif isinstance(event, ActorPose | Voice | PictureSize) and not (
+        elif isinstance(event, ActorPose | Voice | PictureSize | Calibrate) and not (
             viewer.performing or viewer.role == "director"
         ):
             reply = Error("consent first: the actor's page sends nothing before the actor agrees")
@@ -469,6 +470,9 @@ class Feed:
             reply = Error(refused) if refused else None
         elif isinstance(event, PictureSize):
             refused = self.room.actor_picture(viewer.id, event.width, event.height)
+            reply = Error(refused) if refused else None
+        elif isinstance(event, Calibrate):
+            refused = self.room.actor_calibrate(viewer.id)
             reply = Error(refused) if refused else None
         elif isinstance(event, Voice):
             t = self.room.voice(event.capture_t, event.opus, event.talkback)

@@ -47,6 +47,7 @@ class ActorLink:
     """The mailbox between the feed's loop (writes) and the capture thread (reads)."""
 
     __slots__ = (
+        "_calibrate",
         "_cond",
         "_departure",
         "_frames",
@@ -61,6 +62,7 @@ class ActorLink:
         self._cond = threading.Condition()
         self._session: int | None = None
         self._picture: tuple[int, int] | None = None  # the actor's camera picture, pixels
+        self._calibrate = False  # the actor asked to be calibrated; the capture thread takes it
         self._frames: deque[LandmarkFrame] = deque(maxlen=FRAMES_KEPT)
         self._departure: Departure | None = None
         self._last_t = float("-inf")
@@ -100,6 +102,15 @@ class ActorLink:
             self._picture = (width, height)
         return True
 
+    def calibrate(self, session: int) -> bool:
+        """``session``'s actor relaxes and looks at the camera now: their resting face and head
+        become the avatar's rest. False when that page is no longer the actor."""
+        with self._cond:
+            if session != self._session:
+                return False
+            self._calibrate = True
+        return True
+
     def leave(self, session: int, explicit: bool) -> bool:
         """``session``'s page went away; False (and nothing changes) when a newer one had
         already taken over. An actor who leaves from a page that reconnected but had not
@@ -118,6 +129,13 @@ class ActorLink:
         return True
 
     # The capture thread's side -----------------------------------------------------------------
+
+    def take_calibration(self) -> bool:
+        """Whether the actor asked to be calibrated since the last call (the request is then
+        the capture thread's)."""
+        with self._cond:
+            asked, self._calibrate = self._calibrate, False
+            return asked
 
     def picture_size(self) -> tuple[int, int] | None:
         """The actor's camera picture size as their page last said, or None."""

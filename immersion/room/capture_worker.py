@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from capture.camera import DEFAULT_VFOV_DEG
 from capture.errors import CaptureError, SourceError, TakeFormatError
-from capture.pipeline import Estimators, pose_stream
+from capture.pipeline import Estimators, Performer, pose_stream
 from capture.pose import Pose
 from capture.skeleton import Bone
 from capture.sources import CameraSource, ImageFolderSource, Source, VideoSource, open_source
@@ -217,9 +217,13 @@ class CaptureWorker:
             self._relabel("actor")
             vfov = self.settings.capture.vfov_deg
             source = ActorSource(self.actor, self._stop, DEFAULT_VFOV_DEG if vfov is None else vfov)
-            stream = pose_stream(source, self.settings.capture, self._estimators)
+            performer = Performer(self.settings.capture)
+            stream = pose_stream(source, self.settings.capture, self._estimators, performer)
             try:
                 for frame in stream:
+                    if self.actor.take_calibration():
+                        # The stream waits here between frames: calibrated from the next one.
+                        performer.calibrate(frame.t + 1e-6)
                     item = _Item(frame.t, frame.pose, sum(frame.timings.values()), None)
                     self._deliver(item, room_t=frame.t)
             finally:

@@ -257,6 +257,14 @@ class Room:
             return "another page has taken over as the actor"
         return None
 
+    def actor_calibrate(self, session: int) -> str | None:
+        """The actor relaxes and looks at the camera: the next second of their face and head
+        is their neutral. Why not, when refused."""
+        if not self.actor.calibrate(session):
+            return "another page has taken over as the actor"
+        self.annotate("event", "actor calibrated (relaxed, looking at the camera)")
+        return None
+
     def voice(self, capture_t: float, opus: bytes, talkback: bool) -> float:
         """One Opus packet of the actor's voice, or of a director's talkback: into the rolling
         take's voice file (talkback only when the room was started to record it). Returns

@@ -549,6 +549,12 @@ $("leave").onclick = () => {
   stopDevices();
   say("You left the audition; nothing is sent any more. Thank you! Reload this page to come back.");
 };
+$("calibrate").onclick = () => {
+  // The room takes the next second of face and head as this actor's rest.
+  if (!joined) return;
+  sendJson({ type: "calibrate" });
+  say("Relax and look at the camera for a second…", 2, "info");
+};
 $("model").onchange = (e) => { if (stream) loadModel(e.target.value); else modelName = e.target.value; };
 $("use-face").onchange = (e) => { useFace = e.target.checked; };
 $("use-hands").onchange = (e) => { useHands = e.target.checked; };
