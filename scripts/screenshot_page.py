@@ -5,7 +5,8 @@
 Starts `immersion serve` on the demo clip, rolls a take with a note, a marker and a cue from the
 page, and saves a laptop-width and a tablet-width picture while the take is rolling. Then the
 actor's page: its consent screen, and an actor performing from it (chromium's fake camera and
-microphone playing the test set-up's video of a person and spoken lines), with a director's cue.
+microphone playing the test set-up's video of a person facing the camera and spoken lines), with
+a director's cue.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from capture.cache import actor_video, actor_voice  # noqa: E402
+from capture.cache import actor_face_video, actor_voice  # noqa: E402
 from tests.support import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -64,7 +65,8 @@ def main() -> None:
 
 
 def actor_shots(out: Path) -> None:
-    devices = fake_devices(need(actor_video()), need(actor_voice()))
+    # The clip whose face the page can see: the character takes the actor's face and hands too.
+    devices = fake_devices(need(actor_face_video()), need(actor_voice()))
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         still = perf_take(Path(tmp) / "still.jsonl")
         with served_room(Path(tmp), ["--source", str(still), "--size", "960x540"]) as room:
