@@ -70,13 +70,14 @@ class FaceTracker:
     """``pose.face`` from each frame's raw face (``frame.face``): call once per frame, in time
     order, with or without a face. A stream that never had a face keeps ``pose.face`` as is."""
 
-    __slots__ = ("_calibration", "_filter", "_last", "_lost_at")
+    __slots__ = ("_calibration", "_filter", "_last", "_last_t", "_lost_at")
 
     def __init__(self) -> None:
         self._filter = OneEuroFilter(MIN_CUTOFF_HZ, BETA, D_CUTOFF_HZ, max_gap=HOLD_S + EASE_S)
         self._calibration = NeutralWindow(np.zeros(ARKIT_COUNT))
         self._last: Face | None = None
         self._lost_at: float | None = None
+        self._last_t: float | None = None
 
     @property
     def neutral(self) -> FloatArray:
@@ -102,6 +103,11 @@ class FaceTracker:
 
     def face(self, t: float, raw: FaceLandmarks | None) -> Face | None:
         """The filtered face at ``t`` given the landmarker's ``raw`` face (None: not found)."""
+        if self._last_t is not None and t < self._last_t:
+            # The source started again (a looping clip): a new performance's face.
+            self._filter.reset()
+            self._last, self._lost_at = None, None
+        self._last_t = t
         if raw is None:
             return self._lost(t)
         self._calibration.add(t, raw.blendshapes)
@@ -118,7 +124,7 @@ class FaceTracker:
             return None
         if self._lost_at is None:
             self._lost_at = t
-        gone = t - self._lost_at
+        gone = max(t - self._lost_at, 0.0)
         keep = min(1.0, max(0.0, 1.0 - (gone - HOLD_S) / EASE_S))  # 1 while held, then eased
         # Confidence fades from the first lost frame: what is held is not being seen.
         fade = max(0.0, 1.0 - gone / (HOLD_S + EASE_S))

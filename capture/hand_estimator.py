@@ -104,6 +104,9 @@ class _Found:
 _MIRROR_DEPTH = np.array([1.0, 1.0, -1.0])
 
 
+_STALE_S = 0.2  # a hand seen longer ago than this is not repeated
+
+
 class HandEstimator:
     """Both hands of the person whose body ``body`` located, from crops of the picture.
 
@@ -116,6 +119,7 @@ class HandEstimator:
         "_landmarkers",
         "_last",
         "_last_ms",
+        "_last_t",
         "_mp",
         "_offset_ms",
         "_turn",
@@ -152,6 +156,7 @@ class HandEstimator:
 
         self._landmarkers = {"left": make(), "right": make()}
         self._last: dict[Side, HandLandmarks | None] = {"left": None, "right": None}
+        self._last_t = -math.inf  # when ``_last`` was seen
         self._turn = 0
         self._last_ms = -1
         self._offset_ms = 0
@@ -163,6 +168,10 @@ class HandEstimator:
         at. ``body`` must carry image landmarks (``body.image``); without them, (None, None)."""
         if body.image is None:
             return None, None
+        if not 0.0 <= frame.t - self._last_t <= _STALE_S:
+            # The hand not looked at this frame repeats the last frame's only: not older ones.
+            self._last = {"left": None, "right": None}
+        self._last_t = frame.t
         height, width = frame.rgb.shape[:2]
         ms = self._timestamp(frame.t)
         sides: tuple[Side, ...] = SIDES

@@ -305,15 +305,3 @@ class NeutralHead:
                 self._window.value = normalize(rest)
                 self._window.value.flags.writeable = False
         return self._window.value
-        if np.all(frame.visibility[_HEAD_LANDMARKS] >= self.min_visibility):
-            v = _VECTORS @ frame.avatar_xyz()
-            chest = basis(v[_ROW["torso_up"]], v[_ROW["shoulders_x"]]) @ _FREE_REST[1].T
-            self._samples.append(normalize(chest.T @ v[_ROW["head_forward"]]))
-            if self._since is None:
-                self._since = frame.t
-        if self._since is not None and self._samples and frame.t - self._since >= self.window:
-            self.rest = normalize(np.median(np.array(self._samples), axis=0))
-            self.rest.flags.writeable = False
-            self._since = None
-            self._samples = []
-        return self.rest

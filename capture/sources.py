@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -221,11 +221,13 @@ def _picture_size(cap: Any) -> tuple[int, int] | None:
 
 def source_camera(source: Source, vfov_deg: float | None = None) -> CameraModel | None:
     """The camera ``source`` was seen through, where it can say before its first frame: a
-    landmarks file's header camera, or a video's or webcam's picture size with ``vfov_deg``
-    (None: :data:`~capture.camera.DEFAULT_VFOV_DEG`)."""
+    landmarks file's header camera (or an actor's page's), or a video's or webcam's picture
+    size; with ``vfov_deg`` when given, else the recorded one or
+    :data:`~capture.camera.DEFAULT_VFOV_DEG`."""
     recorded = getattr(source, "camera", None)
     if isinstance(recorded, CameraModel):
-        return recorded
+        # A field of view given now corrects the one recorded (a default, often).
+        return recorded if vfov_deg is None else replace(recorded, vfov_deg=vfov_deg)
     size = getattr(source, "picture_size", None)
     if size is None:
         return None

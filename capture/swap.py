@@ -6,7 +6,7 @@ motion is continuous, so each frame is compared with the previous output twice, 
 with its left/right labels exchanged; when the exchanged labels fit the recent past far
 better, the frame is relabelled. A real turn-around moves a little each frame and is kept.
 The picture decides (u, v only: the model's swapped guess flips depth too, in its image z and
-its world landmarks alike). Without image landmarks nothing is changed: judged by world
+its world landmarks alike, and the correction mirrors it back). Without image landmarks nothing is changed: judged by world
 landmarks, the full model's swaps on that view latched the wrong way (29 frames wrong after,
 27 before; by the picture, 1 after).
 """
@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from capture.landmarks import FloatArray, LandmarkFrame
+from capture.landmarks import FloatArray, HandLandmarks, LandmarkFrame
 from capture.landmarks import Landmark as L
 
 
@@ -43,22 +43,32 @@ _DECIDING_MIRRORED = [MIRROR[i] for i in _DECIDING]
 
 
 def swapped(frame: LandmarkFrame) -> LandmarkFrame:
-    """``frame`` with every left/right pair exchanged: positions, visibilities, image rows and
-    the two hands. The face is the actor's own and stays."""
+    """``frame`` as the other reading of the same picture: every left/right pair exchanged
+    (positions, visibilities, image rows, the two hands) and depth mirrored. A person whose left
+    is on the picture's right faces the camera; the model's swapped guess put their left on the
+    other side, so it built a person facing away, nose behind the ears and toes behind the
+    heels: the labels alone would leave the head and feet turned backward. The face is the
+    actor's own and stays."""
 
-    def mirrored(values: FloatArray) -> FloatArray:
-        out = values[list(MIRROR)]
+    def mirrored(values: FloatArray, depth: bool = True) -> FloatArray:
+        out = values[list(MIRROR)] * (_FLIP_DEPTH if depth else 1.0)
         out.flags.writeable = False
         return out
+
+    def hand(h: HandLandmarks | None) -> HandLandmarks | None:
+        return None if h is None else replace(h, world=h.world * _FLIP_DEPTH)
 
     return replace(
         frame,
         xyz=mirrored(frame.xyz),
-        visibility=mirrored(frame.visibility),
+        visibility=mirrored(frame.visibility, depth=False),
         image=None if frame.image is None else mirrored(frame.image),
-        left_hand=frame.right_hand,
-        right_hand=frame.left_hand,
+        left_hand=hand(frame.right_hand),
+        right_hand=hand(frame.left_hand),
     )
+
+
+_FLIP_DEPTH = np.array([1.0, 1.0, -1.0])
 
 
 class SwapGuard:

@@ -73,3 +73,13 @@ def test_a_calibration_asked_for_makes_the_next_second_the_face_at_rest() -> Non
     for k in range(41, 75):  # this actor rests with that smile
         at(k / 30, smile)
     assert at(75 / 30, smile) < 0.05
+
+
+def test_a_new_actors_page_does_not_inherit_a_calibration_request() -> None:
+    from immersion.room.actor import ActorLink
+
+    link = ActorLink()
+    link.join(1)
+    assert link.calibrate(1)
+    link.join(2)
+    assert not link.take_calibration()

@@ -215,6 +215,17 @@ def test_a_lost_face_is_held_then_eased_to_neutral() -> None:
     assert back.face is not None and back.face.weight("mouthSmileLeft") > 0.95  # no lag back
 
 
+def test_a_source_starting_again_starts_a_new_face() -> None:
+    tracker = FaceTracker()
+    _feed(tracker, 0.0, 40, np.zeros(ARKIT_COUNT))
+    _feed(tracker, 1.5, 10, _weights(mouthSmileLeft=1.0))
+    tracker.face(1.9, None)  # lost, then the clip loops back to its start
+    again = tracker.face(0.1, None)
+    assert again is None  # nothing held from the last pass, no confidence above 1
+    first = tracker.face(0.2, _raw(np.zeros(ARKIT_COUNT)))
+    assert first is not None and 0.0 <= first.confidence <= 1.0
+
+
 def frame_with_face(t: float, weights: np.ndarray) -> LandmarkFrame:
     frame = frame_from_avatar_points(t, tpose_avatar_points())
     return LandmarkFrame(t, frame.xyz, frame.visibility, face=_raw(weights))

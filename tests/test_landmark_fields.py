@@ -143,3 +143,14 @@ def test_hand_and_face_values_are_checked() -> None:
         replace(
             frame_from_avatar_points(0.0, tpose_avatar_points()), image=np.full((33, 3), np.nan)
         )
+
+
+def test_a_field_of_view_given_now_corrects_the_recorded_one(tmp_path: Path) -> None:
+    from capture.sources import source_camera
+
+    path = tmp_path / "take.jsonl"
+    with TakeWriter(path, {"camera": CameraModel(1280, 720).to_json()}) as writer:
+        writer.write(0.0, None, _full_frame(0.0))
+    source = LandmarksFileSource(path, None)
+    assert source_camera(source, None) == CameraModel(1280, 720, DEFAULT_VFOV_DEG)
+    assert source_camera(source, 60.0) == CameraModel(1280, 720, 60.0)

@@ -84,7 +84,10 @@ def test_a_swap_injected_in_a_landmarks_file_is_corrected(tmp_path: Path) -> Non
     guard = SwapGuard()
     out = [guard(f) for f in source.frames()]
     assert guard.swaps == 16
+    ears = [L.LEFT_EAR, L.RIGHT_EAR]
     for got, want in zip(out, frames, strict=True):
+        # Labels and depth both back: the nose in front of the ears, as the actor stood.
+        assert got.xyz[L.NOSE, 2] < got.xyz[ears, 2].mean()
         np.testing.assert_allclose(got.xyz, want.xyz, atol=1e-4)
         assert got.image is not None and want.image is not None
         np.testing.assert_allclose(got.image, want.image, atol=1e-4)
@@ -99,7 +102,8 @@ def test_inputs_are_not_modified_and_a_gap_forgets_the_past() -> None:
     # Two seconds later the swapped frame is taken as it is: nothing recent to judge it by.
     late = replace(swapped(frames[1]), t=2.0)
     assert guard(late) is late
-    assert guard(replace(frames[2], t=2.03)) is not None and guard.swaps == 1
+    guard(replace(frames[2], t=2.03))
+    assert guard.swaps == 1
     for f, was in zip(frames, before, strict=True):
         np.testing.assert_array_equal(f.xyz, was)
 
@@ -151,7 +155,15 @@ def test_the_full_models_swaps_on_a_real_view_are_undone(pose2sim_cam02: Path) -
         ]
         return float(np.mean(np.array(across) > 0))
 
-    assert facing(frames) < 0.8
+    def nose_ahead(fs: list[LandmarkFrame]) -> float:
+        """Fraction of frames whose nose is nearer the camera than the ears (MediaPipe +z is
+        away): a swapped guess is a person facing away, so mirrored depth must be put back."""
+        ears = [L.LEFT_EAR, L.RIGHT_EAR]
+        return float(np.mean([f.xyz[L.NOSE, 2] < f.xyz[ears, 2].mean() for f in fs]))
+
+    assert facing(frames) < 0.8 and nose_ahead(frames) < 0.8
     guard = SwapGuard()
+    guarded = [guard(f) for f in frames]
     # What is left: two frames mid-swap, where the model crossed the hips but not the arms.
-    assert facing([guard(f) for f in frames]) >= 0.97
+    assert facing(guarded) >= 0.97
+    assert nose_ahead(guarded) >= 0.95

@@ -76,6 +76,7 @@ class ActorLink:
             self._session = session
             self._departure = None
             self._picture = None  # until this page says its own
+            self._calibrate = False  # a request from the page before is not this one's
             self._held = self._gone = False
             self._cond.notify_all()
 

@@ -224,7 +224,11 @@ function loadFaceAndHands() {
       worker.terminate();
     } else if (msg.type === "result") answer(msg);
   };
-  worker.onerror = (e) => { say(`The face and hand models stopped (${e.message}); your body is still captured.`, 10, "error"); extras = null; };
+  worker.onerror = (e) => {
+    say(`The face and hand models stopped (${e.message}); your body is still captured.`, 10, "error");
+    extras = null; job = null;
+    held.face = held.left = held.right = null; // nothing held goes on as if still seen
+  };
   worker.postMessage({ type: "init" });
 }
 
