@@ -13,8 +13,9 @@ gaze and a confidence that fades when the face is lost.
   confidence fading to 0.
 - Gaze ``[yaw, pitch]`` (avatar space, :mod:`capture.face`) from the ``eyeLook*`` weights of
   both eyes: the actor looking to their own left (left eye out, right eye in) is yaw +.
-- The head's rotation (``FaceLandmarks.rotation``) stays on the landmark frame for the
-  retargeter; the tracker does not use it.
+- The head's rotation (``FaceLandmarks.rotation``) is recorded with the landmarks (takes written
+  with ``--landmarks``, the actor's page's messages) but drives nothing yet: the head bone
+  follows the body's head landmarks.
 """
 
 from __future__ import annotations

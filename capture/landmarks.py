@@ -128,7 +128,8 @@ class HandLandmarks:
 class FaceLandmarks:
     """The face landmarker's output for one face. ``blendshapes`` (52,): raw weights in [0, 1] in
     :data:`capture.face.ARKIT` order (not yet filtered or calibrated). ``rotation`` (3, 3): the
-    head's rotation in MediaPipe's camera axes (from the facial transformation matrix), or None.
+    head's rotation from the facial transformation matrix, in MediaPipe's face-geometry space (the
+    camera's: +x right, +y up, +z toward the camera; identity faces the camera), or None.
     ``score`` in [0, 1]. Read-only arrays."""
 
     blendshapes: FloatArray

@@ -20,8 +20,8 @@ on the spot and the planted foot slides. Here:
    accumulated correction, so the root cannot drift from the camera's estimate.
 
 Output ``pose.hips`` is avatar axes (``x`` = the avatar's left = the picture's right, ``y`` up,
-``z`` toward the camera), x and z from the first frame's position (the avatar starts on its
-mark), y the hips' height above the floor. Without a camera or image landmarks the pose passes
+``z`` toward the camera), x and z from the first frame's position, or the position
+``settle_s`` into the stream (the avatar starts on its mark), y the hips' height above the floor. Without a camera or image landmarks the pose passes
 through unchanged (x = z = 0, the retargeter's height).
 """
 

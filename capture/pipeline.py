@@ -66,7 +66,9 @@ class CaptureSettings:
 class CapturedFrame:
     """One frame of the pose stream.
 
-    ``landmarks`` are the estimator's raw world landmarks (before smoothing), ``pose`` the
+    ``landmarks`` are what the estimators saw (world and image landmarks with left and right
+    put back where the body model swapped them, the face and the hands; before smoothing),
+    ``pose`` the
     retargeted pose (None when nobody was found), ``timings`` milliseconds per stage, and
     ``image`` the source's RGB picture (None for recorded landmarks): private to the actor.
     """

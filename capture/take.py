@@ -23,7 +23,8 @@ with what the estimators saw, :meth:`capture.landmarks.LandmarkFrame.to_json`:
 ``imageLandmarks`` ``[[u, v, z, visibility] × 33]`` (MediaPipe's normalized image convention:
 u, v in picture widths and heights from the top-left); ``faceBlendshapes`` (the face
 landmarker's 52 raw ARKit-named weights), ``faceRotation`` (the head's rotation, a quaternion
-``[x, y, z, w]`` in MediaPipe's camera axes) and ``faceScore``; ``handWorldLandmarks``
+``[x, y, z, w]`` in MediaPipe's face-geometry space: +x right, +y up, +z toward the camera) and
+``faceScore``; ``handWorldLandmarks``
 (``{"left": [[x, y, z] × 21], "right": ...}``, metres, the actor's own sides) and
 ``handScores``. The header may carry ``"camera": {"width": W, "height": H, "vfovDeg": F}``
 (:class:`capture.camera.CameraModel`), the picture the image landmarks are fractions of. A frame with no pose detected is

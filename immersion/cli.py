@@ -143,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     verify = msub.add_parser(
         "verify",
         help="check that each bundle loads in its landmarker",
-        description="Load each bundle once in its landmarker (pose, face).",
+        description="Load each bundle once in its landmarker (pose, face, hands).",
     )
     verify.set_defaults(run=_run_models_verify)
 

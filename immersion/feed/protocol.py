@@ -69,7 +69,7 @@ Actor or director → server, binary (:data:`UPSTREAM`): the 16-byte header belo
     ====== ============= ==========================================================================
     0      61            face: 52 blendshape weights (u8, /255, :data:`capture.face.ARKIT` order),
                          the head's rotation as a quaternion x, y, z, w (4 × i16, /32767; all 0:
-                         not known) in MediaPipe's camera axes, and the face's score (u8, /255)
+                         not known) in MediaPipe's face-geometry space (+y up, +z toward the camera), and the face's score (u8, /255)
     1      127           the actor's own left hand: 21 world landmarks (x, y, z as i16 tenths of
                          a millimetre, MediaPipe hand world axes), then its score (u8, /255)
     2      127           the actor's own right hand, the same
