@@ -19,68 +19,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from capture.crops import HAND_LANDMARKS, Box, crop, hand_box
 from capture.estimator import FRAME_MS, RESTART_MS, _mediapipe
-from capture.hands import SIDES, Side
-from capture.landmarks import FloatArray, HandLandmarks, LandmarkFrame
-from capture.landmarks import Landmark as L
+from capture.landmarks import SIDES, FloatArray, HandLandmarks, LandmarkFrame, Side
 from capture.sources import ImageFrame
 
 Mode = Literal["image", "video"]
 CROP_PX = 256
-# Crop side as a multiple of the forearm's length in the picture (a hand is about 0.75 of it,
-# and may point any way from the wrist), and of the wrist → knuckles distance.
-_FOREARM_SPAN = 1.6
-_KNUCKLE_SPAN = 5.0
-_MIN_SIDE_PX = 48.0
 # A detected hand's wrist farther than this (in crop sides) from the body's wrist is not its.
 _MATCH_WITHIN = 0.5
-# Body landmarks per side: wrist, index, pinky, thumb, elbow.
-_SIDE_LANDMARKS = {
-    "left": (L.LEFT_WRIST, L.LEFT_INDEX, L.LEFT_PINKY, L.LEFT_THUMB, L.LEFT_ELBOW),
-    "right": (L.RIGHT_WRIST, L.RIGHT_INDEX, L.RIGHT_PINKY, L.RIGHT_THUMB, L.RIGHT_ELBOW),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Crop:
-    """A square region of the picture in pixels: top-left corner and side."""
-
-    x: float
-    y: float
-    side: float
-
-    def to_image(self, uv: FloatArray) -> FloatArray:
-        """Crop-normalized points (..., 2) → picture pixels."""
-        out: FloatArray = np.array([self.x, self.y]) + uv * self.side
-        return out
-
-    def cut(self, rgb: NDArray[np.uint8], px: int) -> NDArray[np.uint8]:
-        """The region scaled to ``px``², black where it runs off the picture."""
-        scale = px / self.side
-        # The affine map picture → crop: shift the corner to the origin, then scale.
-        m = np.array([[scale, 0.0, -self.x * scale], [0.0, scale, -self.y * scale]])
-        out = cv2.warpAffine(
-            rgb, m, (px, px), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-        )
-        return np.asarray(out, dtype=np.uint8)
-
-
-def hand_crop(image: FloatArray, side: Side, width: int, height: int) -> Crop:
-    """The square crop around ``side``'s hand from body image landmarks (33, 3) [u, v, z]."""
-    wrist, index, pinky, thumb, elbow = image[list(_SIDE_LANDMARKS[side]), :2] * np.array(
-        [width, height]
-    )
-    knuckles = (index + pinky) / 2.0
-    reach = float(np.linalg.norm(knuckles - wrist))
-    forearm = float(np.linalg.norm(wrist - elbow))
-    side_px = max(_FOREARM_SPAN * forearm, _KNUCKLE_SPAN * reach, _MIN_SIDE_PX)
-    # Centre a little past the knuckles: the fingers carry on beyond them.
-    centre = (wrist + index + pinky + thumb) / 4.0 + 0.5 * (knuckles - wrist)
-    return Crop(float(centre[0] - side_px / 2), float(centre[1] - side_px / 2), side_px)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +39,7 @@ class _Found:
     label: str  # "left" or "right": the hand the landmarker took it for
     score: float
     wrist_px: FloatArray  # the hand's wrist in picture pixels
-    crop: Crop
+    crop: Box
 
     def as_side(self, side: Side) -> HandLandmarks:
         """The hand as ``side``'s. A silhouette fits a left hand seen from one face and a right
@@ -179,12 +129,12 @@ class HandEstimator:
             sides = (sides[self._turn],)
             self._turn ^= 1
         wrists: dict[Side, FloatArray] = {
-            s: body.image[_SIDE_LANDMARKS[s][0], :2] * [width, height] for s in SIDES
+            s: body.image[HAND_LANDMARKS[s][0], :2] * [width, height] for s in SIDES
         }
         found: list[_Found] = []
         for side in sides:
-            crop = hand_crop(body.image, side, width, height)
-            got = self._detect(side, frame.rgb, crop, ms)
+            box = hand_box(body.image, side, width, height)
+            got = self._detect(side, frame.rgb, box, ms)
             if got is not None:
                 found.append(got)
         # Each hand to the body's nearer wrist; two on one wrist: the nearer one keeps it.
@@ -201,8 +151,8 @@ class HandEstimator:
         self._last.update(result)
         return self._last["left"], self._last["right"]
 
-    def _detect(self, side: Side, rgb: NDArray[np.uint8], crop: Crop, ms: int) -> _Found | None:
-        pixels = np.ascontiguousarray(crop.cut(rgb, CROP_PX))
+    def _detect(self, side: Side, rgb: NDArray[np.uint8], box: Box, ms: int) -> _Found | None:
+        pixels = crop(rgb, box, CROP_PX)
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=pixels)
         landmarker = self._landmarkers[side]
         result = (
@@ -219,8 +169,8 @@ class HandEstimator:
         # sure the model is of that shape, so of the fingers' depth.
         label = result.handedness[0][0]
         score = float(np.clip(label.score, 0.0, 1.0))
-        wrist_px = crop.to_image(np.array([wrist.x, wrist.y]))
-        return _Found(world, str(label.category_name).lower(), score, wrist_px, crop)
+        wrist_px = box.to_pixels(np.array([wrist.x, wrist.y]))
+        return _Found(world, str(label.category_name).lower(), score, wrist_px, box)
 
     def _timestamp(self, t: float) -> int:
         # As PoseEstimator: strictly increasing, a source starting again carries on.

@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Literal
 
 import numpy as np
 
-from capture.landmarks import FloatArray, HandLandmarks, LandmarkFrame
+from capture.landmarks import SIDES, FloatArray, HandLandmarks, LandmarkFrame, Side
 from capture.landmarks import HandLandmark as H
 from capture.pose import Pose
 from capture.rotations import (
@@ -49,8 +48,6 @@ from capture.rotations import (
 )
 from capture.skeleton import Bone
 
-Side = Literal["left", "right"]
-SIDES: tuple[Side, ...] = ("left", "right")
 FINGER_SEGMENTS = 15
 
 # MediaPipe world axes → avatar axes, as for the body's landmarks.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from enum import IntEnum
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -104,6 +104,9 @@ class HandLandmark(IntEnum):
 
 
 HAND_LANDMARK_COUNT = 21
+# The actor's own sides, as the body landmarks name them.
+Side = Literal["left", "right"]
+SIDES: tuple[Side, ...] = ("left", "right")
 # Hand world landmarks are metres from the hand's centre; a hand spans about 0.2.
 MAX_HAND_METRES = 1.0
 

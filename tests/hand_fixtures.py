@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from capture.hands import FINGER_SEGMENTS, Side, curl_axes, rest_directions
+from capture.hands import FINGER_SEGMENTS, curl_axes, rest_directions
 from capture.landmarks import HandLandmark as H
-from capture.landmarks import HandLandmarks
+from capture.landmarks import HandLandmarks, Side
 from capture.rotations import axis_angle_quat, quat_multiply, quat_to_matrix
 
 FloatArray = NDArray[np.float64]

@@ -52,15 +52,15 @@ def _raw(weights: np.ndarray) -> FaceLandmarks:
 def test_a_square_box_is_centred_on_the_points_with_its_margin() -> None:
     uv = np.array([[0.4, 0.5], [0.5, 0.55]])  # 100 × 25 px in a 1000 × 500 picture
     box = square_box(uv, 1000, 500, scale=2.0)
-    assert box == Box(350, 162, 200, 1000, 500)
-    centre = box.to_picture(np.array([[0.5, 0.5, 0.1]]))
-    assert np.allclose(centre, [[0.45, 0.525, 0.1]], atol=1e-3)  # depth kept as it is
+    assert box == Box(350, 162, 200)
+    centre = box.to_pixels(np.array([[0.5, 0.5]]))
+    assert np.allclose(centre, [[450, 262]], atol=1)
 
 
 @pytest.mark.pure
 def test_a_square_box_stays_inside_the_picture() -> None:
     corner = square_box(np.array([[0.01, 0.02], [0.03, 0.03]]), 640, 480, scale=3.0, min_side=64)
-    assert corner == Box(0, 0, 64, 640, 480)  # the floor, shifted in from the corner
+    assert corner == Box(0, 0, 64)  # the floor, shifted in from the corner
     huge = square_box(np.array([[0.1, 0.1], [0.9, 0.9]]), 640, 480, scale=2.0)
     assert huge is not None and huge.side == 480 and 0 <= huge.x <= 640 - 480 and huge.y == 0
     far = square_box(np.array([[1.5, 0.5], [1.6, 0.6]]), 640, 480, scale=2.0)
@@ -73,7 +73,7 @@ def test_a_square_box_stays_inside_the_picture() -> None:
 def test_a_crop_is_upscaled_to_the_size_asked() -> None:
     rgb = np.zeros((100, 200, 3), np.uint8)
     rgb[40:60, 120:140] = 255  # a white square in the box's middle
-    out = crop(rgb, Box(110, 30, 40, 200, 100), 160)
+    out = crop(rgb, Box(110, 30, 40), 160)
     assert out.shape == (160, 160, 3) and out.flags.c_contiguous
     assert out[80, 80].tolist() == [255, 255, 255] and out[5, 5].tolist() == [0, 0, 0]
     assert rgb[0, 0].tolist() == [0, 0, 0]  # the picture is left as it was

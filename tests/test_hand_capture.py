@@ -12,16 +12,15 @@ import numpy as np
 import pytest
 
 from capture.cache import models_dir
-from capture.hand_estimator import CROP_PX, Crop, HandEstimator, hand_crop
-from capture.hands import HandTracker, Side, curl_axes, finger_bones, solve_fingers
-from capture.landmarks import HandLandmarks, LandmarkFrame
+from capture.crops import Box, crop, hand_box
+from capture.hand_estimator import CROP_PX, HandEstimator
+from capture.hands import HandTracker, curl_axes, finger_bones, solve_fingers
+from capture.landmarks import SIDES, HandLandmarks, LandmarkFrame, Side
 from capture.landmarks import Landmark as L
 from capture.pose import Pose
 from capture.retarget import retarget
 from capture.sources import ImageFrame
 from tests.support import need
-
-SIDES: tuple[Side, ...] = ("left", "right")
 
 
 @dataclass(frozen=True)
@@ -193,23 +192,23 @@ def test_a_crop_covers_the_hand_past_the_knuckles() -> None:
     image[L.LEFT_INDEX, :2] = [0.66, 0.48]
     image[L.LEFT_PINKY, :2] = [0.66, 0.52]
     image[L.LEFT_THUMB, :2] = [0.63, 0.47]
-    crop = hand_crop(image, "left", 1000, 500)
-    assert crop.side == pytest.approx(1.6 * 200)
+    box = hand_box(image, "left", 1000, 500)
+    assert box.side == pytest.approx(1.6 * 200)
     wrist, tip = np.array([600.0, 250.0]), np.array([780.0, 250.0])  # fingers 18 px a cm
     for point in (wrist, tip):
-        assert crop.x < point[0] < crop.x + crop.side and crop.y < point[1] < crop.y + crop.side
-    assert np.allclose(crop.to_image(np.array([0.5, 0.5])), [crop.x + 160, crop.y + 160])
+        assert box.x < point[0] < box.x + box.side and box.y < point[1] < box.y + box.side
+    assert np.allclose(box.to_pixels(np.array([0.5, 0.5])), [box.x + 160, box.y + 160])
 
 
 @pytest.mark.pure
 def test_a_cut_maps_back_onto_the_picture() -> None:
     rgb = np.zeros((100, 200, 3), dtype=np.uint8)
     rgb[40:50, 150:160] = 255  # a white square
-    crop = Crop(120.0, 20.0, 64.0)
-    cut = crop.cut(rgb, CROP_PX)
+    box = Box(120.0, 20.0, 64.0)
+    cut = crop(rgb, box, CROP_PX)
     assert cut.shape == (CROP_PX, CROP_PX, 3) and cut.dtype == np.uint8
     ys, xs = np.nonzero(cut[..., 0] > 128)
-    centre = crop.to_image(np.array([xs.mean() + 0.5, ys.mean() + 0.5]) / CROP_PX)
+    centre = box.to_pixels(np.array([xs.mean() + 0.5, ys.mean() + 0.5]) / CROP_PX)
     assert np.allclose(centre, [155.0, 45.0], atol=0.5)
     # Off the picture's edge the crop is black, not smeared.
-    assert np.all(Crop(-50.0, -50.0, 40.0).cut(rgb, 32) == 0)
+    assert np.all(crop(rgb, Box(-50.0, -50.0, 40.0), 32) == 0)

@@ -11,23 +11,20 @@ from capture.hands import (
     FINGER_SEGMENTS,
     NATURAL_CURL,
     HandTracker,
-    Side,
     curl_axes,
     finger_bones,
     hand_rotation,
     rest_directions,
     solve_fingers,
 )
+from capture.landmarks import SIDES, HandLandmarks, LandmarkFrame, Side
 from capture.landmarks import HandLandmark as H
-from capture.landmarks import HandLandmarks, LandmarkFrame
 from capture.pose import Pose
 from capture.rotations import axis_angle_quat, quat_angle, quat_to_matrix
 from capture.skeleton import FINGER_BONES, Bone
 from tests.hand_fixtures import IDENTITY, curled, mirrored, synthetic_hand
 
 pytestmark = pytest.mark.pure
-
-SIDES: tuple[Side, ...] = ("left", "right")
 
 
 def _degrees(a: np.ndarray, b: np.ndarray) -> np.ndarray:

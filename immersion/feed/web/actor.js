@@ -249,16 +249,20 @@ const ARKIT = [
 const ARKIT_INDEX = new Map(ARKIT.map((name, k) => [name, k]));
 
 // Crops ----------------------------------------------------------------------------------------
-// As capture/crops.py: a square around some of the body's image landmarks, `scale` times their
-// span (never under `minSide` px), kept inside the picture, drawn upscaled to CROP_PX.
+// As capture/crops.py: the face's square around the head's landmarks, `scale` times their span
+// (never under `minSide` px), kept inside the picture; a hand's sized by the forearm and the
+// knuckles' reach, centred past the knuckles, running off the picture rather than off the hand
+// (createImageBitmap pads it black); both drawn upscaled to CROP_PX.
 const CROP_PX = 256; // the face detector takes 128, the mesh 192; palm detection 192, hands 224
 const HEAD = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]; // nose, eyes, ears, mouth
-const HAND = { left: [15, 17, 19, 21], right: [16, 18, 20, 22] }; // wrist, pinky, index, thumb
-const ELBOW = { left: 13, right: 14 };
+const HAND = { left: [15, 19, 17, 21, 13], right: [16, 20, 18, 22, 14] }; // wrist, index, pinky, thumb, elbow
 const WRIST = { left: 15, right: 16 };
 const FACE_SCALE = 5.0;
-const HAND_SCALE = 4.0;
+const HAND_FOREARM_SPAN = 1.6;
+const HAND_KNUCKLE_SPAN = 5.0;
 const MIN_CROP_PX = 48;
+const MATCH_WITHIN = 0.5; // a found hand's wrist farther from the body's (in crop sides) is not it
+const PALM_METRES = [0.03, 0.2]; // wrist → middle knuckle of a real hand, as capture/hands.py
 const VISIBLE = 0.5; // a body landmark less visible than this does not place a crop
 
 function box(image, indices, width, height, scale, minSide) {
@@ -270,6 +274,18 @@ function box(image, indices, width, height, scale, minSide) {
   const x = Math.round(Math.min(Math.max((x0 + x1) / 2 - side / 2, 0), width - side));
   const y = Math.round(Math.min(Math.max((y0 + y1) / 2 - side / 2, 0), height - side));
   return { x, y, side };
+}
+
+function handBox(image, part, width, height) {
+  const [wrist, index, pinky, thumb, elbow] = HAND[part].map((k) => [image[k].x * width, image[k].y * height]);
+  if (![wrist, index, pinky, thumb, elbow].flat().every(Number.isFinite)) return null;
+  const knuckles = [(index[0] + pinky[0]) / 2, (index[1] + pinky[1]) / 2];
+  const reach = Math.hypot(knuckles[0] - wrist[0], knuckles[1] - wrist[1]);
+  const forearm = Math.hypot(wrist[0] - elbow[0], wrist[1] - elbow[1]);
+  const side = Math.max(HAND_FOREARM_SPAN * forearm, HAND_KNUCKLE_SPAN * reach, MIN_CROP_PX);
+  const cx = (wrist[0] + index[0] + pinky[0] + thumb[0]) / 4 + 0.5 * (knuckles[0] - wrist[0]);
+  const cy = (wrist[1] + index[1] + pinky[1] + thumb[1]) / 4 + 0.5 * (knuckles[1] - wrist[1]);
+  return { x: Math.round(cx - side / 2), y: Math.round(cy - side / 2), side: Math.round(side) };
 }
 
 function visible(image, indices, least = 1) {
@@ -292,9 +308,7 @@ function cropFor(part, image, w, h) {
     return box(image, HEAD, w, h, FACE_SCALE, MIN_CROP_PX);
   }
   if (!useHands || !visible(image, [WRIST[part]])) return null;
-  const wrist = image[WRIST[part]], elbow = image[ELBOW[part]];
-  const forearm = Math.hypot((wrist.x - elbow.x) * w, (wrist.y - elbow.y) * h);
-  return box(image, HAND[part], w, h, HAND_SCALE, Math.max(MIN_CROP_PX, 0.9 * forearm));
+  return handBox(image, part, w, h);
 }
 
 // While the body model runs slower than this, the worker rests as long as it last worked: the
@@ -342,7 +356,11 @@ function answer(msg) {
   const at = [(b.x + msg.wrist[0] * b.side) / w, (b.y + msg.wrist[1] * b.side) / h];
   const far = (p) => Math.hypot((at[0] - p.x) * w, (at[1] - p.y) * h);
   const other = WRIST[part === "left" ? "right" : "left"];
-  if (far(image[WRIST[part]]) > far(image[other])) return;
+  const mine = far(image[WRIST[part]]);
+  if (mine > far(image[other]) || mine > MATCH_WITHIN * b.side) return;
+  const [wx, wy, wz] = msg.world[0], [mx, my, mz] = msg.world[9];
+  const palm = Math.hypot(mx - wx, my - wy, mz - wz);
+  if (palm < PALM_METRES[0] || palm > PALM_METRES[1]) return; // not a hand, whatever it found
   stats.handFound++;
   held[part] = { world: msg.world, score: msg.score };
 }
