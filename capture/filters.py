@@ -66,15 +66,16 @@ class OneEuroFilter:
             return self._x.copy()
         dt = t - self._t
         speed = np.sqrt(np.einsum("...i,...i->...", x - self._x, x - self._x)) / dt
-        dx = self._dx + _alpha(dt, self.d_cutoff) * (speed - self._dx)
+        dx = self._dx + smoothing_factor(dt, self.d_cutoff) * (speed - self._dx)
         cutoff = self.min_cutoff + self.beta * dx
-        out: FloatArray = self._x + _alpha(dt, cutoff)[..., None] * (x - self._x)
+        out: FloatArray = self._x + smoothing_factor(dt, cutoff)[..., None] * (x - self._x)
         self._t, self._x, self._dx = t, out, dx
         return out.copy()
 
 
-def _alpha(dt: float, cutoff: _Cutoff) -> _Cutoff:
-    """Smoothing factor 1 / (1 + tau/dt), tau = 1 / (2π·cutoff); elementwise for arrays."""
+def smoothing_factor(dt: float, cutoff: _Cutoff) -> _Cutoff:
+    """One Euro's smoothing factor 1 / (1 + tau/dt), tau = 1 / (2π·cutoff); elementwise for
+    arrays (filters of other values, such as rotations, use it too)."""
     return 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * dt))
 
 

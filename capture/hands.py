@@ -31,6 +31,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from capture.filters import smoothing_factor
 from capture.landmarks import SIDES, FloatArray, HandLandmarks, LandmarkFrame, Side
 from capture.landmarks import HandLandmark as H
 from capture.pose import Pose
@@ -297,13 +298,8 @@ class HandTracker:
         # Speed in radians a second of turn (a quaternion moves half the angle).
         delta = q - state.shown
         speed = 2.0 * np.sqrt(np.einsum("ki,ki->k", delta, delta)) / dt
-        state.speed = state.speed + _alpha(dt, 1.0) * (speed - state.speed)
-        a = _alpha(dt, self.min_cutoff + self.beta * state.speed)
+        state.speed = state.speed + smoothing_factor(dt, 1.0) * (speed - state.speed)
+        a = smoothing_factor(dt, self.min_cutoff + self.beta * state.speed)
         out = normalize(state.shown + a[:, None] * delta)
         out *= np.where(out[:, 3:] < 0.0, -1.0, 1.0)
         return out
-
-
-def _alpha(dt: float, cutoff: float | FloatArray) -> FloatArray:
-    """One Euro smoothing factor 1 / (1 + tau/dt), tau = 1 / (2π·cutoff)."""
-    return np.asarray(1.0 / (1.0 + 1.0 / (2.0 * math.pi * np.asarray(cutoff) * dt)))
