@@ -26,6 +26,8 @@ hips never leave x = z = 0 (no camera) is placed exactly as before.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -249,22 +251,23 @@ class Rig:
 
 class Stride:
     """How far the avatar moves per metre the actor moves: its legs over the actor's, the
-    actor's being their median hips height over the first poses (standing or walking; a jump
-    is a minority of them). None until a pose's hips have left x = z = 0: a stream without
-    root motion keeps the avatar on its mark."""
+    actor's being their median hips height over the last poses (standing or walking; a jump or
+    a crouch shorter than half the window is a minority of them, and another actor taking over
+    is measured afresh within it). None until a pose's hips have left x = z = 0: a stream
+    without root motion keeps the avatar on its mark."""
 
     __slots__ = ("_heights", "_moving", "avatar_legs")
 
-    SAMPLES = 90  # poses the actor's leg length is taken from (3 s at 30 fps)
+    SAMPLES = 300  # poses the actor's leg length is taken from (10 s at 30 fps)
 
     def __init__(self, avatar_legs: float) -> None:
         self.avatar_legs = avatar_legs
-        self._heights: list[float] = []
+        self._heights: deque[float] = deque(maxlen=self.SAMPLES)
         self._moving = False
 
     def __call__(self, pose: Pose) -> float | None:
         x, y, z = (float(v) for v in pose.hips)
-        if len(self._heights) < self.SAMPLES and y > 0.0:
+        if y > 0.0:
             self._heights.append(y)
         self._moving = self._moving or x != 0.0 or z != 0.0
         if not self._moving or not self._heights or self.avatar_legs <= 0.0:
