@@ -167,6 +167,8 @@ examples:
   immersion render --scene noir-office --out sam.png
   immersion render --scene western-saloon --avatar captain --take takes/demo.jsonl --out demo.mp4
   immersion render --scene starship-bridge --camera medium --source clip.mp4 --out frames/
+  immersion render --scene noir-office --view actor --mark NAME --facing 180 --out eyes.png
+  immersion render --scene noir-office --view actor-360 --size 2048x1024 --out around.png
 """
 
 
@@ -429,6 +431,21 @@ def _add_render(sub: Any) -> None:
     ren.add_argument(
         "--at", type=_non_negative, metavar="SECONDS", help="for a .png: time into the take"
     )
+    ren.add_argument(
+        "--view",
+        choices=("camera", "actor", "actor-360"),
+        default="camera",
+        help="camera (default): the camera preset's picture; actor: what the actor sees from "
+        "the mark (one eye, the headset's field of view, a .png); actor-360: a panorama from "
+        "there (equirectangular, --size e.g. 2048x1024, a .png)",
+    )
+    ren.add_argument(
+        "--facing",
+        type=_number,
+        metavar="DEG",
+        help="with --view actor: the heading looked along (0 faces the audience, 90 faces +X; "
+        "default: the mark's); with actor-360: the panorama's centre",
+    )
     ren.add_argument("--quiet", action="store_true", help="no progress bar")
     add_capture_options(ren)
     ren.set_defaults(run=_run_render)
@@ -534,6 +551,13 @@ def _add_scenes(sub: Any) -> None:
 
 
 def _run_render(args: argparse.Namespace) -> int:
+    if args.view != "camera":
+        from immersion.view_cmd import run_view
+
+        return run_view(args)
+    if args.facing is not None:
+        print("immersion: error: --facing needs --view actor or actor-360", file=sys.stderr)
+        return 2
     from immersion.render_cmd import run_render
 
     return run_render(args)

@@ -147,7 +147,6 @@ class Stage:
         cam.setPos(*space.point(preset.position))
         cam.lookAt(*space.point(preset.look_at))
         self.target.set_fov(preset.fov)
-        self.root.setShaderInput("u_eye", space.point(preset.position))
         self.camera_preset = preset
 
     def show(self, pose: Pose | None) -> None:

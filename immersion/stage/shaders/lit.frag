@@ -35,7 +35,9 @@ uniform vec4 u_shade;         // MToon shade colour (rgb)
 #ifdef SPECULAR
 uniform vec4 u_pbr;           // x: metallic, y: roughness
 #endif
-uniform vec3 u_eye;
+// The rendering camera's own inverse view: each camera (mirror, headset eye) lights thin
+// sheets and highlights from where it is, not from one shared eye position.
+uniform mat4 p3d_ViewMatrixInverse;
 uniform vec4 u_cutaway;  // xyz, w: a sphere not drawn (the avatar's head, seen from inside it)
 in vec3 v_world;
 in vec3 v_normal;
@@ -88,7 +90,7 @@ void main() {
     if (base.a < 0.1) discard;  // blend's clear fringe writes no depth
 #endif
     vec3 n = normalize(v_normal);
-    vec3 to_eye = u_eye - v_world;
+    vec3 to_eye = p3d_ViewMatrixInverse[3].xyz - v_world;
     if (dot(n, to_eye) < 0.0) n = -n;  // thin sheets are lit on the side in view
     vec3 light = vec3(0.0);
     vec3 d;
