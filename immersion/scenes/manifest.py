@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -23,6 +23,7 @@ from immersion.errors import AssetError, PackError
 from immersion.gltf_guard import inspect_gltf
 from immersion.safe_files import image_size, read_bounded, resolve_inside
 from immersion.scenes.unzip import open_pack_folder
+from immersion.stage.backdrop_map import DEFAULT_SPAN, EQUIRECT_ASPECT, default_mapping
 from immersion.stage.materials import material_warnings
 
 MANIFEST = "scene.toml"
@@ -78,6 +79,9 @@ class Backdrop:
     top: str
     bottom: str
     image: Path | None
+    mapping: str = "card"  # an image's: equirectangular (round the sky) | card (into the set)
+    span: float = DEFAULT_SPAN  # a card's width, in degrees of view
+    aspect: float = 1.0  # the image's width / height
 
 
 @dataclass(frozen=True)
@@ -284,6 +288,37 @@ class _Checker:
             return None
         return path
 
+    def image_mapping(self, bd: dict[str, Any], backdrop: Backdrop) -> Backdrop:
+        """How an image backdrop lies round the set (by default: a 2:1 image is a panorama,
+        any other a card); ``mapping`` and ``span`` belong to an image only."""
+        for field in ("mapping", "span"):
+            if field in bd and bd["type"] != "image":
+                self.fail(
+                    f"backdrop.{field}", f"only an image backdrop has one, not a {bd['type']}"
+                )
+        if backdrop.image is None:
+            return backdrop
+        try:
+            width, height = image_size(backdrop.image, "backdrop.image")
+        except AssetError:
+            return backdrop  # already reported by the asset check
+        mapping = bd.get("mapping", default_mapping(width, height))
+        lo, hi = EQUIRECT_ASPECT
+        if mapping == "equirectangular" and not lo <= width / height <= hi:
+            self.fail(
+                "backdrop.image",
+                f"{backdrop.image.name} is {width}x{height}; an equirectangular image is twice "
+                'as wide as it is high (or say mapping = "card")',
+            )
+        if "span" in bd and mapping != "card":
+            self.fail("backdrop.span", "only a card has a span, not an equirectangular image")
+        return replace(
+            backdrop,
+            mapping=mapping,
+            span=float(bd.get("span", DEFAULT_SPAN)),
+            aspect=width / height,
+        )
+
     def build(self, data: dict[str, Any], name: str) -> ScenePack:
         floor = data["floor"]
         size = (float(floor["size"][0]), float(floor["size"][1]))
@@ -297,6 +332,7 @@ class _Checker:
         )
         colour = bd.get("colour", "#000000")
         backdrop = Backdrop(bd["type"], bd.get("top", colour), bd.get("bottom", colour), image)
+        backdrop = self.image_mapping(bd, backdrop)
 
         def placed(key: str) -> tuple[Placed, ...]:
             out = []

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from immersion.scenes.manifest import Light, ScenePack
-from immersion.stage import space
+from immersion.stage import backdrop_map, space
 from immersion.stage.materials import mask_features
 from immersion.stage.models import FEATURES_INPUT, load_model
 from immersion.stage.target import RenderTarget
@@ -227,15 +227,38 @@ def build_backdrop(pack: ScenePack, target: RenderTarget) -> Any:
 
 
 def paint_backdrop(node: Any, pack: ScenePack, priority: int = 0) -> None:
-    """Give ``node`` the backdrop shader and the pack's gradient or image (its UVs: v 0 at
-    the bottom, 1 at the top); the mirror's card and the headset's sky share it."""
-    from panda3d.core import Filename, Texture, TexturePool
+    """Give ``node`` the backdrop shader and the pack's gradient (by its UVs: v 0 at the
+    bottom, 1 at the top) and image (by direction, :mod:`~immersion.stage.backdrop_map`);
+    the mirror's card and the headset's sky share it. ``node``'s vertices are taken for
+    directions (a dome) until :func:`aim_backdrop` says otherwise."""
+    from panda3d.core import Filename, SamplerState, Texture, TexturePool
 
     node.setShader(shader("backdrop"), priority)
     bd = pack.backdrop
     node.setShaderInput("u_top", tuple(map(float, hex_rgb(bd.top))))
     node.setShaderInput("u_bottom", tuple(map(float, hex_rgb(bd.bottom))))
-    node.setShaderInput("u_use_image", 1.0 if bd.image is not None else 0.0)
+    mapping = 0.0 if bd.image is None else 1.0 + backdrop_map.MAPPINGS.index(bd.mapping)
+    node.setShaderInput("u_mapping", mapping)
+    node.setShaderInput("u_card", backdrop_map.card_window(bd.span, bd.aspect))
+    for name, value in backdrop_map.identity_inputs().items():
+        node.setShaderInput(name, value)
     if bd.image is not None:
         tex: Texture = TexturePool.loadTexture(Filename.fromOsSpecific(str(bd.image)))
+        if bd.mapping == "card":  # its edges are its own, not the far side's
+            tex.setWrapU(SamplerState.WM_clamp)
+            tex.setWrapV(SamplerState.WM_clamp)
+        else:  # round the sky in u; the poles in v
+            tex.setWrapU(SamplerState.WM_repeat)
+            tex.setWrapV(SamplerState.WM_clamp)
         node.setTexture(tex)
+
+
+def aim_backdrop(target: RenderTarget, root: Any) -> None:
+    """Point the mirror's full-frame card along its camera (after a move or a new lens), so
+    an image backdrop shows what lies that way instead of being stretched over the frame."""
+    rotation, _ = space.from_panda_matrix(target.camera.getMat(root))
+    fov = target.lens.getFov()
+    inputs = backdrop_map.frame_inputs(rotation, float(fov[0]), float(fov[1]))
+    for card in target.backdrop.findAllMatches("=backdrop-card"):
+        for name, value in inputs.items():
+            card.setShaderInput(name, value)

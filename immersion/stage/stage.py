@@ -18,6 +18,7 @@ from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.engine import Engine, engine
 from immersion.stage.models import set_default_look
 from immersion.stage.set_builder import (
+    aim_backdrop,
     bind_variants,
     build_backdrop,
     build_set,
@@ -147,6 +148,7 @@ class Stage:
         cam.setPos(*space.point(preset.position))
         cam.lookAt(*space.point(preset.look_at))
         self.target.set_fov(preset.fov)
+        aim_backdrop(self.target, self.root)
         self.camera_preset = preset
 
     def show(self, pose: Pose | None) -> None:
