@@ -89,6 +89,22 @@ def run_new(args: argparse.Namespace) -> int:
     ):
         part.visual.vertex_colors = colour
     trimesh.util.concatenate(parts).export(folder / "set.glb")
+    # The audience side, for the actor's eyes only (seen_by = "eyes"): a wall with the
+    # flats carried round to it, so the actor on a mark faces a room, not a void.
+    fourth = [
+        trimesh.creation.box(
+            [6.0, 3.0, 0.1], trimesh.transformations.translation_matrix([0, 1.5, 2.55])
+        ),
+        trimesh.creation.box(
+            [0.1, 3.0, 3.0], trimesh.transformations.translation_matrix([-3.0, 1.5, 1.0])
+        ),
+        trimesh.creation.box(
+            [0.1, 3.0, 3.0], trimesh.transformations.translation_matrix([3.0, 1.5, 1.0])
+        ),
+    ]
+    for part in fourth:
+        part.visual.vertex_colors = [105, 112, 125, 255]
+    trimesh.util.concatenate(fourth).export(folder / "fourth-wall.glb")
     print(
         f"created {folder}: edit {folder / 'scene.toml'}, then: immersion scenes validate {folder}"
     )

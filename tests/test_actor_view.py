@@ -20,6 +20,7 @@ from immersion.stage.actor_view import (
     face_size,
 )
 from immersion.stage.stage import Stage
+from tests.assets_helpers import new_pack
 from tests.support import run_cli
 
 # Face cameras as columns (right, forward, up) in the panorama's frame (x right, y ahead, z up).
@@ -164,3 +165,42 @@ def test_a_bad_mark_is_one_line_listing_the_marks(tmp_path: Path) -> None:
     assert not out.exists()
     facing = run_cli("render", "--facing", "90", "--out", str(out))
     assert facing.returncode == 2 and "--view actor" in facing.stderr
+
+
+def _two_views(pack_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(the mirror's picture from the first preset, the actor's facing the audience)."""
+    stage = Stage.open(load_pack(pack_dir), None, width=160, height=90)
+    try:
+        stage.show(None)
+        mirror = stage.target.rgb().astype(int)
+        view = ActorView.open(stage)
+        eyes = view.render(0.0).astype(int)
+        view.close()
+    finally:
+        stage.close()
+    return mirror, eyes
+
+
+def test_the_templates_fourth_wall_is_for_the_eyes_and_seen_by_says_who_sees_what(
+    tmp_path: Path,
+) -> None:
+    pack = new_pack(tmp_path)
+    toml = pack / "scene.toml"
+    text = toml.read_text()
+    wall = 'file = "fourth-wall.glb"\nseen_by = "eyes"'
+    assert wall in text, "the template shows an eyes-only wall"
+    views = {}
+    for seen_by in ("eyes", "mirror", "both"):
+        toml.write_text(text.replace(wall, f'file = "fourth-wall.glb"\nseen_by = "{seen_by}"'))
+        views[seen_by] = _two_views(pack)
+    toml.write_text(text.replace("fourth-wall.glb", "set.glb"))  # the set twice, no wall
+    without = _two_views(pack)
+
+    def changed(a: np.ndarray, b: np.ndarray) -> float:
+        return float((np.abs(a - b).sum(axis=2) > 8).mean())
+
+    for seen_by, (mirror, eyes) in views.items():
+        in_mirror, in_eyes = changed(mirror, without[0]), changed(eyes, without[1])
+        assert (in_mirror > 0.3) == (seen_by != "eyes"), (seen_by, in_mirror)
+        assert (in_eyes > 0.3) == (seen_by != "mirror"), (seen_by, in_eyes)
+        assert min(in_mirror, in_eyes) > 0.3 or min(in_mirror, in_eyes) < 0.01, seen_by

@@ -41,6 +41,7 @@ class Placed:
     position: Vec3
     rotation: Vec3
     scale: float
+    seen_by: str = "both"  # both | eyes (the actor's, in the headset) | mirror (the cameras')
 
 
 @dataclass(frozen=True)
@@ -346,6 +347,7 @@ class _Checker:
                             _vec3(item.get("position", [0, 0, 0])),
                             _vec3(item.get("rotation", [0, 0, 0])),
                             float(item.get("scale", 1.0)),
+                            item.get("seen_by", "both"),
                         )
                     )
             return tuple(out)

@@ -194,19 +194,29 @@ def shadow_caster(lights: tuple[Light, ...], set_node: Any, root: Any) -> Any:
 
 
 def build_set(pack: ScenePack, parent: Any) -> Any:
-    """Geometry and props under a new node of ``parent``; returns that node."""
+    """Geometry and props under a new node of ``parent``; returns that node. What only the
+    actor's eyes see (``seen_by = "eyes"``) is hidden from the mirror cameras' mask, and the
+    mirror's own from the eyes' (:func:`immersion.headset.eyes.masks`)."""
     from panda3d.core import LMatrix4f
 
+    from immersion.headset.eyes import masks
+
     node = parent.attachNewNode(f"set-{pack.name}")
+    mirror, eyes = masks()
+    groups = {"both": node.attachNewNode("seen-by-both")}
     for placed in (*pack.geometry, *pack.props):
+        if placed.seen_by not in groups:
+            groups[placed.seen_by] = node.attachNewNode(f"seen-by-{placed.seen_by}")
+            groups[placed.seen_by].hide(mirror if placed.seen_by == "eyes" else eyes)
         model = load_model(placed.file, pack.root)
         rot = space.TO_PANDA @ space.rotation_yup(placed.rotation) @ space.TO_PANDA.T
         model.setMat(
             LMatrix4f(*space.panda_matrix(rot, space.point(placed.position), placed.scale))
         )
         model.setName(placed.name)
-        model.reparentTo(node)
-    node.flattenMedium()  # fewer nodes and state changes; the set never moves
+        model.reparentTo(groups[placed.seen_by])
+    for group in groups.values():  # each on its own: flattening must not merge their masks
+        group.flattenMedium()  # fewer nodes and state changes; the set never moves
     return node
 
 

@@ -68,6 +68,10 @@ class Stage:
         target = target or RenderTarget(eng, width, height)
         root = NodePath(f"stage-{pack.name}")
         target.camera.reparentTo(root)
+        from immersion.headset.eyes import masks
+
+        # The mirror sees what is for the mirror, headset or not (a set's eyes-only walls).
+        target.camera.node().setCameraMask(masks()[0])
         if shading not in SHADINGS:
             raise RenderError(f"shading must be one of {', '.join(SHADINGS)}, not {shading!r}")
         if shading == "auto":
