@@ -470,6 +470,13 @@ def _add_scenes(sub: Any) -> None:
         description="Check a pack (folder, .zip or scene.toml) against the schema, its files and its floor; every problem is reported, one per line.",
     )
     val.add_argument("pack", metavar="PACK", help="a pack name, folder, .zip or scene.toml")
+    val.add_argument(
+        "--no-views",
+        dest="views",
+        action="store_false",
+        help="skip the rendered check that the actor, on each mark at any heading, faces a set "
+        "rather than a void (the check warns; it never fails a pack)",
+    )
     val.set_defaults(run=_run_scenes_validate)
     new = ssub.add_parser(
         "new",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from immersion.catalogue import find_avatar, find_pack, scenes_dir, shipped_packs
 from immersion.errors import PackError, StageError
-from immersion.scenes.manifest import load_pack, validate_pack
+from immersion.scenes.manifest import ScenePack, load_pack, validate_pack
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -49,10 +49,25 @@ def run_validate(args: argparse.Namespace) -> int:
     pack = load_pack(path)
     for warning in pack.warnings:
         print(warning, file=sys.stderr)
+    if args.views:
+        for warning in _void_warnings(pack):
+            print(f"{pack.root}: {warning}", file=sys.stderr)
     print(
         f"{path}: valid — {pack.title}: {len(pack.marks)} marks, {len(pack.cameras)} cameras, {len(pack.lights)} lights"
     )
     return 0
+
+
+def _void_warnings(pack: ScenePack) -> list[str]:
+    """What the actor would face from each mark, rendered small (the engine's only use here)."""
+    from immersion.stage.actor_view import void_warnings
+    from immersion.stage.stage import Stage
+
+    stage = Stage.open(pack, None, width=160, height=90, shading="fast")
+    try:
+        return void_warnings(stage)
+    finally:
+        stage.close()
 
 
 def run_new(args: argparse.Namespace) -> int:

@@ -204,3 +204,34 @@ def test_the_templates_fourth_wall_is_for_the_eyes_and_seen_by_says_who_sees_wha
         assert (in_mirror > 0.3) == (seen_by != "eyes"), (seen_by, in_mirror)
         assert (in_eyes > 0.3) == (seen_by != "mirror"), (seen_by, in_eyes)
         assert min(in_mirror, in_eyes) > 0.3 or min(in_mirror, in_eyes) < 0.01, seen_by
+
+
+def test_validate_warns_of_a_mark_that_faces_a_void(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from immersion.cli import main
+    from immersion.stage.actor_view import void_warnings
+
+    pack = new_pack(tmp_path)
+    assert main(["scenes", "validate", str(pack)]) == 0
+    assert "void" not in capsys.readouterr().err  # the template's fourth wall closes the room
+    toml = pack / "scene.toml"
+    toml.write_text(toml.read_text().replace("fourth-wall.glb", "set.glb"))
+    assert main(["scenes", "validate", str(pack)]) == 0  # a warning, not a failure
+    err = capsys.readouterr().err
+    assert "marks[0]: 'centre', facing 0°" in err and "a void in the headset" in err, err
+    assert main(["scenes", "validate", str(pack), "--no-views"]) == 0
+    assert "void" not in capsys.readouterr().err
+    # Turned to face the set, the same mark is fine; backwards it is not.
+    stage = Stage.open(load_pack(pack), None, width=160, height=90)
+    try:
+        view = ActorView.open(stage)
+        from immersion.stage.actor_view import void_fraction
+
+        into_the_set, at_the_audience = void_fraction(view, 180.0), void_fraction(view, 0.0)
+        view.close()
+        warnings = void_warnings(stage)
+    finally:
+        stage.close()
+    assert into_the_set < 0.02 and at_the_audience > 0.3, (into_the_set, at_the_audience)
+    assert len(warnings) == 2 and all("facing 0°" in w for w in warnings), warnings

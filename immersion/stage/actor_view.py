@@ -155,3 +155,57 @@ def equirect_from_cube(
 def face_size(width: int) -> int:
     """A cube face about as fine as the panorama round the equator (a quarter of its width)."""
     return max(16, min(2048, math.ceil(width / 4)))
+
+
+VOID_LIMIT = 0.1  # of the view from just above the horizon down
+VOID_HORIZON_DEG = 5.0  # "just above": walls lower than this do not count as a room
+VOID_HEADINGS = 8
+
+
+def void_fraction(view: ActorView, facing_deg: float) -> float:
+    """The share of the eye's view from just above the horizon down that shows only the
+    backdrop, facing ``facing_deg``: the sky is hidden and the frame cleared transparent, so
+    what stays transparent is what no geometry covers."""
+    target = view.stage.target
+    view.sky.hide()
+    target.buffer.setClearColor((0, 0, 0, 0))
+    try:
+        target.set_fov(EYE_FOV_DEG)
+        view.look(facing_deg)
+        target.render()
+        alpha = target.bgra()[:, :, 3]  # bottom row first
+    finally:
+        target.buffer.setClearColor((0, 0, 0, 1))
+        view.sky.show()
+    # Rows whose centre lies below VOID_HORIZON_DEG above the horizon (the camera is level).
+    rows = target.height
+    ndc = (np.arange(rows) + 0.5) / rows * 2 - 1
+    low = ndc <= math.tan(math.radians(VOID_HORIZON_DEG)) / math.tan(math.radians(EYE_FOV_DEG / 2))
+    return float((alpha[low] < 128).mean())
+
+
+def void_warnings(stage: Stage) -> list[str]:
+    """One line per mark from which the actor, at some heading, would face a void; ``stage``
+    is opened without an avatar (eyes at :data:`EYE_HEIGHT`)."""
+    out = []
+    for i, mark in enumerate(stage.pack.marks):
+        stage.mark = mark
+        view = ActorView.open(stage)
+        try:
+            worst, facing = max(
+                (
+                    void_fraction(view, mark.facing + k * 360 / VOID_HEADINGS),
+                    k * 360 / VOID_HEADINGS,
+                )
+                for k in range(VOID_HEADINGS)
+            )
+        finally:
+            view.close()
+        if worst > VOID_LIMIT:
+            heading_deg = (mark.facing + facing + 180) % 360 - 180
+            out.append(
+                f"marks[{i}]: {mark.name!r}, facing {heading_deg:g}°: {worst:.0%} of the actor's "
+                "view below the horizon is backdrop, a void in the headset (add walls or set "
+                'pieces; seen_by = "eyes" keeps them out of the cameras)'
+            )
+    return out
