@@ -371,6 +371,24 @@ def saloon() -> list[Mesh]:
     return m
 
 
+def tree(x: float, z: float, h: float) -> list[Mesh]:
+    """A fir ``h`` metres tall: a trunk and four tiers of branches."""
+    m = [cone((x, 0, z), (x, h * 0.55, z), 0.28, 0.16, "#4a3220", sections=14)]
+    for k in range(4):
+        y0 = h * (0.3 + k * 0.17)
+        m += [
+            cone(
+                (x, y0, z),
+                (x, y0 + h * 0.3, z),
+                1.5 - k * 0.3,
+                0.02,
+                ["#1e4a2e", "#24583a", "#1a4030"][k % 3],
+                sections=18,
+            )
+        ]
+    return m
+
+
 def forest() -> list[Mesh]:
     disc = cylinder((0, -0.04, 0), (0, 0, 0), 9.0, "#2f5a2c", sections=96)
     m: list[Mesh] = [disc, cylinder((0, -0.035, 0), (0, 0.002, 0), 2.6, "#4a7a3a", sections=64)]
@@ -381,20 +399,7 @@ def forest() -> list[Mesh]:
         x, z = np.sin(a) * r, -np.cos(a) * r
         if z > 3.0 and abs(x) < 3.0:
             continue  # keep the audience's view open
-        h = float(rng.uniform(4.0, 6.5))
-        m += [cone((x, 0, z), (x, h * 0.55, z), 0.28, 0.16, "#4a3220", sections=14)]
-        for k in range(4):
-            y0 = h * (0.3 + k * 0.17)
-            m += [
-                cone(
-                    (x, y0, z),
-                    (x, y0 + h * 0.3, z),
-                    1.5 - k * 0.3,
-                    0.02,
-                    ["#1e4a2e", "#24583a", "#1a4030"][k % 3],
-                    sections=18,
-                )
-            ]
+        m += tree(x, z, float(rng.uniform(4.0, 6.5)))
     # Giant glowing mushrooms, standing stones, a fallen log, flowers, fireflies.
     for x, z, s in (
         (-2.4, -1.9, 1.0),
@@ -460,6 +465,131 @@ def forest() -> list[Mesh]:
     return m
 
 
+# The audience's side of each set, seen by the actor's eyes only (seen_by = "eyes" in the
+# manifest): the casting cameras stand there and look through it. A generator of its own, so
+# the sets' models stay as they were.
+audience_rng = np.random.default_rng(16)
+
+
+def noir_audience() -> list[Mesh]:
+    m = [box((0, 1.6, 3.05), (8, 3.2, 0.1), "#2f3a34")]
+    m += [box((0, 0.6, 2.98), (8, 1.2, 0.04), "#3d2b1d")]  # wainscot
+    # The office door: frame, panel, a frosted pane with the agency's gilt band, a brass knob.
+    m += [
+        box((-1.4, 1.1, 2.96), (1.1, 2.3, 0.06), "#2a1a10"),
+        box((-1.4, 1.05, 2.93), (0.9, 2.1, 0.04), "#4a3020"),
+        box((-1.4, 1.55, 2.9), (0.62, 0.7, 0.02), "#c9c2a0"),
+        box((-1.4, 1.62, 2.885), (0.46, 0.06, 0.01), "#a8741c"),
+        ellipsoid((-1.05, 1.0, 2.88), (0.035, 0.035, 0.035), "#c9a227"),
+    ]
+    # A coat stand with a trench coat and a fedora.
+    x, z = 1.9, 2.55
+    m += [
+        cone((x, 0, z), (x, 0.05, z), 0.28, 0.24, "#2a1a10"),
+        cylinder((x, 0.05, z), (x, 1.8, z), 0.025, "#3b2618"),
+        cone((x, 1.05, z - 0.12), (x, 1.55, z - 0.12), 0.3, 0.1, "#8a7550"),  # the coat
+        cylinder((x, 1.8, z), (x, 1.93, z), 0.1, "#222326"),
+        cylinder((x, 1.8, z), (x, 1.815, z), 0.17, "#222326"),
+    ]
+    m += [
+        capsule((x, 1.72, z), (x + 0.18 * np.sin(a), 1.78, z + 0.18 * np.cos(a)), 0.012, "#c9a227")
+        for a in np.radians([45, 135, 225, 315])
+    ]
+    # A framed map and a light switch.
+    m += [
+        box((0.4, 1.9, 2.98), (1.0, 0.7, 0.03), "#2a1a10"),
+        box((0.4, 1.9, 2.96), (0.9, 0.6, 0.02), "#a89a78"),
+        box((-0.7, 1.3, 2.98), (0.08, 0.12, 0.02), "#c9c2a0"),
+    ]
+    return m
+
+
+def saloon_audience() -> list[Mesh]:
+    # The front wall with the doorway (1.6 m) in the middle, and windows either side.
+    m = [
+        box((-2.65, 1.8, 3.55), (3.7, 3.6, 0.1), "#8b5a33"),
+        box((2.65, 1.8, 3.55), (3.7, 3.6, 0.1), "#8b5a33"),
+        box((0, 3.1, 3.55), (1.6, 1.0, 0.1), "#8b5a33"),
+    ]
+    m += [box((0, 1.2 + i * 0.2, 3.48), (9, 0.02, 0.02), "#5e3a1e") for i in range(12)]
+    for x in (-2.6, 2.6):
+        m += [
+            box((x, 1.8, 3.49), (1.4, 1.1, 0.02), "#e0c890"),
+            box((x, 1.8, 3.5), (1.6, 1.3, 0.02), "#4a2a12"),
+        ]
+    # Swinging doors, a little ajar.
+    m += [
+        box((-0.4, 1.35, 3.5), (0.76, 1.1, 0.05), "#6b4224", yaw_deg=12),
+        box((0.4, 1.35, 3.5), (0.76, 1.1, 0.05), "#6b4224", yaw_deg=-12),
+    ]
+    # The street: dust, a boardwalk, a hitching rail, and the far side's false fronts.
+    m += [box((0, -0.02, 8.0), (24, 0.02, 9.0), "#b08a5a")]
+    m += [box((0, 0.1, 4.3), (12, 0.2, 1.4), "#7a4e2a")]
+    m += [
+        cylinder((-1.8, 0, 5.6), (-1.8, 1.0, 5.6), 0.05, "#5a3418"),
+        cylinder((1.8, 0, 5.6), (1.8, 1.0, 5.6), 0.05, "#5a3418"),
+        cylinder((-1.9, 0.95, 5.6), (1.9, 0.95, 5.6), 0.04, "#5a3418"),
+    ]
+    for k, x in enumerate(np.arange(-9, 10, 4.5)):
+        h = float(audience_rng.uniform(4.0, 6.0))
+        colour = ["#9a7048", "#8a6a50", "#a07a52", "#7a5a3a", "#94704c"][k % 5]
+        m += [box((x, h / 2, 12.0), (4.3, h, 0.3), colour)]
+        m += [box((x, 1.2, 11.84), (1.0, 2.2, 0.04), "#3b2010")]
+        m += [box((x + dx, 3.0, 11.84), (0.8, 1.0, 0.04), "#e0c890") for dx in (-1.2, 1.2)]
+    return m
+
+
+def bridge_audience() -> list[Mesh]:
+    m: list[Mesh] = []
+    for i in range(28):  # the hull panels the set leaves out, but for the turbolift's bay
+        a = np.pi * 2 * i / 28
+        if -np.cos(a) <= 0.45 or i == 14:
+            continue
+        for k in range(4):
+            y, r = 0.4 + k * 0.8, 4.6 - k * 0.35
+            m += [
+                box(
+                    (np.sin(a) * r, y, -np.cos(a) * r),
+                    (1.0, 0.76, 0.08),
+                    ["#3b4350", "#343b47"][(i + k) % 2],
+                    yaw_deg=float(-np.degrees(a)),
+                )
+            ]
+    # The turbolift: a recessed bay, two doors, a lit frame.
+    m += [
+        box((0, 1.5, 4.75), (1.3, 3.0, 0.1), "#20252d"),
+        box((-0.31, 1.2, 4.55), (0.6, 2.4, 0.06), "#596273"),
+        box((0.31, 1.2, 4.55), (0.6, 2.4, 0.06), "#596273"),
+        box((0, 2.45, 4.52), (1.3, 0.06, 0.04), "#37c5e8"),
+        box((-0.66, 1.2, 4.52), (0.05, 2.4, 0.04), "#37c5e8"),
+        box((0.66, 1.2, 4.52), (0.05, 2.4, 0.04), "#37c5e8"),
+    ]
+    # A rear station either side: a console with its screen.
+    for x in (-2.4, 2.4):
+        m += [
+            box((x, 0.5, 3.3), (1.4, 1.0, 0.6), "#2a2f38"),
+            box((x, 1.02, 3.3), (1.4, 0.04, 0.6), "#37c5e8"),
+            box((x, 1.5, 3.75), (1.2, 0.7, 0.04), "#0c2a3a"),
+        ]
+    return m
+
+
+def forest_audience() -> list[Mesh]:
+    """The clearing's edge where the set keeps the audience's view open."""
+    m: list[Mesh] = []
+    for i in range(14):
+        x = -3.2 + 6.4 * i / 13 + float(audience_rng.uniform(-0.2, 0.2))
+        z = float(audience_rng.uniform(3.8, 6.5))
+        m += tree(x, z, float(audience_rng.uniform(4.0, 6.5)))
+    for i in range(12):  # a second row behind, closing the gaps to the disc's edge
+        x = -4.5 + 9.0 * i / 11 + float(audience_rng.uniform(-0.3, 0.3))
+        z = float(audience_rng.uniform(6.8, 8.6))
+        m += tree(x, z, float(audience_rng.uniform(4.5, 7.0)))
+    for x, z in ((-1.6, 3.4), (0.4, 3.6), (2.1, 3.3)):  # undergrowth
+        m += [ellipsoid((x, 0.25, z), (0.7, 0.4, 0.5), "#24583a")]
+    return m
+
+
 PACKS: dict[str, Callable[[], list[Mesh]]] = {
     "noir-office": noir,
     "starship-bridge": bridge,
@@ -468,19 +598,31 @@ PACKS: dict[str, Callable[[], list[Mesh]]] = {
 }
 
 
+AUDIENCE: dict[str, Callable[[], list[Mesh]]] = {
+    "noir-office": noir_audience,
+    "starship-bridge": bridge_audience,
+    "western-saloon": saloon_audience,
+    "enchanted-forest": forest_audience,
+}
+
+
+def export(meshes: list[Mesh], path: Path) -> None:
+    merged = trimesh.util.concatenate(meshes)
+    merged.visual.vertex_colors = np.concatenate(
+        [np.asarray(mm.visual.vertex_colors) for mm in meshes]
+    )
+    # Zero-area faces (cone tips) draw nothing; the glTF validator flags them.
+    merged.update_faces(merged.nondegenerate_faces())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    merged.export(path)
+    print(f"scenes/{path.parent.name}/{path.name}: {len(merged.faces)} triangles")
+
+
 def main() -> None:
     for name, build in PACKS.items():
-        meshes = build()
-        merged = trimesh.util.concatenate(meshes)
-        merged.visual.vertex_colors = np.concatenate(
-            [np.asarray(mm.visual.vertex_colors) for mm in meshes]
-        )
-        # Zero-area faces (cone tips) draw nothing; the glTF validator flags them.
-        merged.update_faces(merged.nondegenerate_faces())
-        folder = ROOT / name
-        folder.mkdir(parents=True, exist_ok=True)
-        merged.export(folder / "set.glb")
-        print(f"scenes/{name}/set.glb: {len(merged.faces)} triangles")
+        export(build(), ROOT / name / "set.glb")
+    for name, build in AUDIENCE.items():  # after the sets, which keep their random draws
+        export(build(), ROOT / name / "audience.glb")
 
 
 if __name__ == "__main__":

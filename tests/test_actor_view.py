@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from capture.pose import Pose
-from immersion.catalogue import avatars_dir, find_pack
+from immersion.catalogue import avatars_dir, find_pack, shipped_packs
 from immersion.scenes.manifest import load_pack
 from immersion.stage import space
 from immersion.stage.actor_view import (
@@ -235,3 +235,18 @@ def test_validate_warns_of_a_mark_that_faces_a_void(
         stage.close()
     assert into_the_set < 0.02 and at_the_audience > 0.3, (into_the_set, at_the_audience)
     assert len(warnings) == 2 and all("facing 0°" in w for w in warnings), warnings
+
+
+@pytest.mark.parametrize("pack_dir", shipped_packs(), ids=lambda p: p.name)
+def test_each_shipped_pack_surrounds_the_actor_on_every_mark(pack_dir: Path) -> None:
+    """The audience's side is built for the eyes: from no mark, at no heading, does the actor
+    face a void; the mirror cameras do not see it."""
+    from immersion.stage.actor_view import void_warnings
+
+    pack = load_pack(pack_dir)
+    assert any(p.seen_by == "eyes" for p in pack.geometry), "no audience side"
+    stage = Stage.open(pack, None, width=160, height=90)
+    try:
+        assert void_warnings(stage) == []
+    finally:
+        stage.close()
