@@ -511,11 +511,15 @@ def saloon_audience() -> list[Mesh]:
         box((2.65, 1.8, 3.55), (3.7, 3.6, 0.1), "#8b5a33"),
         box((0, 3.1, 3.55), (1.6, 1.0, 0.1), "#8b5a33"),
     ]
-    m += [box((0, 1.2 + i * 0.2, 3.48), (9, 0.02, 0.02), "#5e3a1e") for i in range(12)]
-    for x in (-2.6, 2.6):
+    m += [  # the boards' seams, either side of the doorway
+        box((s * 2.65, 1.2 + i * 0.2, 3.49), (3.7, 0.02, 0.02), "#5e3a1e")
+        for i in range(12)
+        for s in (-1, 1)
+    ]
+    for x in (-2.6, 2.6):  # windows, in front of the seams
         m += [
-            box((x, 1.8, 3.49), (1.4, 1.1, 0.02), "#e0c890"),
-            box((x, 1.8, 3.5), (1.6, 1.3, 0.02), "#4a2a12"),
+            box((x, 1.8, 3.465), (1.6, 1.3, 0.02), "#4a2a12"),
+            box((x, 1.8, 3.45), (1.4, 1.1, 0.02), "#e0c890"),
         ]
     # Swinging doors, a little ajar.
     m += [
