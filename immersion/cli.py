@@ -169,6 +169,9 @@ examples:
   immersion render --scene starship-bridge --camera medium --source clip.mp4 --out frames/
   immersion render --scene noir-office --view actor --mark NAME --facing 180 --out eyes.png
   immersion render --scene noir-office --view actor-360 --size 2048x1024 --out around.png
+
+--view actor and actor-360 show what the actor sees in the headset, without one: the set all
+round (what only the eyes see included), no camera preset; they write one PNG.
 """
 
 
@@ -436,8 +439,9 @@ def _add_render(sub: Any) -> None:
         choices=("camera", "actor", "actor-360"),
         default="camera",
         help="camera (default): the camera preset's picture; actor: what the actor sees from "
-        "the mark (one eye, the headset's field of view, a .png); actor-360: a panorama from "
-        "there (equirectangular, --size e.g. 2048x1024, a .png)",
+        "the mark (one eye at the avatar's eye height, 90° vertical as a headset's, the "
+        "avatar's head cut away; a .png); actor-360: an equirectangular panorama from there, "
+        "--size's width by half of it (a .png)",
     )
     ren.add_argument(
         "--facing",

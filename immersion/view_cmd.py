@@ -43,8 +43,10 @@ def run_view(args: argparse.Namespace) -> int:
     )
     performance = _performance(args)
     *_, (_t, pose) = _poses_at(performance.poses, _frame_times(performance, "png", args.at))
-    width, height = args.size
     panorama = args.view == "actor-360"
+    width, height = args.size
+    if panorama:  # equirectangular: 360° across, 180° down
+        height = max(16, width // 2)
     side = face_size(width)
     stage = Stage.open(
         pack,

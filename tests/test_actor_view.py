@@ -129,7 +129,7 @@ def test_actor_360_is_a_panorama_whose_edges_meet(tmp_path: Path) -> None:
         "--view",
         "actor-360",
         "--size",
-        "256x128",
+        "256x100",  # the height follows the width: 360° by 180°
         "--out",
         str(out),
         "--quiet",
