@@ -457,11 +457,18 @@ def _add_scenes(sub: Any) -> None:
     new = ssub.add_parser(
         "new",
         help="start a pack a designer can edit",
-        description="Create a starting pack: a commented scene.toml and a plain stage model.",
+        description="Create a starting pack anywhere: a commented scene.toml and a plain stage "
+        "model. Render it with `immersion render --scene PATH`; check it with `immersion scenes "
+        "validate PATH`.",
     )
-    new.add_argument("name", metavar="NAME", help="folder name: lower-case letters, digits, '-'")
     new.add_argument(
-        "--into", type=Path, metavar="DIR", help="where to create it (default: the scenes folder)"
+        "name",
+        metavar="NAME|PATH",
+        help="a pack name (lower-case letters, digits, '-'), created in the scenes folder or "
+        "--into DIR; or a path such as ~/packs/my-set, created right there",
+    )
+    new.add_argument(
+        "--into", type=Path, metavar="DIR", help="where to create NAME (default: the scenes folder)"
     )
     new.set_defaults(run=_run_scenes_new)
 

@@ -58,13 +58,22 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_new(args: argparse.Namespace) -> int:
     import trimesh
 
-    name: str = args.name
+    # A bare name goes into the scenes folder (or --into); a path makes the pack right there.
+    given = Path(args.name)
+    if given.name != args.name:
+        if args.into is not None:
+            raise StageError(f"{args.name}: give a pack's path or --into DIR, not both")
+        folder, name = given, given.name
+    else:
+        folder, name = (args.into or scenes_dir()) / args.name, args.name
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", name):
         raise StageError(f"pack name {name!r}: use lower-case letters, digits and '-'")
-    folder: Path = (args.into or scenes_dir()) / name
     if folder.exists():
         raise StageError(f"{folder}: already exists")
-    folder.mkdir(parents=True)
+    try:
+        folder.mkdir(parents=True)
+    except OSError as exc:
+        raise StageError(f"{folder}: cannot create the pack ({exc.strerror})") from None
     template = resources.files("immersion.scenes").joinpath("template", "scene.toml").read_text()
     (folder / "scene.toml").write_text(template.replace("TITLE", name.replace("-", " ").title()))
     # A plain stage to start from: a floor, a back wall and two side flats.
