@@ -471,6 +471,20 @@ def _add_scenes(sub: Any) -> None:
         "--into", type=Path, metavar="DIR", help="where to create NAME (default: the scenes folder)"
     )
     new.set_defaults(run=_run_scenes_new)
+    preview = ssub.add_parser(
+        "preview",
+        help="a live page of a pack while you edit it",
+        description="Serve a page showing PACK live: every camera preset, the actor's eye view "
+        "from each mark and a top view of the marks and cameras. Within a second of a file in "
+        "the pack changing the page shows the new pack, or scenes validate's problems instead. "
+        "The link printed carries a token; the page is served on loopback unless --host says.",
+    )
+    preview.add_argument("pack", metavar="PACK", help="a pack's name or folder")
+    preview.add_argument(
+        "--host", default="127.0.0.1", help="address to serve on (default: loopback)"
+    )
+    preview.add_argument("--port", type=int, default=8766, help="port (default: 8766; 0 picks one)")
+    preview.set_defaults(run=_run_scenes_preview)
 
     scenes.set_defaults(run=_print_help(scenes))
     avatars = sub.add_parser(
@@ -556,6 +570,12 @@ def _run_scenes_validate(args: argparse.Namespace) -> int:
     from immersion.scenes_cmd import run_validate
 
     return run_validate(args)
+
+
+def _run_scenes_preview(args: argparse.Namespace) -> int:
+    from immersion.preview_cmd import run_preview
+
+    return run_preview(args)
 
 
 def _run_scenes_new(args: argparse.Namespace) -> int:
