@@ -47,7 +47,9 @@ def run_validate(args: argparse.Namespace) -> int:
         )
         return 1
     pack = load_pack(path)
-    for warning in pack.warnings:
+    from immersion.scenes.void_check import void_warnings
+
+    for warning in (*pack.warnings, *void_warnings(pack)):
         print(warning, file=sys.stderr)
     print(
         f"{path}: valid — {pack.title}: {len(pack.marks)} marks, {len(pack.cameras)} cameras, {len(pack.lights)} lights"
