@@ -133,8 +133,7 @@ class RenderLoop:
                 stage = self._carry_out(stage, self.commands.due(time.monotonic()))
                 now = self.clock()
                 captured = self.capture()
-                rate = captured.meter.rate(now)
-                pose = self.latest.at(now - 1.0 / rate if rate > 0 else now)
+                pose = self.latest.for_frame(now)
                 t0 = time.perf_counter()
                 stage.show(pose)
                 if time.monotonic() < next_mirror:
