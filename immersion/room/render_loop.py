@@ -4,8 +4,8 @@ Each tick it carries out the director's due switches (:class:`~immersion.room.co
 CommandBox`), poses the avatar for one capture period ago (so the pose is interpolated between
 the two newest captured poses rather than stepping at the capture's rate), renders, and hands
 the mirror picture to the room's picture sink. With a headset the headset's frame loop paces
-the ticks and the mirror takes every n-th; when the headset's session ends, the room's own
-clock takes over.
+the ticks and the mirror is rendered and sent on every n-th only; when the headset's session
+ends, the room's own clock takes over.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class RenderLoop:
         if self._headset is not None:  # the headset paces the loop while it runs
             headset_frames = self._headset_frames(self._headset, period)
             ticks = itertools.chain(headset_frames, ticks)
-        next_mirror = time.monotonic()
+        mirror = MirrorPace(period, time.monotonic())
         try:
             for _ in ticks:
                 stage = self._carry_out(stage, self.commands.due(time.monotonic()))
@@ -135,10 +135,10 @@ class RenderLoop:
                 captured = self.capture()
                 pose = self.latest.for_frame(now)
                 t0 = time.perf_counter()
-                stage.show(pose)
-                if time.monotonic() < next_mirror:
+                due = mirror.due(time.monotonic())
+                stage.show(pose, mirror=due)
+                if not due:
                     continue  # a headset faster than the mirror: the viewers get every n-th
-                next_mirror = max(next_mirror + period, time.monotonic() - period)
                 bgra = np.ascontiguousarray(stage.target.bgra()[::-1])  # the room's own copy
                 if captured.image is not None:
                     draw_inset(bgra, captured.image)
@@ -293,6 +293,23 @@ class RenderLoop:
             status["fps"] = 0.0
             headset.close()
             self._headset = None
+
+
+class MirrorPace:
+    """Which of the loop's ticks the mirror takes: the first at or after each ``period``. A
+    mirror running late may catch up by one tick, never in a burst."""
+
+    __slots__ = ("_next", "period")
+
+    def __init__(self, period: float, start: float) -> None:
+        self.period = period
+        self._next = start
+
+    def due(self, now: float) -> bool:
+        if now < self._next:
+            return False
+        self._next = max(self._next + self.period, now - self.period)
+        return True
 
 
 def _label(command: Command) -> str:
