@@ -2,10 +2,10 @@
 
 Each tick it carries out the director's due switches (:class:`~immersion.room.commands.
 CommandBox`), poses the avatar for one capture period ago (so the pose is interpolated between
-the two newest captured poses rather than stepping at the capture's rate), renders, and hands
-the mirror picture to the room's picture sink. With a headset the headset's frame loop paces
-the ticks and the mirror is rendered and sent on every n-th only; when the headset's session
-ends, the room's own clock takes over.
+the two captured poses around that time rather than stepping at the capture's rate), renders,
+and hands the mirror picture to the room's picture sink. With a headset the headset's frame
+loop paces the ticks and the mirror is rendered and sent on every n-th only; when the headset's
+session ends, the room's own clock takes over.
 """
 
 from __future__ import annotations
