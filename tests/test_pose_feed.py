@@ -131,3 +131,31 @@ def test_memory_is_bounded_and_the_feed_is_safe_across_threads() -> None:
     assert held is not None and held.t == pytest.approx(1.999)
     with pytest.raises(ValueError, match="two poses"):
         LatestPose(keep=1)
+
+
+def test_poses_that_arrive_late_are_shown_later_still_and_still_move_every_frame() -> None:
+    """An actor's page stamps its own capture times: its poses reach the room ~150 ms after
+    them, give or take; shown one period before the newest, the frame would be past it."""
+    feed = LatestPose()
+    rng = np.random.default_rng(7)
+    arrivals = [
+        (k / CAPTURE_HZ + 0.15 + rng.uniform(-0.01, 0.01), k / CAPTURE_HZ) for k in range(90)
+    ]
+    shown: list[Pose] = []
+    pending = sorted(arrivals)
+    for k in range(int(RENDER_HZ)):
+        now = 1.5 + k / RENDER_HZ
+        while pending and pending[0][0] <= now:
+            arrived, t = pending.pop(0)
+            feed.push(_turning(t, deg_per_s=45.0), arrived=arrived)
+        pose = feed.for_frame(now)
+        assert pose is not None
+        shown.append(pose)
+    assert 0.15 < feed.lag() < 0.17  # the lag, and a margin for its jitter
+    steps = np.diff([_head_deg(p) for p in shown])
+    # Half a degree a frame, give or take the lag's jitter: no frame held, none doubled.
+    assert steps == pytest.approx(np.full_like(steps, 0.5), abs=0.15)
+    unstamped = LatestPose()
+    unstamped.push(_turning(1.0))
+    unstamped.push(_turning(1.1), arrived=1.1)
+    assert unstamped.lag() == 0.0

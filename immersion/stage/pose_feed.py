@@ -1,8 +1,9 @@
 """The newest poses for the frame loop: capture pushes, rendering reads, neither waits.
 
 Rendering runs at its own rate (a headset's 90 Hz) and capture at its own (a camera's 30 fps).
-:meth:`LatestPose.for_frame` shows a frame one capture period late, so the frame nearly always
-falls between two captured poses and is interpolated between them: bones by slerp, hips
+:meth:`LatestPose.for_frame` shows a frame one capture period late (later still by how late
+poses arrive after their capture time: an actor's page stamps its own), so the frame nearly
+always falls between two captured poses and is interpolated between them: bones by slerp, hips
 linearly, face weights by :func:`~capture.face.blend_faces`. A frame past the newest pose holds
 it (capture is late; it never extrapolates: a guessed limb is worse than a held one). Only the
 last few poses are kept. Thread-safe: capture may push from another thread.
@@ -23,6 +24,7 @@ from capture.rotations import quat_conjugate, quat_multiply, quat_power
 
 KEEP = 8  # poses: a period's jitter either side of the delay, and the spacing's median
 MAX_PERIOD_S = 0.25  # a longer delay than this is a capture gap, not a frame rate
+LAG_GAIN, LAG_DEV_GAIN = 1 / 16, 1 / 8  # per pose
 
 
 def blend(a: Pose, b: Pose, f: float) -> Pose:
@@ -43,7 +45,7 @@ def blend(a: Pose, b: Pose, f: float) -> Pose:
 class LatestPose:
     """Holds the ``keep`` newest poses, oldest first (times in the capture clock, seconds)."""
 
-    __slots__ = ("_lock", "_poses", "_times")
+    __slots__ = ("_lag", "_lag_dev", "_lock", "_poses", "_times")
 
     def __init__(self, keep: int = KEEP) -> None:
         if keep < 2:
@@ -51,14 +53,24 @@ class LatestPose:
         self._lock = threading.Lock()
         self._poses: deque[Pose] = deque(maxlen=keep)
         self._times: deque[float] = deque(maxlen=keep)
+        self._lag: float | None = None  # smoothed, as TCP smooths a round trip (RFC 6298)
+        self._lag_dev = 0.0
 
-    def push(self, pose: Pose) -> None:
+    def push(self, pose: Pose, arrived: float | None = None) -> None:
+        """Keep ``pose``; ``arrived``: when it came, on the same clock (None: as it was
+        captured)."""
         with self._lock:
             if self._times and pose.t <= self._times[-1]:
                 self._poses.clear()  # the clock went back (a looped take): start afresh
                 self._times.clear()
             self._poses.append(pose)
             self._times.append(pose.t)
+            lag = 0.0 if arrived is None else max(arrived - pose.t, 0.0)
+            if self._lag is None:
+                self._lag = lag
+            else:  # slowly: a delay that jumps with each pose would shake the picture
+                self._lag_dev += (abs(lag - self._lag) - self._lag_dev) * LAG_DEV_GAIN
+                self._lag += (lag - self._lag) * LAG_GAIN
 
     def period(self) -> float:
         """The capture period: the median spacing of the kept poses (0 with fewer than two),
@@ -69,9 +81,16 @@ class LatestPose:
             return 0.0
         return min(statistics.median(np.diff(times).tolist()), MAX_PERIOD_S)
 
+    def lag(self) -> float:
+        """How late poses arrive after their capture time: the smoothed lag, plus twice its
+        smoothed deviation so that a pose a little later than usual has still come."""
+        with self._lock:
+            return 0.0 if self._lag is None else self._lag + 2 * self._lag_dev
+
     def for_frame(self, now: float) -> Pose | None:
-        """The pose for a frame rendered at capture time ``now``: one capture period ago."""
-        return self.at(now - self.period())
+        """The pose for a frame rendered at ``now``: one capture period before the newest pose
+        would usually have come."""
+        return self.at(now - self.lag() - self.period())
 
     def at(self, t: float) -> Pose | None:
         """The pose at capture time ``t``: between the two kept poses around it, else the
