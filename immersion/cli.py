@@ -474,24 +474,38 @@ def _add_scenes(sub: Any) -> None:
         description="Check a pack (folder, .zip or scene.toml) against the schema, its files and its floor; every problem is reported, one per line.",
     )
     val.add_argument("pack", metavar="PACK", help="a pack name, folder, .zip or scene.toml")
-    val.add_argument(
-        "--no-views",
-        dest="views",
-        action="store_false",
-        help="skip the rendered check that the actor, on each mark at any heading, faces a set "
-        "rather than a void (the check warns; it never fails a pack)",
-    )
     val.set_defaults(run=_run_scenes_validate)
     new = ssub.add_parser(
         "new",
         help="start a pack a designer can edit",
-        description="Create a starting pack: a commented scene.toml and a plain stage model.",
+        description="Create a starting pack anywhere: a commented scene.toml and a plain stage "
+        "model. Render it with `immersion render --scene PATH`; check it with `immersion scenes "
+        "validate PATH`.",
     )
-    new.add_argument("name", metavar="NAME", help="folder name: lower-case letters, digits, '-'")
     new.add_argument(
-        "--into", type=Path, metavar="DIR", help="where to create it (default: the scenes folder)"
+        "name",
+        metavar="NAME|PATH",
+        help="a pack name (lower-case letters, digits, '-'), created in the scenes folder or "
+        "--into DIR; or a path such as ~/packs/my-set, created right there",
+    )
+    new.add_argument(
+        "--into", type=Path, metavar="DIR", help="where to create NAME (default: the scenes folder)"
     )
     new.set_defaults(run=_run_scenes_new)
+    preview = ssub.add_parser(
+        "preview",
+        help="a live page of a pack while you edit it",
+        description="Serve a page showing PACK live: every camera preset, the actor's eye view "
+        "from each mark and a top view of the marks and cameras. Within a second of a file in "
+        "the pack changing the page shows the new pack, or scenes validate's problems instead. "
+        "The link printed carries a token; the page is served on loopback unless --host says.",
+    )
+    preview.add_argument("pack", metavar="PACK", help="a pack's name or folder")
+    preview.add_argument(
+        "--host", default="127.0.0.1", help="address to serve on (default: loopback)"
+    )
+    preview.add_argument("--port", type=int, default=8766, help="port (default: 8766; 0 picks one)")
+    preview.set_defaults(run=_run_scenes_preview)
 
     scenes.set_defaults(run=_print_help(scenes))
     avatars = sub.add_parser(
@@ -584,6 +598,12 @@ def _run_scenes_validate(args: argparse.Namespace) -> int:
     from immersion.scenes_cmd import run_validate
 
     return run_validate(args)
+
+
+def _run_scenes_preview(args: argparse.Namespace) -> int:
+    from immersion.preview_cmd import run_preview
+
+    return run_preview(args)
 
 
 def _run_scenes_new(args: argparse.Namespace) -> int:

@@ -35,10 +35,12 @@ class EncoderSettings:
 class Limits:
     """What a viewer may send, and what it is sent at most. The page is told these."""
 
-    message_bytes: int = 10 * 1024  # a full note of 4-byte characters, with room to spare
+    message_bytes: int = 48 * 1024  # full sides of 4-byte characters, with room to spare
     note_chars: int = 2000
     name_chars: int = 80  # a scene, avatar, camera or marker name
     cue_chars: int = 200  # a cue is a panel for the actor, not a script
+    sides_chars: int = 10_000  # the scene's text: a few pages
+    sides_lines: int = 1_000
     controls_per_s: float = 20.0  # control messages (everything but acks)
     controls_burst: float = 40.0
     acks_per_s: float = 120.0  # one per frame: room for 60 fps and then some
@@ -56,6 +58,7 @@ class Limits:
             "noteChars": self.note_chars,
             "nameChars": self.name_chars,
             "cueChars": self.cue_chars,
+            "sidesChars": self.sides_chars,
             "controlsPerSecond": self.controls_per_s,
         }
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from immersion.catalogue import find_avatar, find_pack, scenes_dir, shipped_packs
 from immersion.errors import PackError, StageError
-from immersion.scenes.manifest import ScenePack, load_pack, validate_pack
+from immersion.scenes.manifest import load_pack, validate_pack
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -47,39 +47,35 @@ def run_validate(args: argparse.Namespace) -> int:
         )
         return 1
     pack = load_pack(path)
-    for warning in pack.warnings:
+    from immersion.scenes.void_check import void_warnings
+
+    for warning in (*pack.warnings, *void_warnings(pack)):
         print(warning, file=sys.stderr)
-    if args.views:
-        for warning in _void_warnings(pack):
-            print(f"{pack.root}: {warning}", file=sys.stderr)
     print(
         f"{path}: valid — {pack.title}: {len(pack.marks)} marks, {len(pack.cameras)} cameras, {len(pack.lights)} lights"
     )
     return 0
 
 
-def _void_warnings(pack: ScenePack) -> list[str]:
-    """What the actor would face from each mark, rendered small (the engine's only use here)."""
-    from immersion.stage.actor_view import void_warnings
-    from immersion.stage.stage import Stage
-
-    stage = Stage.open(pack, None, width=160, height=90, shading="fast")
-    try:
-        return void_warnings(stage)
-    finally:
-        stage.close()
-
-
 def run_new(args: argparse.Namespace) -> int:
     import trimesh
 
-    name: str = args.name
+    # A bare name goes into the scenes folder (or --into); a path makes the pack right there.
+    given = Path(args.name)
+    if given.name != args.name:
+        if args.into is not None:
+            raise StageError(f"{args.name}: give a pack's path or --into DIR, not both")
+        folder, name = given, given.name
+    else:
+        folder, name = (args.into or scenes_dir()) / args.name, args.name
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", name):
         raise StageError(f"pack name {name!r}: use lower-case letters, digits and '-'")
-    folder: Path = (args.into or scenes_dir()) / name
     if folder.exists():
         raise StageError(f"{folder}: already exists")
-    folder.mkdir(parents=True)
+    try:
+        folder.mkdir(parents=True)
+    except OSError as exc:
+        raise StageError(f"{folder}: cannot create the pack ({exc.strerror})") from None
     template = resources.files("immersion.scenes").joinpath("template", "scene.toml").read_text()
     (folder / "scene.toml").write_text(template.replace("TITLE", name.replace("-", " ").title()))
     # A plain stage to start from: a floor, a back wall and two side flats.

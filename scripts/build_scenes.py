@@ -589,6 +589,12 @@ def forest_audience() -> list[Mesh]:
         x = -4.5 + 9.0 * i / 11 + float(audience_rng.uniform(-0.3, 0.3))
         z = float(audience_rng.uniform(6.8, 8.6))
         m += tree(x, z, float(audience_rng.uniform(4.5, 7.0)))
+    # The forest going on all round: the ground past the set's disc, and an outer ring of firs.
+    m += [cylinder((0, -0.06, 0), (0, -0.045, 0), 30.0, "#24402a", sections=96)]
+    for i in range(44):
+        a = 2 * np.pi * i / 44 + float(audience_rng.uniform(-0.04, 0.04))
+        r = float(audience_rng.uniform(8.2, 10.5))
+        m += tree(np.sin(a) * r, -np.cos(a) * r, float(audience_rng.uniform(5.0, 7.5)))
     for x, z in ((-1.6, 3.4), (0.4, 3.6), (2.1, 3.3)):  # undergrowth
         m += [ellipsoid((x, 0.25, z), (0.7, 0.4, 0.5), "#24583a")]
     return m

@@ -62,6 +62,7 @@ def main() -> None:
         browser.close()
     print(f"wrote {out / 'casting-page.jpg'} and {out / 'casting-page-tablet.jpg'}")
     actor_shots(out)
+    preview_shot(out)
 
 
 def actor_shots(out: Path) -> None:
@@ -91,6 +92,38 @@ def actor_shots(out: Path) -> None:
     print(
         f"wrote {out / 'actor-consent.jpg'}, {out / 'actor-page.jpg'}, {out / 'casting-page-actor.jpg'}"
     )
+
+
+def preview_shot(out: Path) -> None:
+    """The designer's live preview of a shipped pack (`immersion scenes preview`)."""
+    import subprocess
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "immersion", "scenes", "preview", "noir-office", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert process.stdout is not None
+    try:
+        link = process.stdout.readline().split()[-1]
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(link)
+            loaded = "() => [...document.images].filter(i => i.complete && i.naturalWidth).length"
+            for _ in range(600):
+                if page.evaluate(loaded) >= 4:
+                    break
+                page.wait_for_timeout(100)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(out / "scene-preview.jpg"), quality=85, type="jpeg")
+            browser.close()
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()
+    print(f"wrote {out / 'scene-preview.jpg'}")
 
 
 if __name__ == "__main__":

@@ -304,6 +304,41 @@ def test_a_take_made_through_the_page_carries_finger_bones(performed: Performed)
     assert len(tracked) >= 10, (len(tracked), len(poses))
 
 
+SIDES = "INT. MARLOWE'S OFFICE - NIGHT\n\nSAM\nSit down.\n\nLILA\nI'd rather stand.\n" + "\n".join(
+    f"line {k}" for k in range(20)
+)
+
+
+def test_sides_go_on_the_actors_teleprompter_and_either_of_them_scrolls(
+    room: ServedRoom, browser: Browser
+) -> None:
+    director = _open(browser, room.page(room.director))
+    expect(director.locator("#role")).to_have_text("director")
+    actor = _open(browser, room.page(room.actor))
+    expect(actor.locator("#consent")).to_be_visible()
+    actor.click("#agree")
+    director.fill("#sides-text", SIDES)
+    director.click("#sides-form button[type=submit]")
+    # The actor's page shows the scene from its top; the director sees what it shows.
+    expect(actor.locator("#sides-shown")).to_contain_text("INT. MARLOWE'S OFFICE - NIGHT")
+    expect(director.locator("#sides-where")).to_have_text("line 1 of 27")
+    actor.click("#sides-down")
+    actor.click("#sides-down")
+    expect(director.locator("#sides-where")).to_have_text("line 3 of 27")
+    expect(actor.locator("#sides-shown")).not_to_contain_text("INT. MARLOWE'S OFFICE")
+    director.click("#sides-up")
+    expect(actor.locator("#sides-where")).to_have_text("line 2 of 27")
+    # Someone joining later is shown the same; an observer cannot change them.
+    observer = _open(browser, room.page(room.observer))
+    expect(observer.locator("#sides-where")).to_have_text("line 2 of 27")
+    expect(observer.locator("#sides-form")).to_be_hidden()
+    expect(observer.locator("#sides-up")).to_be_hidden()
+    actor.click("#leave")
+    for page in (actor, director, observer):
+        assert page.errors == []  # type: ignore[attr-defined]
+        page.context.close()
+
+
 # --- the face: a second fake webcam with a face the page can find ------------------------------
 
 FACE_CLIP_FRAMES = 80  # face.y4m plays the demo clip's first 80 frames forward, then back

@@ -33,6 +33,8 @@ from immersion.feed.protocol import (
     PoseParts,
     ProtocolError,
     Reject,
+    Scroll,
+    Sides,
     Status,
     Steer,
     SwitchCodec,
@@ -410,3 +412,24 @@ def test_audio_messages_round_trip_with_a_pinned_header() -> None:
     assert decode_audio(message) == AudioPacket(AudioSource.VOICE, 70_001 & 0xFFFF, 12.02, b"opus!")
     with pytest.raises(ProtocolError):
         decode_audio(message[:10])
+
+
+def test_sides_are_the_directors_and_scrolling_not_the_observers() -> None:
+    director = ViewerProtocol("director", 0.0)
+    assert director.receive('{"type": "sides", "text": "INT. OFFICE\\nSAM: Sit."}', 0.0) == Sides(
+        "INT. OFFICE\nSAM: Sit."
+    )
+    assert director.receive('{"type": "scroll", "line": 3}', 0.0) == Scroll(3)
+    assert ViewerProtocol("actor", 0.0).receive('{"type": "scroll", "line": 0}', 0.0) == Scroll(0)
+    refused = {
+        ("actor", '{"type": "sides", "text": "x"}'): "only directors",
+        ("observer", '{"type": "scroll", "line": 1}'): "observers watch",
+        ("director", '{"type": "scroll", "line": -1}'): "whole number",
+        ("director", '{"type": "scroll", "line": true}'): "whole number",
+        ("director", '{"type": "sides", "text": "' + "x\\n" * 1001 + '"}'): "over 1000 lines",
+        ("director", '{"type": "sides", "text": "' + "x" * 10_001 + '"}'): "over 10000",
+        ("director", '{"type": "sides", "text": "a\\u202eb"}'): "invisible",
+    }
+    for (role, message), reason in refused.items():
+        event = ViewerProtocol(role, 0.0).receive(message, 0.0)
+        assert isinstance(event, Reject) and reason in event.reason, (role, event)

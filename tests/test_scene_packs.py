@@ -228,7 +228,7 @@ def test_zip_pack_loads_and_zip_slip_is_refused(pack: Path, tmp_path: Path) -> N
 def test_list_validate_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scenes", "list"]) == 0
     assert "Night Falls on Harper Street" in capsys.readouterr().out
-    assert main(["scenes", "validate", "noir-office", "--no-views"]) == 0  # views: an engine
+    assert main(["scenes", "validate", "noir-office"]) == 0
     assert "valid" in capsys.readouterr().out
     with pytest.raises(SystemExit) as done:
         main(["render", "--help"])

@@ -350,9 +350,13 @@ f 1 4 3 2\nf 5 6 7 8\nf 1 5 8 4\nf 2 3 7 6\nf 4 8 7 3\nf 1 2 6 5
 def test_obj_props_and_an_image_backdrop_render(tmp_path: Path) -> None:
     from PIL import Image
 
-    made = run_cli("scenes", "new", "props", "--into", str(tmp_path))
+    folder = tmp_path / "designs" / "props"  # a pack anywhere, by its path
+    made = run_cli("scenes", "new", str(folder))
     assert made.returncode == 0, made.stderr
-    folder = tmp_path / "props"
+    assert (folder / "scene.toml").is_file() and (folder / "set.glb").is_file()
+    again = run_cli("scenes", "new", str(folder))
+    assert again.returncode != 0 and "already exists" in again.stderr
+    assert "Traceback" not in again.stderr
     Image.new("RGB", (64, 32), (200, 30, 160)).save(folder / "sky.png")
     toml = folder / "scene.toml"
     toml.write_text(

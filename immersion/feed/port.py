@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from capture.landmarks import FaceLandmarks, HandLandmarks
-from immersion.room.messages import Command, Picture, RoomEvent, RoomStatus, TakeList
+from immersion.room.messages import Command, Picture, RoomEvent, RoomStatus, SidesState, TakeList
 
 
 class RoomPort(Protocol):
@@ -37,6 +37,13 @@ class RoomPort(Protocol):
     def take_stop(self) -> Future[str | None]: ...
 
     def annotate(self, kind: str, text: str) -> None: ...
+
+    @property
+    def sides(self) -> SidesState | None: ...
+
+    def set_sides(self, text: str) -> SidesState: ...
+
+    def scroll_sides(self, line: int) -> SidesState | None: ...
 
     def cue(self, text: str) -> str: ...
 

@@ -85,7 +85,10 @@ Viewer → server, JSON text objects with a ``type``:
   * directors only: ``camera`` {name}, ``scene`` {name}, ``avatar`` {name}, ``take``
     {action: start|stop}, ``note`` {text}, ``marker`` {label}, ``cue`` {text} (shown to the
     actor in the headset and on the actor's page; taking a take up or down cues "rolling" and
-    "cut" by itself).
+    "cut" by itself), ``sides`` {text} (the scene's text, plain or Markdown, up to
+    ``sidesChars`` characters and 1,000 lines, onto the actor's teleprompter; every viewer is
+    sent ``sides`` {text, line}, and a viewer joining later gets the current one).
+  * directors and the actor: ``scroll`` {line} (the teleprompter's top line).
   * actors only: ``consent`` {version} (the actor agreed to the page's consent text of that
     version: the room records it, and from then on their landmarks drive the avatar; a pose
     before it is refused); ``leave`` {} (the actor ends their session; the room's own source
@@ -305,6 +308,16 @@ class ClockReply:
 
 
 @dataclass(frozen=True, slots=True)
+class SidesShown:
+    """To every viewer: the sides (the scene's text) on the actor's teleprompter, and the line
+    at its top."""
+
+    kind: ClassVar[str] = "sides"
+    text: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class ActorCue:
     """Sent to the actor's page: a director's cue (``kind`` note, rolling or cut)."""
 
@@ -314,7 +327,16 @@ class ActorCue:
 
 
 ServerMessage = (
-    Welcome | Status | Takes | TakeUpdate | NoteUpdate | Cued | Error | ClockReply | ActorCue
+    Welcome
+    | Status
+    | Takes
+    | TakeUpdate
+    | NoteUpdate
+    | Cued
+    | Error
+    | ClockReply
+    | ActorCue
+    | SidesShown
 )
 
 
@@ -399,6 +421,20 @@ class Consent:
 
 
 @dataclass(frozen=True, slots=True)
+class Sides:
+    """A director puts the scene's text (plain text or Markdown) on the actor's teleprompter."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Scroll:
+    """A director or the actor moves the teleprompter: ``line`` is its new top line."""
+
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class Calibrate:
     """The actor relaxes and looks at the camera for a second: their neutral face and head."""
 
@@ -457,12 +493,16 @@ Event = (
     | Consent
     | PictureSize
     | Calibrate
+    | Sides
+    | Scroll
     | ActorPose
     | Voice
     | Reject
 )
 
-DIRECTOR_ONLY = frozenset({"camera", "scene", "avatar", "take", "note", "marker", "cue"})
+DIRECTOR_ONLY = frozenset({"camera", "scene", "avatar", "take", "note", "marker", "cue", "sides"})
+# Either the directors or the actor may do these; observers watch.
+NOT_OBSERVERS = frozenset({"scroll"})
 ACTOR_ONLY = frozenset({"leave", "consent", "picture", "calibrate"})
 
 
@@ -555,6 +595,8 @@ class ViewerProtocol:
             return Reject(f"{kind}: only directors steer the room")
         if kind in ACTOR_ONLY and self.role != "actor":
             return Reject(f"{kind}: only the actor's page sends this")
+        if kind in NOT_OBSERVERS and self.role == "observer":
+            return Reject(f"{kind}: observers watch; a director or the actor does this")
         try:
             return _parse(kind, data, self.limits)
         except ProtocolError as exc:
@@ -753,6 +795,20 @@ def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
         return Marker(_text(data, "label", limits.name_chars))
     if kind == "cue":
         return Cue(_text(data, "text", limits.cue_chars))
+    if kind == "sides":
+        text = _text(data, "text", limits.sides_chars)
+        if text.count("\n") >= limits.sides_lines:
+            raise ProtocolError(f"text is over {limits.sides_lines} lines")
+        return Sides(text)
+    if kind == "scroll":
+        line = data.get("line")
+        if (
+            not isinstance(line, int)
+            or isinstance(line, bool)
+            or not 0 <= line < limits.sides_lines
+        ):
+            raise ProtocolError(f"line must be a whole number from 0 to {limits.sides_lines - 1}")
+        return Scroll(line)
     raise ProtocolError("unknown message type")
 
 

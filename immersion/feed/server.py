@@ -69,7 +69,10 @@ from immersion.feed.protocol import (
     NoteUpdate,
     PictureSize,
     Reject,
+    Scroll,
     ServerMessage,
+    Sides,
+    SidesShown,
     Status,
     Steer,
     SwitchCodec,
@@ -156,6 +159,7 @@ MODEL_FILES: dict[str, tuple[Callable[[], Path], str, str]] = {
 # Who hears what: the take list and its notes are the casting team's, not the actor's.
 DIRECTORS = frozenset({"director"})
 CASTING_TEAM = frozenset({"director", "observer"})
+EVERYONE = frozenset({"director", "observer", "actor"})
 RECORDER_ANSWER_S = 10.0  # a take start or stop the recorder has not answered by then failed
 MAX_HEAD_BYTES = 64 * 1024  # past this the library's own header limits answer
 _STEER: dict[str, type[SwitchCamera | SwitchScene | SwitchAvatar]] = {
@@ -419,6 +423,9 @@ class Feed:
         broadcast([conn], encode_server(welcome))
         if role in CASTING_TEAM:
             broadcast([conn], encode_server(Takes(newest)))
+        sides = self.room.sides
+        if sides is not None:
+            broadcast([conn], encode_server(SidesShown(sides.text, sides.line)))
         self.viewers[viewer.id] = viewer
         try:
             async for message in conn:
@@ -471,6 +478,15 @@ class Feed:
         elif isinstance(event, PictureSize):
             refused = self.room.actor_picture(viewer.id, event.width, event.height)
             reply = Error(refused) if refused else None
+        elif isinstance(event, Sides):
+            shown = self.room.set_sides(event.text)
+            self._broadcast(SidesShown(shown.text, shown.line), EVERYONE)
+        elif isinstance(event, Scroll):
+            scrolled = self.room.scroll_sides(event.line)
+            if scrolled is None:
+                reply = Error("scroll: there are no sides on the teleprompter yet")
+            else:
+                self._broadcast(SidesShown(scrolled.text, scrolled.line), EVERYONE)
         elif isinstance(event, Calibrate):
             refused = self.room.actor_calibrate(viewer.id)
             reply = Error(refused) if refused else None

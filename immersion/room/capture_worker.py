@@ -318,7 +318,7 @@ class CaptureWorker:
         if pose.t <= self._handed_t:
             pose = replace(pose, t=self._handed_t + 1e-3)
         self._handed_t = pose.t
-        self.latest.push(pose)
+        self.latest.push(pose, arrived=self.clock())
         if self.recorder.recording():
             self.recorder.send(RecordPose(pose.t, pose))
 

@@ -205,6 +205,18 @@ class TakeChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class SidesState:
+    """The sides on the actor's teleprompter: the scene's text and the line at its top."""
+
+    text: str
+    line: int
+
+    @property
+    def lines(self) -> int:
+        return self.text.count("\n") + 1
+
+
+@dataclass(frozen=True, slots=True)
 class NoteAdded:
     file: str  # the take it belongs to ("" outside takes)
     item: NoteItem

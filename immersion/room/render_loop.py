@@ -2,10 +2,10 @@
 
 Each tick it carries out the director's due switches (:class:`~immersion.room.commands.
 CommandBox`), poses the avatar for one capture period ago (so the pose is interpolated between
-the two newest captured poses rather than stepping at the capture's rate), renders, and hands
-the mirror picture to the room's picture sink. With a headset the headset's frame loop paces
-the ticks and the mirror takes every n-th; when the headset's session ends, the room's own
-clock takes over.
+the two captured poses around that time rather than stepping at the capture's rate), renders,
+and hands the mirror picture to the room's picture sink. With a headset the headset's frame
+loop paces the ticks and the mirror is rendered and sent on every n-th only; when the headset's
+session ends, the room's own clock takes over.
 """
 
 from __future__ import annotations
@@ -127,19 +127,18 @@ class RenderLoop:
         if self._headset is not None:  # the headset paces the loop while it runs
             headset_frames = self._headset_frames(self._headset, period)
             ticks = itertools.chain(headset_frames, ticks)
-        next_mirror = time.monotonic()
+        mirror = MirrorPace(period, time.monotonic())
         try:
             for _ in ticks:
                 stage = self._carry_out(stage, self.commands.due(time.monotonic()))
                 now = self.clock()
                 captured = self.capture()
-                rate = captured.meter.rate(now)
-                pose = self.latest.at(now - 1.0 / rate if rate > 0 else now)
+                pose = self.latest.for_frame(now)
                 t0 = time.perf_counter()
-                stage.show(pose)
-                if time.monotonic() < next_mirror:
+                due = mirror.due(time.monotonic())
+                stage.show(pose, mirror=due)
+                if not due:
                     continue  # a headset faster than the mirror: the viewers get every n-th
-                next_mirror = max(next_mirror + period, time.monotonic() - period)
                 bgra = np.ascontiguousarray(stage.target.bgra()[::-1])  # the room's own copy
                 if captured.image is not None:
                     draw_inset(bgra, captured.image)
@@ -294,6 +293,23 @@ class RenderLoop:
             status["fps"] = 0.0
             headset.close()
             self._headset = None
+
+
+class MirrorPace:
+    """Which of the loop's ticks the mirror takes: the first at or after each ``period``. A
+    mirror running late may catch up by one tick, never in a burst."""
+
+    __slots__ = ("_next", "period")
+
+    def __init__(self, period: float, start: float) -> None:
+        self.period = period
+        self._next = start
+
+    def due(self, now: float) -> bool:
+        if now < self._next:
+            return False
+        self._next = max(self._next + self.period, now - self.period)
+        return True
 
 
 def _label(command: Command) -> str:

@@ -50,6 +50,7 @@ from immersion.room.messages import (
     Problem,
     RoomEvent,
     RoomStatus,
+    SidesState,
     SwitchAvatar,
     SwitchCamera,
     SwitchScene,
@@ -93,6 +94,8 @@ class Room:
             talkback=settings.record_talkback,
         )
         self.actor = ActorLink()
+        # The teleprompter's sides: replaced whole on the feed's loop, read by other threads.
+        self.sides: SidesState | None = None
         self.capture = CaptureWorker(
             settings, self.now, latest, self.recorder, self._emit, self._stop, actor=self.actor
         )
@@ -213,6 +216,20 @@ class Room:
         return "recorded in the take; no headset or actor's page is showing it to the actor"
 
     # The actor's page (the feed's loop) ------------------------------------------------------
+
+    def set_sides(self, text: str) -> SidesState:
+        """Put the scene's text on the actor's teleprompter, from its first line."""
+        self.sides = SidesState(text, 0)
+        self.annotate("event", f"sides on the teleprompter ({self.sides.lines} lines)")
+        return self.sides
+
+    def scroll_sides(self, line: int) -> SidesState | None:
+        """Move the teleprompter's top to ``line`` (kept within the text); None: no sides."""
+        sides = self.sides
+        if sides is None:
+            return None
+        self.sides = replace(sides, line=min(line, sides.lines - 1))
+        return self.sides
 
     def actor_joined(self, session: int, consent: int) -> None:
         """An actor's page connected and the actor consented (to the page's consent text of

@@ -17,13 +17,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from capture.skeleton import Bone
+from immersion.scenes.preview import EYE_FOV, EYE_HEIGHT
 from immersion.stage import space
 from immersion.stage.stage import Stage
 
 # The headset's eyes take their field of view from the runtime each frame; there is no fixed
-# number to reuse. 90° vertical is a common headset's eye (Monado's simulated one is 85°-120°).
-EYE_FOV_DEG = 90.0
-EYE_HEIGHT = 1.6  # metres: the eyes when there is no avatar to take them from
+# number to reuse. The designer's preview has one for the actor's eyes (90° vertical), and
+# the eye height when there is no avatar to take it from.
+EYE_FOV_DEG = EYE_FOV
 
 F = NDArray[np.float64]
 Image = NDArray[np.uint8]
@@ -101,7 +102,15 @@ class ActorView:
         return images, rotations
 
     def close(self) -> None:
+        """Give the stage back to the mirror: its mask, its backdrop card, no cut-away."""
+        from immersion.headset.eyes import masks
+
         self.sky.removeNode()
+        target = self.stage.target
+        target.camera.node().setCameraMask(masks()[0])
+        for card in target.backdrop.findAllMatches("=backdrop-card"):
+            card.show()
+        self.stage.root.setShaderInput("u_cutaway", (0.0, 0.0, 0.0, 0.0))
 
 
 # (H, P) of the six faces relative to the panorama's centre: ahead, right, behind, left, up, down.
@@ -155,57 +164,3 @@ def equirect_from_cube(
 def face_size(width: int) -> int:
     """A cube face about as fine as the panorama round the equator (a quarter of its width)."""
     return max(16, min(2048, math.ceil(width / 4)))
-
-
-VOID_LIMIT = 0.1  # of the view from just above the horizon down
-VOID_HORIZON_DEG = 5.0  # "just above": walls lower than this do not count as a room
-VOID_HEADINGS = 8
-
-
-def void_fraction(view: ActorView, facing_deg: float) -> float:
-    """The share of the eye's view from just above the horizon down that shows only the
-    backdrop, facing ``facing_deg``: the sky is hidden and the frame cleared transparent, so
-    what stays transparent is what no geometry covers."""
-    target = view.stage.target
-    view.sky.hide()
-    target.buffer.setClearColor((0, 0, 0, 0))
-    try:
-        target.set_fov(EYE_FOV_DEG)
-        view.look(facing_deg)
-        target.render()
-        alpha = target.bgra()[:, :, 3]  # bottom row first
-    finally:
-        target.buffer.setClearColor((0, 0, 0, 1))
-        view.sky.show()
-    # Rows whose centre lies below VOID_HORIZON_DEG above the horizon (the camera is level).
-    rows = target.height
-    ndc = (np.arange(rows) + 0.5) / rows * 2 - 1
-    low = ndc <= math.tan(math.radians(VOID_HORIZON_DEG)) / math.tan(math.radians(EYE_FOV_DEG / 2))
-    return float((alpha[low] < 128).mean())
-
-
-def void_warnings(stage: Stage) -> list[str]:
-    """One line per mark from which the actor, at some heading, would face a void; ``stage``
-    is opened without an avatar (eyes at :data:`EYE_HEIGHT`)."""
-    out = []
-    for i, mark in enumerate(stage.pack.marks):
-        stage.mark = mark
-        view = ActorView.open(stage)
-        try:
-            worst, facing = max(
-                (
-                    void_fraction(view, mark.facing + k * 360 / VOID_HEADINGS),
-                    k * 360 / VOID_HEADINGS,
-                )
-                for k in range(VOID_HEADINGS)
-            )
-        finally:
-            view.close()
-        if worst > VOID_LIMIT:
-            heading_deg = (mark.facing + facing + 180) % 360 - 180
-            out.append(
-                f"marks[{i}]: {mark.name!r}, facing {heading_deg:g}°: {worst:.0%} of the actor's "
-                "view below the horizon is backdrop, a void in the headset (add walls or set "
-                'pieces; seen_by = "eyes" keeps them out of the cameras)'
-            )
-    return out

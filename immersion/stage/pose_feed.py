@@ -1,20 +1,30 @@
-"""The newest pose for the frame loop: capture pushes, rendering reads, neither waits.
+"""The newest poses for the frame loop: capture pushes, rendering reads, neither waits.
 
-Rendering runs at its own rate. :meth:`LatestPose.at` interpolates between the two newest
-poses when a frame falls between them, and holds the newest one when capture is late (it never
-extrapolates: a guessed limb is worse than a held one). Thread-safe: capture may push from
-another thread.
+Rendering runs at its own rate (a headset's 90 Hz) and capture at its own (a camera's 30 fps).
+:meth:`LatestPose.for_frame` shows a frame one capture period late (later still by how late
+poses arrive after their capture time: an actor's page stamps its own), so the frame nearly
+always falls between two captured poses and is interpolated between them: bones by slerp, hips
+linearly, face weights by :func:`~capture.face.blend_faces`. A frame past the newest pose holds
+it (capture is late; it never extrapolates: a guessed limb is worse than a held one). Only the
+last few poses are kept. Thread-safe: capture may push from another thread.
 """
 
 from __future__ import annotations
 
+import bisect
+import statistics
 import threading
+from collections import deque
 
 import numpy as np
 
 from capture.face import blend_faces
 from capture.pose import Pose
 from capture.rotations import quat_conjugate, quat_multiply, quat_power
+
+KEEP = 8  # poses: a period's jitter either side of the delay, and the spacing's median
+MAX_PERIOD_S = 0.25  # a longer delay than this is a capture gap, not a frame rate
+LAG_GAIN, LAG_DEV_GAIN = 1 / 16, 1 / 8  # per pose
 
 
 def blend(a: Pose, b: Pose, f: float) -> Pose:
@@ -33,31 +43,66 @@ def blend(a: Pose, b: Pose, f: float) -> Pose:
 
 
 class LatestPose:
-    """Holds the two newest poses (times in the capture clock, seconds)."""
+    """Holds the ``keep`` newest poses, oldest first (times in the capture clock, seconds)."""
 
-    __slots__ = ("_lock", "_newer", "_older")
+    __slots__ = ("_lag", "_lag_dev", "_lock", "_poses", "_times")
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = KEEP) -> None:
+        if keep < 2:
+            raise ValueError("keep at least two poses to interpolate between")
         self._lock = threading.Lock()
-        self._older: Pose | None = None
-        self._newer: Pose | None = None
+        self._poses: deque[Pose] = deque(maxlen=keep)
+        self._times: deque[float] = deque(maxlen=keep)
+        self._lag: float | None = None  # smoothed, as TCP smooths a round trip (RFC 6298)
+        self._lag_dev = 0.0
 
-    def push(self, pose: Pose) -> None:
+    def push(self, pose: Pose, arrived: float | None = None) -> None:
+        """Keep ``pose``; ``arrived``: when it came, on the same clock (None: as it was
+        captured)."""
         with self._lock:
-            if self._newer is not None and pose.t <= self._newer.t:
-                self._older = None  # the clock went back (a looped take): start afresh
-            else:
-                self._older = self._newer
-            self._newer = pose
+            if self._times and pose.t <= self._times[-1]:
+                self._poses.clear()  # the clock went back (a looped take): start afresh
+                self._times.clear()
+            self._poses.append(pose)
+            self._times.append(pose.t)
+            lag = 0.0 if arrived is None else max(arrived - pose.t, 0.0)
+            if self._lag is None:
+                self._lag = lag
+            else:  # slowly: a delay that jumps with each pose would shake the picture
+                self._lag_dev += (abs(lag - self._lag) - self._lag_dev) * LAG_DEV_GAIN
+                self._lag += (lag - self._lag) * LAG_GAIN
+
+    def period(self) -> float:
+        """The capture period: the median spacing of the kept poses (0 with fewer than two),
+        at most :data:`MAX_PERIOD_S` so a gap in capture does not delay the picture."""
+        with self._lock:
+            times = list(self._times)
+        if len(times) < 2:
+            return 0.0
+        return min(statistics.median(np.diff(times).tolist()), MAX_PERIOD_S)
+
+    def lag(self) -> float:
+        """How late poses arrive after their capture time: the smoothed lag, plus twice its
+        smoothed deviation so that a pose a little later than usual has still come."""
+        with self._lock:
+            return 0.0 if self._lag is None else self._lag + 2 * self._lag_dev
+
+    def for_frame(self, now: float) -> Pose | None:
+        """The pose for a frame rendered at ``now``: one capture period before the newest pose
+        would usually have come."""
+        return self.at(now - self.lag() - self.period())
 
     def at(self, t: float) -> Pose | None:
-        """The pose for a frame shown at capture time ``t``."""
+        """The pose at capture time ``t``: between the two kept poses around it, else the
+        nearest end."""
         with self._lock:
-            older, newer = self._older, self._newer
-        if newer is None:
+            times, poses = list(self._times), list(self._poses)
+        if not poses:
             return None
-        if older is None or t >= newer.t:
-            return newer
-        if t <= older.t:
-            return older
+        k = bisect.bisect_right(times, t)
+        if k == len(times):
+            return poses[-1]
+        if k == 0:
+            return poses[0]
+        older, newer = poses[k - 1], poses[k]
         return blend(older, newer, (t - older.t) / (newer.t - older.t))

@@ -155,11 +155,20 @@ class Stage:
         aim_backdrop(self.target, self.root)
         self.camera_preset = preset
 
-    def show(self, pose: Pose | None) -> None:
-        """Pose the avatar (None: hold the last pose) and render one frame."""
+    def show(self, pose: Pose | None, *, mirror: bool = True) -> None:
+        """Pose the avatar (None: hold the last pose) and render one frame. ``mirror`` False
+        leaves the stage's own camera out of it (a headset frame the viewers do not get): the
+        buffers it hosts, the eyes, still render."""
         if pose is not None and self.avatar is not None:
             self.avatar.apply(pose)
-        self.target.render()
+        if mirror:
+            self.target.render()
+            return
+        self.target.buffer.setActive(False)
+        try:
+            self.target.render()
+        finally:
+            self.target.buffer.setActive(True)
 
     def reopen(self, pack: ScenePack) -> Stage:
         """The same target, avatar and shading on another set (this one is freed first)."""

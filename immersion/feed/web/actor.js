@@ -130,6 +130,7 @@ function connect() {
     else if (msg.type === "status") status(msg);
     else if (msg.type === "clock") clockReply(msg);
     else if (msg.type === "cue") cue(msg.cue, msg.text);
+    else if (msg.type === "sides") sides(msg);
     else if (msg.type === "error") say(msg.message, 8, "error");
   };
   socket.onclose = (event) => {
@@ -178,6 +179,18 @@ function status(s) {
   $("scene-title").textContent = s.scene;
   $("avatar-title").textContent = s.avatar;
   $("rolling").hidden = !s.take.rolling;
+}
+
+// The sides on the teleprompter: the director puts them there; either of you scrolls them.
+const PROMPTER_LINES = 8;
+let shown = null;
+
+function sides(msg) {
+  shown = msg;
+  const lines = msg.text.split("\n");
+  $("sides").hidden = false;
+  $("sides-shown").textContent = lines.slice(msg.line, msg.line + PROMPTER_LINES).join("\n");
+  $("sides-where").textContent = `line ${msg.line + 1} of ${lines.length}`;
 }
 
 function cue(kind, text) {
@@ -571,6 +584,8 @@ $("leave").onclick = () => {
   stopDevices();
   say("You left the audition; nothing is sent any more. Thank you! Reload this page to come back.");
 };
+$("sides-up").onclick = () => { if (shown) sendJson({ type: "scroll", line: Math.max(0, shown.line - 1) }); };
+$("sides-down").onclick = () => { if (shown) sendJson({ type: "scroll", line: shown.line + 1 }); };
 $("calibrate").onclick = () => {
   // The room takes the next second of face and head as this actor's rest.
   if (!joined) return;

@@ -74,6 +74,7 @@ function connect() {
     else if (msg.type === "take") takeChanged(msg.take);
     else if (msg.type === "note") noteAdded(msg.file, msg.note);
     else if (msg.type === "cued") say(`Cue "${msg.text}": ${msg.where}.`, 5, "ok");
+    else if (msg.type === "sides") sides(msg);
     else if (msg.type === "error") say(msg.message, 8, "error");
   };
   socket.onclose = (event) => {
@@ -253,6 +254,35 @@ $("cue").onclick = () => {
   const text = $("note").value.trim().slice(0, limits.cueChars);
   if (text && send({ type: "cue", text })) $("note").value = "";
 };
+// Sides: the scene's text on the actor's teleprompter -----------------------------------------
+
+const PROMPTER_LINES = 8; // what the actor's panel shows at once
+let shown = null; // {text, line}: what the room says the teleprompter holds
+
+function sides(msg) {
+  shown = msg;
+  const lines = msg.text.split("\n");
+  $("sides").hidden = false;
+  $("sides-shown").textContent = lines.slice(msg.line, msg.line + PROMPTER_LINES).join("\n");
+  $("sides-where").textContent = `line ${msg.line + 1} of ${lines.length}`;
+}
+
+$("sides-file").onchange = async (e) => {
+  const file = e.target.files[0];
+  if (!file) return;
+  if (file.size > 4 * limits.sidesChars) { say(`${file.name}: too long for sides.`, 6, "error"); return; }
+  $("sides-text").value = await file.text();
+};
+$("sides-form").onsubmit = (e) => {
+  e.preventDefault();
+  const text = $("sides-text").value.trim();
+  if (!text) return;
+  if (text.length > limits.sidesChars) { say(`Sides: at most ${limits.sidesChars} characters.`, 6, "error"); return; }
+  send({ type: "sides", text });
+};
+$("sides-up").onclick = () => { if (shown) send({ type: "scroll", line: Math.max(0, shown.line - 1) }); };
+$("sides-down").onclick = () => { if (shown) send({ type: "scroll", line: shown.line + 1 }); };
+
 $("note-form").onsubmit = (e) => {
   e.preventDefault();
   const text = $("note").value.trim();
