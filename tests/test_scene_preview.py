@@ -15,16 +15,9 @@ from urllib.parse import urljoin
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from immersion.scenes.manifest import Mark, load_pack
-from immersion.scenes.preview import EYE_HEIGHT, eye_camera, top_view_svg
+from immersion.scenes.manifest import load_pack
+from immersion.scenes.preview import top_view_svg
 from tests.support import CHROMIUM, CHROMIUM_ARGS, ROOT, run_cli
-
-
-@pytest.mark.pure
-def test_the_eyes_on_a_mark_look_level_the_way_it_faces() -> None:
-    eyes = eye_camera(Mark("centre", (1.0, 2.0), 90.0))
-    assert eyes.position == (1.0, EYE_HEIGHT, 2.0)
-    assert eyes.look_at == pytest.approx((2.0, EYE_HEIGHT, 2.0))  # 90° faces +X
 
 
 def test_the_top_view_draws_every_mark_and_camera(tmp_path: Path) -> None:

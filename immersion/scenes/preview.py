@@ -1,6 +1,7 @@
 """What the designer's preview shows of a pack, without the engine: the top view (floor, marks,
-camera frustums, lights) as SVG, the actor's eye camera at each mark, and a pack's version (a
-signature of its files, so a change anywhere in the folder is seen).
+camera frustums, lights) as SVG, the actor's eye height and field of view (the actor's views,
+:mod:`immersion.stage.actor_view`, use them), and a pack's version (a signature of its files, so
+a change anywhere in the folder is seen).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import math
 from html import escape
 from pathlib import Path
 
-from immersion.scenes.manifest import CameraPreset, Mark, ScenePack
+from immersion.scenes.manifest import ScenePack
 
 EYE_HEIGHT = 1.6  # metres: where an actor's eyes are, standing on a mark
 # A headset's vertical field of view is about 90-100°; the preview shows a little less, as a
@@ -30,18 +31,6 @@ def pack_version(folder: Path) -> tuple[tuple[str, int, int], ...]:
         except OSError:
             continue  # gone between listing and looking: the next look sees it
     return tuple(out)
-
-
-def eye_camera(mark: Mark) -> CameraPreset:
-    """The actor's eyes on ``mark``: at eye height, looking level the way the mark faces."""
-    x, z = mark.position
-    a = math.radians(mark.facing)
-    return CameraPreset(
-        f"eyes at {mark.name}",
-        (x, EYE_HEIGHT, z),
-        (x + math.sin(a), EYE_HEIGHT, z + math.cos(a)),
-        EYE_FOV,
-    )
 
 
 def top_view_svg(pack: ScenePack, size: int = 480) -> str:
