@@ -11,7 +11,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -32,11 +32,31 @@ def _mediapipe() -> Any:
     return mediapipe, BaseOptions, vision
 
 
+class Closing:
+    """A landmarker's owner: use it as a context manager, which closes it on the way out."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 RESTART_MS = 1000  # time going back further than this is a source starting again
 FRAME_MS = 33
 
 
-class PoseEstimator:
+class PoseEstimator(Closing):
     """World landmarks of one person per image, with their image landmarks. Use as a context manager: it must be closed.
 
     Frames must come in increasing time; equal or earlier times are nudged 1 ms forward, as
@@ -92,14 +112,3 @@ class PoseEstimator:
 
     def close(self) -> None:
         self._landmarker.close()
-
-    def __enter__(self) -> PoseEstimator:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

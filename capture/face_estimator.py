@@ -13,14 +13,13 @@ assumes a still picture, has nothing to add; its detector costs about 2 ms on a 
 from __future__ import annotations
 
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from capture.crops import crop, square_box
-from capture.estimator import _mediapipe
+from capture.estimator import Closing, _mediapipe
 from capture.face import ARKIT_COUNT, ARKIT_INDEX
 from capture.landmarks import FaceLandmarks, Landmark, LandmarkFrame
 from capture.sources import ImageFrame
@@ -32,7 +31,7 @@ CROP_SIZE = 256  # pixels: the crop is upscaled to this (the detector takes 128,
 MIN_CROP_PX = 48.0  # a head seen edge-on has a narrow span; the crop is never smaller
 
 
-class FaceEstimator:
+class FaceEstimator(Closing):
     """Blendshapes and head rotation of one face, found on a crop around the body's head.
     Use as a context manager: it must be closed."""
 
@@ -71,17 +70,6 @@ class FaceEstimator:
 
     def close(self) -> None:
         self._landmarker.close()
-
-    def __enter__(self) -> FaceEstimator:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def face_from_result(result: Any) -> FaceLandmarks | None:

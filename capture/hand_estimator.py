@@ -16,14 +16,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from capture.crops import HAND_LANDMARKS, Box, crop, hand_box
-from capture.estimator import FRAME_MS, RESTART_MS, _mediapipe
+from capture.estimator import FRAME_MS, RESTART_MS, Closing, _mediapipe
 from capture.landmarks import SIDES, FloatArray, HandLandmarks, LandmarkFrame, Side
 from capture.sources import ImageFrame
 
@@ -57,7 +56,7 @@ _MIRROR_DEPTH = np.array([1.0, 1.0, -1.0])
 _STALE_S = 0.2  # a hand seen longer ago than this is not repeated
 
 
-class HandEstimator:
+class HandEstimator(Closing):
     """Both hands of the person whose body ``body`` located, from crops of the picture.
 
     Use as a context manager: it must be closed. ``mode`` "video" lets the landmarker track a
@@ -185,14 +184,3 @@ class HandEstimator:
     def close(self) -> None:
         for landmarker in self._landmarkers.values():
             landmarker.close()
-
-    def __enter__(self) -> HandEstimator:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -62,12 +62,7 @@ def run_render(args: argparse.Namespace) -> int:
         raise RenderError(f"{out}: folder is not empty (renders never overwrite)")
 
     pack = load_pack(find_pack(args.scene))
-    avatar = AvatarActor.load(
-        find_avatar(args.avatar),
-        use=args.use,
-        licensed=args.avatar_licensed,
-        bone_map=load_bone_map(args.bone_map) if args.bone_map else None,
-    )
+    avatar = load_avatar(args)
     performance = _performance(args)
     width, height = args.size
     stage = Stage.open(
@@ -112,6 +107,16 @@ def run_render(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def load_avatar(args: argparse.Namespace) -> AvatarActor:
+    """The avatar the render options name (``--avatar``, ``--use``, licence, bone map)."""
+    return AvatarActor.load(
+        find_avatar(args.avatar),
+        use=args.use,
+        licensed=args.avatar_licensed,
+        bone_map=load_bone_map(args.bone_map) if args.bone_map else None,
+    )
 
 
 def _performance(args: argparse.Namespace) -> Performance:

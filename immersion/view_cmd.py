@@ -7,12 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-from immersion.avatars.vrm import load_bone_map
-from immersion.catalogue import find_avatar, find_pack
+from immersion.catalogue import find_pack
 from immersion.errors import PackError, RenderError
 from immersion.scenes.manifest import load_pack
 from immersion.stage.actor_view import ActorView, Image, equirect_from_cube, face_size
-from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.stage import Stage
 
 VIEWS = ("camera", "actor", "actor-360")
@@ -20,7 +18,7 @@ VIEWS = ("camera", "actor", "actor-360")
 
 def run_view(args: argparse.Namespace) -> int:
     """Render ``args.view`` ("actor" or "actor-360"); a mark the pack lacks is exit 2."""
-    from immersion.render_cmd import _frame_times, _performance, _poses_at
+    from immersion.render_cmd import _frame_times, _performance, _poses_at, load_avatar
 
     out: Path = args.out
     if out.suffix.lower() != ".png":
@@ -35,12 +33,7 @@ def run_view(args: argparse.Namespace) -> int:
     except PackError as exc:
         print(f"immersion: error: {exc}", file=sys.stderr)
         return 2
-    avatar = AvatarActor.load(
-        find_avatar(args.avatar),
-        use=args.use,
-        licensed=args.avatar_licensed,
-        bone_map=load_bone_map(args.bone_map) if args.bone_map else None,
-    )
+    avatar = load_avatar(args)
     performance = _performance(args)
     *_, (_t, pose) = _poses_at(performance.poses, _frame_times(performance, "png", args.at))
     panorama = args.view == "actor-360"

@@ -106,6 +106,7 @@ PAGE_FILES = {
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/decoder.js": ("decoder.js", "text/javascript; charset=utf-8"),
     "/audio.js": ("audio.js", "text/javascript; charset=utf-8"),
+    "/prompter.js": ("prompter.js", "text/javascript; charset=utf-8"),
     "/player.worklet.js": ("player.worklet.js", "text/javascript; charset=utf-8"),
     "/voice.worker.js": ("voice.worker.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),

@@ -9,6 +9,7 @@ import { FilesetResolver, PoseLandmarker } from "/vendor/tasks-vision/vision_bun
 import {
   MicEncoder, Offset, VoicePlayer, opusSupported, parseAudio, upstreamMessage, voiceMessage,
 } from "/audio.js";
+import { showSides } from "/prompter.js";
 
 const CONSENT_VERSION = 2; // the consent text in actor.html; the room records which one was agreed
 const SLOW_FPS = 15; // below this the performance reads as jerky: say so, offer the lite model
@@ -182,15 +183,11 @@ function status(s) {
 }
 
 // The sides on the teleprompter: the director puts them there; either of you scrolls them.
-const PROMPTER_LINES = 8;
 let shown = null;
 
 function sides(msg) {
   shown = msg;
-  const lines = msg.text.split("\n");
-  $("sides").hidden = false;
-  $("sides-shown").textContent = lines.slice(msg.line, msg.line + PROMPTER_LINES).join("\n");
-  $("sides-where").textContent = `line ${msg.line + 1} of ${lines.length}`;
+  showSides(msg);
 }
 
 function cue(kind, text) {

@@ -2,6 +2,7 @@
 // worker, plays the actor's voice in step with the picture, shows status, and sends a
 // director's controls and talkback. No build step, no dependencies.
 import { MicEncoder, VoicePlayer, opusSupported, parseAudio, voiceMessage } from "/audio.js";
+import { showSides } from "/prompter.js";
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
 const canvas = $("view");
@@ -256,15 +257,11 @@ $("cue").onclick = () => {
 };
 // Sides: the scene's text on the actor's teleprompter -----------------------------------------
 
-const PROMPTER_LINES = 8; // what the actor's panel shows at once
 let shown = null; // {text, line}: what the room says the teleprompter holds
 
 function sides(msg) {
   shown = msg;
-  const lines = msg.text.split("\n");
-  $("sides").hidden = false;
-  $("sides-shown").textContent = lines.slice(msg.line, msg.line + PROMPTER_LINES).join("\n");
-  $("sides-where").textContent = `line ${msg.line + 1} of ${lines.length}`;
+  showSides(msg);
 }
 
 $("sides-file").onchange = async (e) => {
