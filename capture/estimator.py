@@ -56,6 +56,28 @@ RESTART_MS = 1000  # time going back further than this is a source starting agai
 FRAME_MS = 33
 
 
+class VideoClock:
+    """A landmarker's VIDEO-mode timestamps (ms) from a source's times (s): strictly increasing,
+    equal or earlier times nudged 1 ms on; a source starting again (its time back by more than
+    a second: a looped clip) carries on one frame period after the last frame, so tracking sees
+    a steady clock rather than 1 ms steps."""
+
+    __slots__ = ("_last_ms", "_offset_ms")
+
+    def __init__(self) -> None:
+        self._last_ms = -1
+        self._offset_ms = 0
+
+    def __call__(self, t: float) -> int:
+        ms = round(t * 1000.0) + self._offset_ms
+        if ms < self._last_ms - RESTART_MS:  # the source started again
+            self._offset_ms += self._last_ms + FRAME_MS - ms
+            ms = self._last_ms + FRAME_MS
+        ms = max(ms, self._last_ms + 1)
+        self._last_ms = ms
+        return ms
+
+
 class PoseEstimator(Closing):
     """World landmarks of one person per image, with their image landmarks. Use as a context manager: it must be closed.
 
@@ -82,17 +104,11 @@ class PoseEstimator(Closing):
             min_tracking_confidence=min_tracking_confidence,
         )
         self._landmarker = vision.PoseLandmarker.create_from_options(options)
-        self._last_ms = -1
-        self._offset_ms = 0
+        self._clock = VideoClock()
 
     def estimate(self, frame: ImageFrame) -> LandmarkFrame | None:
         """Landmarks of the person in ``frame``, or None when nobody is found."""
-        ms = round(frame.t * 1000.0) + self._offset_ms
-        if ms < self._last_ms - RESTART_MS:  # the source started again
-            self._offset_ms += self._last_ms + FRAME_MS - ms
-            ms = self._last_ms + FRAME_MS
-        ms = max(ms, self._last_ms + 1)
-        self._last_ms = ms
+        ms = self._clock(frame.t)
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=frame.rgb)
         result = self._landmarker.detect_for_video(image, ms)
         if not result.pose_world_landmarks:

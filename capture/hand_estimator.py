@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from capture.crops import HAND_LANDMARKS, Box, crop, hand_box
-from capture.estimator import FRAME_MS, RESTART_MS, Closing, _mediapipe
+from capture.estimator import Closing, VideoClock, _mediapipe
 from capture.landmarks import SIDES, FloatArray, HandLandmarks, LandmarkFrame, Side
 from capture.sources import ImageFrame
 
@@ -65,12 +65,11 @@ class HandEstimator(Closing):
     """
 
     __slots__ = (
+        "_clock",
         "_landmarkers",
         "_last",
-        "_last_ms",
         "_last_t",
         "_mp",
-        "_offset_ms",
         "_turn",
         "alternate",
         "mode",
@@ -107,8 +106,7 @@ class HandEstimator(Closing):
         self._last: dict[Side, HandLandmarks | None] = {"left": None, "right": None}
         self._last_t = -math.inf  # when ``_last`` was seen
         self._turn = 0
-        self._last_ms = -1
-        self._offset_ms = 0
+        self._clock = VideoClock()
 
     def estimate(
         self, frame: ImageFrame, body: LandmarkFrame
@@ -122,7 +120,7 @@ class HandEstimator(Closing):
             self._last = {"left": None, "right": None}
         self._last_t = frame.t
         height, width = frame.rgb.shape[:2]
-        ms = self._timestamp(frame.t)
+        ms = self._clock(frame.t)
         sides: tuple[Side, ...] = SIDES
         if self.alternate:
             sides = (sides[self._turn],)
@@ -170,16 +168,6 @@ class HandEstimator(Closing):
         score = float(np.clip(label.score, 0.0, 1.0))
         wrist_px = box.to_pixels(np.array([wrist.x, wrist.y]))
         return _Found(world, str(label.category_name).lower(), score, wrist_px, box)
-
-    def _timestamp(self, t: float) -> int:
-        # As PoseEstimator: strictly increasing, a source starting again carries on.
-        ms = round(t * 1000.0) + self._offset_ms
-        if ms < self._last_ms - RESTART_MS:
-            self._offset_ms += self._last_ms + FRAME_MS - ms
-            ms = self._last_ms + FRAME_MS
-        ms = max(ms, self._last_ms + 1)
-        self._last_ms = ms
-        return ms
 
     def close(self) -> None:
         for landmarker in self._landmarkers.values():

@@ -83,3 +83,12 @@ def test_a_new_actors_page_does_not_inherit_a_calibration_request() -> None:
     assert link.calibrate(1)
     link.join(2)
     assert not link.take_calibration()
+
+
+def test_a_landmarkers_video_clock_only_goes_forward_and_a_loop_carries_on() -> None:
+    from capture.estimator import FRAME_MS, VideoClock
+
+    clock = VideoClock()
+    stamps = [clock(t) for t in (0.0, 0.0, 0.5, 2.0, 0.0, 0.033)]
+    assert stamps[:4] == [0, 1, 500, 2000]  # an equal time nudged 1 ms on
+    assert stamps[4] == 2000 + FRAME_MS and stamps[5] == 2000 + FRAME_MS + 33  # the loop goes on
