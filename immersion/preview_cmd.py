@@ -161,7 +161,8 @@ class Preview:
         self._render.shutdown()
 
 
-def _handler(preview: Preview, token: str, host: str) -> type[BaseHTTPRequestHandler]:
+def _handler(preview: Preview | None, token: str, host: str) -> type[BaseHTTPRequestHandler]:
+    """Requests for ``preview``'s page (None: the server is not serving yet; refuse all)."""
     page = resources.files("immersion.feed").joinpath("web", "preview.html").read_bytes()
 
     class Handler(BaseHTTPRequestHandler):
@@ -173,7 +174,7 @@ def _handler(preview: Preview, token: str, host: str) -> type[BaseHTTPRequestHan
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             given = parse_qs(url.query).get("token", [""])[0]
-            if self.headers.get("Host", "") != host:  # a page elsewhere resolving to us
+            if preview is None or self.headers.get("Host", "") != host:  # not ours, or not yet
                 self._send(HTTPStatus.FORBIDDEN, b"wrong host", "text/plain")
                 return
             if not hmac.compare_digest(given.encode(), token.encode()):
@@ -210,9 +211,15 @@ def run_preview(args: argparse.Namespace) -> int:
     folder = find_pack(args.pack)
     if not folder.is_dir():
         raise StageError(f"{folder}: preview a pack's folder (unzip a .zip pack first)")
-    preview = Preview(folder)
     token = secrets.token_urlsafe(16)
-    server = ThreadingHTTPServer((args.host, args.port), _handler(preview, token, ""))
+    try:
+        server = ThreadingHTTPServer((args.host, args.port), _handler(None, token, ""))
+    except OSError as exc:
+        raise StageError(
+            f"cannot serve the preview on {args.host}:{args.port} ({exc.strerror}); "
+            "choose another --port (0 picks a free one)"
+        ) from None
+    preview = Preview(folder)
     host = f"{args.host}:{server.server_address[1]}"
     server.RequestHandlerClass = _handler(preview, token, host)
     threading.Thread(target=server.serve_forever, name="preview-http", daemon=True).start()
