@@ -92,6 +92,7 @@ from immersion.room.messages import (
     Picture,
     Problem,
     RoomEvent,
+    SidesChanged,
     SwitchAvatar,
     SwitchCamera,
     SwitchScene,
@@ -301,6 +302,8 @@ class Feed:
             broadcast([self._actor.conn], encode_server(ActorCue(event.kind, event.text)))
         elif isinstance(event, VoiceOut):
             self._relay(Voice(event.t, event.opus, talkback=False))
+        elif isinstance(event, SidesChanged):
+            self._broadcast(SidesShown(event.sides.text, event.sides.line), EVERYONE)
 
     def _carry_out(self, actions: list[Action]) -> None:
         for action in actions:
@@ -479,15 +482,11 @@ class Feed:
         elif isinstance(event, PictureSize):
             refused = self.room.actor_picture(viewer.id, event.width, event.height)
             reply = Error(refused) if refused else None
-        elif isinstance(event, Sides):
-            shown = self.room.set_sides(event.text)
-            self._broadcast(SidesShown(shown.text, shown.line), EVERYONE)
+        elif isinstance(event, Sides):  # the room tells every viewer (SidesChanged)
+            self.room.set_sides(event.text)
         elif isinstance(event, Scroll):
-            scrolled = self.room.scroll_sides(event.line)
-            if scrolled is None:
+            if self.room.scroll_sides(event.line) is None:
                 reply = Error("scroll: there are no sides on the teleprompter yet")
-            else:
-                self._broadcast(SidesShown(scrolled.text, scrolled.line), EVERYONE)
         elif isinstance(event, Calibrate):
             refused = self.room.actor_calibrate(viewer.id)
             reply = Error(refused) if refused else None

@@ -1,7 +1,8 @@
 """The headset, as the room's render thread sees it: the stage through the actor's eyes.
 
 :class:`Headset` joins the OpenXR session (:mod:`immersion.xr.session`) to the stage: the two
-eye buffers, the sky around the set, the cue panel and the actor's controllers. Its
+eye buffers, the sky around the set, the cue panel, the teleprompter, the tally camera on the
+active preset and the actor's controllers. Its
 :meth:`Headset.frames` wraps the session's frame loop: before each frame is yielded the eyes
 are posed and the controllers read; after the caller has rendered, the eyes are copied into
 the swapchain and the frame is submitted.
@@ -18,7 +19,10 @@ from capture.skeleton import Bone
 from immersion.config import HeadsetSettings
 from immersion.headset.cues import CuePanel
 from immersion.headset.eyes import Eyes, masks
+from immersion.headset.prompter import Prompter
 from immersion.headset.sky import sky_dome
+from immersion.headset.tally import TallyCamera
+from immersion.room.messages import SidesState
 from immersion.stage import space
 from immersion.stage.stage import Stage
 from immersion.xr.controls import Placement, Press
@@ -29,13 +33,27 @@ HAND_SIZE = 0.09  # metres: the controller marker's length
 HEAD_CUTAWAY = (0.09, 0.25)  # metres: sphere centre above the avatar's head joint, radius
 
 
+def _never() -> bool:
+    return False
+
+
 class Headset:
-    def __init__(self, settings: HeadsetSettings, on_press: Callable[[Press], None]) -> None:
+    def __init__(
+        self,
+        settings: HeadsetSettings,
+        on_press: Callable[[Press], None],
+        rolling: Callable[[], bool] = _never,
+    ) -> None:
+        """``rolling``: whether a take rolls now (the recorder's word), read each frame for
+        the tally lamp."""
         self.settings = settings
         self.on_press = on_press
+        self.rolling = rolling
         self.session = XrSession(eye_size=settings.eye_size)
         self.eyes: Eyes | None = None
         self.cues: CuePanel | None = None
+        self.prompter: Prompter | None = None
+        self.tally: TallyCamera | None = None
         self._sky: Any = None
         self._hands: dict[str, Any] = {}
         self._head: Any = None  # the avatar's exposed head joint
@@ -50,6 +68,8 @@ class Headset:
             self.eyes = Eyes.open(stage, chain.width, chain.height, near=self.settings.near)
             mirror, _ = masks()
             self.cues = CuePanel(self.eyes.origin, mirror)
+            self.prompter = Prompter(self.eyes.origin, mirror)
+            self.tally = TallyCamera(mirror)
             self._hands = {
                 side: _hand_marker(self.eyes.origin, mirror) for side in ("left", "right")
             }
@@ -72,12 +92,16 @@ class Headset:
         if self._sky is not None:
             self._sky.removeNode()
             self._sky = None
+        if self.tally is not None:
+            self.tally.detach()
 
     def _dress(self, stage: Stage) -> None:
         if self._sky is not None:
             self._sky.removeNode()
         mirror, _ = masks()
         self._sky = sky_dome(stage.pack, stage.root, mirror)
+        if self.tally is not None:
+            self.tally.place(stage.root, stage.camera_preset)
 
     def frames(self, idle_period: float) -> Generator[Frame, None, None]:
         """The session's frames, with the eyes posed before and submitted after each."""
@@ -89,6 +113,9 @@ class Headset:
                 centre = np.mean([v.position for v in frame.views], axis=0)
                 self._sky.setPos(self.eyes.origin, *space.point(centre))
             self._place_hands(frame.hands)
+            if self.tally is not None:  # follows the director's camera switches
+                self.tally.place(self.eyes.stage.root, self.eyes.stage.camera_preset)
+                self.tally.show_rolling(self.rolling())
             for press in frame.presses:
                 self.on_press(press)
             yield frame
@@ -125,6 +152,10 @@ class Headset:
         if self.cues is not None:
             self.cues.show(kind, text)
 
+    def show_sides(self, sides: SidesState | None) -> None:
+        if self.prompter is not None:
+            self.prompter.show(sides)
+
     def request_exit(self) -> None:
         self.session.request_exit()
 
@@ -135,6 +166,9 @@ class Headset:
         if self._sky is not None:
             self._sky.removeNode()
             self._sky = None
+        if self.tally is not None:
+            self.tally.node.removeNode()
+            self.tally = None
         self.session.close()
 
 

@@ -3,7 +3,8 @@
 A flood of switches must not become a backlog the render loop works through while every viewer
 waits: there is one slot per kind of switch, a newer switch replaces one not yet carried out,
 and the costly ones (a scene or avatar load, ~1-2 s on a CPU) are carried out at most once per
-``gap_s``, the newest winning. So the box holds at most four commands (a cue too: the newest), whatever arrives.
+``gap_s``, the newest winning. So the box holds at most five commands (a cue and the sides
+too: the newest of each), whatever arrives.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from __future__ import annotations
 import math
 import threading
 
-from immersion.room.messages import Command, CueActor, SwitchAvatar, SwitchCamera, SwitchScene
+from immersion.room.messages import (
+    Command,
+    CueActor,
+    ShowSides,
+    SwitchAvatar,
+    SwitchCamera,
+    SwitchScene,
+)
 
 COSTLY = (SwitchScene, SwitchAvatar)
 
@@ -49,8 +57,9 @@ class CommandBox:
                         break
             if SwitchCamera in self._slots and SwitchScene not in self._slots:
                 out.append(self._slots.pop(SwitchCamera))
-            if CueActor in self._slots:
-                out.append(self._slots.pop(CueActor))
+            for cheap in (CueActor, ShowSides):
+                if cheap in self._slots:
+                    out.append(self._slots.pop(cheap))
         return out
 
     def pending(self) -> int:

@@ -40,7 +40,14 @@ class CueActor:
     text: str
 
 
-Command = SwitchCamera | SwitchScene | SwitchAvatar | CueActor
+@dataclass(frozen=True, slots=True)
+class ShowSides:
+    """The sides on the actor's in-headset teleprompter (None: none yet)."""
+
+    sides: SidesState | None
+
+
+Command = SwitchCamera | SwitchScene | SwitchAvatar | CueActor | ShowSides
 
 
 # Snapshots -------------------------------------------------------------------------------------
@@ -247,4 +254,12 @@ class VoiceOut:
     opus: bytes
 
 
-RoomEvent = TakeChanged | NoteAdded | Problem | CueToActor | VoiceOut
+@dataclass(frozen=True, slots=True)
+class SidesChanged:
+    """The teleprompter's sides were put up or scrolled (by a director or the actor's
+    controller): every viewer is told."""
+
+    sides: SidesState
+
+
+RoomEvent = TakeChanged | NoteAdded | Problem | CueToActor | VoiceOut | SidesChanged

@@ -39,6 +39,8 @@ from immersion.room.messages import (
     Picture,
     Problem,
     RoomEvent,
+    ShowSides,
+    SidesState,
     SwitchAvatar,
     SwitchCamera,
     SwitchScene,
@@ -79,7 +81,9 @@ class RenderLoop:
         emit: Callable[[RoomEvent], None],
         on_press: Callable[[str], None],
         stop: threading.Event,
+        rolling: Callable[[], bool] = lambda: False,
     ) -> None:
+        """``rolling``: whether a take rolls (the recorder's state), for the headset's tally."""
         self.settings = settings
         self.clock = clock
         self.latest = latest
@@ -88,12 +92,14 @@ class RenderLoop:
         self.emit = emit
         self.on_press = on_press
         self._stop = stop
+        self._rolling = rolling
         self.on_picture: Callable[[Picture], None] = lambda picture: None
         self._cut = True  # the next picture starts afresh (the first one, or after a switch)
         self._pack = pack
         self._avatar_path = avatar_path
         self._avatar = Path(settings.avatar).stem
         self._cue = ("note", "")
+        self._sides: SidesState | None = None  # the teleprompter's, as the room last sent them
         self._headset: Any = None
         self._headset_status: dict[str, Any] | None = {"state": "off"} if settings.headset else None
         self._meter = Meter()
@@ -190,6 +196,11 @@ class RenderLoop:
                 if self._headset is not None:
                     self._headset.cue(command.kind, command.text)
                 continue
+            if isinstance(command, ShowSides):
+                self._sides = command.sides
+                if self._headset is not None:
+                    self._headset.show_sides(command.sides)
+                continue
             try:
                 stage = self._switch(stage, command)
             except (CaptureError, StageError, OSError) as exc:
@@ -244,7 +255,9 @@ class RenderLoop:
         from immersion.headset.headset import Headset
 
         stage.show(None)  # leaves Panda's GL context current on this thread, for the binding
-        headset = Headset(self.settings.headset, lambda press: self.on_press(press.button))
+        headset = Headset(
+            self.settings.headset, lambda press: self.on_press(press.button), self._rolling
+        )
         try:
             headset.open(stage)
         except StageError as exc:
@@ -277,6 +290,9 @@ class RenderLoop:
                 if deadline is not None and time.monotonic() > deadline:
                     break
                 headset.cue(*self._cue)
+                headset.show_sides(self._sides)
+                shown = headset.prompter.shown if headset.prompter is not None else None
+                status["sidesLine"] = shown.line if shown is not None else None
                 now = time.monotonic()
                 if frame.views:
                     meter.tick(now)

@@ -50,6 +50,8 @@ from immersion.room.messages import (
     Problem,
     RoomEvent,
     RoomStatus,
+    ShowSides,
+    SidesChanged,
     SidesState,
     SwitchAvatar,
     SwitchCamera,
@@ -69,6 +71,8 @@ from immersion.scenes.manifest import load_pack
 from immersion.stage.pose_feed import LatestPose
 
 log = logging.getLogger(__name__)
+
+SCROLL_STEPS = {"scroll-down": 1, "scroll-up": -1}  # the actor's controller, a line at a time
 
 
 class Room:
@@ -94,8 +98,10 @@ class Room:
             talkback=settings.record_talkback,
         )
         self.actor = ActorLink()
-        # The teleprompter's sides: replaced whole on the feed's loop, read by other threads.
+        # The teleprompter's sides: replaced whole by the feed's loop (a director) or the render
+        # thread (the actor's controller), under the lock; read by any thread.
         self.sides: SidesState | None = None
+        self._sides_lock = threading.Lock()
         self.capture = CaptureWorker(
             settings, self.now, latest, self.recorder, self._emit, self._stop, actor=self.actor
         )
@@ -111,6 +117,7 @@ class Room:
             self._emit,
             self.actor_press,
             self._stop,
+            rolling=self.recorder.recording,
         )
 
     # Clock, status, choices ----------------------------------------------------------------------
@@ -219,17 +226,26 @@ class Room:
 
     def set_sides(self, text: str) -> SidesState:
         """Put the scene's text on the actor's teleprompter, from its first line."""
-        self.sides = SidesState(text, 0)
-        self.annotate("event", f"sides on the teleprompter ({self.sides.lines} lines)")
-        return self.sides
+        with self._sides_lock:
+            sides = self._show_sides(SidesState(text, 0))
+        self.annotate("event", f"sides on the teleprompter ({sides.lines} lines)")
+        return sides
 
     def scroll_sides(self, line: int) -> SidesState | None:
         """Move the teleprompter's top to ``line`` (kept within the text); None: no sides."""
-        sides = self.sides
-        if sides is None:
-            return None
-        self.sides = replace(sides, line=min(line, sides.lines - 1))
-        return self.sides
+        with self._sides_lock:
+            sides = self.sides
+            if sides is None:
+                return None
+            return self._show_sides(replace(sides, line=_within(line, sides)))
+
+    def _show_sides(self, sides: SidesState) -> SidesState:
+        """One way out for new sides, whoever moved them: the headset's panel and every
+        viewer (the lock is held, so both see changes in the order they were made)."""
+        self.sides = sides
+        self._commands.put(ShowSides(sides))
+        self.on_event(SidesChanged(sides))
+        return sides
 
     def actor_joined(self, session: int, consent: int) -> None:
         """An actor's page connected and the actor consented (to the page's consent text of
@@ -307,8 +323,16 @@ class Room:
             self.annotate("event", "actor left" if explicit else "actor disconnected")
 
     def actor_press(self, button: str) -> None:
-        """The actor pressed "ready" or "again" in the headset."""
-        self.annotate("actor", button)
+        """The actor pressed "ready" or "again" in the headset, or pushed the thumbstick to
+        scroll the teleprompter a line ("scroll-down": on to later lines, "scroll-up": back)."""
+        step = SCROLL_STEPS.get(button)
+        if step is None:
+            self.annotate("actor", button)
+            return
+        with self._sides_lock:
+            sides = self.sides
+            if sides is not None:
+                self._show_sides(replace(sides, line=_within(sides.line + step, sides)))
 
     def _cue(self, kind: str, text: str) -> None:
         self._commands.put(CueActor(kind, text))
@@ -366,6 +390,10 @@ class Room:
         if isinstance(event, Problem):
             log.warning("%s: %s", event.where, event.text)
         self.on_event(event)
+
+
+def _within(line: int, sides: SidesState) -> int:
+    return max(0, min(line, sides.lines - 1))
 
 
 def _one_line(exc: Exception) -> str:

@@ -1,9 +1,12 @@
-"""The actor's controllers: two buttons ("ready", "again") and where each hand is.
+"""The actor's controllers: two buttons ("ready", "again"), the thumbstick that scrolls the
+teleprompter, and where each hand is.
 
 OpenXR input goes through actions: we name what we want ("ready"), suggest a button for it on
 each controller we know, and the runtime maps whatever is in the actor's hands. A press is
-reported once, on the frame it goes down. Without controllers, nothing is pressed and no hand
-is located; the room needs neither.
+reported once, on the frame it goes down. A thumbstick pushed down or up is a "scroll-down"
+(on to later lines) or "scroll-up" press, repeated while it is held (:class:`StickRepeat`);
+the simple controller has no stick. Without controllers, nothing is pressed and no hand is
+located; the room needs neither.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from typing import Any
 
 HANDS = ("left", "right")
 BUTTONS = ("ready", "again")
+SCROLLS = ("scroll-up", "scroll-down")  # presses a thumbstick makes
+SCROLL_AT = 0.6  # a stick pushed past this scrolls a line...
+RELEASE_AT = 0.3  # ...and, let back within this, is ready for the next push
+SCROLL_REPEAT_S = 0.4  # held: another line this often
 
 # interaction profile -> action -> component path under /user/hand/<side>/, per side
 SUGGESTED: dict[str, dict[str, dict[str, str]]] = {
@@ -24,11 +31,13 @@ SUGGESTED: dict[str, dict[str, dict[str, str]]] = {
     "/interaction_profiles/valve/index_controller": {
         "ready": {"left": "input/a/click", "right": "input/a/click"},
         "again": {"left": "input/b/click", "right": "input/b/click"},
+        "scroll": {"left": "input/thumbstick/y", "right": "input/thumbstick/y"},
         "hand": {"left": "input/grip/pose", "right": "input/grip/pose"},
     },
     "/interaction_profiles/oculus/touch_controller": {
         "ready": {"left": "input/x/click", "right": "input/a/click"},
         "again": {"left": "input/y/click", "right": "input/b/click"},
+        "scroll": {"left": "input/thumbstick/y", "right": "input/thumbstick/y"},
         "hand": {"left": "input/grip/pose", "right": "input/grip/pose"},
     },
 }
@@ -36,8 +45,8 @@ SUGGESTED: dict[str, dict[str, dict[str, str]]] = {
 
 @dataclass(frozen=True, slots=True)
 class Press:
-    """A button that went down this frame: ``button`` in :data:`BUTTONS`, ``hand`` in
-    :data:`HANDS`."""
+    """A button that went down this frame, or a thumbstick's scroll: ``button`` in
+    :data:`BUTTONS` or :data:`SCROLLS`, ``hand`` in :data:`HANDS`."""
 
     button: str
     hand: str
@@ -49,6 +58,35 @@ class Placement:
 
     orientation: tuple[float, float, float, float]
     position: tuple[float, float, float]
+
+
+class StickRepeat:
+    """One hand's thumbstick (its y, up positive) as scroll presses: one when pushed past
+    :data:`SCROLL_AT`, another every ``repeat_s`` while held, none in between; the stick
+    must come back within :data:`RELEASE_AT` before the same push counts afresh."""
+
+    __slots__ = ("_held", "_next", "repeat_s")
+
+    def __init__(self, repeat_s: float = SCROLL_REPEAT_S) -> None:
+        self.repeat_s = repeat_s
+        self._held = ""  # the scroll the stick is held at, "" when at rest
+        self._next = 0.0
+
+    def step(self, y: float, now: float) -> str | None:
+        """The scroll for the stick at ``y`` at time ``now`` (seconds), if one is due."""
+        if abs(y) < RELEASE_AT:
+            self._held = ""
+            return None
+        if abs(y) < SCROLL_AT:
+            return None  # between: neither a new push nor a release
+        scroll = "scroll-up" if y > 0 else "scroll-down"
+        if scroll != self._held:
+            self._held, self._next = scroll, now + self.repeat_s
+            return scroll
+        if now >= self._next:
+            self._next = max(self._next + self.repeat_s, now)
+            return scroll
+        return None
 
 
 class Controls:
@@ -67,6 +105,7 @@ class Controls:
         self._hands = [xr.string_to_path(instance, f"/user/hand/{side}") for side in HANDS]
         self._actions: dict[str, Any] = {}
         for name, kind in (*((b, xr.ActionType.BOOLEAN_INPUT) for b in BUTTONS),
+                           ("scroll", xr.ActionType.FLOAT_INPUT),
                            ("hand", xr.ActionType.POSE_INPUT)):  # fmt: skip
             self._actions[name] = xr.create_action(
                 self._set,
@@ -93,6 +132,7 @@ class Controls:
                 ),
             )
         self._spaces: list[Any] = []
+        self._sticks = [StickRepeat() for _ in HANDS]
 
     def attach(self, session: Any) -> None:
         import xr
@@ -124,6 +164,13 @@ class Controls:
                 )
                 if state.is_active and state.changed_since_last_sync and state.current_state:
                     presses.append(Press(button, side))
+        for side, hand, stick in zip(HANDS, self._hands, self._sticks, strict=True):
+            value = xr.get_action_state_float(
+                session, xr.ActionStateGetInfo(self._actions["scroll"], hand)
+            )
+            scroll = stick.step(value.current_state if value.is_active else 0.0, time / 1e9)
+            if scroll is not None:
+                presses.append(Press(scroll, side))
         hands = {}
         need = (
             xr.SpaceLocationFlags.POSITION_VALID_BIT | xr.SpaceLocationFlags.ORIENTATION_VALID_BIT

@@ -1,0 +1,162 @@
+"""The tally camera: a film camera standing where the director's active preset is.
+
+An actor plays to a camera; in the headset there is none, so this prop shows where the
+picture is taken from: a small camera body on a tripod at the active preset's position, its
+lens aimed along the preset (position → look_at), and a red tally lamp on top that glows while
+a take rolls, with "● ROLLING" above it. Seen in the headset only (hidden from the mirror,
+which looks out of it), unlit flat colours so the lamp reads as a light in any set. About
+half a metre, so it marks the spot without hiding the set behind it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from immersion.scenes.manifest import CameraPreset
+from immersion.stage import space
+
+LAMP_ON = (1.0, 0.05, 0.03, 1.0)
+LAMP_OFF = (0.22, 0.05, 0.05, 1.0)
+BODY = (0.16, 0.16, 0.18, 1.0)
+LENS = (0.07, 0.07, 0.08, 1.0)
+LABEL_HEIGHT = 0.26  # metres above the camera body's centre
+LAMP_SIZE = 0.06  # metres: the lamp's edge; the label's letters are twice as tall
+
+
+class TallyCamera:
+    def __init__(self, hidden_from: Any) -> None:
+        from panda3d.core import NodePath, TextNode, TransparencyAttrib
+
+        self.node = NodePath("tally-camera")
+        self.node.setShaderOff(30)  # flat colours: a lamp is a light, not a lit surface
+        self.node.setLightOff(30)
+        self.node.setTwoSided(True)
+        _box(self.node, (0.14, 0.30, 0.18), (0.0, 0.0, 0.0), BODY)  # the body (+Y: the lens)
+        _box(self.node, (0.09, 0.12, 0.09), (0.0, 0.21, 0.0), LENS)
+        for y in (-0.08, 0.07):  # two film reels on top
+            _box(self.node, (0.025, 0.14, 0.14), (0.0, y, 0.15), BODY)
+        self.lamp = _box(self.node, (LAMP_SIZE,) * 3, (0.0, 0.17, 0.12), LAMP_OFF)
+        self.legs = self.node.attachNewNode("tripod")
+        label = self.node.attachNewNode("rolling")
+        label.setPos(0.0, 0.0, LABEL_HEIGHT)
+        label.setBillboardPointEye()  # readable from wherever the actor stands
+        text = TextNode("rolling-text")
+        text.setText("ROLLING")  # the built-in font has no "●": the dot is drawn
+        text.setAlign(TextNode.ACenter)
+        text.setTextColor(1.0, 0.1, 0.08, 1.0)
+        text.setCardColor(0.05, 0.05, 0.05, 0.9)
+        text.setCardAsMargin(0.9, 0.3, 0.25, 0.2)
+        words = label.attachNewNode(text)
+        words.setScale(2 * LAMP_SIZE)
+        words.setPos(0.04, 0.0, 0.0)
+        dot = _disc(label, 0.4 * LAMP_SIZE, LAMP_ON)
+        dot.setPos(-0.04 - text.getWidth() * LAMP_SIZE, -0.002, 0.4 * LAMP_SIZE)
+        label.setTransparency(TransparencyAttrib.MAlpha)
+        self.label = label
+        self.node.hide(hidden_from)
+        self.preset: CameraPreset | None = None
+        self.rolling = True
+        self.show_rolling(False)
+
+    def place(self, parent: Any, preset: CameraPreset) -> None:
+        """Stand on ``preset`` under ``parent`` (the set's root), aimed along it."""
+        if self.node.getParent() != parent:
+            self.node.reparentTo(parent)
+        if preset == self.preset:
+            return
+        self.preset = preset
+        self.node.setPos(*space.point(preset.position))
+        self.node.lookAt(*space.point(preset.look_at))
+        self._tripod(float(preset.position[1]))
+
+    def detach(self) -> None:
+        """Off the set before the set is freed; :meth:`place` puts it on the next one."""
+        self.node.detachNode()
+        self.preset = None
+
+    def show_rolling(self, rolling: bool) -> None:
+        if rolling == self.rolling:
+            return
+        self.rolling = rolling
+        self.lamp.setColor(*(LAMP_ON if rolling else LAMP_OFF))
+        if rolling:  # stash, not hide(): show() would also undo the mirror's hide
+            self.label.unstash()
+        else:
+            self.label.stash()
+
+    def _tripod(self, height: float) -> None:
+        """Three legs from under the body to the floor ``height`` below, upright whatever
+        the preset's tilt."""
+        from panda3d.core import LineSegs
+
+        self.legs.getChildren().detach()
+        if height <= 0.1:
+            return
+        self.legs.setHpr(self.node.getParent(), 0, 0, 0)  # level, whatever the aim
+        segs = LineSegs("legs")
+        segs.setThickness(3)
+        segs.setColor(*LENS)
+        spread = min(0.35, 0.3 * height)
+        for k in range(3):
+            a = 2 * math.pi * k / 3
+            segs.moveTo(0.0, 0.0, -0.09)
+            segs.drawTo(spread * math.sin(a), spread * math.cos(a), -height)
+        self.legs.attachNewNode(segs.create())
+
+
+def _box(
+    parent: Any, size: tuple[float, float, float], centre: tuple[float, ...], colour: Any
+) -> Any:
+    """A box of ``size`` (x, y, z) centred on ``centre``; its faces shaded a little
+    differently so it reads as a solid without lights."""
+    from panda3d.core import CardMaker
+
+    box = parent.attachNewNode("box")
+    sx, sy, sz = (s / 2 for s in size)
+    faces = (  # (heading, pitch, half-extent along the normal, half width, half height, shade)
+        (0, 0, sy, sx, sz, 0.85),
+        (180, 0, sy, sx, sz, 0.85),
+        (90, 0, sx, sy, sz, 0.7),
+        (270, 0, sx, sy, sz, 0.7),
+        (0, 90, sz, sx, sy, 1.0),
+        (0, -90, sz, sx, sy, 0.5),
+    )
+    for heading, pitch, depth, w, h, shade in faces:
+        cm = CardMaker("face")
+        cm.setFrame(-w, w, -h, h)
+        face = box.attachNewNode(cm.generate())
+        face.setHpr(heading, pitch, 0)
+        face.setY(face, -depth)
+        face.setColorScale(shade, shade, shade, 1.0)
+    box.setPos(*centre)
+    box.setColor(*colour)
+    return box
+
+
+def _disc(parent: Any, radius: float, colour: Any, sides: int = 16) -> Any:
+    from panda3d.core import (
+        Geom,
+        GeomNode,
+        GeomTriangles,
+        GeomVertexData,
+        GeomVertexFormat,
+        GeomVertexWriter,
+    )
+
+    data = GeomVertexData("disc", GeomVertexFormat.getV3(), Geom.UHStatic)
+    vertex = GeomVertexWriter(data, "vertex")
+    vertex.addData3(0, 0, 0)
+    for k in range(sides + 1):
+        a = 2 * math.pi * k / sides
+        vertex.addData3(radius * math.cos(a), 0, radius * math.sin(a))
+    triangles = GeomTriangles(Geom.UHStatic)
+    for k in range(sides):
+        triangles.addVertices(0, k + 2, k + 1)
+    geom = Geom(data)
+    geom.addPrimitive(triangles)
+    node = GeomNode("disc")
+    node.addGeom(geom)
+    disc = parent.attachNewNode(node)
+    disc.setColor(*colour)
+    return disc
