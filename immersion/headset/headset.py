@@ -101,7 +101,7 @@ class Headset:
         mirror, _ = masks()
         self._sky = sky_dome(stage.pack, stage.root, mirror)
         if self.tally is not None:
-            self.tally.place(stage.root, stage.camera_preset)
+            self.tally.place(stage)
 
     def frames(self, idle_period: float) -> Generator[Frame, None, None]:
         """The session's frames, with the eyes posed before and submitted after each."""
@@ -114,7 +114,7 @@ class Headset:
                 self._sky.setPos(self.eyes.origin, *space.point(centre))
             self._place_hands(frame.hands)
             if self.tally is not None:  # follows the director's camera switches
-                self.tally.place(self.eyes.stage.root, self.eyes.stage.camera_preset)
+                self.tally.place(self.eyes.stage)
                 self.tally.show_rolling(self.rolling())
             for press in frame.presses:
                 self.on_press(press)

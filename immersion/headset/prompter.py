@@ -52,7 +52,7 @@ class Prompter:
         self.text.setCardColor(0.04, 0.05, 0.08, 0.92)
         self.text.setCardAsMargin(0.8, 0.8, 0.5, 0.5)
         self.node = origin.attachNewNode(self.text)
-        scale = 0.032  # a row 3 cm tall, a metre away
+        scale = 0.04  # a row 4 cm tall, a metre away
         self.node.setScale(scale)
         self.node.setPos(-WIDTH * scale * 0.26, 0.95, 1.1)  # under the cue panel (z 1.3)
         self.node.setP(-38)  # tilted back, facing the eyes

@@ -6,6 +6,11 @@ lens aimed along the preset (position → look_at), and a red tally lamp on top 
 a take rolls, with "● ROLLING" above it. Seen in the headset only (hidden from the mirror,
 which looks out of it), unlit flat colours so the lamp reads as a light in any set. About
 half a metre, so it marks the spot without hiding the set behind it.
+
+A preset often stands outside the set's walls, beyond the fourth wall the eyes see: there the
+prop would be walled off from the actor. It then stands in line with the preset instead,
+just inside the first wall between the actor's eyes on the mark and the preset, so the actor
+still plays towards the lens.
 """
 
 from __future__ import annotations
@@ -13,15 +18,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from immersion.scenes.manifest import CameraPreset
 from immersion.stage import space
+from immersion.stage.stage import Stage
 
 LAMP_ON = (1.0, 0.05, 0.03, 1.0)
 LAMP_OFF = (0.22, 0.05, 0.05, 1.0)
 BODY = (0.16, 0.16, 0.18, 1.0)
 LENS = (0.07, 0.07, 0.08, 1.0)
 LABEL_HEIGHT = 0.26  # metres above the camera body's centre
-LAMP_SIZE = 0.06  # metres: the lamp's edge; the label's letters are twice as tall
+LAMP_SIZE = 0.08  # metres: the lamp's edge; the label's letters are twice as tall
+EYE_HEIGHT = 1.6  # metres above the mark: where the walls between actor and preset are sought
+INSIDE = 0.5  # metres: how far inside a wall in the way the prop stands
 
 
 class TallyCamera:
@@ -47,11 +57,12 @@ class TallyCamera:
         text.setTextColor(1.0, 0.1, 0.08, 1.0)
         text.setCardColor(0.05, 0.05, 0.05, 0.9)
         text.setCardAsMargin(0.9, 0.3, 0.25, 0.2)
+        text.setCardDecal(True)  # the letters over their card, in the depth test
         words = label.attachNewNode(text)
         words.setScale(2 * LAMP_SIZE)
-        words.setPos(0.04, 0.0, 0.0)
+        words.setPos(LAMP_SIZE / 2, 0.0, 0.0)
         dot = _disc(label, 0.4 * LAMP_SIZE, LAMP_ON)
-        dot.setPos(-0.04 - text.getWidth() * LAMP_SIZE, -0.002, 0.4 * LAMP_SIZE)
+        dot.setPos(-LAMP_SIZE / 2 - text.getWidth() * LAMP_SIZE, -0.002, 0.4 * LAMP_SIZE)
         label.setTransparency(TransparencyAttrib.MAlpha)
         self.label = label
         self.node.hide(hidden_from)
@@ -59,16 +70,22 @@ class TallyCamera:
         self.rolling = True
         self.show_rolling(False)
 
-    def place(self, parent: Any, preset: CameraPreset) -> None:
-        """Stand on ``preset`` under ``parent`` (the set's root), aimed along it."""
-        if self.node.getParent() != parent:
-            self.node.reparentTo(parent)
+    def place(self, stage: Stage) -> None:
+        """Stand on ``stage``'s active preset (or in line with it), aimed along it."""
+        preset = stage.camera_preset
+        if self.node.getParent() != stage.root:
+            self.node.reparentTo(stage.root)
+            self.preset = None
         if preset == self.preset:
             return
         self.preset = preset
-        self.node.setPos(*space.point(preset.position))
+        mark = stage.mark.position
+        eye = np.array(space.point((mark[0], EYE_HEIGHT, mark[1])))
+        at = np.array(space.point(preset.position))
+        at = _in_view(stage.root, stage.set_node, eye, at)
+        self.node.setPos(*at)
         self.node.lookAt(*space.point(preset.look_at))
-        self._tripod(float(preset.position[1]))
+        self._tripod(float(at[2]))
 
     def detach(self) -> None:
         """Off the set before the set is freed; :meth:`place` puts it on the next one."""
@@ -103,6 +120,38 @@ class TallyCamera:
             segs.moveTo(0.0, 0.0, -0.09)
             segs.drawTo(spread * math.sin(a), spread * math.cos(a), -height)
         self.legs.attachNewNode(segs.create())
+
+
+def _in_view(root: Any, set_node: Any, eye: Any, at: Any) -> Any:
+    """``at``, or the point just inside the first of the set's surfaces between ``eye`` and
+    ``at`` (Panda points under ``root``), but no nearer the eye than a metre."""
+    from panda3d.core import (
+        CollisionHandlerQueue,
+        CollisionNode,
+        CollisionSegment,
+        CollisionTraverser,
+        GeomNode,
+        Point3,
+    )
+
+    ray = CollisionNode("tally-sight")
+    ray.addSolid(CollisionSegment(Point3(*eye), Point3(*at)))
+    ray.setFromCollideMask(GeomNode.getDefaultCollideMask())  # visible geometry
+    ray.setIntoCollideMask(0)
+    held = root.attachNewNode(ray)
+    hits = CollisionHandlerQueue()
+    traverser = CollisionTraverser("tally-sight")
+    traverser.addCollider(held, hits)
+    traverser.traverse(set_node)
+    held.removeNode()
+    if hits.getNumEntries() == 0:
+        return at
+    hits.sortEntries()  # nearest the eye first
+    hit = np.array(hits.getEntry(0).getSurfacePoint(root))
+    along = at - eye
+    length = float(np.linalg.norm(along))
+    reach = max(float(np.linalg.norm(hit - eye)) - INSIDE, min(1.0, length))
+    return eye + along / length * reach
 
 
 def _box(
