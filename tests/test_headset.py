@@ -22,6 +22,7 @@ import pytest
 from capture.cache import cache_dir
 from tests.support import ROOT, frames, hello, perf_take, served_room, until
 
+SIDES = "# INT. OFFICE - NIGHT\n**MARLOWE**: You're late.\nVIVIAN: I'm never late.\nMARLOWE: Then I'm early."
 RUNTIME = cache_dir() / "monado-25.0.0" / "build" / "openxr_monado-dev.json"
 
 
@@ -101,6 +102,7 @@ def _png(path: Path) -> Any:
 REMOTE_DATA_SIZE = 376  # header 8 + head 128 + two controllers of 120
 RIGHT_CONTROLLER = 8 + 128 + 120
 A_CLICK = 108  # within a controller: pose..trackpad are 104 bytes, then bools; a_click is 5th
+THUMBSTICK_Y = 88  # within a controller: pose 28, velocities 24, curls 20, three values 12
 
 
 def _remote_config(tmp: Path) -> dict[str, str]:
@@ -138,6 +140,24 @@ def _press_a_on_the_right_controller(port: int) -> None:
         time.sleep(0.3)
 
 
+def _push_the_right_thumbstick_down(port: int) -> None:
+    """Down, held a little under the scroll's repeat, and back: one line on."""
+    import socket
+    import struct
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        data = b""
+        while len(data) < 2 * REMOTE_DATA_SIZE:
+            data += conn.recv(2 * REMOTE_DATA_SIZE - len(data))
+        latest = bytearray(data[REMOTE_DATA_SIZE:])
+        pushed = bytearray(latest)
+        struct.pack_into("<f", pushed, RIGHT_CONTROLLER + THUMBSTICK_Y, -1.0)
+        conn.sendall(bytes(pushed))
+        time.sleep(0.25)
+        conn.sendall(bytes(latest))
+        time.sleep(0.3)
+
+
 def test_serve_headset_shows_the_set_keeps_the_mirror_and_hears_the_controllers(
     tmp_path: Path,
 ) -> None:
@@ -170,6 +190,16 @@ def test_serve_headset_shows_the_set_keeps_the_mirror_and_hears_the_controllers(
             pressed = await until(ws, "note", lambda m: m["note"]["kind"] == "actor")
             note = pressed["note"]
             assert note["text"] == "ready" and "takeT" in note
+            # Sides: on the headset's teleprompter, and the actor's thumbstick scrolls them
+            # through the room, which tells every viewer.
+            await ws.send(json.dumps({"type": "sides", "text": SIDES}))
+            shown = await until(ws, "sides")
+            assert (shown["text"], shown["line"]) == (SIDES, 0)
+            await until(ws, "status", lambda s: s["headset"].get("sidesLine") == 0)
+            await asyncio.to_thread(_push_the_right_thumbstick_down, int(env["REMOTE_PORT"]))
+            scrolled = await until(ws, "sides")
+            assert scrolled["line"] == 1, scrolled  # one line a push
+            await until(ws, "status", lambda s: s["headset"].get("sidesLine") == 1)
             busy = await until(ws, "status", lambda s: s["headset"].get("fps", 0) > 5)
             assert busy["renderFps"] > 5  # the mirror, while the headset runs at Monado's pace
             await ws.send(json.dumps({"type": "take", "action": "stop"}))
