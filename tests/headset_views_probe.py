@@ -127,6 +127,8 @@ def main() -> int:
             entry["tally"] = _tally(stage, headset, head, settle, rolling)
             if n == 0:
                 entry["prompter"] = _prompter(headset, head, settle, SidesState(SIDES, 0))
+            entry["mirrorDiff"] = _mirror_without(stage, headset, SidesState(SIDES, 0))
+            entry["followsCamera"] = _follows(stage, headset, settle)
         report["packs"][name] = entry
     head.close()
     headset.request_exit()
@@ -194,6 +196,38 @@ def _prompter(
         moved = np.abs(scrolled[region].astype(np.int16) - top[region]).max(axis=2)
         out["scrolledShare"] = round(float((moved > GEOMETRY_STEP).mean()), 3)
     return out
+
+
+def _follows(stage: Any, headset: Any, settle: Callable[..., Any]) -> bool:
+    """The director switches preset: within a frame the tally stands on the new one."""
+    first = stage.camera_preset
+    other = next(c for c in stage.pack.cameras if c.name != first.name)
+    was = headset.tally.node.getPos(stage.root)
+    stage.set_camera(other)  # as the render loop's SwitchCamera does
+    settle(1)
+    moved = (headset.tally.node.getPos(stage.root) - was).length() > 0.05
+    follows = bool(moved and headset.tally.preset == other)
+    stage.set_camera(first)
+    settle(1)
+    return follows and headset.tally.preset == first
+
+
+def _mirror_without(stage: Any, headset: Any, sides: Any) -> float:
+    """How far the mirror's picture changes when the tally (rolling) and the teleprompter
+    are taken off the set: they are the eyes' alone, so not at all."""
+    tally = headset.tally
+    tally.show_rolling(True)
+    headset.show_sides(sides)
+    stage.show(None)
+    shown = stage.target.rgb().astype(np.int16)
+    tally.node.stash()
+    headset.prompter.node.stash()
+    stage.show(None)
+    bare = stage.target.rgb()
+    tally.node.unstash()
+    headset.show_sides(None)
+    tally.show_rolling(False)
+    return float(np.abs(shown - bare).mean())
 
 
 def _save(stem: str, *images: Any) -> None:

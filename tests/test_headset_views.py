@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,6 +66,10 @@ def test_the_tally_lamp_is_in_view_facing_the_camera_and_red_only_while_rolling(
     assert tally["redAtLamp"], tally  # it glows red where it falls, while a take rolls
     assert tally["redRolling"] >= tally["redCut"] + 4, tally  # lamp and "● ROLLING"
     assert tally["redCut"] <= 2, tally  # cut: the lamp dim, the label gone
+    pack_report = views["packs"][pack]
+    assert pack_report["followsCamera"]  # a camera switch moves it to the new preset
+    assert pack_report["mirrorDiff"] == 0.0  # the mirror, looking out of the preset, never
+    # sees it (nor the teleprompter)
 
 
 def test_the_teleprompter_shows_the_sides_and_scrolls(views: dict[str, Any]) -> None:
@@ -125,3 +130,31 @@ def test_sides_take_their_own_slot_newest_winning_beside_cues_and_switches() -> 
         ShowSides(SidesState("a\nb", 1)),
     ]
     assert box.replaced == 1 and box.pending() == 0
+
+
+def test_the_room_owns_the_sides_whoever_scrolls_and_says_so_one_way(tmp_path: Path) -> None:
+    """A director's sides and scrolls and the actor's thumbstick all end in one SidesChanged
+    for the viewers and one ShowSides for the headset (newest wins), kept within the text."""
+    from immersion.config import RoomSettings
+    from immersion.room.messages import SidesChanged
+    from immersion.room.room import Room
+    from tests.support import perf_take
+
+    still = perf_take(tmp_path / "still.jsonl")
+    room = Room(RoomSettings(str(still), "noir-office", "detective", takes_dir=tmp_path / "t"))
+    events: list[object] = []
+    room.on_event = events.append
+    room.actor_press("scroll-down")  # no sides yet: nothing to scroll, nothing said
+    assert room.sides is None and events == []
+    room.set_sides("one\ntwo\nthree")
+    room.actor_press("scroll-down")
+    room.actor_press("scroll-down")
+    room.actor_press("scroll-down")  # past the last line: stays on it
+    assert room.scroll_sides(1) == SidesState("one\ntwo\nthree", 1)
+    room.actor_press("scroll-up")
+    room.actor_press("scroll-up")  # before the first: stays on it
+    lines = [e.sides.line for e in events if isinstance(e, SidesChanged)]
+    assert lines == [0, 1, 2, 1, 0]  # at an end, a scroll changes nothing and says nothing
+    assert room.render.commands.due(0.0) == [ShowSides(SidesState("one\ntwo\nthree", 0))]
+    room.actor_press("ready")  # a button is still a note, not a scroll
+    assert len([e for e in events if isinstance(e, SidesChanged)]) == 5

@@ -54,7 +54,7 @@ class Prompter:
         self.node = origin.attachNewNode(self.text)
         scale = 0.04  # a row 4 cm tall, a metre away
         self.node.setScale(scale)
-        self.node.setPos(-WIDTH * scale * 0.26, 0.95, 1.1)  # under the cue panel (z 1.3)
+        self.node.setPos(-WIDTH * scale * 0.22, 0.95, 1.05)  # under the cue panel (z 1.3)
         self.node.setP(-38)  # tilted back, facing the eyes
         self.node.setShaderOff(30)
         self.node.setLightOff(30)

@@ -241,7 +241,10 @@ class Room:
 
     def _show_sides(self, sides: SidesState) -> SidesState:
         """One way out for new sides, whoever moved them: the headset's panel and every
-        viewer (the lock is held, so both see changes in the order they were made)."""
+        viewer (the lock is held, so both see changes in the order they were made). Sides
+        that did not change (a stick held at the last line) are not sent again."""
+        if sides == self.sides:
+            return sides
         self.sides = sides
         self._commands.put(ShowSides(sides))
         self.on_event(SidesChanged(sides))
