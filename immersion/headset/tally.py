@@ -32,6 +32,8 @@ LABEL_HEIGHT = 0.26  # metres above the camera body's centre
 LAMP_SIZE = 0.08  # metres: the lamp's edge; the label's letters are twice as tall
 EYE_HEIGHT = 1.6  # metres above the mark: where the walls between actor and preset are sought
 INSIDE = 0.5  # metres: how far inside a wall in the way the prop stands
+FOOT = 0.3  # metres above the floor: the lowest sight lines to the prop...
+SPREAD = 0.3  # ...to either side of it, as wide as its tripod
 
 
 class TallyCamera:
@@ -124,7 +126,24 @@ class TallyCamera:
 
 def _in_view(root: Any, set_node: Any, eye: Any, at: Any) -> Any:
     """``at``, or the point just inside the first of the set's surfaces between ``eye`` and
-    ``at`` (Panda points under ``root``), but no nearer the eye than a metre."""
+    the prop (Panda points under ``root``), but no nearer the eye than a metre. The sight
+    lines go to the prop's head and to its tripod's feet: a camera seen over a half-height
+    door or through a gap, its legs behind it, is brought inside too."""
+    along = at - eye
+    length = float(np.linalg.norm(along))
+    foot = np.array([at[0], at[1], min(at[2], FOOT)])
+    side = np.array([-along[1], along[0], 0.0])  # level, across the sight line
+    side *= SPREAD / max(float(np.linalg.norm(side)), 1e-6)
+    ends = (at, foot, foot + side, foot - side)
+    share = min(_first_hit(root, set_node, eye, end) for end in ends)
+    if share >= 1.0:
+        return at
+    reach = max(share * length - INSIDE, min(1.0, length))
+    return eye + along / length * reach
+
+
+def _first_hit(root: Any, set_node: Any, start: Any, end: Any) -> float:
+    """How far along ``start`` → ``end`` (0 to 1) the set's first surface is; 1: none."""
     from panda3d.core import (
         CollisionHandlerQueue,
         CollisionNode,
@@ -135,7 +154,7 @@ def _in_view(root: Any, set_node: Any, eye: Any, at: Any) -> Any:
     )
 
     ray = CollisionNode("tally-sight")
-    ray.addSolid(CollisionSegment(Point3(*eye), Point3(*at)))
+    ray.addSolid(CollisionSegment(Point3(*start), Point3(*end)))
     ray.setFromCollideMask(GeomNode.getDefaultCollideMask())  # visible geometry
     ray.setIntoCollideMask(0)
     held = root.attachNewNode(ray)
@@ -145,13 +164,10 @@ def _in_view(root: Any, set_node: Any, eye: Any, at: Any) -> Any:
     traverser.traverse(set_node)
     held.removeNode()
     if hits.getNumEntries() == 0:
-        return at
-    hits.sortEntries()  # nearest the eye first
+        return 1.0
+    hits.sortEntries()  # nearest the start first
     hit = np.array(hits.getEntry(0).getSurfacePoint(root))
-    along = at - eye
-    length = float(np.linalg.norm(along))
-    reach = max(float(np.linalg.norm(hit - eye)) - INSIDE, min(1.0, length))
-    return eye + along / length * reach
+    return float(np.linalg.norm(hit - start) / max(np.linalg.norm(end - start), 1e-6))
 
 
 def _box(
