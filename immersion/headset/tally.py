@@ -167,7 +167,8 @@ def _first_hit(root: Any, set_node: Any, start: Any, end: Any) -> float:
         return 1.0
     hits.sortEntries()  # nearest the start first
     hit = np.array(hits.getEntry(0).getSurfacePoint(root))
-    return float(np.linalg.norm(hit - start) / max(np.linalg.norm(end - start), 1e-6))
+    length = max(float(np.linalg.norm(end - start)), 1e-6)
+    return float(np.linalg.norm(hit - start)) / length
 
 
 def _box(
