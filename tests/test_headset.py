@@ -183,6 +183,8 @@ def test_serve_headset_shows_the_set_keeps_the_mirror_and_hears_the_controllers(
             headers = await frames(ws, 10)
             assert headers[-1].frame > headers[0].frame
             await ws.send(json.dumps({"type": "take", "action": "start"}))
+            # The tally camera's lamp follows the recorder: lit while the take rolls.
+            await until(ws, "status", lambda s: s["headset"].get("tallyLit") is True)
             await ws.send(json.dumps({"type": "cue", "text": "From the top, softer"}))
             cued = await until(ws, "cued")
             assert cued["where"] == "shown in the actor's headset", cued
@@ -204,6 +206,7 @@ def test_serve_headset_shows_the_set_keeps_the_mirror_and_hears_the_controllers(
             assert busy["renderFps"] > 5  # the mirror, while the headset runs at Monado's pace
             await ws.send(json.dumps({"type": "take", "action": "stop"}))
             await until(ws, "take", lambda t: "duration" in t["take"])
+            await until(ws, "status", lambda s: s["headset"].get("tallyLit") is False)
 
     with served_room(
         tmp_path, args, **{k: v for k, v in env.items() if k not in os.environ}

@@ -293,6 +293,7 @@ class RenderLoop:
                 headset.show_sides(self._sides)
                 shown = headset.prompter.shown if headset.prompter is not None else None
                 status["sidesLine"] = shown.line if shown is not None else None
+                status["tallyLit"] = headset.tally is not None and headset.tally.rolling
                 now = time.monotonic()
                 if frame.views:
                     meter.tick(now)
