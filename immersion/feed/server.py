@@ -68,6 +68,7 @@ from immersion.feed.protocol import (
     Note,
     NoteUpdate,
     PictureSize,
+    ReaderControl,
     Reject,
     Scroll,
     ServerMessage,
@@ -91,6 +92,7 @@ from immersion.room.messages import (
     NoteAdded,
     Picture,
     Problem,
+    ReaderVoice,
     RoomEvent,
     SwitchAvatar,
     SwitchCamera,
@@ -301,6 +303,8 @@ class Feed:
             broadcast([self._actor.conn], encode_server(ActorCue(event.kind, event.text)))
         elif isinstance(event, VoiceOut):
             self._relay(Voice(event.t, event.opus, talkback=False))
+        elif isinstance(event, ReaderVoice):
+            self._relay_reader(event)
 
     def _carry_out(self, actions: list[Action]) -> None:
         for action in actions:
@@ -335,6 +339,19 @@ class Feed:
         broadcast(
             [v.conn for v in targets if v.conn.transport.get_write_buffer_size() <= limit],
             message,
+        )
+
+    def _relay_reader(self, voice: ReaderVoice) -> None:
+        """The reader's voice to every viewer that asked for audio, as its own source (the
+        casting page plays it through its own decoder). Not to the actor's page: it plays
+        every packet it is sent as talkback; the headset plays the reader instead."""
+        self._seq[AudioSource.READER] += 1
+        packet = AudioPacket(AudioSource.READER, self._seq[AudioSource.READER], voice.t, voice.opus)
+        limit = self.settings.write_limit
+        targets = [v for v in self.viewers.values() if v.audio and v is not self._actor]
+        broadcast(
+            [v.conn for v in targets if v.conn.transport.get_write_buffer_size() <= limit],
+            encode_audio(packet),
         )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -515,6 +532,9 @@ class Feed:
             reply = Error(refused) if refused else None
         elif isinstance(event, TakeControl):  # answered when the recorder is done; acks flow on
             future = self.room.take_start() if event.start else self.room.take_stop()
+            self._spawn(self._answer(viewer, future))
+        elif isinstance(event, ReaderControl):  # a take is read off the loop: answered later
+            future = self.room.reader_control(event.action, event.take, event.avatar)
             self._spawn(self._answer(viewer, future))
         elif isinstance(event, Cue):
             reply = Cued(event.text, self.room.cue(event.text))
