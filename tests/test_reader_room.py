@@ -1,0 +1,166 @@
+"""The reader in a served room (a real process, real sockets): a take is rolled, then a director
+starts a reader with it; the partner moves on the set, its voice reaches the director as its
+own source, the next take records the reader's actions but not its voice."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from capture.pose import Pose
+from capture.take import TakeWriter, read_take
+from capture.voice import VoiceWriter, read_voice
+from immersion.feed.protocol import AudioSource, decode_audio, decode_video, is_audio
+from tests.support import ServedRoom, served_room
+from tests.voice_helpers import tone_packets
+
+SOURCE_S = 5.0
+
+
+def waving_take(folder: Path, seconds: float) -> Path:
+    """A take whose left arm waves up and down once a second, with a tone as its voice."""
+    path = folder / "waving.jsonl"
+    with TakeWriter(path, {"fps": 20.0, "voice": "waving.opus"}) as w:
+        for k in range(round(seconds * 20)):
+            t = k / 20
+            half = 0.6 * math.sin(2 * math.pi * t)  # half the arm's angle, radians
+            bones = {"leftUpperArm": [0.0, 0.0, math.sin(half), math.cos(half)]}
+            w.write(t, Pose.from_json({"t": t, "hips": [0.0, 0.9, 0.0], "bones": bones}))
+    with VoiceWriter(folder / "waving.opus") as voice:
+        for k, packet in enumerate(tone_packets(seconds)):
+            voice.write(k * 0.02, packet)
+    return path
+
+
+def _picture(message: bytes) -> np.ndarray[Any, Any]:
+    from PIL import Image
+
+    _, payload = decode_video(message)
+    return np.asarray(Image.open(io.BytesIO(payload)).convert("L"), dtype=np.int16)
+
+
+class Director:
+    """A director's socket that keeps every picture and every reader audio packet."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.pictures: list[tuple[float, np.ndarray[Any, Any]]] = []
+        self.reader_audio: list[Any] = []
+        self.texts: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def run(self) -> None:
+        async for message in self.ws:
+            if isinstance(message, bytes) and is_audio(message):
+                packet = decode_audio(message)
+                if packet.source is AudioSource.READER:
+                    self.reader_audio.append(packet)
+            elif isinstance(message, bytes):
+                self.pictures.append((time.monotonic(), _picture(message)))
+                frame = decode_video(message)[0].frame
+                await self.ws.send(json.dumps({"type": "ack", "frame": frame}))
+            else:
+                await self.texts.put(json.loads(message))
+
+    async def until(self, kind: str, check: Any = None, timeout: float = 15) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                data = await self.texts.get()
+                if data["type"] == kind and (check is None or check(data)):
+                    return data
+
+    async def send(self, **message: Any) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def picture_after(self, t: float) -> np.ndarray[Any, Any]:
+        async with asyncio.timeout(10):
+            while True:
+                found = next((p for at, p in self.pictures if at >= t), None)
+                if found is not None:
+                    return found
+                await asyncio.sleep(0.05)
+
+
+def _moved(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Where two pictures differ by more than the JPEG's noise."""
+    return np.abs(a - b) > 24
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    tmp = tmp_path_factory.mktemp("reader-room")
+    source = waving_take(tmp, SOURCE_S)
+    args = ["--source", str(source), "--once", "--scene", "western-saloon", "--camera", "wide",
+            "--size", "320x180", "--fps", "20"]  # fmt: skip
+    with served_room(tmp, args) as served:
+        yield served
+
+
+def test_a_reader_plays_a_rolled_take_opposite_the_actor(room: ServedRoom) -> None:
+    async def go() -> tuple[Director, str, str, dict[str, Any], list[dict[str, Any]]]:
+        async with connect(room.url(room.director), max_queue=None) as ws:
+            welcome = json.loads(await ws.recv())
+            await ws.send(json.dumps({"type": "hello", "codecs": ["jpeg"], "audio": True}))
+            director = Director(ws)
+            listening = asyncio.create_task(director.run())
+            # Take 1: the room's own source (an arm waving, a tone) while it plays.
+            await director.send(type="take", action="start")
+            await director.until("status", lambda m: m["take"]["rolling"])
+            await asyncio.sleep(1.5)
+            await director.send(type="take", action="stop")
+            first = (await director.until("take", lambda m: "duration" in m["take"]))["take"]
+            # The source plays once: the main avatar then holds still.
+            await director.until("status", lambda m: m["source"] == "ended", SOURCE_S + 10)
+            await director.send(type="take", action="start")
+            await director.until("status", lambda m: m["take"]["rolling"])
+            await asyncio.sleep(0.5)
+            still = await director.picture_after(time.monotonic())
+            avatar = welcome["room"]["avatars"][0]
+            await director.send(type="reader", action="start", take=first["file"], avatar=avatar)
+            playing = await director.until(
+                "status", lambda m: m.get("reader", {}).get("state") == "playing", 20
+            )
+            started = time.monotonic()
+            await asyncio.sleep(1.2)
+            await director.send(type="reader", action="pause")
+            await director.until("status", lambda m: m["reader"]["state"] == "paused")
+            await director.send(type="take", action="stop")
+            second = (await director.until("take", lambda m: "duration" in m["take"]))["take"]
+            pictures = [still, await director.picture_after(started + 0.3)]
+            pictures.append(await director.picture_after(started + 0.8))
+            listening.cancel()
+            return director, first["file"], second["file"], playing, pictures
+
+    director, first, second, playing, (still, a, b) = asyncio.run(go())
+    assert playing["reader"]["take"] == first and playing["reader"]["duration"] > 1.0
+    # The partner stands on the saloon's second mark (at the bar, left of and behind the actor
+    # in the wide shot) and moves there (its shadow on the floor too); the actor holds still.
+    appeared, waved = _moved(still, a), _moved(a, b)
+    width = still.shape[1]
+    assert appeared.sum() > 30 and waved.sum() > 10, (appeared.sum(), waved.sum())
+    for changed in (appeared, waved):
+        assert np.mean(np.nonzero(changed)[1] < width / 2 - 8) > 0.6
+    # Its voice reached the director as the reader's, in order on the room clock.
+    heard = director.reader_audio
+    assert len(heard) >= 40, len(heard)  # 1.2 s at 50 packets a second, less the start
+    times = [p.capture_t for p in heard]
+    assert times == sorted(times) and np.median(np.diff(times)) == pytest.approx(0.02, abs=1e-3)
+    recorded = {
+        packet for _, packet in read_voice(room.takes / Path(first).with_suffix(".opus")).packets
+    }
+    assert {p.opus for p in heard} <= recorded
+    # The take rolled meanwhile records what the actor played against, not the reader's voice.
+    take = read_take(room.takes / second)
+    events = [e["text"] for e in take.events if e["event"] == "event"]
+    assert any(f"reader start: take {first} as " in e for e in events), events
+    assert any(e.startswith("reader pause: take ") for e in events), events
+    voice = room.takes / take.header["voice"]
+    assert not voice.exists() or not read_voice(voice).packets
