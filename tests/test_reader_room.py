@@ -91,7 +91,8 @@ class Director:
 
 def _moved(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Where two pictures differ by more than the JPEG's noise."""
-    return np.abs(a - b) > 24
+    moved: np.ndarray[Any, Any] = np.abs(a - b) > 24
+    return moved
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,7 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def test_a_reader_plays_a_rolled_take_opposite_the_actor(room: ServedRoom) -> None:
-    async def go() -> tuple[Director, str, str, dict[str, Any], list[dict[str, Any]]]:
+    async def go() -> tuple[Director, str, str, dict[str, Any], list[np.ndarray[Any, Any]]]:
         async with connect(room.url(room.director), max_queue=None) as ws:
             welcome = json.loads(await ws.recv())
             await ws.send(json.dumps({"type": "hello", "codecs": ["jpeg"], "audio": True}))
