@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from capture.pose import Pose
 from capture.take import TakeWriter, read_take
 from capture.voice import VoiceWriter, read_voice
 from immersion.feed.protocol import AudioSource, decode_audio, decode_video, is_audio
-from tests.support import ServedRoom, served_room
+from tests.support import CHROMIUM, CHROMIUM_ARGS, ServedRoom, served_room
 from tests.voice_helpers import tone_packets
 
 SOURCE_S = 5.0
@@ -165,3 +166,47 @@ def test_a_reader_plays_a_rolled_take_opposite_the_actor(room: ServedRoom) -> No
     assert any(e.startswith("reader pause: take ") for e in events), events
     voice = room.takes / take.header["voice"]
     assert not voice.exists() or not read_voice(voice).packets
+
+
+def test_the_directors_page_steers_the_reader_and_every_viewer_sees_it(
+    room: ServedRoom, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    # A take in the room's folder before the pages open: the welcome lists it.
+    source = waving_take(tmp_path, 2.0)
+    for made in (source, source.with_suffix(".opus")):
+        shutil.copy(made, room.takes / made.name)
+    args = [*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        errors: list[str] = []
+        director = browser.new_page()
+        director.on("pageerror", lambda e: errors.append(str(e)))
+        director.goto(room.page(room.director))
+        observer = browser.new_page()
+        observer.goto(room.page(room.observer))
+        expect(director.locator("#role")).to_have_text("director")
+        expect(observer.locator("#reader-form")).to_be_hidden()  # observers watch
+        director.select_option("#reader-take", "waving.jsonl")
+        director.select_option("#reader-avatar", index=1)
+        avatar = director.locator("#reader-avatar").input_value()
+        director.click("#reader-start")
+        for page in (director, observer):
+            expect(page.locator("#reader-state")).to_contain_text(
+                f"{avatar} plays waving.jsonl", timeout=20_000
+            )
+        director.wait_for_timeout(1500)
+        heard = director.evaluate("window.immersion.readerCounts()")
+        assert heard["heard"] >= 40, heard  # 1.5 s at 50 packets a second
+        levels = [x["db"] for x in director.evaluate("window.immersion.readerLevels()")]
+        assert levels and max(levels) > -35, levels[-20:]  # the take's tone, played
+        director.click("#reader-pause")
+        expect(observer.locator("#reader-state")).to_contain_text("paused")
+        expect(director.locator("#reader-pause")).to_have_text("Resume")
+        director.click("#reader-pause")
+        expect(director.locator("#reader-state")).to_contain_text("plays")
+        director.click("#reader-stop")
+        expect(observer.locator("#reader-state")).to_contain_text("No reader")
+        assert errors == []
+        browser.close()
