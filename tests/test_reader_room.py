@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -96,17 +97,45 @@ def _moved(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> np.ndarray[Any, 
     return moved
 
 
+def _args(source: Path) -> list[str]:
+    return ["--source", str(source), "--once", "--scene", "western-saloon", "--camera", "wide",
+            "--size", "320x180", "--fps", "20"]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def room(tmp_path_factory: pytest.TempPathFactory) -> Any:
     tmp = tmp_path_factory.mktemp("reader-room")
-    source = waving_take(tmp, SOURCE_S)
-    args = ["--source", str(source), "--once", "--scene", "western-saloon", "--camera", "wide",
-            "--size", "320x180", "--fps", "20"]  # fmt: skip
-    with served_room(tmp, args) as served:
+    with served_room(tmp, _args(waving_take(tmp, SOURCE_S))) as served:
         yield served
 
 
 def test_a_reader_plays_a_rolled_take_opposite_the_actor(room: ServedRoom) -> None:
+    _reader_plays_opposite_the_actor(room)
+
+
+def test_with_a_headset_the_reader_moves_and_is_heard_too(tmp_path: Path) -> None:
+    """Against Monado (simulated HMD, core validation on): the headset paces the room."""
+    from tests.test_headset import monado_env
+
+    env = monado_env(XR_CORE_VALIDATION_EXPORT_TYPE="text",
+                     XR_CORE_VALIDATION_FILE_NAME=str(tmp_path / "validation.txt"))  # fmt: skip
+    source = waving_take(tmp_path, SOURCE_S)
+    args = ["--headset", *_args(source)]
+    with served_room(
+        tmp_path, args, **{k: v for k, v in env.items() if k not in os.environ}
+    ) as room:
+        status = _reader_plays_opposite_the_actor(room)
+    assert status["headset"]["state"] == "FOCUSED", status["headset"]
+    assert status["headset"]["system"].startswith("Monado")
+    validation = (tmp_path / "validation.txt").read_text()
+    assert "Core Validation Layer is initialized" in validation
+    assert "VALID_ERROR" not in validation + (tmp_path / "serve.log").read_text()
+
+
+def _reader_plays_opposite_the_actor(room: ServedRoom) -> dict[str, Any]:
+    """Roll a take of the room's source, start a reader with it in the next take and check
+    what every part of the room did; the reader's status while it played."""
+
     async def go() -> tuple[Director, str, str, dict[str, Any], list[np.ndarray[Any, Any]]]:
         async with connect(room.url(room.director), max_queue=None) as ws:
             welcome = json.loads(await ws.recv())
@@ -166,6 +195,7 @@ def test_a_reader_plays_a_rolled_take_opposite_the_actor(room: ServedRoom) -> No
     assert any(e.startswith("reader pause: take ") for e in events), events
     voice = room.takes / take.header["voice"]
     assert not voice.exists() or not read_voice(voice).packets
+    return playing
 
 
 def test_the_directors_page_steers_the_reader_and_every_viewer_sees_it(
