@@ -22,7 +22,7 @@ from capture.pose import Pose
 from capture.take import TakeWriter, read_take
 from capture.voice import VoiceWriter, read_voice
 from immersion.feed.protocol import AudioSource, decode_audio, decode_video, is_audio
-from tests.support import CHROMIUM, CHROMIUM_ARGS, ServedRoom, served_room
+from tests.support import CHROMIUM, CHROMIUM_ARGS, ServedRoom, hello, served_room, until
 from tests.voice_helpers import tone_packets
 
 SOURCE_S = 5.0
@@ -165,6 +165,8 @@ def _reader_plays_opposite_the_actor(room: ServedRoom) -> dict[str, Any]:
             await director.until("status", lambda m: m["reader"]["state"] == "paused")
             await director.send(type="take", action="stop")
             second = (await director.until("take", lambda m: "duration" in m["take"]))["take"]
+            await director.send(type="reader", action="stop")
+            await director.until("status", lambda m: m["reader"] == {"state": "stopped"})
             pictures = [still, await director.picture_after(started + 0.3)]
             pictures.append(await director.picture_after(started + 0.8))
             listening.cancel()
@@ -196,6 +198,39 @@ def _reader_plays_opposite_the_actor(room: ServedRoom) -> dict[str, Any]:
     voice = room.takes / take.header["voice"]
     assert not voice.exists() or not read_voice(voice).packets
     return playing
+
+
+def test_the_room_refuses_what_a_reader_cannot_play_in_one_line(room: ServedRoom) -> None:
+    async def go() -> list[str]:
+        async with connect(room.url(room.director), max_queue=None) as ws:
+            welcome = await hello(ws)
+            avatar = welcome["room"]["avatars"][0]
+            await ws.send(json.dumps({"type": "take", "action": "start"}))
+            rolling = await until(ws, "status", lambda m: m["take"]["rolling"])
+            replies = []
+            for message in (
+                {"action": "start", "take": "../serve.log", "avatar": avatar},
+                {"action": "start", "take": "nothing.jsonl", "avatar": avatar},
+                {"action": "start", "take": rolling["take"]["file"], "avatar": avatar},
+                {"action": "start", "take": "waving.jsonl", "avatar": "nobody"},
+                {"action": "resume"},
+            ):
+                await ws.send(json.dumps({"type": "reader", **message}))
+                replies.append((await until(ws, "error"))["message"])
+            await ws.send(json.dumps({"type": "take", "action": "stop"}))
+            return replies
+
+    assert asyncio.run(go()) == [
+        "reader: take must be a take's file name from the room's list, not a path",
+        "reader: reader take: 'nothing.jsonl' does not exist",
+        f"take {_rolling_name(room)!r} is still rolling; stop it before a reader plays it",
+        "no avatar 'nobody' in this room's catalogue",
+        "the reader is stopped, not paused",
+    ]
+
+
+def _rolling_name(room: ServedRoom) -> str:
+    return sorted(room.takes.glob("take-*.jsonl"))[-1].name
 
 
 def test_the_directors_page_steers_the_reader_and_every_viewer_sees_it(
