@@ -233,15 +233,19 @@ def _rolling_name(room: ServedRoom) -> str:
     return sorted(room.takes.glob("take-*.jsonl"))[-1].name
 
 
+def _waving_in_the_takes(room: ServedRoom, tmp: Path) -> None:
+    """``waving.jsonl`` (2 s) and its voice in the room's takes folder."""
+    source = waving_take(tmp, 2.0)
+    for made in (source, source.with_suffix(".opus")):
+        shutil.copy(made, room.takes / made.name)
+
+
 def test_the_directors_page_steers_the_reader_and_every_viewer_sees_it(
     room: ServedRoom, tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    # A take in the room's folder before the pages open: the welcome lists it.
-    source = waving_take(tmp_path, 2.0)
-    for made in (source, source.with_suffix(".opus")):
-        shutil.copy(made, room.takes / made.name)
+    _waving_in_the_takes(room, tmp_path)  # before the pages open: the welcome lists it
     args = [*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
@@ -275,3 +279,38 @@ def test_the_directors_page_steers_the_reader_and_every_viewer_sees_it(
         expect(observer.locator("#reader-state")).to_contain_text("No reader")
         assert errors == []
         browser.close()
+
+
+def test_the_performing_actors_page_hears_the_reader(room: ServedRoom, tmp_path: Path) -> None:
+    _waving_in_the_takes(room, tmp_path)
+
+    async def go() -> list[Any]:
+        async with (
+            connect(room.url(room.director), max_queue=None) as director,
+            connect(room.url(room.actor), max_queue=None) as actor,
+        ):
+            welcome = await hello(director)
+            await hello(actor)
+            await actor.send(json.dumps({"type": "consent", "version": 2}))
+            await until(director, "status", lambda m: m["source"] == "actor")
+            avatar = welcome["room"]["avatars"][0]
+            await director.send(json.dumps(
+                {"type": "reader", "action": "start", "take": "waving.jsonl", "avatar": avatar}
+            ))  # fmt: skip
+            heard: list[Any] = []
+            deadline = time.monotonic() + 10
+            while len(heard) < 30 and time.monotonic() < deadline:
+                message = await asyncio.wait_for(actor.recv(), 5)
+                if isinstance(message, bytes) and is_audio(message):
+                    heard.append(decode_audio(message))
+                elif isinstance(message, bytes):
+                    frame = decode_video(message)[0].frame
+                    await actor.send(json.dumps({"type": "ack", "frame": frame}))
+            await director.send(json.dumps({"type": "reader", "action": "stop"}))
+            await actor.send(json.dumps({"type": "leave"}))
+            return heard
+
+    heard = asyncio.run(go())
+    assert len(heard) >= 30 and {p.source for p in heard} == {AudioSource.READER}
+    times = [p.capture_t for p in heard]
+    assert times == sorted(times)

@@ -342,13 +342,13 @@ class Feed:
         )
 
     def _relay_reader(self, voice: ReaderVoice) -> None:
-        """The reader's voice to every viewer that asked for audio, as its own source (the
-        casting page plays it through its own decoder). Not to the actor's page: it plays
-        every packet it is sent as talkback; the headset plays the reader instead."""
+        """The reader's voice, as its own source (pages play it through a decoder of its
+        own), to every viewer that asked for audio and to the performing actor's page: the
+        actor plays opposite it."""
         self._seq[AudioSource.READER] += 1
         packet = AudioPacket(AudioSource.READER, self._seq[AudioSource.READER], voice.t, voice.opus)
         limit = self.settings.write_limit
-        targets = [v for v in self.viewers.values() if v.audio and v is not self._actor]
+        targets = [v for v in self.viewers.values() if v.audio or v is self._actor]
         broadcast(
             [v.conn for v in targets if v.conn.transport.get_write_buffer_size() <= limit],
             encode_audio(packet),
