@@ -21,8 +21,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from capture.pose import Pose
 from capture.take import TakeWriter, read_take
 from capture.voice import VoiceWriter, read_voice
+from immersion.catalogue import find_pack
 from immersion.feed.protocol import AudioSource, decode_audio, decode_video, is_audio
 from tests.support import CHROMIUM, CHROMIUM_ARGS, ServedRoom, hello, served_room, until
+from tests.test_stage_extras import _one_mark_pack
 from tests.voice_helpers import tone_packets
 
 SOURCE_S = 5.0
@@ -314,3 +316,33 @@ def test_the_performing_actors_page_hears_the_reader(room: ServedRoom, tmp_path:
     assert len(heard) >= 30 and {p.source for p in heard} == {AudioSource.READER}
     times = [p.capture_t for p in heard]
     assert times == sorted(times)
+
+
+def test_a_set_without_a_second_mark_stops_the_reader_and_refuses_it(tmp_path: Path) -> None:
+    scenes = tmp_path / "scenes"
+    shutil.copytree(find_pack("western-saloon"), scenes / "western-saloon")
+    _one_mark_pack(scenes)
+    (tmp_path / "room" / "takes").mkdir(parents=True)
+    source = waving_take(tmp_path, 2.0)
+    for made in (source, source.with_suffix(".opus")):
+        shutil.copy(made, tmp_path / "room" / "takes" / made.name)
+
+    async def go(room: ServedRoom) -> tuple[str, str]:
+        async with connect(room.url(room.director), max_queue=None) as ws:
+            welcome = await hello(ws)
+            start = {"type": "reader", "action": "start", "take": "waving.jsonl",
+                     "avatar": welcome["room"]["avatars"][0]}  # fmt: skip
+            await ws.send(json.dumps(start))
+            await until(ws, "status", lambda m: m["reader"]["state"] == "playing", 20)
+            await ws.send(json.dumps({"type": "scene", "name": "one-mark"}))
+            stopped = await until(ws, "error", lambda m: m["scope"] == "room", 20)
+            await until(ws, "status", lambda m: m["scene"] == "one-mark")
+            assert (await until(ws, "status"))["reader"] == {"state": "stopped"}
+            await ws.send(json.dumps(start))
+            refused = await until(ws, "error")
+            return stopped["message"], refused["message"]
+
+    with served_room(tmp_path / "room", _args(source), IMMERSION_SCENES=str(scenes)) as room:
+        stopped, refused = asyncio.run(go(room))
+    assert stopped == "reader: stopped: 'one-mark' has no second mark"
+    assert refused == "scene pack 'one-mark' has one mark; a reader needs a second"
