@@ -38,6 +38,10 @@ class RoomPort(Protocol):
 
     def annotate(self, kind: str, text: str) -> None: ...
 
+    def reader_control(
+        self, action: str, take: str | None = None, avatar: str | None = None
+    ) -> Future[str | None]: ...
+
     @property
     def sides(self) -> SidesState | None: ...
 

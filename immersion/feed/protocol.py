@@ -32,7 +32,8 @@ Server → viewer
 
     ====== ======= =====================================================================
     0      4s      magic ``b"IMA1"``
-    4      u8      what: 1 the actor's voice, 2 a director's talkback (to the actor only)
+    4      u8      what: 1 the actor's voice, 2 a director's talkback (to the actor only),
+                   3 the reader's voice (the take a scene partner plays)
     5      u8      reserved, 0
     6      u16     sequence number, per what (wraps)
     8      f64     capture time, room clock (s)
@@ -87,7 +88,10 @@ Viewer → server, JSON text objects with a ``type``:
     actor in the headset and on the actor's page; taking a take up or down cues "rolling" and
     "cut" by itself), ``sides`` {text} (the scene's text, plain or Markdown, up to
     ``sidesChars`` characters and 1,000 lines, onto the actor's teleprompter; every viewer is
-    sent ``sides`` {text, line}, and a viewer joining later gets the current one).
+    sent ``sides`` {text, line}, and a viewer joining later gets the current one);
+    ``reader`` {action: start|pause|resume|restart|stop, take, avatar} (a scene partner on the
+    pack's second mark plays a take: ``take`` is a file name from the welcome's ``takes``,
+    ``avatar`` a catalogue name, both for ``start`` only; its state is the status's ``reader``).
   * directors and the actor: ``scroll`` {line} (the teleprompter's top line).
   * actors only: ``consent`` {version} (the actor agreed to the page's consent text of that
     version: the room records it, and from then on their landmarks drive the avatar; a pose
@@ -213,6 +217,7 @@ def decode_video(message: bytes) -> tuple[VideoHeader, bytes]:
 class AudioSource(IntEnum):
     VOICE = 1
     TALKBACK = 2
+    READER = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,6 +440,15 @@ class Scroll:
 
 
 @dataclass(frozen=True, slots=True)
+class ReaderControl:
+    """A director steers the reader; ``take`` and ``avatar`` come with ``start`` only."""
+
+    action: str
+    take: str | None = None
+    avatar: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Calibrate:
     """The actor relaxes and looks at the camera for a second: their neutral face and head."""
 
@@ -495,12 +509,16 @@ Event = (
     | Calibrate
     | Sides
     | Scroll
+    | ReaderControl
     | ActorPose
     | Voice
     | Reject
 )
 
-DIRECTOR_ONLY = frozenset({"camera", "scene", "avatar", "take", "note", "marker", "cue", "sides"})
+DIRECTOR_ONLY = frozenset(
+    {"camera", "scene", "avatar", "take", "note", "marker", "cue", "sides", "reader"}
+)
+READER_ACTIONS = ("start", "pause", "resume", "restart", "stop")
 # Either the directors or the actor may do these; observers watch.
 NOT_OBSERVERS = frozenset({"scroll"})
 ACTOR_ONLY = frozenset({"leave", "consent", "picture", "calibrate"})
@@ -800,6 +818,8 @@ def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
         if text.count("\n") >= limits.sides_lines:
             raise ProtocolError(f"text is over {limits.sides_lines} lines")
         return Sides(text)
+    if kind == "reader":
+        return _reader(data, limits)
     if kind == "scroll":
         line = data.get("line")
         if (
@@ -810,6 +830,21 @@ def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
             raise ProtocolError(f"line must be a whole number from 0 to {limits.sides_lines - 1}")
         return Scroll(line)
     raise ProtocolError("unknown message type")
+
+
+def _reader(data: dict[str, Any], limits: Limits) -> ReaderControl:
+    action = data.get("action")
+    if action not in READER_ACTIONS:
+        raise ProtocolError(f"action must be one of {', '.join(READER_ACTIONS)}")
+    if action != "start":
+        extra = next((k for k in ("take", "avatar") if k in data), None)
+        if extra is not None:
+            raise ProtocolError(f"{extra} comes with start only")
+        return ReaderControl(action)
+    take = _text(data, "take", limits.name_chars)
+    if "/" in take or "\\" in take or take.startswith("."):
+        raise ProtocolError("take must be a take's file name from the room's list, not a path")
+    return ReaderControl(action, take, _text(data, "avatar", limits.name_chars))
 
 
 def _pixels(value: Any) -> TypeGuard[int]:

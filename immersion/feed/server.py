@@ -68,6 +68,7 @@ from immersion.feed.protocol import (
     Note,
     NoteUpdate,
     PictureSize,
+    ReaderControl,
     Reject,
     Scroll,
     ServerMessage,
@@ -91,6 +92,7 @@ from immersion.room.messages import (
     NoteAdded,
     Picture,
     Problem,
+    ReaderVoice,
     RoomEvent,
     SidesChanged,
     SwitchAvatar,
@@ -304,6 +306,8 @@ class Feed:
             self._relay(Voice(event.t, event.opus, talkback=False))
         elif isinstance(event, SidesChanged):
             self._broadcast(SidesShown(event.sides.text, event.sides.line), EVERYONE)
+        elif isinstance(event, ReaderVoice):
+            self._relay_reader(event)
 
     def _carry_out(self, actions: list[Action]) -> None:
         for action in actions:
@@ -338,6 +342,19 @@ class Feed:
         broadcast(
             [v.conn for v in targets if v.conn.transport.get_write_buffer_size() <= limit],
             message,
+        )
+
+    def _relay_reader(self, voice: ReaderVoice) -> None:
+        """The reader's voice, as its own source (pages play it through a decoder of its
+        own), to every viewer that asked for audio and to the performing actor's page: the
+        actor plays opposite it."""
+        self._seq[AudioSource.READER] += 1
+        packet = AudioPacket(AudioSource.READER, self._seq[AudioSource.READER], voice.t, voice.opus)
+        limit = self.settings.write_limit
+        targets = [v for v in self.viewers.values() if v.audio or v is self._actor]
+        broadcast(
+            [v.conn for v in targets if v.conn.transport.get_write_buffer_size() <= limit],
+            encode_audio(packet),
         )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -514,6 +531,9 @@ class Feed:
             reply = Error(refused) if refused else None
         elif isinstance(event, TakeControl):  # answered when the recorder is done; acks flow on
             future = self.room.take_start() if event.start else self.room.take_stop()
+            self._spawn(self._answer(viewer, future))
+        elif isinstance(event, ReaderControl):  # a take is read off the loop: answered later
+            future = self.room.reader_control(event.action, event.take, event.avatar)
             self._spawn(self._answer(viewer, future))
         elif isinstance(event, Cue):
             reply = Cued(event.text, self.room.cue(event.text))

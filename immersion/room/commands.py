@@ -3,8 +3,8 @@
 A flood of switches must not become a backlog the render loop works through while every viewer
 waits: there is one slot per kind of switch, a newer switch replaces one not yet carried out,
 and the costly ones (a scene or avatar load, ~1-2 s on a CPU) are carried out at most once per
-``gap_s``, the newest winning. So the box holds at most five commands (a cue and the sides
-too: the newest of each), whatever arrives.
+``gap_s``, the newest winning. So the box holds at most six commands (a cue, the sides and
+the reader's avatar too: the newest of each), whatever arrives.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import threading
 from immersion.room.messages import (
     Command,
     CueActor,
+    SetReader,
     ShowSides,
     SwitchAvatar,
     SwitchCamera,
     SwitchScene,
 )
 
-COSTLY = (SwitchScene, SwitchAvatar)
+COSTLY = (SwitchScene, SwitchAvatar, SetReader)
 
 
 class CommandBox:

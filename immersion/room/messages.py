@@ -47,7 +47,14 @@ class ShowSides:
     sides: SidesState | None
 
 
-Command = SwitchCamera | SwitchScene | SwitchAvatar | CueActor | ShowSides
+@dataclass(frozen=True, slots=True)
+class SetReader:
+    """The reader's avatar on the pack's second mark (``avatar`` None: take it off)."""
+
+    avatar: str | None
+
+
+Command = SwitchCamera | SwitchScene | SwitchAvatar | CueActor | ShowSides | SetReader
 
 
 # Snapshots -------------------------------------------------------------------------------------
@@ -155,6 +162,7 @@ class RoomStatus:
     source: str  # what drives the avatar now
     headset: Mapping[str, Any] | None = None
     avatar_licence: str = ""  # e.g. "... licence: not stated ..." for a plain glTF
+    reader: Mapping[str, Any] | None = None  # the scene partner (ReaderState.to_json)
 
     def to_json(self) -> dict[str, Any]:
         take: dict[str, Any] = {"rolling": self.take.rolling}
@@ -179,6 +187,7 @@ class RoomStatus:
             "frame": self.frame,
             "source": self.source,
             **({"headset": dict(self.headset)} if self.headset is not None else {}),
+            **({"reader": dict(self.reader)} if self.reader is not None else {}),
         }
 
 
@@ -262,4 +271,13 @@ class SidesChanged:
     sides: SidesState
 
 
-RoomEvent = TakeChanged | NoteAdded | Problem | CueToActor | VoiceOut | SidesChanged
+@dataclass(frozen=True, slots=True)
+class ReaderVoice:
+    """One Opus packet of the reader's voice (the take it plays), for viewers; never recorded
+    into the actor's voice file."""
+
+    t: float  # when it plays, room clock
+    opus: bytes
+
+
+RoomEvent = TakeChanged | NoteAdded | Problem | CueToActor | VoiceOut | SidesChanged | ReaderVoice

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from capture.errors import CaptureError
+from capture.pose import Pose
 from immersion.catalogue import avatar_file, catalogue_pack
 from immersion.config import RoomSettings
 from immersion.errors import StageError
@@ -39,6 +40,7 @@ from immersion.room.messages import (
     Picture,
     Problem,
     RoomEvent,
+    SetReader,
     ShowSides,
     SidesState,
     SwitchAvatar,
@@ -46,6 +48,7 @@ from immersion.room.messages import (
     SwitchScene,
 )
 from immersion.room.meter import Meter
+from immersion.room.reader import READER, Reader
 from immersion.scenes.manifest import ScenePack, load_pack
 from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.pose_feed import LatestPose
@@ -64,6 +67,7 @@ class StageSnapshot:
     meter: MeterSnapshot = field(default_factory=MeterSnapshot)
     headset: Mapping[str, Any] | None = None
     licence: str = ""  # the avatar's licence, as AvatarLicence.summary says it
+    marks: tuple[str, ...] = ()  # the pack's marks, in order (a reader needs a second)
 
 
 class RenderLoop:
@@ -104,6 +108,9 @@ class RenderLoop:
         self._headset_status: dict[str, Any] | None = {"state": "off"} if settings.headset else None
         self._meter = Meter()
         self._frame = 0
+        # The scene partner, posed each tick at the picture's time; set by the room.
+        self.reader: Reader | None = None
+        self._reader_avatar: str | None = None  # the avatar standing in as the reader
         camera = pack.camera(settings.camera).name
         headset = self._headset_status
         self.snapshot = StageSnapshot(
@@ -112,6 +119,7 @@ class RenderLoop:
             camera,
             tuple(c.name for c in pack.cameras),
             headset=MappingProxyType(dict(headset)) if headset is not None else None,
+            marks=tuple(m.name for m in pack.marks),
         )
 
     # The render thread ---------------------------------------------------------------------------
@@ -142,7 +150,9 @@ class RenderLoop:
                 pose = self.latest.for_frame(now)
                 t0 = time.perf_counter()
                 due = mirror.due(time.monotonic())
-                stage.show(pose, mirror=due)
+                # The reader at the main pose's time (its own clock runs on when the pose holds).
+                shown_t = now - self.latest.lag() - self.latest.period()
+                stage.show(pose, mirror=due, extras=self._extras(stage, shown_t))
                 if not due:
                     continue  # a headset faster than the mirror: the viewers get every n-th
                 bgra = np.ascontiguousarray(stage.target.bgra()[::-1])  # the room's own copy
@@ -172,7 +182,16 @@ class RenderLoop:
             self._meter.snapshot(self.clock()),
             MappingProxyType(dict(headset)) if headset is not None else None,
             stage.avatar.spec.licence.summary() if stage.avatar is not None else "",
+            tuple(m.name for m in stage.pack.marks),
         )
+
+    def _extras(self, stage: Stage, t: float) -> dict[str, Pose | None]:
+        """The extra performers' poses for a picture of room time ``t`` (the time the main
+        avatar's pose is shown at, so the reader's picture and voice keep the actor's timing)."""
+        reader = self.reader
+        if reader is None or READER not in stage.extras:
+            return {}
+        return {READER: reader.pose(t)}
 
     def _ticks(self, period: float) -> Iterator[None]:
         """The room's own pace, without a headset: one tick per ``period`` until stopped."""
@@ -205,6 +224,8 @@ class RenderLoop:
                 stage = self._switch(stage, command)
             except (CaptureError, StageError, OSError) as exc:
                 self.emit(Problem(_label(command), str(exc), self.clock()))
+                if isinstance(command, SetReader) and self.reader is not None:
+                    self.reader.stop()  # no avatar to play it: the director starts again
             self._cut = True
             if not isinstance(command, SwitchCamera):
                 # The old set or avatar is held in reference cycles whose Python side is small,
@@ -221,6 +242,8 @@ class RenderLoop:
             path = avatar_file(command.name)
             stage.place_avatar(self._load_avatar(path, None), stage.mark)
             self._avatar = command.name
+        elif isinstance(command, SetReader):
+            self._set_reader(stage, command.avatar)
         elif isinstance(command, SwitchScene):
             pack = load_pack(
                 catalogue_pack(command.name)
@@ -237,8 +260,31 @@ class RenderLoop:
             finally:
                 if self._headset is not None:
                     self._headset.attach(stage)
+            if self._reader_avatar is not None and READER not in stage.extras:
+                self._reader_avatar = None
+                if self.reader is not None:
+                    self.reader.stop()
+                self.emit(Problem("reader", f"stopped: {stage.pack.name!r} has no second mark",
+                                  self.clock()))  # fmt: skip
         self._publish(stage)
         return stage
+
+    def _set_reader(self, stage: Stage, avatar: str | None) -> None:
+        """Stand ``avatar`` on the pack's second mark as the reader (loaded unless it stands
+        there already), then start the reader's clock; None takes it off."""
+        if avatar is None:
+            stage.remove_extra(READER)
+            self._reader_avatar = None
+            return
+        if avatar != self._reader_avatar or READER not in stage.extras:
+            if len(stage.pack.marks) < 2:  # before the load: a second lost for nothing
+                raise StageError(
+                    f"scene pack {stage.pack.name!r} has one mark; a reader needs a second"
+                )
+            stage.place_extra(READER, self._load_avatar(avatar_file(avatar), None), 1)
+            self._reader_avatar = avatar
+        if self.reader is not None:
+            self.reader.ready(avatar, self.clock())
 
     def _load_avatar(self, path: Path, bone_map: dict[str, str] | None) -> AvatarActor:
         s = self.settings
@@ -330,6 +376,8 @@ class MirrorPace:
 
 
 def _label(command: Command) -> str:
+    if isinstance(command, SetReader):
+        return f"reader {command.avatar!r}"
     name = getattr(command, "name", "")
     return f"{type(command).__name__.removeprefix('Switch').lower()} {name!r}"
 

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -48,8 +48,10 @@ from immersion.room.messages import (
     NoteItem,
     Picture,
     Problem,
+    ReaderVoice,
     RoomEvent,
     RoomStatus,
+    SetReader,
     ShowSides,
     SidesChanged,
     SidesState,
@@ -59,6 +61,7 @@ from immersion.room.messages import (
     TakeList,
     VoiceOut,
 )
+from immersion.room.reader import ACTIONS, Reader, listed_takes, load_reader_take, take_name
 from immersion.room.recorder import (
     Recorder,
     RecordNote,
@@ -71,6 +74,8 @@ from immersion.scenes.manifest import load_pack
 from immersion.stage.pose_feed import LatestPose
 
 log = logging.getLogger(__name__)
+READER_TICK_S = 0.02  # the reader's voice is sent this often ...
+READER_LEAD_S = 0.06  # ... up to this far ahead of when it plays
 
 SCROLL_STEPS = {"scroll-down": 1, "scroll-up": -1}  # the actor's controller, a line at a time
 
@@ -119,6 +124,12 @@ class Room:
             self._stop,
             rolling=self.recorder.recording,
         )
+        # The scene partner: its take is read off the feed's loop, its avatar loaded on the
+        # render thread, its voice sent by its own thread.
+        self.reader = Reader()
+        self.render.reader = self.reader
+        self._reader_loads = ThreadPoolExecutor(1, thread_name_prefix="reader-take")
+        self._reader_sound: TalkbackPlayer | None = None  # its voice in the headset
 
     # Clock, status, choices ----------------------------------------------------------------------
 
@@ -151,6 +162,7 @@ class Room:
             source=captured.source,
             headset=staged.headset,
             avatar_licence=staged.licence,
+            reader=self.reader.snapshot(now).to_json(),
         )
 
     def choices(self) -> dict[str, Any]:
@@ -158,6 +170,7 @@ class Room:
             "scenes": pack_names(),
             "avatars": avatar_names(),
             "size": [self.settings.width, self.settings.height],
+            "takes": listed_takes(self.settings.takes_dir),  # what a reader can play
         }
 
     def takes(self) -> TakeList:
@@ -203,6 +216,84 @@ class Room:
         self.recorder.send(StopTake(reply))
         reply.add_done_callback(self._cue_when_done("cut", "CUT"))
         return reply
+
+    def reader_control(
+        self, action: str, take: str | None = None, avatar: str | None = None
+    ) -> Future[str | None]:
+        """Start (``take`` by its name in the takes folder, ``avatar`` by catalogue name),
+        pause, resume, restart or stop the reader; the future holds None, or why not. Each
+        action is recorded in the rolling take as an event."""
+        reply: Future[str | None] = Future()
+        if action == "start":
+            refused = self._reader_refuses(take, avatar)
+            if refused is not None:
+                reply.set_result(refused)
+            else:
+                assert take is not None and avatar is not None
+                self._reader_loads.submit(self._reader_start, take, avatar, reply)
+            return reply
+        now, reader = self.now(), self.reader
+        before = reader.snapshot(now)
+        if action not in ACTIONS:
+            refused = f"reader: unknown action {action!r}"
+        elif action == "pause":
+            refused = reader.pause(now)
+        elif action == "resume":
+            refused = reader.resume(now)
+        elif action == "restart":
+            refused = reader.restart(now)
+        else:
+            refused = None if reader.state != "stopped" else "the reader is stopped already"
+            if refused is None:
+                reader.stop()
+                self._commands.put(SetReader(None))
+        if refused is None:
+            self.annotate(
+                "event",
+                f"reader {action}: take {before.take} as {before.avatar}, at {before.t:.1f} s",
+            )
+        reply.set_result(refused)
+        return reply
+
+    def _reader_refuses(self, take: str | None, avatar: str | None) -> str | None:
+        staged = self.render.snapshot
+        if len(staged.marks) < 2:
+            return f"scene pack {staged.scene!r} has one mark; a reader needs a second"
+        if avatar is None or avatar not in avatar_names():
+            return f"no avatar {avatar!r} in this room's catalogue"
+        try:
+            name = take_name(take or "")
+        except CaptureError as exc:
+            return str(exc)
+        rolling = self.recorder.state
+        if rolling.rolling and rolling.file == name:
+            return f"take {name!r} is still rolling; stop it before a reader plays it"
+        return None
+
+    def _reader_start(self, take: str, avatar: str, reply: Future[str | None]) -> None:
+        """Read the take (a worker thread: a long take is a lot of JSON), then start."""
+        try:
+            loaded = load_reader_take(self.settings.takes_dir, take)
+        except (CaptureError, StageError) as exc:
+            reply.set_result(f"reader: {exc}")
+            return
+        except Exception as exc:  # the director is answered whatever happens
+            log.error("reader: %s", _one_line(exc), exc_info=exc)
+            reply.set_result(f"reader: {_one_line(exc)}")
+            return
+        self.reader.start(loaded, avatar, self.now(), ready=False)
+        self._commands.put(SetReader(avatar))
+        self.annotate("event", f"reader start: take {take} as {avatar}")
+        reply.set_result(None)
+
+    def _reader_voice(self) -> None:
+        """The reader's thread: its voice packets as they fall due, to viewers and the
+        headset's sound (never to the recorder: the actor's voice file is the actor's)."""
+        while not self._stop.wait(READER_TICK_S):
+            for t, opus in self.reader.voice_due(self.now(), READER_LEAD_S):
+                self.on_event(ReaderVoice(t, opus))
+                if self._reader_sound is not None:
+                    self._reader_sound.put(opus)
 
     def annotate(self, kind: str, text: str) -> None:
         """A note, marker, cue or actor press: into the rolling take (if any) and the list."""
@@ -356,10 +447,15 @@ class Room:
                 self._talkback = TalkbackPlayer()
             except NoSoundOutputError as exc:
                 log.warning("talkback will not play in the headset: %s", exc)
+            try:  # its own decoder: two streams cannot share one
+                self._reader_sound = TalkbackPlayer()
+            except NoSoundOutputError as exc:
+                log.warning("the reader's voice will not play in the headset: %s", exc)
         for name, body in (
             ("recorder", self.recorder.run),
             ("capture", self.capture.run),
             ("render", self.render.run),
+            ("reader", self._reader_voice),
         ):
             thread = threading.Thread(target=self._guard(name, body), name=name, daemon=True)
             thread.start()
@@ -375,8 +471,11 @@ class Room:
             thread.join(timeout=10)
         self.recorder.stop()  # last: it closes a rolling take after capture has stopped
         recorder.join(timeout=10)
+        self._reader_loads.shutdown(wait=False, cancel_futures=True)
         if self._talkback is not None:
             self._talkback.close()
+        if self._reader_sound is not None:
+            self._reader_sound.close()
 
     def _guard(self, name: str, body: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:

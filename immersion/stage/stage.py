@@ -2,11 +2,16 @@
 
 Engine handles are fields; :meth:`Stage.show` applies the newest pose and renders one frame.
 The live room adds the per-frame work as a task; ``immersion render`` calls it in a loop.
+
+Besides the avatar the actor drives, a stage holds named *extra* performers (a scene partner,
+takes replayed side by side), each an avatar standing on a mark of the pack, posed per frame
+through :meth:`Stage.show`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,15 @@ SHADINGS = ("auto", "fast", "rich")
 _SHADOW_LIFT = 0.004  # metres above the floor, against z-fighting
 
 
+@dataclass(slots=True)
+class Extra:
+    """An extra performer: its avatar and the index of the pack's mark it stands on (kept by
+    index, so a scene switch puts it on the new pack's mark of the same rank)."""
+
+    actor: AvatarActor
+    mark: int
+
+
 @dataclass
 class Stage:
     engine: Engine
@@ -47,6 +61,7 @@ class Stage:
     camera_preset: CameraPreset
     shading: str  # "fast": planar avatar shadow; "rich": shadow-mapped key light
     shadow_map: bool = False  # rich, and the pack has a light that casts shadows
+    extras: dict[str, Extra] = field(default_factory=dict)  # by name
 
     @classmethod
     def open(
@@ -108,12 +123,9 @@ class Stage:
 
     def place_avatar(self, actor: AvatarActor, mark: Mark) -> None:
         """Stand ``actor`` on ``mark`` with its planar shadow; replaces any previous avatar."""
-        from panda3d.core import StencilAttrib, TransparencyAttrib
-
         if self.avatar is not None and self.avatar is not actor:
             self.avatar.node.removeNode()
-        for old in self.root.findAllMatches("avatar-shadow"):
-            old.removeNode()
+        self._remove_shadow("avatar-shadow")
         self.avatar, self.mark = actor, mark
         actor.node.reparentTo(self.root)
         actor.node.setPos(*space.point((mark.position[0], 0.0, mark.position[1])))
@@ -121,8 +133,44 @@ class Stage:
         bind_variants(actor.node, self.pack.lights, self.shadow_map)
         if self.shading == "rich":
             return  # the shadow map already darkens the floor (and the set) under the avatar
+        self._planar_shadow(actor, "avatar-shadow")
 
-        shadow = self.root.attachNewNode("avatar-shadow")
+    def place_extra(self, name: str, actor: AvatarActor, mark: int) -> None:
+        """Stand ``actor`` on the pack's mark number ``mark`` as the extra performer ``name``
+        (replacing one of that name). A mark the pack lacks is a :class:`RenderError`."""
+        if not 0 <= mark < len(self.pack.marks):
+            raise RenderError(
+                f"scene pack {self.pack.name!r} has {len(self.pack.marks)} mark(s); "
+                f"{name} needs mark {mark + 1}"
+            )
+        old = self.extras.get(name)
+        if old is not None and old.actor is not actor:
+            old.actor.node.removeNode()
+        self._remove_shadow(f"extra-shadow-{name}")
+        self.extras[name] = Extra(actor, mark)
+        spot = self.pack.marks[mark]
+        actor.node.reparentTo(self.root)
+        actor.node.setPos(*space.point((spot.position[0], 0.0, spot.position[1])))
+        actor.node.setH(spot.facing)
+        bind_variants(actor.node, self.pack.lights, self.shadow_map)
+        if self.shading != "rich":
+            self._planar_shadow(actor, f"extra-shadow-{name}")
+
+    def remove_extra(self, name: str) -> None:
+        extra = self.extras.pop(name, None)
+        if extra is not None:
+            extra.actor.node.removeNode()
+        self._remove_shadow(f"extra-shadow-{name}")
+
+    def _remove_shadow(self, node_name: str) -> None:
+        for old in self.root.findAllMatches(node_name):
+            old.removeNode()
+
+    def _planar_shadow(self, actor: AvatarActor, node_name: str) -> None:
+        """``actor``'s shadow flattened onto the floor (the "fast" shading's)."""
+        from panda3d.core import StencilAttrib, TransparencyAttrib
+
+        shadow = self.root.attachNewNode(node_name)
         actor.actor.instanceTo(shadow)
         shadow.setShader(shader("shadow"), 10)
         shadow.setShaderInput("u_shadow_light", shadow_light(self.pack.lights))
@@ -155,12 +203,22 @@ class Stage:
         aim_backdrop(self.target, self.root)
         self.camera_preset = preset
 
-    def show(self, pose: Pose | None, *, mirror: bool = True) -> None:
-        """Pose the avatar (None: hold the last pose) and render one frame. ``mirror`` False
-        leaves the stage's own camera out of it (a headset frame the viewers do not get): the
-        buffers it hosts, the eyes, still render."""
+    def show(
+        self,
+        pose: Pose | None,
+        *,
+        mirror: bool = True,
+        extras: Mapping[str, Pose | None] | None = None,
+    ) -> None:
+        """Pose the avatar (None: hold the last pose) and the named extras, and render one
+        frame. ``mirror`` False leaves the stage's own camera out of it (a headset frame the
+        viewers do not get): the buffers it hosts, the eyes, still render."""
         if pose is not None and self.avatar is not None:
             self.avatar.apply(pose)
+        for name, extra_pose in (extras or {}).items():
+            extra = self.extras.get(name)
+            if extra is not None and extra_pose is not None:
+                extra.actor.apply(extra_pose)
         if mirror:
             self.target.render()
             return
@@ -171,11 +229,18 @@ class Stage:
             self.target.buffer.setActive(True)
 
     def reopen(self, pack: ScenePack) -> Stage:
-        """The same target, avatar and shading on another set (this one is freed first)."""
+        """The same target, avatar, extras and shading on another set (this one is freed
+        first). An extra whose mark the new pack lacks is left off (the caller sees it gone)."""
         if self.avatar is not None:
             self.avatar.node.detachNode()
+        for extra in self.extras.values():
+            extra.actor.node.detachNode()
         self.close(keep_target=True)
-        return Stage.open(pack, self.avatar, target=self.target, shading=self.shading)
+        stage = Stage.open(pack, self.avatar, target=self.target, shading=self.shading)
+        for name, extra in self.extras.items():
+            if extra.mark < len(pack.marks):
+                stage.place_extra(name, extra.actor, extra.mark)
+        return stage
 
     def close(self, keep_target: bool = False) -> None:
         """Free the set; ``keep_target`` leaves the buffer for the next pack (a scene switch)."""

@@ -36,7 +36,10 @@ let modelName = "lite";
 let stream = null;
 let mic = null;
 let player = null;
+let partner = null; // the reader's voice (a scene partner playing a take): its own decoder
 const talkLag = new Offset();
+const partnerLag = new Offset();
+let partnerKey = 0;
 const stats = {
   bytesSent: 0, bytesReceived: 0, posesSent: 0, voiceSent: 0, modelMs: [], frames: [], since: performance.now(),
   // Per model: ms of each run (the last 90); how many poses carried each part.
@@ -122,7 +125,10 @@ function connect() {
     stats.bytesReceived += typeof event.data === "string" ? event.data.length : event.data.byteLength;
     if (typeof event.data !== "string") {
       const magic = new Uint8Array(event.data, 0, 4);
-      if (magic[2] === 0x41) talkback(parseAudio(event.data)); // "IMA1"
+      if (magic[2] === 0x41) { // "IMA1"
+        const packet = parseAudio(event.data);
+        if (packet.source === "reader") partnerVoice(packet); else talkback(packet);
+      }
       else worker.postMessage({ type: "video", buffer: event.data }, [event.data]);
       return;
     }
@@ -206,6 +212,14 @@ function talkback(packet) {
   const lag = talkLag.add(performance.now() - captured);
   player.push(packet.opus, captured + lag + 60, (talkKey += 20000)); // 60 ms absorbs jitter
   $("talk-state").textContent = "The director is talking to you.";
+}
+
+// The scene partner's lines, as they are said on the set (the room sends them a little ahead).
+function partnerVoice(packet) {
+  if (!partner || roomOffset === null) return;
+  const captured = packet.captureT * 1000 - roomOffset; // performance.now() clock
+  const lag = partnerLag.add(performance.now() - captured);
+  partner.push(packet.opus, captured + Math.max(lag, 0) + 60, (partnerKey += 20000));
 }
 
 // Performing -----------------------------------------------------------------------------------
@@ -541,6 +555,8 @@ async function start() {
   player = new VoicePlayer();
   await player.start().catch(() => { player = null; });
   if (player) player.onLevel = (db) => { $("talk-level").style.width = `${Math.max(0, 100 + db * 100 / 60)}%`; };
+  partner = new VoicePlayer();
+  await partner.start().catch(() => { partner = null; });
   say("You're on. The room sees you as the character.", 4, "ok");
 }
 
@@ -592,7 +608,10 @@ $("calibrate").onclick = () => {
 $("model").onchange = (e) => { if (stream) loadModel(e.target.value); else modelName = e.target.value; };
 $("use-face").onchange = (e) => { useFace = e.target.checked; };
 $("use-hands").onchange = (e) => { useHands = e.target.checked; };
-document.addEventListener("click", () => { if (player && player.suspended) player.resume(); });
+document.addEventListener("click", () => {
+  if (player && player.suspended) player.resume();
+  if (partner && partner.suspended) partner.resume();
+});
 
 // For tests and benchmarks: what this page has sent, and how fast its model runs.
 window.immersion = {
@@ -603,6 +622,7 @@ window.immersion = {
   }),
   disconnect: () => socket && socket.close(4000, "closed from the page"),
   talkLevels: () => (player ? player.levels.slice() : []),
+  partnerLevels: () => (partner ? partner.levels.slice() : []), // the reader's voice, played
   consented: () => consented,
 };
 connect();

@@ -130,6 +130,9 @@ function welcome(msg) {
   avatar.replaceChildren(...msg.room.avatars.map((a) => new Option(a, a)));
   limits = msg.limits;
   $("note").maxLength = limits.noteChars;
+  $("reader-avatar").replaceChildren(...msg.room.avatars.map((a) => new Option(a, a)));
+  readerTakes = new Set(msg.room.takes || []);
+  readerTakeOptions();
   status(msg.status);
 }
 
@@ -167,6 +170,7 @@ function status(s) {
   if ($("avatar").value !== s.avatar) $("avatar").value = s.avatar;
   cameras(s.cameras);
   for (const b of $("cameras").children) b.classList.toggle("active", b.dataset.camera === s.camera);
+  readerStatus(s.reader);
   $("rolling").hidden = !s.take.rolling;
   $("take-start").disabled = s.take.rolling; // a refused take may be tried again: it re-checks
   $("take-start").title = s.take.refused || "";
@@ -223,6 +227,8 @@ function noteAdded(file, note) {
 }
 
 function takes() {
+  for (const t of takeList) if (t.file && t.duration != null) readerTakes.add(t.file);
+  readerTakeOptions();
   $("takes").replaceChildren(...takeList.filter((t) => t.file || t.notes.length).map((t) => {
     const li = document.createElement("li");
     li.className = "take";
@@ -280,6 +286,47 @@ $("sides-form").onsubmit = (e) => {
 $("sides-up").onclick = () => { if (shown) send({ type: "scroll", line: Math.max(0, shown.line - 1) }); };
 $("sides-down").onclick = () => { if (shown) send({ type: "scroll", line: shown.line + 1 }); };
 
+// The reader: a scene partner on the set's second mark plays a take, with its voice ------------
+
+let readerTakes = new Set(); // take files the reader can play: the folder's, and those ended since
+let readerShown = { state: "stopped" };
+
+function readerTakeOptions() {
+  const select = $("reader-take");
+  const names = [...readerTakes].sort().reverse(); // newest first: names carry their time
+  if (names.join("\n") === [...select.options].map((o) => o.value).join("\n")) return;
+  const chosen = select.value;
+  select.replaceChildren(...names.map((n) => new Option(n, n)));
+  if (names.includes(chosen)) select.value = chosen;
+  $("reader-start").disabled = !names.length;
+}
+
+function readerStatus(r) {
+  readerShown = r || { state: "stopped" };
+  const playing = readerShown.state === "playing", paused = readerShown.state === "paused";
+  const at = readerShown.take ? ` ${readerShown.t.toFixed(1)} / ${readerShown.duration.toFixed(1)} s` : "";
+  $("reader-state").textContent = {
+    stopped: "No reader: a scene partner can play a take on the set's second mark.",
+    loading: `Reader: ${readerShown.avatar} is stepping onto the mark to play ${readerShown.take}…`,
+    playing: `Reader: ${readerShown.avatar} plays ${readerShown.take},${at}${readerShown.ended ? " (ended, holding)" : ""}.`,
+    paused: `Reader: ${readerShown.avatar} paused in ${readerShown.take},${at}.`,
+  }[readerShown.state] || "";
+  $("reader-state").dataset.state = readerShown.state;
+  $("reader-pause").textContent = paused ? "Resume" : "Pause";
+  $("reader-pause").disabled = !(playing || paused);
+  $("reader-restart").disabled = !(playing || paused);
+  $("reader-stop").disabled = readerShown.state === "stopped";
+}
+
+$("reader-form").onsubmit = (e) => {
+  e.preventDefault();
+  const take = $("reader-take").value, avatar = $("reader-avatar").value;
+  if (take && avatar) send({ type: "reader", action: "start", take, avatar });
+};
+$("reader-pause").onclick = () => send({ type: "reader", action: readerShown.state === "paused" ? "resume" : "pause" });
+$("reader-restart").onclick = () => send({ type: "reader", action: "restart" });
+$("reader-stop").onclick = () => send({ type: "reader", action: "stop" });
+
 $("note-form").onsubmit = (e) => {
   e.preventDefault();
   const text = $("note").value.trim();
@@ -324,6 +371,7 @@ function listenButton() {
 }
 
 function voice(packet) {
+  if (packet.source === "reader") { readerVoice(packet); return; }
   if (packet.source !== "voice") return;
   if (!player) { ensurePlayer(); return; }
   const arrived = performance.now();
@@ -337,13 +385,50 @@ function voice(packet) {
   player.push(packet.opus, captured + delay, (voiceKey += 20000));
 }
 
+// The reader's voice: its own decoder (two streams cannot share one), delayed as the actor's
+// voice is, to meet the picture of the same moment.
+let readerPlayer = null;
+let readerStarting = null;
+let readerKey = 0;
+const readerLags = []; // capture → arrival here, ms, the last second of the reader's packets
+const readerCounts = { heard: 0 };
+const READER_MAX_WAIT_MS = 1000;
+function readerVoice(packet) {
+  readerCounts.heard++;
+  if (!readerStarting) {
+    readerStarting = ensurePlayer().then(async (main) => {
+      if (!main) return null;
+      const made = new VoicePlayer();
+      await made.start();
+      made.setVolume(Number($("volume").value));
+      readerPlayer = made;
+      return made;
+    });
+  }
+  if (!readerPlayer) return;
+  const captured = packet.captureT * 1000; // room clock, ms; the lags carry the offset
+  readerLags.push(performance.now() - captured);
+  if (readerLags.length > 50) readerLags.shift();
+  // Both lags carry the clocks' offset. A picture's capture time stays put while the actor's pose
+  // holds (the room's source ended): a picture path seconds longer than the voice's is that,
+  // not a slow path, and the reader does not wait for it.
+  const voiceDelay = Math.max(...readerLags) + JITTER_MS;
+  const video = videoLag.get();
+  const delay = video !== null && video - voiceDelay < READER_MAX_WAIT_MS ? Math.max(voiceDelay, video) : voiceDelay;
+  readerPlayer.push(packet.opus, captured + delay, (readerKey += 20000));
+}
+
 $("listen").onclick = async () => {
   const made = await ensurePlayer();
   if (!made) return;
   if (made.suspended) await made.resume(); else await made.context.suspend();
+  if (readerPlayer) { if (made.suspended) await readerPlayer.context.suspend(); else await readerPlayer.resume(); }
   listenButton();
 };
-$("volume").oninput = (e) => { if (player) player.setVolume(Number(e.target.value)); };
+$("volume").oninput = (e) => {
+  if (player) player.setVolume(Number(e.target.value));
+  if (readerPlayer) readerPlayer.setVolume(Number(e.target.value));
+};
 
 // Talkback: held, a director's microphone goes to the actor's page (and nowhere else).
 let talk = null;
@@ -399,6 +484,8 @@ window.immersion = {
   talking: () => Boolean(talk && talk.mic),
   traffic: () => ({ ...traffic }),
   voiceCounts: () => (player ? { ...player.counts, late: player.late, state: player.context.state } : null),
+  readerCounts: () => ({ ...readerCounts, ...(readerPlayer ? { ...readerPlayer.counts, late: readerPlayer.late } : {}) }),
+  readerLevels: () => (readerPlayer ? readerPlayer.levels.slice() : []), // the reader's, played
 };
 ensurePlayer();
 connect();

@@ -5,11 +5,12 @@
 export const OPUS = { codec: "opus", sampleRate: 48000, numberOfChannels: 1 };
 const AUDIO_HEADER = 16;
 
-// An IMA1 audio message from the room: {source: "voice"|"talkback", seq, captureT, opus}.
+// An IMA1 audio message from the room: {source: "voice"|"talkback"|"reader", seq, captureT, opus}.
+const AUDIO_SOURCES = { 1: "voice", 2: "talkback", 3: "reader" };
 export function parseAudio(buffer) {
   const v = new DataView(buffer);
   return {
-    source: v.getUint8(4) === 2 ? "talkback" : "voice",
+    source: AUDIO_SOURCES[v.getUint8(4)] || "voice",
     seq: v.getUint16(6),
     captureT: v.getFloat64(8),
     opus: new Uint8Array(buffer, AUDIO_HEADER),
