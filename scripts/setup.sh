@@ -40,7 +40,7 @@ source scripts/lib.sh
 #    support. To test: chromium with a font too, for the casting page's browser tests and
 #    screenshots, and espeak-ng for the actor page's spoken lines (Monado's build tools come
 #    with scripts/build_monado.sh).
-debs=(libgl1 libglib2.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri libportaudio2)
+debs=(libgl1 libglib2.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri libportaudio2 fonts-dejavu-core)
 [ "$PURPOSE" = run ] || debs+=(chromium fonts-liberation espeak-ng)
 mapfile -t missing < <(missing_debs "${debs[@]}")
 command -v npm >/dev/null || missing+=(npm)

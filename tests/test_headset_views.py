@@ -158,3 +158,19 @@ def test_the_room_owns_the_sides_whoever_scrolls_and_says_so_one_way(tmp_path: P
     assert room.render.commands.due(0.0) == [ShowSides(SidesState("one\ntwo\nthree", 0))]
     room.actor_press("ready")  # a button is still a note, not a scroll
     assert len([e for e in events if isinstance(e, SidesChanged)]) == 5
+
+
+def test_the_panels_font_has_the_rolling_dot_and_a_scripts_letters() -> None:
+    """Panda's built-in font has no "●" (the cue panel's "● ROLLING" lost its dot) and no
+    accents or dashes; the panels use DejaVu Sans, which the set-up installs."""
+    from panda3d.core import TextNode
+
+    from immersion.headset.font import panel_font, use_panel_font
+
+    built_in = TextNode("built-in")
+    assert not built_in.hasExactCharacter("●")  # why the panels need a font of their own
+    assert panel_font() is not None, "fonts-dejavu-core is missing: run ./dev setup"
+    text = TextNode("panel")
+    use_panel_font(text)
+    for char in "●éñ—“”’":
+        assert text.hasExactCharacter(char), char

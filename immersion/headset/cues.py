@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from immersion.headset.font import use_panel_font
+
 MAX_CUE = 200  # characters shown; the protocol bounds what a director may send
 _STYLE = {  # kind -> (text colour, card colour), RGBA
     "note": ((0.95, 0.95, 0.92, 1.0), (0.2, 0.23, 0.3, 0.9)),
@@ -22,6 +24,7 @@ class CuePanel:
         from panda3d.core import TextNode, TransparencyAttrib
 
         self.text = TextNode("cue")
+        use_panel_font(self.text)
         self.text.setAlign(TextNode.ACenter)
         self.text.setWordwrap(16.0)
         self.text.setCardAsMargin(0.6, 0.6, 0.4, 0.4)

@@ -13,6 +13,7 @@ import re
 import textwrap
 from typing import Any
 
+from immersion.headset.font import use_panel_font
 from immersion.room.messages import SidesState
 
 ROWS = 10  # rows of text on the panel
@@ -47,6 +48,7 @@ class Prompter:
         from panda3d.core import TextNode, TransparencyAttrib
 
         self.text = TextNode("prompter")
+        use_panel_font(self.text)
         self.text.setAlign(TextNode.ALeft)
         self.text.setTextColor(0.97, 0.95, 0.86, 1.0)
         self.text.setCardColor(0.04, 0.05, 0.08, 0.92)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from immersion.headset.font import use_panel_font
 from immersion.scenes.manifest import CameraPreset
 from immersion.stage import space
 from immersion.stage.stage import Stage
@@ -54,17 +55,14 @@ class TallyCamera:
         label.setPos(0.0, 0.0, LABEL_HEIGHT)
         label.setBillboardPointEye()  # readable from wherever the actor stands
         text = TextNode("rolling-text")
-        text.setText("ROLLING")  # the built-in font has no "●": the dot is drawn
+        use_panel_font(text)
+        text.setText("● ROLLING")
         text.setAlign(TextNode.ACenter)
         text.setTextColor(1.0, 0.1, 0.08, 1.0)
         text.setCardColor(0.05, 0.05, 0.05, 0.9)
-        text.setCardAsMargin(0.9, 0.3, 0.25, 0.2)
+        text.setCardAsMargin(0.3, 0.3, 0.25, 0.2)
         text.setCardDecal(True)  # the letters over their card, in the depth test
-        words = label.attachNewNode(text)
-        words.setScale(2 * LAMP_SIZE)
-        words.setPos(LAMP_SIZE / 2, 0.0, 0.0)
-        dot = _disc(label, 0.4 * LAMP_SIZE, LAMP_ON)
-        dot.setPos(-LAMP_SIZE / 2 - text.getWidth() * LAMP_SIZE, -0.002, 0.4 * LAMP_SIZE)
+        label.attachNewNode(text).setScale(2 * LAMP_SIZE)
         label.setTransparency(TransparencyAttrib.MAlpha)
         self.label = label
         self.node.hide(hidden_from)
@@ -198,31 +196,3 @@ def _box(
     box.setPos(*centre)
     box.setColor(*colour)
     return box
-
-
-def _disc(parent: Any, radius: float, colour: Any, sides: int = 16) -> Any:
-    from panda3d.core import (
-        Geom,
-        GeomNode,
-        GeomTriangles,
-        GeomVertexData,
-        GeomVertexFormat,
-        GeomVertexWriter,
-    )
-
-    data = GeomVertexData("disc", GeomVertexFormat.getV3(), Geom.UHStatic)
-    vertex = GeomVertexWriter(data, "vertex")
-    vertex.addData3(0, 0, 0)
-    for k in range(sides + 1):
-        a = 2 * math.pi * k / sides
-        vertex.addData3(radius * math.cos(a), 0, radius * math.sin(a))
-    triangles = GeomTriangles(Geom.UHStatic)
-    for k in range(sides):
-        triangles.addVertices(0, k + 2, k + 1)
-    geom = Geom(data)
-    geom.addPrimitive(triangles)
-    node = GeomNode("disc")
-    node.addGeom(geom)
-    disc = parent.attachNewNode(node)
-    disc.setColor(*colour)
-    return disc

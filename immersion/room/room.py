@@ -443,14 +443,11 @@ class Room:
 
     def start(self) -> None:
         if self.settings.headset is not None:
-            try:
+            try:  # each its own decoder: two streams cannot share one
                 self._talkback = TalkbackPlayer()
-            except NoSoundOutputError as exc:
-                log.warning("talkback will not play in the headset: %s", exc)
-            try:  # its own decoder: two streams cannot share one
                 self._reader_sound = TalkbackPlayer()
             except NoSoundOutputError as exc:
-                log.warning("the reader's voice will not play in the headset: %s", exc)
+                log.warning("talkback and the reader's voice will not play in the headset: %s", exc)
         for name, body in (
             ("recorder", self.recorder.run),
             ("capture", self.capture.run),
