@@ -8,8 +8,9 @@ Uses the runtime in $XR_RUNTIME_JSON, else the Monado the set-up built (simulate
 compositor). Monado paces frames at 20 Hz, so the figure is the work inside a frame, not the
 frame rate: interpolate the pose (the feed fed at 30 fps), pose the avatar, render both eyes,
 copy each eye into its swapchain image, and glFinish so a lazy driver cannot hide the cost.
-Frames alternate with and without the room's mirror (rendered and read back, as serve does on
-the frames it sends); "mirror ms" is the difference. Each eye size runs in a process of its own
+Frames take turns: with the room's mirror (rendered and read back, as serve does on the frames
+it sends), without it, and without it but with a reader (a second avatar, posed each frame, on
+the pack's second mark); "mirror ms" and "+reader ms" are the differences. Each eye size runs in a process of its own
 (a runtime's swapchains are made once per session). A size the runtime will not give (Monado's
 null compositor stops at 1920x1080) is rendered into eyes of that size posed by the runtime's
 views, without the swapchain copy (the table says so). Target on a GPU: a 90 Hz headset's budget,
@@ -80,7 +81,16 @@ def main() -> None:
             f"Stereo frame, 2x {w}x{h} ({where}), {report['shading']} shading, "
             f"{report['renderer']}, {report['system']}; mirror {mw}x{mh}; "
             f"median of {args.frames} frames each way",
-            ["pack", "frame ms", "p95 ms", "copy ms", "mirror ms", "interp us", "<= 11.1 ms"],
+            [
+                "pack",
+                "frame ms",
+                "p95 ms",
+                "copy ms",
+                "mirror ms",
+                "+reader ms",
+                "interp us",
+                "<= 11.1 ms",
+            ],
             report["rows"],
         )
 
@@ -89,6 +99,8 @@ def measure(args: argparse.Namespace, eye: str) -> dict[str, Any]:
     from immersion.config import HeadsetSettings
     from immersion.headset.eyes import Eyes
     from immersion.headset.headset import Headset
+    from immersion.room.reader import READER
+    from immersion.stage.avatar_actor import AvatarActor
     from immersion.xr.binding import _gl
 
     finish = _gl("glFinish")
@@ -97,6 +109,7 @@ def measure(args: argparse.Namespace, eye: str) -> dict[str, Any]:
     stage = Stage.open(
         packs[0], find_avatar("detective"), width=mw, height=mh, shading=args.shading
     )
+    stage.place_extra(READER, AvatarActor.load(find_avatar("saloon-owner")), 1)
     stage.show(None)
     size = None if eye == "runtime" else parse_size(eye)
     headset = Headset(HeadsetSettings(eye_size=size), lambda press: None)
@@ -121,6 +134,8 @@ def measure(args: argparse.Namespace, eye: str) -> dict[str, Any]:
             eyes.attach(stage)
         with_mirror: list[float] = []
         without: list[float] = []
+        with_reader: list[float] = []
+        reader = stage.extras[READER].actor.node
         copy_ms: list[float] = []
         interp_us: list[float] = []
         k = 0
@@ -134,11 +149,17 @@ def measure(args: argparse.Namespace, eye: str) -> dict[str, Any]:
                 feed.push(replace(moving_pose(pushed, face=True), t=pushed / CAPTURE_HZ))
                 pushed += 1
             tick += 1
-            mirror = k % 2 == 0
+            kind = k % 3  # 0: the mirror too, 1: the eyes alone, 2: and a reader
+            mirror = kind == 0
+            if kind == 2:
+                reader.unstash()
+            else:
+                reader.stash()
             t0 = time.perf_counter()
             pose = feed.for_frame(now)
             t1 = time.perf_counter()
-            stage.show(pose, mirror=mirror)
+            extras = {READER: feed.for_frame(now - 0.5)} if kind == 2 else {}
+            stage.show(pose, mirror=mirror, extras=extras)
             if mirror:
                 stage.target.bgra()[::-1].copy()  # the room's own copy of the mirror picture
             finish()
@@ -149,13 +170,14 @@ def measure(args: argparse.Namespace, eye: str) -> dict[str, Any]:
             t3 = time.perf_counter()
             k += 1
             if k > 4:  # the first frames compile shaders and upload textures
-                (with_mirror if mirror else without).append((t3 - t0) * 1e3)
+                (with_mirror, without, with_reader)[kind].append((t3 - t0) * 1e3)
                 copy_ms.append((t3 - t2) * 1e3)
                 interp_us.append((t1 - t0) * 1e6)
-            if min(len(with_mirror), len(without)) >= args.frames:
+            if min(len(with_mirror), len(without), len(with_reader)) >= args.frames:
                 break
         frame_ms = statistics.median(without)  # the interpolation included
         mirror_ms = statistics.median(with_mirror) - statistics.median(without)
+        reader_ms = statistics.median(with_reader) - statistics.median(without)
         rows.append(
             [
                 pack.name,
@@ -163,6 +185,7 @@ def measure(args: argparse.Namespace, eye: str) -> dict[str, Any]:
                 f"{sorted(without)[int(0.95 * (len(without) - 1))]:.1f}",
                 "n/a" if offscreen else f"{statistics.median(copy_ms):.2f}",
                 f"{mirror_ms:.1f}",
+                f"{reader_ms:.1f}",
                 f"{statistics.median(interp_us):.0f}",
                 "yes" if frame_ms <= BUDGET_MS else "no",
             ]
