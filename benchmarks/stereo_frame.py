@@ -135,7 +135,11 @@ def measure(args: argparse.Namespace, eye: str) -> dict[str, Any]:
         with_mirror: list[float] = []
         without: list[float] = []
         with_reader: list[float] = []
-        reader = stage.extras[READER].actor.node
+        # The reader and, with "fast" shading, its planar shadow.
+        reader = [
+            stage.extras[READER].actor.node,
+            *stage.root.findAllMatches(f"extra-shadow-{READER}"),
+        ]
         copy_ms: list[float] = []
         interp_us: list[float] = []
         k = 0
@@ -151,10 +155,11 @@ def measure(args: argparse.Namespace, eye: str) -> dict[str, Any]:
             tick += 1
             kind = k % 3  # 0: the mirror too, 1: the eyes alone, 2: and a reader
             mirror = kind == 0
-            if kind == 2:
-                reader.unstash()
-            else:
-                reader.stash()
+            for node in reader:
+                if kind == 2:
+                    node.unstash()
+                else:
+                    node.stash()
             t0 = time.perf_counter()
             pose = feed.for_frame(now)
             t1 = time.perf_counter()

@@ -111,6 +111,9 @@ def test_a_thumbstick_push_scrolls_once_then_repeats_while_held() -> None:
     assert stick.step(-0.9, 1.0) == "scroll-down"  # pushed down: on to later lines
     assert stick.step(-0.9, 1.0 + r / 2) is None  # held, not yet
     assert stick.step(-0.9, 1.0 + r) == "scroll-down"  # held: again
+    assert stick.step(-0.9, 1.0 + 5 * r) == "scroll-down"  # after a stall of frames: once...
+    assert stick.step(-0.9, 1.0 + 5 * r + 0.01) is None  # ...not again on the next frame
+    assert stick.step(-0.9, 1.0 + 6 * r) == "scroll-down"  # then every repeat_s from it
     assert stick.step(-0.45, 1.0 + 3 * r) is None  # easing off, not yet released
     assert stick.step(0.1, 1.0 + 3 * r) is None  # released
     assert stick.step(0.8, 1.0 + 3 * r) == "scroll-up"  # a new push, at once
@@ -174,3 +177,30 @@ def test_the_panels_font_has_the_rolling_dot_and_a_scripts_letters() -> None:
     use_panel_font(text)
     for char in "●éñ—“”’":
         assert text.hasExactCharacter(char), char
+
+
+@pytest.mark.parametrize("pack", ["western-saloon", "enchanted-forest"])
+def test_what_only_the_eyes_see_casts_no_shadow_into_the_mirror(pack: str) -> None:
+    """With ``rich`` shading (a GPU's default) the key light's shadow map saw everything: the
+    saloon's eyes-only front wall and the tally camera darkened the casting team's picture."""
+    import numpy as np
+
+    from immersion.catalogue import find_pack
+    from immersion.headset.eyes import masks
+    from immersion.headset.tally import TallyCamera
+    from immersion.scenes.manifest import load_pack
+    from immersion.stage.stage import Stage
+
+    stage = Stage.open(load_pack(find_pack(pack)), None, width=160, height=90, shading="rich")
+    try:
+        assert stage.shadow_map
+        tally = TallyCamera(masks()[0])
+        tally.place(stage)
+        stage.show(None)
+        shown = stage.target.rgb().astype(np.int16)
+        tally.node.stash()
+        stage.set_node.find("seen-by-eyes").stash()
+        stage.show(None)
+        assert np.abs(shown - stage.target.rgb()).max() == 0
+    finally:
+        stage.close()

@@ -162,6 +162,8 @@ def shadow_caster(lights: tuple[Light, ...], set_node: Any, root: Any) -> Any:
     lighting itself is compiled into the shader. None when no light casts shadows."""
     from panda3d.core import DirectionalLight, LVector3f, Spotlight
 
+    from immersion.headset.eyes import masks
+
     caster = next((li for li in lights if li.shadows and li.type != "ambient"), None)
     if caster is None:
         return None
@@ -189,6 +191,9 @@ def shadow_caster(lights: tuple[Light, ...], set_node: Any, root: Any) -> Any:
         else:
             light.lookAt(centre)
     node.setShadowCaster(True, SHADOW_MAP_SIZE, SHADOW_MAP_SIZE)
+    # Only what the mirror sees casts shadows: an eyes-only fourth wall or the headset's
+    # tally camera would otherwise darken the set in the casting team's picture.
+    node.setCameraMask(masks()[0])
     root.setLight(light)
     return light
 

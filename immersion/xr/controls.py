@@ -84,7 +84,10 @@ class StickRepeat:
             self._held, self._next = scroll, now + self.repeat_s
             return scroll
         if now >= self._next:
-            self._next = max(self._next + self.repeat_s, now)
+            # On time: the next repeat_s on. After a stall (a scene loading on the render
+            # thread): repeat_s from now, not at once again.
+            late = now >= self._next + self.repeat_s
+            self._next = (now if late else self._next) + self.repeat_s
             return scroll
         return None
 

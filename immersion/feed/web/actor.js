@@ -11,7 +11,7 @@ import {
 } from "/audio.js";
 import { showSides } from "/prompter.js";
 
-const CONSENT_VERSION = 2; // the consent text in actor.html; the room records which one was agreed
+const CONSENT_VERSION = 3; // the consent text in actor.html; the room records which one was agreed
 const SLOW_FPS = 15; // below this the performance reads as jerky: say so, offer the lite model
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
