@@ -4,8 +4,9 @@ A flood of switches must not become a backlog the render loop works through whil
 waits: there is one slot per kind of switch, a newer switch replaces one not yet carried out,
 and the costly ones (a scene or avatar load, ~1-2 s on a CPU) are carried out at most once per
 ``gap_s``, the newest winning; a reader's avatar that loads nothing (taken off, or one that
-stands on its mark already: the render loop says which) does not wait. So the box holds at most six commands (a cue, the sides and
-the reader's avatar too: the newest of each), whatever arrives.
+stands on its mark already: the render loop says which) does not wait. So the box holds at
+most six commands (a cue, the sides and the reader's avatar too: the newest of each), whatever
+arrives.
 """
 
 from __future__ import annotations

@@ -228,7 +228,9 @@ class RenderLoop:
                 self.emit(Problem(_label(command), str(exc), self.clock()))
                 if isinstance(command, SetReader) and self.reader is not None:
                     # No avatar to play it: the director starts again (a newer start stands).
-                    self.reader.stop(self.clock(), "its avatar did not load", command.generation)
+                    line = str(exc).partition("\n")[0][:160]
+                    why = f"its avatar did not load: {line}"
+                    self.reader.stop(self.clock(), why, command.generation)
             self._cut = True
             if not isinstance(command, SwitchCamera):
                 # The old set or avatar is held in reference cycles whose Python side is small,
