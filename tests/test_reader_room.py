@@ -10,7 +10,9 @@ import json
 import math
 import os
 import shutil
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -370,3 +372,48 @@ def test_a_set_without_a_second_mark_stops_the_reader_and_refuses_it(tmp_path: P
     # The room's own stop is in the take too, with its reason.
     assert said[-1].startswith("reader stop: take waving.jsonl as "), said
     assert said[-1].endswith("('one-mark' has no second mark)"), said
+
+
+def test_a_stop_while_the_take_is_read_wins_and_a_stopping_room_answers_every_start(
+    tmp_path: Path,
+) -> None:
+    """The room's part of a start: loading at once, so a Stop is heard while the take is read;
+    a read that ends after it asks for no avatar; a start still queued when the room stops is
+    answered. (No threads of the room run: the take reader is held behind a gate.)"""
+    from immersion.catalogue import avatar_names
+    from immersion.config import RoomSettings
+    from immersion.room.messages import SetReader
+    from immersion.room.reader import STOPPING
+    from immersion.room.room import Room
+    from tests.support import perf_take
+
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    waving_take(takes, 2.0)
+    still = perf_take(tmp_path / "still.jsonl")
+    room = Room(RoomSettings(str(still), "noir-office", "detective", takes_dir=takes))
+    avatar = avatar_names()[0]
+    gate = threading.Event()
+
+    def hold() -> None:
+        busy: Future[str | None] = Future()
+        room._reader_loads.submit(lambda: None if gate.wait(10) else "gate", busy)
+
+    try:
+        hold()
+        started = room.reader_control("start", "waving.jsonl", avatar)
+        assert room.status().reader == {"state": "loading", "take": "waving.jsonl",
+                                        "avatar": avatar, "t": 0.0, "duration": 0.0,
+                                        "ended": False}  # fmt: skip
+        assert room.reader_control("stop").result(1) is None  # heard, not "stopped already"
+        gate.set()
+        assert started.result(10) is None
+        assert room.reader.state == "stopped"
+        assert room._commands.due(1e9) == [SetReader(None)]  # the late read asked for nothing
+        gate.clear()
+        hold()
+        queued = room.reader_control("start", "waving.jsonl", avatar)
+        room.stop()  # never started: its queued start is answered all the same
+        assert queued.result(1) == STOPPING
+    finally:
+        gate.set()
