@@ -10,22 +10,23 @@ from immersion.errors import AssetError
 MAX_FILE_BYTES = 512 << 20
 
 
-def resolve_inside(root: Path, name: str, where: str) -> Path:
+def resolve_inside(root: Path, name: str, where: str, inside: str = "the pack") -> Path:
     """``root / name`` when it stays inside ``root`` after following symlinks.
 
     ``name`` is a relative POSIX path as written in a manifest or glTF (``/`` separators);
     absolute paths, ``..`` segments, drive letters and backslashes are refused outright, and a
-    symlink whose target leaves ``root`` is refused too. ``where`` names the field for errors.
+    symlink whose target leaves ``root`` is refused too. ``where`` names the field for errors,
+    ``inside`` the folder (a pack's, by default; a room's takes folder for a reader's take).
     """
     if not name or "\\" in name or "\0" in name or ":" in name:
-        raise AssetError(f"{where}: {name!r} is not a relative path inside the pack")
+        raise AssetError(f"{where}: {name!r} is not a relative path inside {inside}")
     pure = PurePosixPath(name)
     if pure.is_absolute() or ".." in pure.parts:
-        raise AssetError(f"{where}: {name!r} escapes the pack (absolute or '..')")
+        raise AssetError(f"{where}: {name!r} escapes {inside} (absolute or '..')")
     base = root.resolve()
     target = (base / pure).resolve()
     if target != base and base not in target.parents:
-        raise AssetError(f"{where}: {name!r} is a link that leads outside the pack")
+        raise AssetError(f"{where}: {name!r} is a link that leads outside {inside}")
     if not target.is_file():
         raise AssetError(f"{where}: {name!r} does not exist")
     return target

@@ -347,11 +347,11 @@ class Feed:
     def _relay_reader(self, voice: ReaderVoice) -> None:
         """The reader's voice, as its own source (pages play it through a decoder of its
         own), to every viewer that asked for audio and to the performing actor's page: the
-        actor plays opposite it."""
+        actor plays opposite it (unless the room plays it to them in the headset)."""
         self._seq[AudioSource.READER] += 1
         packet = AudioPacket(AudioSource.READER, self._seq[AudioSource.READER], voice.t, voice.opus)
         limit = self.settings.write_limit
-        targets = [v for v in self.viewers.values() if v.audio or v is self._actor]
+        targets = [v for v in self.viewers.values() if reader_hears(v, self._actor, voice)]
         broadcast(
             [v.conn for v in targets if v.conn.transport.get_write_buffer_size() <= limit],
             encode_audio(packet),
@@ -650,3 +650,12 @@ def _response(
         ]
     )
     return Response(status.value, status.phrase, headers, b"" if head else body)
+
+
+def reader_hears(viewer: Viewer, actor: Viewer | None, voice: ReaderVoice) -> bool:
+    """Whether ``viewer`` gets the reader's ``voice``: a viewer that asked for audio, and the
+    performing ``actor``'s page unless the room plays the voice in the actor's headset (the
+    actor would hear it twice, one copy late)."""
+    if viewer is actor:
+        return voice.to_actor
+    return viewer.audio

@@ -3,14 +3,17 @@
 A flood of switches must not become a backlog the render loop works through while every viewer
 waits: there is one slot per kind of switch, a newer switch replaces one not yet carried out,
 and the costly ones (a scene or avatar load, ~1-2 s on a CPU) are carried out at most once per
-``gap_s``, the newest winning. So the box holds at most six commands (a cue, the sides and
-the reader's avatar too: the newest of each), whatever arrives.
+``gap_s``, the newest winning; a reader's avatar that loads nothing (taken off, or one that
+stands on its mark already: the render loop says which) does not wait. So the box holds at
+most six commands (a cue, the sides and the reader's avatar too: the newest of each), whatever
+arrives.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 
 from immersion.room.messages import (
     Command,
@@ -45,17 +48,22 @@ class CommandBox:
             self.replaced += self._slots.get(type(command)) is not None
             self._slots[type(command)] = command
 
-    def due(self, now: float) -> list[Command]:
-        """What to carry out now, in order: at most one load (a scene before an avatar),
-        then a camera preset (which must name a preset of the set then standing)."""
+    def due(self, now: float, loads: Callable[[SetReader], bool] = lambda c: True) -> list[Command]:
+        """What to carry out now, in order: at most one load (a scene before an avatar; a
+        reader's avatar that ``loads`` nothing comes at once), then a camera preset (which
+        must name a preset of the set then standing)."""
         out: list[Command] = []
         with self._lock:
+            reader = self._slots.get(SetReader)
+            light = isinstance(reader, SetReader) and (reader.avatar is None or not loads(reader))
             if now - self._last_costly >= self.gap_s:
                 for kind in COSTLY:
-                    if kind in self._slots:
+                    if kind in self._slots and not (kind is SetReader and light):
                         out.append(self._slots.pop(kind))
                         self._last_costly = now
                         break
+            if light:
+                out.append(self._slots.pop(SetReader))
             if SwitchCamera in self._slots and SwitchScene not in self._slots:
                 out.append(self._slots.pop(SwitchCamera))
             for cheap in (CueActor, ShowSides):

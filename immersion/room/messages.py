@@ -49,9 +49,11 @@ class ShowSides:
 
 @dataclass(frozen=True, slots=True)
 class SetReader:
-    """The reader's avatar on the pack's second mark (``avatar`` None: take it off)."""
+    """The reader's avatar on the pack's second mark (``avatar`` None: take it off), for the
+    reader's start ``generation`` (its ready and its failure concern that start only)."""
 
     avatar: str | None
+    generation: int = 0
 
 
 Command = SwitchCamera | SwitchScene | SwitchAvatar | CueActor | ShowSides | SetReader
@@ -278,6 +280,7 @@ class ReaderVoice:
 
     t: float  # when it plays, room clock
     opus: bytes
+    to_actor: bool = True  # False: the room plays it to the actor itself (the headset's sound)
 
 
 RoomEvent = TakeChanged | NoteAdded | Problem | CueToActor | VoiceOut | SidesChanged | ReaderVoice

@@ -6,8 +6,8 @@ play opposite. :class:`Reader` is the pure core: a state machine and a clock, no
 sockets. The render thread asks it for the pose at a frame's time, the room's reader thread for
 the voice packets due, the feed's loop drives its actions; one lock keeps them apart.
 
-States: ``stopped``; ``loading`` (the take is read, its avatar is being loaded on the render
-thread: the clock starts when it stands on its mark, so the first second is not lost); then
+States: ``stopped``; ``loading`` (the take is being read off the feed's loop, then its avatar
+loaded on the render thread: the clock starts when it stands on its mark, so the first second is not lost); then
 ``playing`` or ``paused``. A take that ends *holds* its last pose (and falls silent) until it is
 restarted or stopped: a partner that loops back to its first line would confuse a scene, and
 one that vanishes would leave the actor facing nothing.
@@ -16,8 +16,11 @@ one that vanishes would leave the actor facing nothing.
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,13 +30,15 @@ from capture.pose import Pose
 from capture.take import read_take
 from capture.voice import TimedPacket, read_voice, take_voice
 from immersion.safe_files import resolve_inside
-from immersion.stage.pose_feed import blend
+from immersion.stage.pose_feed import pose_at
 
 READER = "reader"  # the reader's name among the stage's extra performers
 STATES = ("stopped", "loading", "playing", "paused")
 ACTIONS = ("start", "pause", "resume", "restart", "stop")
 VOICE_FRAME_S = 0.02  # an Opus packet's length
 MAX_LISTED_TAKES = 200
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +90,7 @@ def take_name(name: str) -> str:
 def load_reader_take(folder: Path, name: str) -> ReaderTake:
     """The take ``name`` in ``folder`` (a link out of it is refused) and its voice file, read
     strictly; the errors are one line naming the file and the field."""
-    path = resolve_inside(folder, take_name(name), "reader take")
+    path = resolve_inside(folder, take_name(name), "reader take", "the takes folder")
     take = read_take(path)
     poses = tuple(p for p in take.poses if p is not None)
     voice_path = take_voice(path, take.header)
@@ -103,19 +108,6 @@ def listed_takes(folder: Path) -> list[str]:
     except OSError:
         return []
     return names[-MAX_LISTED_TAKES:]
-
-
-def pose_at(poses: Sequence[Pose], times: Sequence[float], t: float) -> Pose:
-    """The pose at take time ``t``: blended between the two around it, else the nearest end
-    (held: never extrapolated)."""
-    k = bisect.bisect_right(times, t)
-    if k == len(times):
-        return poses[-1]
-    if k == 0:
-        return poses[0]
-    older, newer = poses[k - 1], poses[k]
-    span = newer.t - older.t
-    return blend(older, newer, (t - older.t) / span) if span > 0 else newer
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +138,20 @@ class ReaderState:
 
 
 class Reader:
-    """The reader's state and clock (times in room-clock seconds). Thread-safe."""
+    """The reader's state and clock (times in room-clock seconds). Thread-safe.
+
+    Each start has a *generation*: :meth:`load` takes a new one and :meth:`stop` ends it, and
+    what arrives later for an older start (its take read, its avatar on the mark, its avatar's
+    failed load) is ignored, so a stop or a newer start always wins. ``on_event`` hears each
+    change of state as one line, for the rolling take (called outside the lock)."""
 
     __slots__ = (
         "_avatar",
+        "_generation",
         "_last_voice_t",
         "_lock",
+        "_name",
+        "_on_event",
         "_origin",
         "_paused_at",
         "_state",
@@ -160,8 +160,11 @@ class Reader:
         "_voice_next",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, on_event: Callable[[str], None] = lambda text: None) -> None:
         self._lock = threading.Lock()
+        self._on_event = on_event
+        self._generation = 0
+        self._name: str | None = None  # the take's name, known before it is read
         self._take: ReaderTake | None = None
         self._times: tuple[float, ...] = ()
         self._avatar: str | None = None
@@ -171,24 +174,48 @@ class Reader:
         self._voice_next = 0  # the next voice packet to send
         self._last_voice_t = float("-inf")
 
-    # Actions (the feed's loop; the render thread for ready and stop) --------------------------
+    # Actions (the feed's loop; a take's reader for start; the render thread for ready, stop) ---
 
-    def start(self, take: ReaderTake, avatar: str, now: float, *, ready: bool = False) -> None:
-        """Play ``take`` from its start as ``avatar``; the clock waits for :meth:`ready`
-        unless ``ready`` (the avatar already stands on its mark)."""
+    def load(self, name: str, avatar: str) -> int:
+        """A director's start: the take ``name`` is being read and ``avatar`` loaded (the
+        reader is ``loading`` from now, so a stop is heard); the start's generation."""
         with self._lock:
-            self._take, self._avatar = take, avatar
+            self._generation += 1
+            self._name, self._avatar = name, avatar
+            self._take, self._times = None, ()
+            self._paused_at = 0.0
+            self._state = "loading"
+            generation = self._generation
+        self._on_event(f"reader start: take {name} as {avatar}")
+        return generation
+
+    def start(self, generation: int, take: ReaderTake, now: float, *, ready: bool = False) -> bool:
+        """Start ``generation``'s take, read: it waits at its start for :meth:`ready`, or plays
+        now when ``ready`` (the avatar already stands on its mark). False: a stop or a newer
+        start came meanwhile, and nothing changed."""
+        with self._lock:
+            if generation != self._generation or self._state != "loading":
+                return False
+            self._take, self._name = take, take.name
             self._times = tuple(p.t for p in take.poses)
             self._seek(0.0)
-            self._state = "loading"
             if ready:
                 self._play(now)
+                text = self._describe(now)
+        if ready:
+            self._on_event(f"reader playing: {text}")
+        return True
 
-    def ready(self, avatar: str, now: float) -> None:
-        """The render thread has ``avatar`` on its mark: a loading reader starts playing."""
+    def ready(self, generation: int, now: float) -> bool:
+        """The render thread has ``generation``'s avatar on its mark: a loading reader whose
+        take is read starts playing (False: not this start's, or not loading)."""
         with self._lock:
-            if self._state == "loading" and avatar == self._avatar:
-                self._play(now)
+            if generation != self._generation or self._state != "loading" or self._take is None:
+                return False
+            self._play(now)
+            text = self._describe(now)
+        self._on_event(f"reader playing: {text}")
+        return True
 
     def pause(self, now: float) -> str | None:
         with self._lock:
@@ -196,29 +223,45 @@ class Reader:
                 return f"the reader is {self._state}, not playing"
             self._paused_at = self._position(now)
             self._state = "paused"
-            return None
+            text = self._describe(now)
+        self._on_event(f"reader pause: {text}")
+        return None
 
     def resume(self, now: float) -> str | None:
         with self._lock:
             if self._state != "paused":
                 return f"the reader is {self._state}, not paused"
             self._play(now)
-            return None
+            text = self._describe(now)
+        self._on_event(f"reader resume: {text}")
+        return None
 
     def restart(self, now: float) -> str | None:
-        """From the take's start again (a paused reader plays)."""
+        """From the take's start again (a paused reader plays; a loading one waits there)."""
         with self._lock:
             if self._take is None:
+                if self._state == "loading":
+                    return "the reader is still reading its take"
                 return "the reader has no take to restart; start one"
+            text = self._describe(now)
             self._seek(0.0)
             if self._state != "loading":
                 self._play(now)
-            return None
+        self._on_event(f"reader restart: {text}")
+        return None
 
-    def stop(self) -> None:
+    def stop(self, now: float, why: str = "", generation: int | None = None) -> bool:
+        """Stop (``why``: the reason, when it was not a director's); with ``generation``, only
+        that start. False: stopped already, or another start's."""
         with self._lock:
+            if self._state == "stopped" or generation not in (None, self._generation):
+                return False
+            text = self._describe(now)
+            self._generation += 1
             self._state = "stopped"
-            self._take, self._times, self._avatar = None, (), None
+            self._name, self._take, self._times, self._avatar = None, None, (), None
+        self._on_event(f"reader stop: {text}" + (f" ({why})" if why else ""))
+        return True
 
     # Reads (any thread) -----------------------------------------------------------------------
 
@@ -227,14 +270,20 @@ class Reader:
         return self._state
 
     @property
+    def generation(self) -> int:
+        return self._generation
+
+    @property
     def avatar(self) -> str | None:
         return self._avatar
 
     def snapshot(self, now: float) -> ReaderState:
         with self._lock:
-            take = self._take
-            if take is None:
+            if self._name is None:
                 return ReaderState(self._state)
+            take = self._take
+            if take is None:  # still being read
+                return ReaderState(self._state, self._name, self._avatar)
             return ReaderState(
                 self._state, take.name, self._avatar, self._position(now), take.duration
             )
@@ -268,6 +317,10 @@ class Reader:
 
     # Internals (the lock held) ----------------------------------------------------------------
 
+    def _describe(self, now: float) -> str:
+        where = f", at {self._position(now):.1f} s" if self._take is not None else ""
+        return f"take {self._name} as {self._avatar}{where}"
+
     def _position(self, now: float) -> float:
         """Seconds into the take, at most its duration (the end holds)."""
         assert self._take is not None
@@ -285,3 +338,70 @@ class Reader:
     def _play(self, now: float) -> None:
         self._origin = now - self._paused_at
         self._state = "playing"
+
+
+class HeldVoice:
+    """The reader's voice for a player that plays packets as they come (the headset's sound
+    output): each is held until its picture shows, ``delay`` after the room time it plays at
+    (the render loop poses the reader at :meth:`LatestPose.frame_time`, that much late)."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held: deque[TimedPacket] = deque()
+
+    def hold(self, packets: Iterable[TimedPacket]) -> None:
+        self._held.extend(packets)
+
+    def due(self, now: float, delay: float) -> list[bytes]:
+        """The packets whose time has come at ``now``, in order."""
+        out: list[bytes] = []
+        while self._held and self._held[0][0] + delay <= now:
+            out.append(self._held.popleft()[1])
+        return out
+
+
+STOPPING = "the room is stopping"
+
+
+class TakeReads:
+    """Reader takes read off the feed's loop, one at a time. Every start is answered: with
+    its job's answer, or :data:`STOPPING` when the room stops before the job has answered."""
+
+    __slots__ = ("_closed", "_executor", "_lock", "_pending")
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="reader-take")
+        self._lock = threading.Lock()
+        self._pending: set[Future[str | None]] = set()
+        self._closed = False
+
+    def submit(self, job: Callable[[], str | None], reply: Future[str | None]) -> None:
+        """Run ``job`` (its result: None, or why not) and answer ``reply`` with it."""
+        with self._lock:
+            if not self._closed:
+                self._pending.add(reply)
+                self._executor.submit(self._run, job, reply)
+                return
+        reply.set_result(STOPPING)
+
+    def close(self) -> None:
+        """Drop the jobs not begun and answer every start not answered yet."""
+        with self._lock:
+            self._closed = True
+            pending, self._pending = self._pending, set()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for reply in pending:
+            reply.set_result(STOPPING)
+
+    def _run(self, job: Callable[[], str | None], reply: Future[str | None]) -> None:
+        try:
+            answer = job()
+        except Exception as exc:  # the director is answered whatever happens
+            log.error("reader: %s", exc, exc_info=exc)
+            answer = f"reader: {type(exc).__name__}: {exc}"
+        with self._lock:
+            if reply not in self._pending:
+                return  # answered by close()
+            self._pending.discard(reply)
+        reply.set_result(answer)

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -144,14 +145,15 @@ class RenderLoop:
         mirror = MirrorPace(period, time.monotonic())
         try:
             for _ in ticks:
-                stage = self._carry_out(stage, self.commands.due(time.monotonic()))
+                commands = self.commands.due(time.monotonic(), partial(self._loads, stage))
+                stage = self._carry_out(stage, commands)
                 now = self.clock()
                 captured = self.capture()
-                pose = self.latest.for_frame(now)
+                # The reader at the main pose's time (its own clock runs on when the pose holds).
+                shown_t = self.latest.frame_time(now)
+                pose = self.latest.at(shown_t)
                 t0 = time.perf_counter()
                 due = mirror.due(time.monotonic())
-                # The reader at the main pose's time (its own clock runs on when the pose holds).
-                shown_t = now - self.latest.lag() - self.latest.period()
                 stage.show(pose, mirror=due, extras=self._extras(stage, shown_t))
                 if not due:
                     continue  # a headset faster than the mirror: the viewers get every n-th
@@ -225,7 +227,10 @@ class RenderLoop:
             except (CaptureError, StageError, OSError) as exc:
                 self.emit(Problem(_label(command), str(exc), self.clock()))
                 if isinstance(command, SetReader) and self.reader is not None:
-                    self.reader.stop()  # no avatar to play it: the director starts again
+                    # No avatar to play it: the director starts again (a newer start stands).
+                    line = str(exc).partition("\n")[0][:160]
+                    why = f"its avatar did not load: {line}"
+                    self.reader.stop(self.clock(), why, command.generation)
             self._cut = True
             if not isinstance(command, SwitchCamera):
                 # The old set or avatar is held in reference cycles whose Python side is small,
@@ -243,7 +248,7 @@ class RenderLoop:
             stage.place_avatar(self._load_avatar(path, None), stage.mark)
             self._avatar = command.name
         elif isinstance(command, SetReader):
-            self._set_reader(stage, command.avatar)
+            self._set_reader(stage, command)
         elif isinstance(command, SwitchScene):
             pack = load_pack(
                 catalogue_pack(command.name)
@@ -263,20 +268,28 @@ class RenderLoop:
             if self._reader_avatar is not None and READER not in stage.extras:
                 self._reader_avatar = None
                 if self.reader is not None:
-                    self.reader.stop()
+                    self.reader.stop(self.clock(), f"{stage.pack.name!r} has no second mark")
                 self.emit(Problem("reader", f"stopped: {stage.pack.name!r} has no second mark",
                                   self.clock()))  # fmt: skip
         self._publish(stage)
         return stage
 
-    def _set_reader(self, stage: Stage, avatar: str | None) -> None:
-        """Stand ``avatar`` on the pack's second mark as the reader (loaded unless it stands
-        there already), then start the reader's clock; None takes it off."""
+    def _loads(self, stage: Stage, command: SetReader) -> bool:
+        """Whether ``command`` loads an avatar (one that stands on the mark already does not)."""
+        return command.avatar != self._reader_avatar or READER not in stage.extras
+
+    def _set_reader(self, stage: Stage, command: SetReader) -> None:
+        """Stand the command's avatar on the pack's second mark as the reader (loaded unless it
+        stands there already), then start the reader's clock; None takes it off. A start
+        stopped or replaced meanwhile loads nothing."""
+        avatar = command.avatar
         if avatar is None:
             stage.remove_extra(READER)
             self._reader_avatar = None
             return
-        if avatar != self._reader_avatar or READER not in stage.extras:
+        if self.reader is not None and self.reader.generation != command.generation:
+            return
+        if self._loads(stage, command):
             if len(stage.pack.marks) < 2:  # before the load: a second lost for nothing
                 raise StageError(
                     f"scene pack {stage.pack.name!r} has one mark; a reader needs a second"
@@ -284,7 +297,7 @@ class RenderLoop:
             stage.place_extra(READER, self._load_avatar(avatar_file(avatar), None), 1)
             self._reader_avatar = avatar
         if self.reader is not None:
-            self.reader.ready(avatar, self.clock())
+            self.reader.ready(command.generation, self.clock())
 
     def _load_avatar(self, path: Path, bone_map: dict[str, str] | None) -> AvatarActor:
         s = self.settings

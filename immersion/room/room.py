@@ -23,8 +23,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,15 @@ from immersion.room.messages import (
     TakeList,
     VoiceOut,
 )
-from immersion.room.reader import ACTIONS, Reader, listed_takes, load_reader_take, take_name
+from immersion.room.reader import (
+    ACTIONS,
+    HeldVoice,
+    Reader,
+    TakeReads,
+    listed_takes,
+    load_reader_take,
+    take_name,
+)
 from immersion.room.recorder import (
     Recorder,
     RecordNote,
@@ -94,7 +103,7 @@ class Room:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._commands = CommandBox(settings.switch_gap_s)
-        latest = LatestPose()
+        latest = self.latest = LatestPose()
         self.recorder = Recorder(
             settings.takes_dir,
             self.now,
@@ -126,9 +135,13 @@ class Room:
         )
         # The scene partner: its take is read off the feed's loop, its avatar loaded on the
         # render thread, its voice sent by its own thread.
-        self.reader = Reader()
+        # Each change of its state is recorded in the rolling take, so a replay lines up.
+        self.reader = Reader(lambda text: self.annotate("event", text))
         self.render.reader = self.reader
-        self._reader_loads = ThreadPoolExecutor(1, thread_name_prefix="reader-take")
+        self._reader_loads = TakeReads()
+        # A start's take applied and its avatar asked for, or a stop and its avatar taken off:
+        # each pair together, so the render thread's slot never ends on the older of two.
+        self._reader_lock = threading.Lock()
         self._reader_sound: TalkbackPlayer | None = None  # its voice in the headset
 
     # Clock, status, choices ----------------------------------------------------------------------
@@ -222,20 +235,21 @@ class Room:
     ) -> Future[str | None]:
         """Start (``take`` by its name in the takes folder, ``avatar`` by catalogue name),
         pause, resume, restart or stop the reader; the future holds None, or why not. Each
-        action is recorded in the rolling take as an event."""
+        change is recorded in the rolling take as an event (by the reader)."""
         reply: Future[str | None] = Future()
-        if action == "start":
-            refused = self._reader_refuses(take, avatar)
-            if refused is not None:
-                reply.set_result(refused)
-            else:
-                assert take is not None and avatar is not None
-                self._reader_loads.submit(self._reader_start, take, avatar, reply)
-            return reply
         now, reader = self.now(), self.reader
-        before = reader.snapshot(now)
+        refused: str | None
         if action not in ACTIONS:
             refused = f"reader: unknown action {action!r}"
+        elif action == "start":
+            refused = self._reader_refuses(take, avatar)
+            if refused is None:
+                assert take is not None and avatar is not None
+                # Loading from now (a stop is heard while the take is read).
+                generation = reader.load(take, avatar)
+                job = partial(self._reader_start, take, avatar, generation)
+                self._reader_loads.submit(job, reply)
+                return reply
         elif action == "pause":
             refused = reader.pause(now)
         elif action == "resume":
@@ -243,15 +257,11 @@ class Room:
         elif action == "restart":
             refused = reader.restart(now)
         else:
-            refused = None if reader.state != "stopped" else "the reader is stopped already"
-            if refused is None:
-                reader.stop()
-                self._commands.put(SetReader(None))
-        if refused is None:
-            self.annotate(
-                "event",
-                f"reader {action}: take {before.take} as {before.avatar}, at {before.t:.1f} s",
-            )
+            with self._reader_lock:
+                stopped = reader.stop(now)
+                if stopped:
+                    self._commands.put(SetReader(None))
+            refused = None if stopped else "the reader is stopped already"
         reply.set_result(refused)
         return reply
 
@@ -270,30 +280,38 @@ class Room:
             return f"take {name!r} is still rolling; stop it before a reader plays it"
         return None
 
-    def _reader_start(self, take: str, avatar: str, reply: Future[str | None]) -> None:
-        """Read the take (a worker thread: a long take is a lot of JSON), then start."""
+    def _reader_start(self, take: str, avatar: str, generation: int) -> str | None:
+        """Read the take (a worker thread: a long take is a lot of JSON), then start it unless
+        a stop or a newer start came meanwhile; None, or why not."""
         try:
             loaded = load_reader_take(self.settings.takes_dir, take)
         except (CaptureError, StageError) as exc:
-            reply.set_result(f"reader: {exc}")
-            return
-        except Exception as exc:  # the director is answered whatever happens
+            self.reader.stop(self.now(), "its take did not read", generation)
+            return f"reader: {exc}"
+        except Exception as exc:
+            self.reader.stop(self.now(), "its take did not read", generation)
             log.error("reader: %s", _one_line(exc), exc_info=exc)
-            reply.set_result(f"reader: {_one_line(exc)}")
-            return
-        self.reader.start(loaded, avatar, self.now(), ready=False)
-        self._commands.put(SetReader(avatar))
-        self.annotate("event", f"reader start: take {take} as {avatar}")
-        reply.set_result(None)
+            return f"reader: {_one_line(exc)}"
+        with self._reader_lock:
+            if self.reader.start(generation, loaded, self.now()):
+                self._commands.put(SetReader(avatar, generation))
+        return None
 
     def _reader_voice(self) -> None:
         """The reader's thread: its voice packets as they fall due, to viewers and the
-        headset's sound (never to the recorder: the actor's voice file is the actor's)."""
+        headset's sound (never to the recorder: the actor's voice file is the actor's). The
+        viewers' pages time it to the pictures themselves; the headset's player plays what
+        it gets at once, so its packets are held until the reader's picture shows them."""
+        held = HeldVoice()
         while not self._stop.wait(READER_TICK_S):
-            for t, opus in self.reader.voice_due(self.now(), READER_LEAD_S):
-                self.on_event(ReaderVoice(t, opus))
-                if self._reader_sound is not None:
-                    self._reader_sound.put(opus)
+            now, sound = self.now(), self._reader_sound
+            packets = self.reader.voice_due(now, READER_LEAD_S)
+            for t, opus in packets:  # the actor hears it in the headset, not twice
+                self.on_event(ReaderVoice(t, opus, to_actor=sound is None))
+            if sound is not None:
+                held.hold(packets)
+                for opus in held.due(now, now - self.latest.frame_time(now)):
+                    sound.put(opus)
 
     def annotate(self, kind: str, text: str) -> None:
         """A note, marker, cue or actor press: into the rolling take (if any) and the list."""
@@ -461,6 +479,7 @@ class Room:
     def stop(self) -> None:
         """Stop the stages and close a rolling take (it stays readable either way)."""
         self._stop.set()
+        self._reader_loads.close()  # answers the starts not answered yet
         if not self._threads:
             return
         recorder, *stages = self._threads
@@ -468,7 +487,6 @@ class Room:
             thread.join(timeout=10)
         self.recorder.stop()  # last: it closes a rolling take after capture has stopped
         recorder.join(timeout=10)
-        self._reader_loads.shutdown(wait=False, cancel_futures=True)
         if self._talkback is not None:
             self._talkback.close()
         if self._reader_sound is not None:

@@ -15,6 +15,7 @@ import bisect
 import statistics
 import threading
 from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -40,6 +41,19 @@ def blend(a: Pose, b: Pose, f: float) -> Pose:
         np.minimum(a.confidence, b.confidence),
         blend_faces(a.face, b.face, f),
     )
+
+
+def pose_at(poses: Sequence[Pose], times: Sequence[float], t: float) -> Pose:
+    """The pose at time ``t`` among ``poses`` (their ``times``, ascending): blended between
+    the two around it, else the nearest end (held: never extrapolated)."""
+    k = bisect.bisect_right(times, t)
+    if k == len(times):
+        return poses[-1]
+    if k == 0:
+        return poses[0]
+    older, newer = poses[k - 1], poses[k]
+    span = newer.t - older.t
+    return blend(older, newer, (t - older.t) / span) if span > 0 else newer
 
 
 class LatestPose:
@@ -87,22 +101,19 @@ class LatestPose:
         with self._lock:
             return 0.0 if self._lag is None else self._lag + 2 * self._lag_dev
 
+    def frame_time(self, now: float) -> float:
+        """The capture time a frame rendered at ``now`` shows: one capture period before the
+        newest pose would usually have come. The one place that delay is worked out (the
+        reader's picture and its voice in the headset keep to it too)."""
+        return now - self.lag() - self.period()
+
     def for_frame(self, now: float) -> Pose | None:
-        """The pose for a frame rendered at ``now``: one capture period before the newest pose
-        would usually have come."""
-        return self.at(now - self.lag() - self.period())
+        """The pose for a frame rendered at ``now`` (see :meth:`frame_time`)."""
+        return self.at(self.frame_time(now))
 
     def at(self, t: float) -> Pose | None:
         """The pose at capture time ``t``: between the two kept poses around it, else the
         nearest end."""
         with self._lock:
             times, poses = list(self._times), list(self._poses)
-        if not poses:
-            return None
-        k = bisect.bisect_right(times, t)
-        if k == len(times):
-            return poses[-1]
-        if k == 0:
-            return poses[0]
-        older, newer = poses[k - 1], poses[k]
-        return blend(older, newer, (t - older.t) / (newer.t - older.t))
+        return pose_at(poses, times, t) if poses else None
