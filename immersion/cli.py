@@ -199,6 +199,7 @@ examples:
   immersion serve --source 0 --scene western-saloon --avatar captain
   immersion serve --host 0.0.0.0 --name casting.local --tls self-signed
   immersion serve --source takes/take-01.jsonl --port 9000
+  immersion serve --vmc 127.0.0.1:39539      (the avatar's pose out to VSeeFace on this machine)
 """
 
 
@@ -345,7 +346,19 @@ def _add_serve(sub: Any) -> None:
         help="pixels per eye in the headset (default: what the runtime recommends)",
     )
     add_capture_options(srv)
+    _add_vmc_option(srv)
     srv.set_defaults(run=_run_serve)
+
+
+def _add_vmc_option(srv: Any) -> None:
+    """serve --vmc (issue 17): the performance out as VMC protocol, OSC over UDP."""
+    srv.add_argument(
+        "--vmc",
+        metavar="HOST:PORT",
+        help="also send the avatar's bones and blendshapes as VMC protocol (OSC over UDP) to "
+        "HOST:PORT at the capture rate, for VSeeFace, Warudo or a game engine, e.g. "
+        "--vmc 127.0.0.1:39539 (VSeeFace's default port; nothing is sent without --vmc)",
+    )
 
 
 def _run_serve(args: argparse.Namespace) -> int:

@@ -109,6 +109,7 @@ class RoomSettings:
     actor_ease_s: float = 2.0
     actor_grace_s: float = 30.0
     record_talkback: bool = False  # a director's talkback goes into the take's voice file
+    vmc: tuple[str, int] | None = None  # send the avatar's pose as VMC (OSC/UDP) to (host, port)
 
 
 @dataclass(frozen=True, slots=True)

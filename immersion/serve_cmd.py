@@ -25,6 +25,7 @@ from immersion.errors import StageError
 from immersion.feed.server import Feed, Tokens
 from immersion.feed.tls import self_signed, server_context, trust_hint
 from immersion.room.room import Room
+from immersion.vmc.protocol import parse_target
 
 log = logging.getLogger(__name__)
 # A DNS name (letters, digits, '-', '.'), an IPv4 address, or an IPv6 one (bracketed or not).
@@ -70,6 +71,7 @@ def run_serve(args: argparse.Namespace) -> int:
             headset=HeadsetSettings(eye_size=args.eye_size) if args.headset else None,
             capture=capture_settings(args),
             record_talkback=args.record_talkback,
+            vmc=parse_target(args.vmc) if args.vmc is not None else None,
         ),
         feed=FeedSettings(hosts=names),
     )

@@ -232,6 +232,22 @@ class Rig:
         delta = self.parent_frame[self._hips].T @ (self.basis @ move)
         return local, self.hips_translation + delta
 
+    def floor_lift(self, pose: Pose) -> float:
+        """How far :meth:`solve` raises the hips from their rest so the feet stay on the floor
+        (for senders that pose another engine's copy of this avatar: VMC out)."""
+        return self._floor_offset(
+            quat_to_matrix(pose.global_rotations())[list(self.bones)] @ self.correction
+        )
+
+    def t_posed_offsets(self) -> F:
+        """(n, 3) each bone's rest offset from its nearest humanoid ancestor in the T-pose,
+        normalized space (the hips: their rest position)."""
+        out = self._pos_n.copy()
+        for i, a in enumerate(self.anchors.tolist()):
+            if a >= 0:
+                out[i] = self.correction[a] @ (self._pos_n[i] - self._pos_n[a])
+        return out
+
     def _floor_offset(self, glob: F) -> float:
         """How far to move the hips up so the lowest contact point is on the floor; ``glob``
         turns each bone from its rest, so the rest's own lean is undone first."""

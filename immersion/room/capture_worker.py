@@ -98,6 +98,8 @@ class CaptureWorker:
         self.actor = actor or ActorLink()
         # The source's own voice, room time and packet: set by the room before run().
         self.voice_out: Callable[[float, bytes], None] = lambda t, opus: None
+        # Each pose handed on, as the avatar shows it (VMC out): set by the room before run().
+        self.pose_out: Callable[[Pose], None] = lambda pose: None
         self.snapshot = CaptureSnapshot()  # replaced whole, read by other threads
         self._meter = Meter()
         # Opened now, so a missing file or camera fails the command before the room starts.
@@ -319,6 +321,7 @@ class CaptureWorker:
             pose = replace(pose, t=self._handed_t + 1e-3)
         self._handed_t = pose.t
         self.latest.push(pose, arrived=self.clock())
+        self.pose_out(pose)
         if self.recorder.recording():
             self.recorder.send(RecordPose(pose.t, pose))
 

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from capture.errors import CaptureError
 from capture.pose import Pose
+from immersion.avatars.rig import Rig
 from immersion.catalogue import avatar_file, catalogue_pack
 from immersion.config import RoomSettings
 from immersion.errors import StageError
@@ -99,6 +100,8 @@ class RenderLoop:
         self._stop = stop
         self._rolling = rolling
         self.on_picture: Callable[[Picture], None] = lambda picture: None
+        # The room's avatar loaded (at start, on a switch; not the reader's): VMC out's hook.
+        self.on_avatar: Callable[[Rig], None] = lambda rig: None
         self._cut = True  # the next picture starts afresh (the first one, or after a switch)
         self._pack = pack
         self._avatar_path = avatar_path
@@ -129,7 +132,7 @@ class RenderLoop:
         s = self.settings
         stage = Stage.open(
             self._pack,
-            self._load_avatar(self._avatar_path, s.bone_map),
+            self._lead(self._load_avatar(self._avatar_path, s.bone_map)),
             width=s.width,
             height=s.height,
             camera=self.snapshot.camera,
@@ -245,7 +248,7 @@ class RenderLoop:
             stage.set_camera(stage.pack.camera(command.name))
         elif isinstance(command, SwitchAvatar):
             path = avatar_file(command.name)
-            stage.place_avatar(self._load_avatar(path, None), stage.mark)
+            stage.place_avatar(self._lead(self._load_avatar(path, None)), stage.mark)
             self._avatar = command.name
         elif isinstance(command, SetReader):
             self._set_reader(stage, command)
@@ -298,6 +301,10 @@ class RenderLoop:
             self._reader_avatar = avatar
         if self.reader is not None:
             self.reader.ready(command.generation, self.clock())
+
+    def _lead(self, actor: AvatarActor) -> AvatarActor:
+        self.on_avatar(actor.rig)
+        return actor
 
     def _load_avatar(self, path: Path, bone_map: dict[str, str] | None) -> AvatarActor:
         s = self.settings

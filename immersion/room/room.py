@@ -81,6 +81,7 @@ from immersion.room.recorder import (
 from immersion.room.render_loop import RenderLoop
 from immersion.scenes.manifest import load_pack
 from immersion.stage.pose_feed import LatestPose
+from immersion.vmc.sender import VmcSender
 
 log = logging.getLogger(__name__)
 READER_TICK_S = 0.02  # the reader's voice is sent this often ...
@@ -120,6 +121,10 @@ class Room:
             settings, self.now, latest, self.recorder, self._emit, self._stop, actor=self.actor
         )
         self.capture.voice_out = self._own_voice
+        self.vmc: VmcSender | None = None
+        if settings.vmc is not None:  # the performance out to VSeeFace, Warudo, an engine
+            self.vmc = VmcSender(settings.vmc, self.now)
+            self.capture.pose_out = self.vmc.offer
         self.render = RenderLoop(
             settings,
             self.pack,
@@ -138,6 +143,8 @@ class Room:
         # Each change of its state is recorded in the rolling take, so a replay lines up.
         self.reader = Reader(lambda text: self.annotate("event", text))
         self.render.reader = self.reader
+        if self.vmc is not None:
+            self.render.on_avatar = self.vmc.use_avatar
         self._reader_loads = TakeReads()
         # A start's take applied and its avatar asked for, or a stop and its avatar taken off:
         # each pair together, so the render thread's slot never ends on the older of two.
@@ -471,6 +478,7 @@ class Room:
             ("capture", self.capture.run),
             ("render", self.render.run),
             ("reader", self._reader_voice),
+            *((("vmc", self.vmc.run),) if self.vmc is not None else ()),
         ):
             thread = threading.Thread(target=self._guard(name, body), name=name, daemon=True)
             thread.start()
@@ -479,6 +487,8 @@ class Room:
     def stop(self) -> None:
         """Stop the stages and close a rolling take (it stays readable either way)."""
         self._stop.set()
+        if self.vmc is not None:
+            self.vmc.stop()
         self._reader_loads.close()  # answers the starts not answered yet
         if not self._threads:
             return

@@ -1,0 +1,1 @@
+"""VMC protocol out (OSC over UDP): ``serve --vmc HOST:PORT``."""
