@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
@@ -261,6 +263,17 @@ def test_a_bad_vmc_target_is_refused_in_one_line_naming_the_option(text: str) ->
     with pytest.raises(VmcError, match=r"^--vmc ") as err:
         parse_target(text)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.pure
+@given(st.text(max_size=40))
+def test_any_vmc_target_text_is_parsed_or_refused_in_one_line(text: str) -> None:
+    try:
+        host, port = parse_target(text)
+    except VmcError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("--vmc ")
+    else:
+        assert host and 1 <= port <= 65535
 
 
 # The sender, on a real socket ------------------------------------------------------------------

@@ -138,8 +138,9 @@ def eye_rotations(gaze: F) -> F:
 @dataclass(frozen=True, slots=True)
 class Body:
     """The room avatar's proportions, as VMC positions need them: ``offsets`` (52, 3) each
-    bone's T-posed rest offset from its nearest humanoid ancestor (normalized space; zero for
-    bones the avatar lacks), the hips' their rest position; ``rig`` for the floor contact.
+    bone's T-posed rest offset from its nearest humanoid ancestor (normalized space), the hips'
+    their rest position; ``rig`` for the floor contact. A bone the avatar lacks is at zero from
+    its parent, so a receiver whose avatar has it (an upper chest) keeps the chain's length.
     Made once per avatar load, never changed: safe to hand across threads."""
 
     offsets: F
