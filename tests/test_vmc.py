@@ -27,6 +27,7 @@ from capture.rotations import axis_angle_quat
 from capture.skeleton import BONE_COUNT, Bone
 from capture.take import TakeWriter
 from immersion.avatars.rig import Rig
+from immersion.config import RoomSettings
 from immersion.vmc.protocol import (
     APPLY,
     BLEND,
@@ -263,6 +264,15 @@ def test_a_bad_vmc_target_is_refused_in_one_line_naming_the_option(text: str) ->
     with pytest.raises(VmcError, match=r"^--vmc ") as err:
         parse_target(text)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.pure
+def test_nothing_is_sent_unless_asked() -> None:
+    from immersion.cli import _parser
+
+    assert _parser().parse_args(["serve"]).vmc is None
+    assert RoomSettings(source="0", scene="s", avatar="a").vmc is None
+    assert _parser().parse_args(["serve", "--vmc", "127.0.0.1:39539"]).vmc == "127.0.0.1:39539"
 
 
 @pytest.mark.pure
