@@ -114,9 +114,7 @@ def _now() -> str:
 def add_production(conn: sqlite3.Connection, name: str) -> Production:
     name, created = _name(name, "production"), _now()
     try:
-        cur = conn.execute(
-            "INSERT INTO productions (name, created) VALUES (?, ?)", (name, created)
-        )
+        cur = conn.execute("INSERT INTO productions (name, created) VALUES (?, ?)", (name, created))
     except sqlite3.IntegrityError:
         raise CastingError(f"production {name!r} exists already") from None
     return Production(_id(cur), name, created)
