@@ -346,6 +346,7 @@ def _add_serve(sub: Any) -> None:
         metavar="WxH",
         help="pixels per eye in the headset (default: what the runtime recommends)",
     )
+    _casting_serve_options(srv)
     add_capture_options(srv)
     srv.set_defaults(run=_run_serve)
 
@@ -696,6 +697,48 @@ def _add_casting(sub: Any) -> None:
     )
     delete.add_argument("name", metavar="NAME")
     casting.set_defaults(run=_print_help(casting))
+
+
+def _casting_serve_options(srv: argparse.ArgumentParser) -> None:
+    """`serve`'s casting options: the audition its takes are filed under."""
+    group = srv.add_argument_group(
+        "casting", "file every take under an audition in the casting record"
+    )
+    group.add_argument(
+        "--role", metavar="ROLE", help="the role auditioned (it must be in the record)"
+    )
+    group.add_argument(
+        "--actor", metavar="NAME", help="the actor auditioning (added to the record when new)"
+    )
+    group.add_argument(
+        "--production", metavar="P", help="the role's production, when two have the role"
+    )
+    group.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="the casting record (default: casting.db in --takes)",
+    )
+    group.add_argument(
+        "--consent",
+        metavar="TEXT",
+        help="the actor's consent, in their words: what may be done with the takes",
+    )
+    group.add_argument(
+        "--consent-until",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="the last day the takes may be kept (then `purge_expired` removes them)",
+    )
+
+
+def _date(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
 def _run_casting(args: argparse.Namespace) -> int:
