@@ -234,3 +234,44 @@ def test_deletion_stays_inside_the_takes_folder(conn: sqlite3.Connection, tmp_pa
     assert outside.exists()
     assert all(p.exists() for p in files)  # checked before any was removed
     assert rec.find_actor(conn, "Ada Lovelace") is not None  # nothing half-deleted in the record
+
+
+def test_the_recorder_hands_each_ended_take_to_its_filer(tmp_path: Path) -> None:
+    """The recorder's on_end gets the take's names and who rolled it; a filer that fails is
+    told to directors as a problem, and the take stays on disk."""
+    import threading
+    import time
+    from concurrent.futures import Future
+
+    from immersion.room.messages import Problem, RoomEvent
+    from immersion.room.recorder import Recorder, StartTake, StopTake, TakeEnded
+
+    events: list[RoomEvent] = []
+    ended: list[TakeEnded] = []
+    recorder = Recorder(tmp_path, time.monotonic, events.append, 0, talkback=True)
+
+    def on_end(take: TakeEnded) -> None:
+        ended.append(take)
+        if len(ended) == 2:
+            raise CastingError("--db x.db: database is locked")
+
+    recorder.on_end = on_end
+    thread = threading.Thread(target=recorder.run)
+    thread.start()
+    for _ in range(2):
+        for message in (StartTake, StopTake):
+            reply: Future[str | None] = Future()
+            header = {"fps": 30.0, "rolledBy": "Kim"}
+            recorder.send(StartTake(header, reply) if message is StartTake else StopTake(reply))
+            assert reply.result(10) is None
+    recorder.stop()
+    thread.join(10)
+    first = ended[0]
+    assert first.file.endswith(".jsonl") and (tmp_path / first.file).is_file()
+    assert (first.voice, first.talkback) == (
+        first.file.replace(".jsonl", ".opus"),
+        first.file.replace(".jsonl", ".talkback.opus"),
+    )
+    assert first.rolled_by == "Kim" and first.duration >= 0 and first.ended_by is None
+    problems = [e.text for e in events if isinstance(e, Problem)]
+    assert problems == [f"{ended[1].file} was not filed: --db x.db: database is locked"]
