@@ -127,7 +127,7 @@ def test_the_room_files_its_takes(tmp_path: Path) -> None:
     args += ["--consent", "this production's casting only", "--consent-until", "2027-01-31"]
 
     async def roll(url: str) -> list[str]:
-        files = []
+        files: list[str] = []
         async with connect(url) as director:
             await director.recv()  # welcome
             await director.send(json.dumps({"type": "hello", "codecs": ["jpeg"]}))
@@ -135,6 +135,10 @@ def test_the_room_files_its_takes(tmp_path: Path) -> None:
                 await director.send(json.dumps({"type": "take", "action": "start"}))
                 await until(director, "status", lambda s: s["take"]["rolling"])
                 await asyncio.sleep(0.5)
+                if not files:  # the first take's notes are filed with it
+                    await director.send(json.dumps({"type": "note", "text": "Lovely stillness"}))
+                    await director.send(json.dumps({"type": "marker", "label": "turn"}))
+                    await until(director, "note", lambda m: m["note"]["kind"] == "marker")
                 await director.send(json.dumps({"type": "take", "action": "stop"}))
                 ended = await until(director, "take", lambda m: m["take"].get("duration"))
                 files.append(ended["take"]["file"])
@@ -153,6 +157,7 @@ def test_the_room_files_its_takes(tmp_path: Path) -> None:
                 time.sleep(0.1)
             (audition,) = auditions
             view = rec.show_audition(conn, audition)
+            filed = [[(n.kind, n.text) for n in rec.notes(conn, t)] for t in view.takes]
         finally:
             conn.close()
     assert audition.date == dt.date.today().isoformat()
@@ -161,6 +166,7 @@ def test_the_room_files_its_takes(tmp_path: Path) -> None:
         "2027-01-31",
     )
     assert [t.file for t in view.takes] == files
+    assert filed == [[("note", "Lovely stillness"), ("marker", "turn")], []]
     for take in view.takes:
         assert take.duration is not None and 0.3 < take.duration < 5
         assert take.voice == Path(take.file).with_suffix(".opus").name

@@ -90,7 +90,11 @@ def test_api_round_trip(conn: sqlite3.Connection) -> None:
     assert again == audition and again.consent == "this production's casting"
     assert audition.consent_until == DAY.isoformat()
     take = rec.file_take(conn, audition.id, "take-1.jsonl", 12.5, "take-1.opus", None, "director")
-    rec.file_take(conn, audition.id, "take-2.jsonl", 3.0)
+    marks = ((0.5, "marker", "turn"), (0.7, "cue", "look up"), (1.0, "note", "good"))
+    rec.file_take(conn, audition.id, "take-2.jsonl", 3.0, room_notes=marks)
+    refiled = rec.file_take(conn, audition.id, "take-2.jsonl", 3.5, room_notes=marks)
+    assert refiled.duration == 3.5  # filed again: updated, its notes not doubled; cues not notes
+    assert [(n.t, n.kind, n.text) for n in rec.notes(conn, refiled)] == [marks[0], marks[2]]
     rec.set_rating(conn, take, "Kim", 4)
     rec.set_rating(conn, take, "Lou", 5)
     rec.add_note(conn, take, 1.5, "lovely pause", "marker")

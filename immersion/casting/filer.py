@@ -62,6 +62,7 @@ class TakeFiler:
                 ended.voice,
                 ended.talkback,
                 ended.rolled_by,
+                ended.notes,
             )
         except sqlite3.Error as exc:
             raise CastingError(f"--db {self.db}: {exc}") from None

@@ -270,16 +270,27 @@ def file_take(
     voice: str | None = None,
     talkback: str | None = None,
     rolled_by: str = "",
+    room_notes: tuple[tuple[float, str, str], ...] = (),
 ) -> TakeRecord:
-    """File a take (its file name inside the takes folder) under an audition; filing the same
-    file again updates it."""
-    conn.execute(
-        "INSERT INTO takes (audition_id, file, duration, voice, talkback, rolled_by, filed) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (file) DO UPDATE SET "
-        "audition_id = excluded.audition_id, duration = excluded.duration, "
-        "voice = excluded.voice, talkback = excluded.talkback, rolled_by = excluded.rolled_by",
-        (audition_id, file, duration, voice, talkback, rolled_by, _now()),
-    )
+    """File a take (its file name inside the takes folder) under an audition, with the notes
+    and markers made while it rolled ((t in the take, kind, text); filed with a new take only).
+    Filing the same file again updates it."""
+    with transaction(conn):
+        new = conn.execute("SELECT 1 FROM takes WHERE file = ?", (file,)).fetchone() is None
+        conn.execute(
+            "INSERT INTO takes (audition_id, file, duration, voice, talkback, rolled_by, filed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (file) DO UPDATE SET "
+            "audition_id = excluded.audition_id, duration = excluded.duration, "
+            "voice = excluded.voice, talkback = excluded.talkback, "
+            "rolled_by = excluded.rolled_by",
+            (audition_id, file, duration, voice, talkback, rolled_by, _now()),
+        )
+        if new:
+            conn.executemany(
+                "INSERT INTO notes (take_id, t, text, kind) "
+                "SELECT id, ?, ?, ? FROM takes WHERE file = ?",
+                [(t, text, kind, file) for t, kind, text in room_notes if kind in NOTE_KINDS],
+            )
     return find_take(conn, file)
 
 

@@ -61,6 +61,7 @@ class TakeEnded:
     talkback: str | None
     rolled_by: str
     ended_by: str | None  # why it stopped when nobody stopped it
+    notes: tuple[tuple[float, str, str], ...] = ()  # (t in the take, kind, text), as rolled
 
 
 # Files an ended take somewhere (the casting record), on the recorder's thread; a StageError
@@ -279,6 +280,7 @@ class Recorder:
             header.get("talkback"),
             str(header.get("rolledBy", "")),
             reason,
+            tuple((n.take_t, n.kind, n.text) for n in self._notes[-1] if n.take_t is not None),
         )
         try:
             self.on_end(ended)
