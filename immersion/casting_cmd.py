@@ -38,9 +38,12 @@ def db_path(db: Path | None, takes: Path) -> Path:
 def run_casting(args: argparse.Namespace) -> int:
     """Open the record and run the action's function on it (one connection, this thread)."""
     action: Callable[[sqlite3.Connection, argparse.Namespace], Any] = args.action
-    conn = open_db(db_path(args.db, args.takes))
+    path = db_path(args.db, args.takes)
+    conn = open_db(path)
     try:
         result = action(conn, args)
+    except sqlite3.Error as exc:  # locked past the busy timeout, a full disk, ...
+        raise CastingError(f"--db {path}: {exc}") from None
     finally:
         conn.close()
     if args.json:
