@@ -30,6 +30,7 @@ commands:
   scenes    list, validate or start scene packs
   avatars   list the avatars, show one's rig and licence, build a new character
   models    build or check the pose, face and hand model bundles (done by ./dev setup)
+  casting   the casting record: productions, roles, actors, auditions and their takes
 """
 
 CAPTURE_HELP = """\
@@ -118,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_render(sub)
     _add_scenes(sub)
+    _add_casting(sub)
 
     models = sub.add_parser(
         "models",
@@ -345,6 +347,7 @@ def _add_serve(sub: Any) -> None:
         metavar="WxH",
         help="pixels per eye in the headset (default: what the runtime recommends)",
     )
+    _casting_serve_options(srv)
     add_capture_options(srv)
     _add_vmc_option(srv)
     srv.set_defaults(run=_run_serve)
@@ -586,6 +589,175 @@ def _add_scenes(sub: Any) -> None:
     listing.set_defaults(run=_run_avatars_list)
 
     avatars.set_defaults(run=_print_help(avatars))
+
+
+CASTING_HELP = """\
+The casting record: one SQLite file (default: casting.db in the takes folder) holding
+productions, roles (with the pack, avatar and sides they use), actors (name, contact, agent),
+auditions (actor x role x day, with the actor's consent) and the takes filed under them by
+`immersion serve --role ROLE --actor NAME`. Take files stay the source of truth for the
+performances; the record indexes them and holds the decisions.
+
+examples:
+  immersion casting productions add "Hamlet"
+  immersion casting roles add Ophelia --production Hamlet --pack noir-office --avatar detective \\
+      --sides ophelia.txt
+  immersion casting actors add "Ada Lovelace" --contact ada@example.org --agent "Babbage & Co"
+  immersion serve --role Ophelia --actor "Ada Lovelace"      (each take is filed)
+  immersion casting audition show --role Ophelia --actor "Ada Lovelace" --json
+  immersion casting delete-actor "Ada Lovelace"               (takes, voices and rows: all)
+"""
+
+
+def _add_casting(sub: Any) -> None:
+    """`immersion casting ...`: every action takes --db, --takes and --json."""
+    from immersion import casting_cmd as cc
+
+    casting = sub.add_parser(
+        "casting",
+        help="the casting record: productions, roles, actors, auditions",
+        description=CASTING_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    csub = casting.add_subparsers(title="actions", metavar="ACTION")
+
+    def action(
+        parent: Any, name: str, run: Any, help: str, description: str | None = None
+    ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = parent.add_parser(
+            name, help=help, description=description or help
+        )
+        parser.add_argument(
+            "--db",
+            type=Path,
+            metavar="PATH",
+            help=f"the casting record (default: {cc.DB_NAME} in the takes folder)",
+        )
+        parser.add_argument(
+            "--takes",
+            type=Path,
+            default=Path("takes"),
+            metavar="DIR",
+            help="the room's takes folder, as given to serve (default: takes)",
+        )
+        parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
+        parser.set_defaults(run=_run_casting, action=run)
+        return parser
+
+    def group(name: str, help: str) -> Any:
+        parser = csub.add_parser(name, help=help, description=help)
+        parser.set_defaults(run=_print_help(parser))
+        return parser.add_subparsers(title="actions", metavar="ACTION")
+
+    productions = group("productions", "list or add productions")
+    action(productions, "list", cc.productions_list, "the productions")
+    add = action(productions, "add", cc.productions_add, "add a production")
+    add.add_argument("name", metavar="NAME")
+
+    roles = group("roles", "list or add a production's roles")
+    ls = action(roles, "list", cc.roles_list, "the roles, of every production or of one")
+    ls.add_argument("--production", metavar="P", help="only this production's roles")
+    add = action(
+        roles,
+        "add",
+        cc.roles_add,
+        "add a role",
+        "Add a role to a production, with the scene pack and avatar it is auditioned on and "
+        "its sides (the scene's text, for the teleprompter).",
+    )
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--production", required=True, metavar="P", help="the production")
+    add.add_argument("--pack", required=True, help="a shipped scene pack's name")
+    add.add_argument("--avatar", required=True, help="an avatar's name in the catalogue")
+    add.add_argument("--sides", type=Path, metavar="FILE", help="a UTF-8 text file")
+
+    actors = group("actors", "list or add actors")
+    action(actors, "list", cc.actors_list, "the actors")
+    add = action(
+        actors,
+        "add",
+        cc.actors_add,
+        "add an actor",
+        "Add an actor: name, contact and agent, nothing more.",
+    )
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--contact", default="", help="how to reach them (e-mail, phone)")
+    add.add_argument("--agent", default="", help="their agent")
+
+    audition = group("audition", "show an actor's auditions for a role")
+    show = action(
+        audition,
+        "show",
+        cc.audition_show,
+        "an actor's auditions for a role, with their takes",
+        "Show every audition of ACTOR for ROLE (one a day), its consent, and its takes with "
+        "duration, voice file, who rolled them, mean rating and select number.",
+    )
+    show.add_argument("--role", required=True, metavar="ROLE")
+    show.add_argument("--actor", required=True, metavar="NAME")
+    show.add_argument(
+        "--production", metavar="P", help="the role's production, when two have the role"
+    )
+
+    delete = action(
+        csub,
+        "delete-actor",
+        cc.actor_delete,
+        "delete an actor: their takes, voice files and every row about them",
+        "Delete an actor from the casting record and their performances from the takes "
+        "folder: take files, voice files, auditions, notes, ratings and selects (the role's "
+        "other selects move up). Prints every file and row removed. Cannot be undone.",
+    )
+    delete.add_argument("name", metavar="NAME")
+    casting.set_defaults(run=_print_help(casting))
+
+
+def _casting_serve_options(srv: argparse.ArgumentParser) -> None:
+    """`serve`'s casting options: the audition its takes are filed under."""
+    group = srv.add_argument_group(
+        "casting", "file every take under an audition in the casting record"
+    )
+    group.add_argument(
+        "--role", metavar="ROLE", help="the role auditioned (it must be in the record)"
+    )
+    group.add_argument(
+        "--actor", metavar="NAME", help="the actor auditioning (added to the record when new)"
+    )
+    group.add_argument(
+        "--production", metavar="P", help="the role's production, when two have the role"
+    )
+    group.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="the casting record (default: casting.db in --takes)",
+    )
+    group.add_argument(
+        "--consent",
+        metavar="TEXT",
+        help="the actor's consent, in their words: what may be done with the takes",
+    )
+    group.add_argument(
+        "--consent-until",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="the last day the takes may be kept (then `purge_expired` removes them)",
+    )
+
+
+def _date(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
+def _run_casting(args: argparse.Namespace) -> int:
+    from immersion.casting_cmd import run_casting
+
+    return run_casting(args)
 
 
 def _run_render(args: argparse.Namespace) -> int:

@@ -34,3 +34,7 @@ class LicenceError(AvatarError):
 
 class RenderError(StageError):
     """Rendering cannot start or its output cannot be written."""
+
+
+class CastingError(StageError):
+    """The casting record: a database that cannot be opened, or a name that is not in it."""

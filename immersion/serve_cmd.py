@@ -24,6 +24,7 @@ from immersion.config import Config, FeedSettings, HeadsetSettings, RoomSettings
 from immersion.errors import StageError
 from immersion.feed.server import Feed, Tokens
 from immersion.feed.tls import self_signed, server_context, trust_hint
+from immersion.room.recorder import OnTakeEnd
 from immersion.room.room import Room
 from immersion.vmc.protocol import parse_target
 
@@ -75,10 +76,44 @@ def run_serve(args: argparse.Namespace) -> int:
         ),
         feed=FeedSettings(hosts=names),
     )
+    filer, casting = _casting(args)  # before the room loads: a bad role fails at once
     room = Room(config.room)
+    room.recorder.on_end = filer
     tokens = Tokens(*(secrets.token_urlsafe(18) for _ in range(3)))
     _raise_open_files()
-    return asyncio.run(_serve(room, config, tokens, args.host, args.port, tls, log_file))
+    return asyncio.run(_serve(room, config, tokens, args.host, args.port, tls, log_file, casting))
+
+
+def _casting(args: argparse.Namespace) -> tuple[OnTakeEnd | None, str | None]:
+    """With --role and --actor: what files each take under the actor's audition for the role,
+    and the line that says so."""
+    if not (args.role or args.actor):
+        if args.db or args.consent or args.consent_until:
+            raise StageError("--db, --consent and --consent-until need --role and --actor")
+        return None, None
+    if not (args.role and args.actor):
+        raise StageError("--role and --actor go together: the audition is the actor's for the role")
+    import datetime as dt
+
+    from immersion.casting.filer import TakeFiler, serve_audition
+    from immersion.casting_cmd import db_path
+
+    db = db_path(args.db, args.takes)
+    audition, added = serve_audition(
+        db,
+        args.role,
+        args.actor,
+        dt.date.today(),
+        args.production,
+        args.consent,
+        args.consent_until,
+    )
+    new = " (a new actor in the record)" if added else ""
+    until = f", consent until {audition.consent_until}" if audition.consent_until else ""
+    return TakeFiler(db, audition.id), (
+        f"  casting: takes are filed under {audition.actor}{new}'s audition for "
+        f"{audition.role} ({audition.production}), {audition.date}{until}, in {db}"
+    )
 
 
 def host_names(host: str, extra: tuple[str, ...]) -> tuple[str, ...]:
@@ -177,6 +212,7 @@ async def _serve(
     port: int,
     tls: ssl.SSLContext | None,
     log_file: Path,
+    casting: str | None = None,
 ) -> int:
     s = config.room
     feed = Feed(room, tokens, config.feed, config.encoder, (s.width, s.height), s.fps)
@@ -197,6 +233,8 @@ async def _serve(
         f"  takes are written to {s.takes_dir}/ ; the log is {log_file} ; Ctrl-C closes the room",
         flush=True,
     )
+    if casting:
+        print(casting, flush=True)
     if tls is None and not _is_loopback(host) and host != "localhost":
         print(
             "  without TLS, browsers on other machines get JPEG and the actor's page cannot "

@@ -141,3 +141,14 @@ def test_serve_offers_the_shipped_packs_and_avatars(
     assert welcome["room"]["avatars"] == SHIPPED_AVATARS
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
+
+
+def test_the_wheel_carries_the_casting_records_migrations(installed: Installed) -> None:
+    db = installed.cwd / "casting.db"
+    python = str(installed.venv / "bin" / "python")
+    done = installed.run(
+        python, "-m", "immersion", "casting", "productions", "add", "Hamlet", "--json",
+        "--db", str(db),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["name"] == "Hamlet" and db.is_file()

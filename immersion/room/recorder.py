@@ -29,6 +29,7 @@ from capture.errors import CaptureError, VoiceFormatError, VoiceWriteError
 from capture.pose import Pose
 from capture.take import TakeWriter
 from capture.voice import VoiceWriter
+from immersion.errors import StageError
 from immersion.room.messages import (
     NoteAdded,
     NoteItem,
@@ -47,6 +48,25 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 256
 RECHECK_S = 2.0  # how often a refusal for want of disk is looked at again
 NOTES_KEPT = 500  # per take, in memory for viewers; the take file keeps every one
+
+
+@dataclass(frozen=True, slots=True)
+class TakeEnded:
+    """A take that has ended, for whoever files it (the casting record): names in the takes
+    folder."""
+
+    file: str
+    duration: float
+    voice: str | None
+    talkback: str | None
+    rolled_by: str
+    ended_by: str | None  # why it stopped when nobody stopped it
+    notes: tuple[tuple[float, str, str], ...] = ()  # (t in the take, kind, text), as rolled
+
+
+# Files an ended take somewhere (the casting record), on the recorder's thread; a StageError
+# it raises is told to directors as a problem, and the take itself stays as written.
+OnTakeEnd = Callable[[TakeEnded], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +123,7 @@ class Recorder:
         self.clock = clock
         self.emit = emit
         self.min_free_bytes = min_free_bytes
+        self.on_end: OnTakeEnd | None = None  # set before the thread starts
         self._queue: queue.Queue[Message] = queue.Queue(QUEUE_SIZE)
         self.dropped = 0  # messages not recorded because the queue was full
         # Published for other threads: replaced whole, never changed in place.
@@ -113,6 +134,7 @@ class Recorder:
         self._voices: dict[bool, VoiceWriter] = {}  # talkback? -> its voice file
         self._refused: str | None = None  # why a take would be refused now; re-checked
         self._started = 0.0
+        self._header: dict[str, Any] = {}
         self._entries: list[TakeEntry] = []
         self._notes: list[tuple[NoteItem, ...]] = []
 
@@ -198,6 +220,7 @@ class Recorder:
             self._writer = None
             return f"cannot start a take: {exc}"
         self._started = now
+        self._header = {**header, **names}
         self._entries.append(TakeEntry(path.name, now))
         self._notes.append(())
         self._publish(TakeChanged(self._entries[-1]))
@@ -243,7 +266,26 @@ class Recorder:
         self._publish(TakeChanged(entry))
         if reason:
             self.emit(Problem("take", f"{writer.path.name} stopped: {reason}", now))
+        self._file(writer.path.name, now - self._started, reason)
         return None
+
+    def _file(self, name: str, duration: float, reason: str | None) -> None:
+        if self.on_end is None:
+            return
+        header = self._header
+        ended = TakeEnded(
+            name,
+            duration,
+            header.get("voice"),
+            header.get("talkback"),
+            str(header.get("rolledBy", "")),
+            reason,
+            tuple((n.take_t, n.kind, n.text) for n in self._notes[-1] if n.take_t is not None),
+        )
+        try:
+            self.on_end(ended)
+        except StageError as exc:
+            self.emit(Problem("take", f"{name} was not filed: {exc}", self.clock()))
 
     def _write_pose(self, message: RecordPose) -> None:
         if self._writer is None or message.t < self._started:

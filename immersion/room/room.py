@@ -213,8 +213,9 @@ class Room:
         self._commands.put(command)
         return None
 
-    def take_start(self) -> Future[str | None]:
-        """Roll a take; the future holds None, or why not (disk I/O happens on the recorder)."""
+    def take_start(self, by: str = "director") -> Future[str | None]:
+        """Roll a take (``by``: who rolled it, written in its header); the future holds None,
+        or why not (disk I/O happens on the recorder)."""
         staged, now = self.render.snapshot, self.now()
         rate = self.capture.snapshot.meter.rate(now)
         header = {
@@ -225,6 +226,7 @@ class Room:
             # The capture's measured rate when the take starts; each frame carries its own
             # time, and the "end" line the rate over the whole take.
             "fps": round(rate, 2) if rate >= 0.01 else self.settings.fps,
+            "rolledBy": by,
         }
         reply: Future[str | None] = Future()
         self.recorder.send(StartTake(header, reply))
