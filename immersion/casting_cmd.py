@@ -7,6 +7,7 @@ thing, and prints it for people, or as JSON with ``--json``.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sqlite3
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from typing import Any
 
 from immersion.casting import record as rec
 from immersion.casting.db import open_db
-from immersion.casting.deletion import delete_actor
+from immersion.casting.deletion import delete_actor, purge_expired
 from immersion.config import Limits
 from immersion.errors import CastingError
 from immersion.safe_files import read_bounded
@@ -139,6 +140,15 @@ def audition_show(conn: sqlite3.Connection, args: argparse.Namespace) -> Any:
 
 def actor_delete(conn: sqlite3.Connection, args: argparse.Namespace) -> Any:
     removed = delete_actor(conn, args.takes, args.name)
+    return {
+        "files": [str(p) for p in removed.files],
+        "rows": removed.rows,
+        "removed": removed.lines(),
+    }
+
+
+def expired_purge(conn: sqlite3.Connection, args: argparse.Namespace) -> Any:
+    removed = purge_expired(conn, args.takes, args.today or dt.date.today())
     return {
         "files": [str(p) for p in removed.files],
         "rows": removed.rows,

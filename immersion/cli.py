@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import math
 import signal
 import sys
@@ -709,6 +710,21 @@ def _add_casting(sub: Any) -> None:
         "other selects move up). Prints every file and row removed. Cannot be undone.",
     )
     delete.add_argument("name", metavar="NAME")
+    purge = action(
+        csub,
+        "purge-expired",
+        cc.expired_purge,
+        "delete the auditions whose consent has ended: their takes, voice files and rows",
+        "Delete every audition whose consent ran out before TODAY (default: today): its take "
+        "files, voice files and rows; the actor's name stays. Prints every file and row "
+        "removed. Run it daily (cron, a systemd timer). Cannot be undone.",
+    )
+    purge.add_argument(
+        "--today",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="the day to judge by (default: today)",
+    )
     casting.set_defaults(run=_print_help(casting))
 
 
@@ -745,9 +761,7 @@ def _casting_serve_options(srv: argparse.ArgumentParser) -> None:
     )
 
 
-def _date(text: str) -> Any:
-    import datetime as dt
-
+def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:

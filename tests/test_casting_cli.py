@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -183,3 +184,39 @@ def test_serve_refuses_a_role_not_in_the_record(tmp_path: Path) -> None:
     assert "no role 'Yorick' (roles: none yet)" in done.stderr
     done = run_cli("serve", "--role", "Yorick", "--log", str(tmp_path / "room.log"))
     assert done.returncode == 1 and "--role and --actor go together" in done.stderr
+
+
+def test_purge_expired_removes_only_auditions_whose_consent_has_ended(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Consent with an end: on the day after it, the audition's takes and rows go; an open
+    consent and one still running stay."""
+    import datetime as dt
+
+    from immersion.casting import record as rec
+    from immersion.casting.db import open_db
+
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    conn = open_db(takes / "casting.db")
+    rec.add_production(conn, "Hamlet")
+    role = rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "detective")
+    kept = []
+    for name, ends in (("Ada", "2027-01-31"), ("Bea", "2027-03-01"), ("Cy", None)):
+        actor = rec.add_actor(conn, name)
+        day = dt.date(2026, 11, 26)
+        until_day = dt.date.fromisoformat(ends) if ends else None
+        audition = rec.open_audition(conn, role, actor, day, "casting only", until_day)
+        (takes / f"{name}.jsonl").write_text("{}\n")
+        rec.file_take(conn, audition.id, f"{name}.jsonl", 3.0)
+        if name != "Ada":
+            kept.append(takes / f"{name}.jsonl")
+    conn.close()
+    out: Any = _json(
+        capsys, "casting", "purge-expired", "--today", "2027-02-01", "--takes", str(takes)
+    )
+    assert [Path(f).name for f in out["files"]] == ["Ada.jsonl"]
+    assert not (takes / "Ada.jsonl").exists() and all(p.exists() for p in kept)
+    listed: Any = _json(capsys, "casting", "audition", "show", "--role", "Ophelia", "--actor", "Bea",
+                   "--takes", str(takes))  # fmt: skip
+    assert [t["file"] for t in listed[0]["takes"]] == ["Bea.jsonl"]
