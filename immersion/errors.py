@@ -34,3 +34,7 @@ class LicenceError(AvatarError):
 
 class RenderError(StageError):
     """Rendering cannot start or its output cannot be written."""
+
+
+class ExportError(StageError):
+    """A take cannot be exported: an unknown format, an empty take, an unwritable output."""
