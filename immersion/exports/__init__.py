@@ -85,9 +85,7 @@ def export_take(
 
             data, expressions = vrma_bytes(rig, motion, rotations, hips)
     _write(out, data)
-    return ExportResult(
-        out, fmt, len(motion.poses), motion.frame_time, joints, expressions, name
-    )
+    return ExportResult(out, fmt, len(motion.poses), motion.frame_time, joints, expressions, name)
 
 
 def _write(out: Path, data: bytes) -> None:

@@ -32,7 +32,8 @@ def euler_zxy(q: F) -> F:
     x = np.arcsin(np.clip(m[..., 2, 1], -1.0, 1.0))
     z = np.arctan2(-m[..., 0, 1], m[..., 1, 1])
     y = np.arctan2(-m[..., 2, 0], m[..., 2, 2])
-    return np.degrees(np.stack([z, x, y], axis=-1))
+    out: F = np.degrees(np.stack([z, x, y], axis=-1))
+    return out
 
 
 def bvh_text(rig: Rig, frame_time: float, rotations: F, hips: F) -> str:

@@ -66,7 +66,8 @@ def frame_time(take: Take) -> float:
         for a, b in zip(take.poses, take.poses[1:], strict=False)
         if a is not None and b is not None and b.t > a.t
     ]
-    return float(np.median(gaps)) if gaps else 1.0 / DEFAULT_FPS
+    # Times are stored to the microsecond: so is the spacing (no 0.040000000000000036).
+    return round(float(np.median(gaps)), 6) if gaps else 1.0 / DEFAULT_FPS
 
 
 def solve_motion(rig: Rig, motion: Motion, *, progress: bool = True) -> tuple[F, F]:

@@ -126,8 +126,8 @@ def avatar_rig(doc: dict[str, Any], spec: AvatarSpec, name: str) -> tuple[Rig, l
     bones = tuple(b for b in Bone if b in spec.bones)
     index = [by_name[spec.bones[b]] for b in bones]
     world, local = node_globals(doc)
-    rest_global = np.array([_orthonormal(world[i][:3, :3]) for i in index])
-    local_r = np.array([_orthonormal(local[i][:3, :3]) for i in index])
+    rest_global = np.array([orthonormal(world[i][:3, :3]) for i in index])
+    local_r = np.array([orthonormal(local[i][:3, :3]) for i in index])
     parent_frame = rest_global @ local_r.transpose(0, 2, 1)
     rest_position = np.array([world[i][:3, 3] for i in index])
     basis = HALF_TURN_Y if spec.faces_minus_z else np.eye(3)
@@ -149,7 +149,7 @@ def t_posed(rig: Rig, name: str) -> Rig:
     return identity_rig(rig.bones, out, name)
 
 
-def _orthonormal(m: F) -> F:
+def orthonormal(m: F) -> F:
     """The rotation nearest ``m`` (drops any joint scale)."""
     u, _, vt = np.linalg.svd(m)
     out: F = u @ vt
