@@ -24,6 +24,7 @@ def run_export(args: argparse.Namespace) -> int:
         "joints": result.joints,
         "expressions": result.expressions,
         "avatar": result.avatar,
+        "licence": result.licence,
     }
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -34,4 +35,7 @@ def run_export(args: argparse.Namespace) -> int:
             f"{1.0 / result.frame_time:.3g} fps, {result.joints} joints"
             + (f", {result.expressions} {_FACE[result.format]}" if result.expressions else "")
         )
+        if result.format == "glb" and result.licence:
+            # The file carries the avatar: its terms go with it.
+            print(f"avatar: {result.licence}")
     return 0

@@ -291,6 +291,7 @@ def _corrupt(tmp_path: Path) -> Path:
         (["TAKE", "--format", "fbx"], "unknown export format 'fbx'"),
         (["TAKE", "--format", "bvh", "--avatar", "nobody"], "no avatar 'nobody'"),
         (["TAKE", "--format", "glb"], "--format glb needs --avatar"),
+        (["TAKE", "--format", "bvh", "--out", "TAKE"], "is the take itself"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(
@@ -300,11 +301,14 @@ def test_bad_input_is_one_line_and_writes_nothing(
     names = {"TAKE": str(take), "CORRUPT": str(_corrupt(tmp_path))}
     args = [names.get(a, str(tmp_path / a) if a.endswith(".jsonl") else a) for a in args]
     out = tmp_path / "out.file"
-    before = sorted(tmp_path.iterdir())
-    assert cli.main(["takes", "export", *args, "--out", str(out)]) == 1
+    before = [(p, p.read_bytes()) for p in sorted(tmp_path.iterdir())]
+    if "--out" not in args:
+        args += ["--out", str(out)]
+    assert cli.main(["takes", "export", *args]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("immersion: error: ") and message in err
-    assert not out.exists() and sorted(tmp_path.iterdir()) == before
+    assert not out.exists()
+    assert [(p, p.read_bytes()) for p in sorted(tmp_path.iterdir())] == before
 
 
 @pytest.mark.pure

@@ -36,6 +36,7 @@ class ExportResult:
     joints: int
     expressions: int  # VRMA expression tracks, GLB morph channels; 0 for BVH
     avatar: str | None
+    licence: str | None  # the avatar's licence summary: a GLB carries the avatar itself
 
 
 def export_take(
@@ -52,11 +53,15 @@ def export_take(
         raise ExportError(f"unknown export format {fmt!r} (choose one of: {', '.join(FORMATS)})")
     if fmt == "glb" and avatar is None:
         raise ExportError("--format glb needs --avatar NAME: the animation is put on that avatar")
+    if out.exists() and take_path.exists() and out.resolve() == take_path.resolve():
+        raise ExportError(f"{out}: is the take itself; choose another --out")
     take = read_take(take_path)
     motion = take_motion(take, take_path)
     loaded: tuple[GltfDocument, AvatarSpec] | None = None
     if avatar is not None:
         path = find_avatar(avatar)
+        if out.exists() and out.resolve() == path.resolve():
+            raise ExportError(f"{out}: is the avatar itself; choose another --out")
         loaded = inspect_avatar(path)
     name = loaded[0].path.name if loaded else None
     if fmt == "glb":
@@ -85,7 +90,9 @@ def export_take(
 
             data, expressions = vrma_bytes(rig, motion, rotations, hips)
     _write(out, data)
-    return ExportResult(out, fmt, len(motion.poses), motion.frame_time, joints, expressions, name)
+    licence = loaded[1].licence.summary() if loaded else None
+    frames, step = len(motion.poses), motion.frame_time
+    return ExportResult(out, fmt, frames, step, joints, expressions, name, licence)
 
 
 def _write(out: Path, data: bytes) -> None:
