@@ -353,25 +353,39 @@ def test_vrma_and_glb_pass_the_khronos_validator(tmp_path: Path) -> None:
         assert report["errors"] == 0 and not problems, (report["file"], problems)
 
 
-def test_glb_joints_match_the_room_avatar_posed_by_the_engine(tmp_path: Path) -> None:
-    from immersion.catalogue import avatars_dir, shipped_packs
+@pytest.fixture(scope="module")
+def stage() -> Any:
+    from immersion.catalogue import shipped_packs
     from immersion.scenes.manifest import load_pack
-    from immersion.stage.avatar_actor import AvatarActor
     from immersion.stage.stage import Stage
+
+    return Stage.open(load_pack(shipped_packs()[0]), None, width=160, height=90)
+
+
+@pytest.mark.parametrize("kind", ["detective", "vrm0", "presets"])
+def test_glb_matches_the_room_avatar_posed_by_the_engine(
+    tmp_path: Path, stage: Any, kind: str
+) -> None:
+    """Joints and morph weights of the GLB at a frame, against the room's AvatarActor after
+    the same poses: the cast's VRM 1.0, a VRM 0.x facing -Z, presets-only morphs."""
+    from immersion.catalogue import avatars_dir
+    from immersion.stage.avatar_actor import AvatarActor
+    from tests.face_fixtures import write_face_avatar
     from tests.support import need
 
-    path = need(avatars_dir() / "detective.vrm")
-    take = _write_take(tmp_path / "t.jsonl", 30)
+    if kind == "detective":
+        path = need(avatars_dir() / "detective.vrm")
+    else:
+        path = write_face_avatar(tmp_path, kind)
+    take = _write_take(tmp_path / "t.jsonl", 30, face=True)
     out = tmp_path / "t.glb"
-    export_take(take, "glb", out, "detective", progress=False)
+    export_take(take, "glb", out, str(path), progress=False)
     doc, binary = split_glb(out.read_bytes())
     tracks = _tracks(doc, binary)
     names = {n.get("name"): i for i, n in enumerate(doc["nodes"])}
-
-    Stage.open(load_pack(shipped_packs()[0]), None, width=160, height=90)
     actor = AvatarActor.load(path)
-    poses = take_motion(read_take(take), take).poses
-    for k, pose in enumerate(poses):
+    assert actor.face is not None and actor.face.targets
+    for k, pose in enumerate(take_motion(read_take(take), take).poses):
         actor.apply(pose)
         if k not in (10, 29):
             continue
@@ -380,10 +394,15 @@ def test_glb_joints_match_the_room_avatar_posed_by_the_engine(tmp_path: Path) ->
             if p in ("rotation", "translation"):
                 posed[node][p] = [float(v) for v in values[k]]
         world, _ = node_globals({"nodes": posed})
-        room = actor.joint_positions()
-        for bone, at in room.items():
+        for bone, at in actor.joint_positions().items():
             got = world[names[actor.spec.bones[bone]]][:3, 3]
+            if actor.spec.faces_minus_z:  # the room turns a 0.x avatar round to face +Z
+                got = got * np.array([-1.0, 1.0, -1.0])
             np.testing.assert_allclose(got, at, atol=2e-3, err_msg=f"{bone.vrm_name} @ {k}")
+        for j, (mesh, index) in enumerate(actor.face.targets):
+            node = next(n for n, p in tracks if p == "weights" and doc["nodes"][n]["mesh"] == mesh)
+            per_frame = tracks[(node, "weights")].reshape(30, -1)
+            assert per_frame[k, index] == pytest.approx(actor.weights[j], abs=1e-6)
 
 
 @pytest.mark.pure
@@ -398,3 +417,31 @@ def test_solve_motion_keeps_quaternion_signs_continuous() -> None:
     rotations, _ = solve_motion(rig, Motion(1 / 30, poses), progress=False)
     arm = rotations[:, rig.bones.index(Bone.LEFT_UPPER_ARM)]
     assert np.all(np.sum(arm[1:] * arm[:-1], axis=1) > 0.0)
+
+
+@pytest.mark.pure
+def test_an_a_posed_avatar_is_straightened_into_the_t_pose(tmp_path: Path) -> None:
+    doc, binary = small_avatar()
+    names = {n["name"]: i for i, n in enumerate(doc["nodes"])}
+    arm = doc["nodes"][names["leftUpperArm"]]
+    arm["rotation"] = [float(v) for v in axis_angle_quat([0.0, 0.0, 1.0], -math.pi / 4)]
+    avatar = tmp_path / "a-pose.vrm"
+    avatar.write_bytes(glb(doc, binary))
+    take = _write_take(tmp_path / "t.jsonl", 3)
+    # BVH: the lower arm hangs 45° down in the file, straight out along +X in the export.
+    export_take(take, "bvh", tmp_path / "t.bvh", str(avatar))
+    joints = {j.Name: j for j, _, _ in bvhio.readAsBvh(str(tmp_path / "t.bvh")).Root.layout()}
+    length = np.linalg.norm(doc["nodes"][names["leftLowerArm"]]["translation"]) * 100.0
+    offset = tuple(joints["leftLowerArm"].Offset)
+    assert offset == pytest.approx((length, 0.0, 0.0), abs=1e-3)
+    # GLB: the take's first frame has the arm at rest, which on this avatar is the T-pose.
+    export_take(take, "glb", tmp_path / "t.glb", str(avatar))
+    out, out_bin = split_glb((tmp_path / "t.glb").read_bytes())
+    posed = out["nodes"]
+    for (node, path), values in _tracks(out, out_bin).items():
+        if path in ("rotation", "translation"):
+            posed[node][path] = [float(v) for v in values[0]]
+    world, _ = node_globals({"nodes": posed})
+    shoulder = world[names["leftUpperArm"]][:3, 3]
+    hand = world[names["leftHand"]][:3, 3]
+    assert hand[1] == pytest.approx(shoulder[1], abs=1e-4) and hand[0] > shoulder[0] + 0.2
