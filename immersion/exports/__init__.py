@@ -20,8 +20,11 @@ from capture.take import read_take
 from immersion.avatars.vrm import AvatarSpec, inspect_avatar
 from immersion.catalogue import find_avatar
 from immersion.errors import ExportError
+from immersion.exports.bvh import bvh_text
+from immersion.exports.glb import avatar_glb
 from immersion.exports.motion import solve_motion, take_motion
 from immersion.exports.rigs import avatar_rig, normalized_rig, t_posed
+from immersion.exports.vrma import vrma_bytes
 from immersion.gltf_guard import GltfDocument
 
 FORMATS = ("bvh", "glb", "vrma")
@@ -65,12 +68,10 @@ def export_take(
         loaded = inspect_avatar(path)
     name = loaded[0].path.name if loaded else None
     if fmt == "glb":
-        from immersion.exports.glb import avatar_glb
-
-        assert loaded is not None
+        assert loaded is not None  # refused above without an avatar
         rig, nodes = avatar_rig(loaded[0].json, loaded[1], loaded[0].path.name)
         rotations, hips = solve_motion(rig, motion, progress=progress)
-        data, morphs = avatar_glb(loaded[0], loaded[1], rig, nodes, motion, rotations, hips)
+        data, morphs = avatar_glb(loaded[0], rig, nodes, motion, rotations, hips)
         joints, expressions = len(rig.bones), morphs
     else:
         if loaded is not None:
@@ -81,13 +82,9 @@ def export_take(
         rotations, hips = solve_motion(rig, motion, progress=progress)
         joints = len(rig.bones)
         if fmt == "bvh":
-            from immersion.exports.bvh import bvh_text
-
             data = bvh_text(rig, motion.frame_time, rotations, hips).encode()
             expressions = 0
         else:
-            from immersion.exports.vrma import vrma_bytes
-
             data, expressions = vrma_bytes(rig, motion, rotations, hips)
     _write(out, data)
     licence = loaded[1].licence.summary() if loaded else None

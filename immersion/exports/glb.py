@@ -23,7 +23,6 @@ from capture.skeleton import Bone
 from immersion.avatars.expressions import FaceDriver, eye_nodes, read_expressions
 from immersion.avatars.glb_writer import glb_bytes
 from immersion.avatars.rig import Rig
-from immersion.avatars.vrm import AvatarSpec
 from immersion.exports.gltf_anim import BinChunk, animation
 from immersion.exports.motion import Motion
 from immersion.exports.rigs import node_globals, orthonormal
@@ -51,7 +50,6 @@ def merged_chunk(doc: dict[str, Any], buffers: list[bytes]) -> BinChunk:
 
 def avatar_glb(
     avatar: GltfDocument,
-    spec: AvatarSpec,
     rig: Rig,
     nodes: list[int],
     motion: Motion,
