@@ -16,7 +16,7 @@ from typing import Any
 
 from immersion.casting import record as rec
 from immersion.casting.db import open_db
-from immersion.casting.deletion import delete_actor, purge_expired
+from immersion.casting.deletion import Removed, delete_actor, delete_take, purge_expired
 from immersion.config import Limits
 from immersion.errors import CastingError
 from immersion.safe_files import read_bounded
@@ -140,15 +140,28 @@ def audition_show(conn: sqlite3.Connection, args: argparse.Namespace) -> Any:
 
 def actor_delete(conn: sqlite3.Connection, args: argparse.Namespace) -> Any:
     removed = delete_actor(conn, args.takes, args.name)
-    return {
-        "files": [str(p) for p in removed.files],
-        "rows": removed.rows,
-        "removed": removed.lines(),
-    }
+    return _removed(removed)
 
 
 def expired_purge(conn: sqlite3.Connection, args: argparse.Namespace) -> Any:
     removed = purge_expired(conn, args.takes, args.today or dt.date.today())
+    return _removed(removed)
+
+
+def take_delete(conn: sqlite3.Connection, args: argparse.Namespace) -> Any:
+    """``immersion takes delete``: TAKE is a file name in the takes folder (a path to a file
+    there is taken by its name)."""
+    name = (
+        Path(args.take).name
+        if Path(args.take).parent.resolve() == args.takes.resolve()
+        else args.take
+    )
+    removed = delete_take(conn, args.takes, name)
+    return _removed(removed)
+
+
+def _removed(removed: Removed) -> dict[str, Any]:
+    """What a deletion prints: each file and the rows by table (``removed``: as lines)."""
     return {
         "files": [str(p) for p in removed.files],
         "rows": removed.rows,

@@ -32,6 +32,7 @@ commands:
   avatars   list the avatars, show one's rig and licence, build a new character
   models    build or check the pose, face and hand model bundles (done by ./dev setup)
   casting   the casting record: productions, roles, actors, auditions and their takes
+  takes     export a take (BVH, glTF binary on an avatar, VRM Animation) or delete it
 """
 
 CAPTURE_HELP = """\
@@ -121,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_render(sub)
     _add_scenes(sub)
     _add_casting(sub)
+    _add_takes(sub)
 
     models = sub.add_parser(
         "models",
@@ -470,6 +472,96 @@ def _add_render(sub: Any) -> None:
     ren.add_argument("--quiet", action="store_true", help="no progress bar")
     add_capture_options(ren)
     ren.set_defaults(run=_run_render)
+
+
+TAKES_EXPORT_HELP = """\
+Export a take for the tools animators use. TAKE is a take file (.jsonl, `capture --out`).
+
+formats:
+  bvh    Biovision Hierarchy: the skeleton of --avatar (straightened into the VRM T-pose) or,
+         without it, the normalized VRM skeleton on a reference adult (hips 0.95 m); offsets
+         in centimetres, Y up, facing +Z; root hips with 6 channels (position, then rotation),
+         every other joint 3; rotations in degrees, channel order Zrotation Xrotation
+         Yrotation (a joint's rotation is Rz·Rx·Ry), relative to the T-pose
+  vrma   VRM Animation (VRMC_vrm_animation 1.0): humanoid bones (the --avatar's proportions or
+         the normalized skeleton), the hips' translation and, when the take has a face track,
+         preset expressions and the gaze (lookAt); plays on any VRM 1.0 avatar
+  glb    glTF binary: the --avatar (required) with the take as an animation named "take" on
+         its joints (and its face's morph targets), as the room poses that avatar
+
+One exported frame per take frame, at the take's frame time (the header's fps, else the
+median spacing); a frame without a pose holds the previous one. --out is replaced if it
+exists (written beside it, then renamed).
+
+examples:
+  immersion takes export takes/actor.jsonl --format bvh --out actor.bvh
+  immersion takes export takes/actor.jsonl --format vrma --out actor.vrma --avatar detective
+  immersion takes export takes/actor.jsonl --format glb --out actor.glb --avatar captain --json
+"""
+
+
+def _add_takes(sub: Any) -> None:
+    """``takes``: actions on take files (export, delete)."""
+    takes = sub.add_parser(
+        "takes",
+        help="export or delete takes",
+        description="Actions on take files.",
+    )
+    tsub = takes.add_subparsers(title="actions", metavar="ACTION")
+    export = tsub.add_parser(
+        "export",
+        help="write a take as BVH, GLB or VRMA",
+        description=TAKES_EXPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("take", type=Path, metavar="TAKE", help="a take file (.jsonl)")
+    export.add_argument(
+        "--format", required=True, metavar="FORMAT", help="bvh, glb or vrma (see above)"
+    )
+    export.add_argument("--out", type=Path, required=True, metavar="FILE", help="file to write")
+    export.add_argument(
+        "--avatar",
+        metavar="NAME",
+        help="a shipped avatar's name or a .vrm/.glb file: its skeleton (bvh, vrma) or the "
+        "avatar itself (glb, required there)",
+    )
+    export.add_argument("--json", action="store_true", help="print the result as JSON")
+    export.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    export.set_defaults(run=_run_takes_export)
+    delete = tsub.add_parser(
+        "delete",
+        help="delete a take: its file, its voice files and its rows in the casting record",
+        description="Delete a take for good: the take file, the voice (and talkback) files it "
+        "names, and its rows in the casting record (notes, ratings, its select: the role's "
+        "other selects move up). Prints every file and row removed. Cannot be undone.",
+    )
+    delete.add_argument("take", metavar="TAKE", help="the take's file name in the takes folder")
+    delete.add_argument(
+        "--takes",
+        type=Path,
+        default=Path("takes"),
+        metavar="DIR",
+        help="the room's takes folder, as given to serve (default: takes)",
+    )
+    delete.add_argument(
+        "--db", type=Path, metavar="PATH", help="the casting record (default: in the takes folder)"
+    )
+    delete.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    delete.set_defaults(run=_run_takes_delete)
+    takes.set_defaults(run=_print_help(takes))
+
+
+def _run_takes_export(args: argparse.Namespace) -> int:
+    from immersion.takes_cmd import run_export
+
+    return run_export(args)
+
+
+def _run_takes_delete(args: argparse.Namespace) -> int:
+    from immersion.casting_cmd import run_casting, take_delete
+
+    args.action = take_delete
+    return run_casting(args)
 
 
 def _add_scenes(sub: Any) -> None:

@@ -38,3 +38,7 @@ class RenderError(StageError):
 
 class CastingError(StageError):
     """The casting record: a database that cannot be opened, or a name that is not in it."""
+
+
+class ExportError(StageError):
+    """A take cannot be exported: an unknown format, an empty take, an unwritable output."""

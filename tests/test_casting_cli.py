@@ -220,3 +220,23 @@ def test_purge_expired_removes_only_auditions_whose_consent_has_ended(
     listed: Any = _json(capsys, "casting", "audition", "show", "--role", "Ophelia", "--actor", "Bea",
                    "--takes", str(takes))  # fmt: skip
     assert [t["file"] for t in listed[0]["takes"]] == ["Bea.jsonl"]
+
+
+def test_takes_delete_removes_a_take_filed_or_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A room served without a casting record still wrote takes: `takes delete` removes the
+    take and the voice file its header names; a name outside the folder is refused."""
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    (takes / "t1.jsonl").write_text(json.dumps({"voice": "t1.voice.ogg"}) + "\n")
+    (takes / "t1.voice.ogg").write_bytes(b"OggS")
+    (takes / "t2.jsonl").write_text("{}\n")
+    out: Any = _json(capsys, "takes", "delete", "t1.jsonl", "--takes", str(takes))
+    assert sorted(Path(f).name for f in out["files"]) == ["t1.jsonl", "t1.voice.ogg"]
+    assert sorted(p.name for p in takes.iterdir() if p.suffix != ".db" and "-wal" not in p.name
+                  and "-shm" not in p.name) == ["t2.jsonl"]  # fmt: skip
+    assert main(["takes", "delete", "../outside.jsonl", "--takes", str(takes)]) == 1
+    assert main(["takes", "delete", "t1.jsonl", "--takes", str(takes)]) == 1  # gone already
+    err = capsys.readouterr().err
+    assert err.count("immersion: error:") == 2 and "Traceback" not in err

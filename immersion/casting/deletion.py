@@ -47,10 +47,13 @@ def delete_actor(conn: sqlite3.Connection, takes_dir: Path, name: str) -> Remove
 
 def delete_take(conn: sqlite3.Connection, takes_dir: Path, file: str) -> Removed:
     """One take (by its file name in the takes folder): its files and its rows (notes,
-    ratings, its select; the role's other selects move up)."""
+    ratings, its select; the role's other selects move up). A take the record does not hold
+    (a room served without one) loses its files alone."""
     takes = _takes(conn, "t.file = ?", (file,))
     if not takes:
-        raise CastingError(f"take {file!r} is not in the casting record")
+        if _inside(takes_dir, file, file) is None:
+            raise CastingError(f"take {file!r} is neither in the casting record nor in {takes_dir}")
+        takes = [(file, None, None)]
     return _delete(conn, takes_dir, takes, "DELETE FROM takes WHERE file = ?", (file,))
 
 
