@@ -887,12 +887,12 @@ def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
     if kind == "library":
         return _library(data, limits)
     if kind == "rate":
-        value = data.get("value")
+        value = data.get("value", False)  # missing is not null: null takes a rating back
         if value is not None and (type(value) is not int or not 1 <= value <= 5):
             raise ProtocolError("value must be a whole number from 1 to 5, or null")
         return RateTake(_take_name(data, limits), value)
     if kind == "select":
-        number = data.get("number")
+        number = data.get("number", False)
         if number is not None and (type(number) is not int or not 1 <= number <= MAX_SELECT):
             raise ProtocolError(f"number must be a whole number from 1 to {MAX_SELECT}, or null")
         return SelectTake(_take_name(data, limits), number)
