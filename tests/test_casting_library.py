@@ -113,14 +113,12 @@ def test_ratings_are_per_person_with_a_mean(conn: sqlite3.Connection) -> None:
     assert row.rating == 4 and row.my_rating is None
     with pytest.raises(CastingError, match="rating 6"):
         lib.rate(conn, "o1.jsonl", "director", 6)
-    with pytest.raises(CastingError, match="'nope.jsonl' is not in the casting record"):
+    with pytest.raises(CastingError, match=r"'nope\.jsonl' is not in the casting record"):
         lib.rate(conn, "nope.jsonl", "director", 3)
 
 
 def test_a_select_returns_every_row_whose_number_moved(conn: sqlite3.Connection) -> None:
-    assert [(t.file, t.select) for t in lib.select(conn, "o1.jsonl", 1, "d")] == [
-        ("o1.jsonl", 1)
-    ]
+    assert [(t.file, t.select) for t in lib.select(conn, "o1.jsonl", 1, "d")] == [("o1.jsonl", 1)]
     # o3 becomes #1: o1 moves down to #2, and the page must hear of both.
     moved = {t.file: t.select for t in lib.select(conn, "o3.jsonl", 1, "d")}
     assert moved == {"o3.jsonl": 1, "o1.jsonl": 2}
