@@ -118,6 +118,7 @@ PAGE_FILES = {
     "/decoder.js": ("decoder.js", "text/javascript; charset=utf-8"),
     "/audio.js": ("audio.js", "text/javascript; charset=utf-8"),
     "/prompter.js": ("prompter.js", "text/javascript; charset=utf-8"),
+    "/library.js": ("library.js", "text/javascript; charset=utf-8"),
     "/player.worklet.js": ("player.worklet.js", "text/javascript; charset=utf-8"),
     "/voice.worker.js": ("voice.worker.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
@@ -458,7 +459,9 @@ class Feed:
             return
         limits = self.settings.limits
         viewer = Viewer(next(self._ids), conn, ViewerProtocol(role, self.room.now(), limits))
-        welcome = Welcome(role, self.room.choices(), self._status(), limits.for_page())
+        # The page shows its take library only in a room with a casting record.
+        choices = {**self.room.choices(), "library": self.desk is not None}
+        welcome = Welcome(role, choices, self._status(), limits.for_page())
         newest = self.room.takes().newest(limits.welcome_takes, limits.welcome_notes)
         # No await from the take list's snapshot to joining: every delta after it reaches the
         # viewer, after the full list (broadcast writes at once, in order).
