@@ -154,6 +154,10 @@ class CastingDesk:
         except sqlite3.Error as exc:
             request.reply.set_exception(CastingError(f"--db {self.db}: {exc}"))
             return
+        except Exception as exc:  # a bug: this request fails, the desk goes on
+            log.exception("casting desk: %s failed", type(request).__name__)
+            request.reply.set_exception(CastingError(f"the casting record failed ({exc})"))
+            return
         request.reply.set_result(changed)
         if changed and self.on_change is not None:
             try:
