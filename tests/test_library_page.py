@@ -1,20 +1,33 @@
 """The casting page's take library in Chromium: a room served with --role/--actor files two
 takes; a director rates and selects from the page; both survive a reload and a room restart;
-an observer sees them and cannot change them."""
+an observer sees them and cannot change them; a room served with --db alone reviews them."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import signal
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from websockets.asyncio.client import connect
 
 from immersion.casting import record as rec
 from immersion.casting.db import open_db
-from tests.support import CHROMIUM, CHROMIUM_ARGS, ServedRoom, perf_take, served_room
+from tests.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ServedRoom,
+    hello,
+    perf_take,
+    served_room,
+    until,
+)
 
 pytestmark = pytest.mark.fixtures
 
@@ -132,3 +145,29 @@ def test_the_library_lists_rates_and_selects_and_they_persist(
     assert rec.find_take(conn, first).rating == 4
     assert rec.find_take(conn, second).select == 1
     conn.close()
+
+    # --db alone: a room for reviewing. Its library is the record's; a take it rolls is not
+    # filed (it has no audition).
+    db = ["--db", str(tmp_path / "takes" / "casting.db")]
+    source = ["--source", str(tmp_path / "perf.jsonl"), "--size", "320x180"]
+    with served_room(tmp_path, [*source, *db]) as room:
+        with ThreadPoolExecutor(1) as pool:  # Playwright's own loop runs on this thread
+            listed = pool.submit(asyncio.run, _review(room.url(room.director))).result(60)
+        _stop(room)
+    assert [(t["file"], t["rating"], t["select"]) for t in listed] == [
+        (first, 4, None),
+        (second, None, 1),
+    ]
+
+
+async def _review(url: str) -> list[dict[str, Any]]:
+    async with connect(url) as director:
+        await hello(director)
+        await director.send(json.dumps({"type": "take", "action": "start"}))
+        await until(director, "status", lambda s: s["take"]["rolling"])
+        await director.send(json.dumps({"type": "take", "action": "stop"}))
+        await until(director, "take", lambda m: m["take"].get("duration"))
+        await asyncio.sleep(0.5)  # a filing, were there one, would be done by now
+        await director.send(json.dumps({"type": "library"}))
+        takes: list[dict[str, Any]] = (await until(director, "library"))["takes"]
+        return takes
