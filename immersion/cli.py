@@ -838,7 +838,8 @@ def _casting_serve_options(srv: argparse.ArgumentParser) -> None:
         "--db",
         type=Path,
         metavar="PATH",
-        help="the casting record (default: casting.db in --takes)",
+        help="the casting record (default: casting.db in --takes); alone, without --role "
+        "and --actor, the page's take library reviews it and no take is filed",
     )
     group.add_argument(
         "--consent",

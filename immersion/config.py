@@ -51,6 +51,7 @@ class Limits:
     stream_burst: float = 150.0
     welcome_takes: int = 50  # the newest takes a viewer is sent on connecting
     welcome_notes: int = 100  # the newest notes of each of those
+    query_chars: int = 200  # a take library search
 
     def for_page(self) -> dict[str, float]:
         return {
@@ -59,6 +60,7 @@ class Limits:
             "nameChars": self.name_chars,
             "cueChars": self.cue_chars,
             "sidesChars": self.sides_chars,
+            "queryChars": self.query_chars,
             "controlsPerSecond": self.controls_per_s,
         }
 

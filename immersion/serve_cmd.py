@@ -20,11 +20,11 @@ from pathlib import Path
 from capture.cache import demo_clip, state_dir
 from immersion.avatars.vrm import load_bone_map
 from immersion.capture_cmd import capture_settings
+from immersion.casting.desk import CastingDesk
 from immersion.config import Config, FeedSettings, HeadsetSettings, RoomSettings
 from immersion.errors import StageError
 from immersion.feed.server import Feed, Tokens
 from immersion.feed.tls import self_signed, server_context, trust_hint
-from immersion.room.recorder import OnTakeEnd
 from immersion.room.room import Room
 from immersion.vmc.protocol import parse_target
 
@@ -76,27 +76,40 @@ def run_serve(args: argparse.Namespace) -> int:
         ),
         feed=FeedSettings(hosts=names),
     )
-    filer, casting = _casting(args)  # before the room loads: a bad role fails at once
+    desk, casting = _casting(args)  # before the room loads: a bad role fails at once
     room = Room(config.room)
-    room.recorder.on_end = filer
+    if desk is not None:
+        desk.start()  # opens the record on its thread: an unusable one fails here
+        room.recorder.on_end = desk.file
     tokens = Tokens(*(secrets.token_urlsafe(18) for _ in range(3)))
     _raise_open_files()
-    return asyncio.run(_serve(room, config, tokens, args.host, args.port, tls, log_file, casting))
+    try:
+        return asyncio.run(
+            _serve(room, config, tokens, args.host, args.port, tls, log_file, casting, desk)
+        )
+    finally:
+        if desk is not None:
+            desk.stop()  # after the room: its last take is filed
 
 
-def _casting(args: argparse.Namespace) -> tuple[OnTakeEnd | None, str | None]:
-    """With --role and --actor: what files each take under the actor's audition for the role,
-    and the line that says so."""
+def _casting(args: argparse.Namespace) -> tuple[CastingDesk | None, str | None]:
+    """With --role and --actor: the desk that files each take under the actor's audition for
+    the role (and answers the page's library), and the line that says so; with --db alone, a
+    desk that only answers the library (a room for reviewing)."""
+    from immersion.casting_cmd import db_path
+
     if not (args.role or args.actor):
-        if args.db or args.consent or args.consent_until:
-            raise StageError("--db, --consent and --consent-until need --role and --actor")
+        if args.consent or args.consent_until:
+            raise StageError("--consent and --consent-until need --role and --actor")
+        if args.db:
+            db = db_path(args.db, args.takes)
+            return CastingDesk(db), f"  casting: the take library is {db} (no takes filed)"
         return None, None
     if not (args.role and args.actor):
         raise StageError("--role and --actor go together: the audition is the actor's for the role")
     import datetime as dt
 
-    from immersion.casting.filer import TakeFiler, serve_audition
-    from immersion.casting_cmd import db_path
+    from immersion.casting.filer import serve_audition
 
     db = db_path(args.db, args.takes)
     audition, added = serve_audition(
@@ -110,7 +123,7 @@ def _casting(args: argparse.Namespace) -> tuple[OnTakeEnd | None, str | None]:
     )
     new = " (a new actor in the record)" if added else ""
     until = f", consent until {audition.consent_until}" if audition.consent_until else ""
-    return TakeFiler(db, audition.id), (
+    return CastingDesk(db, audition.id), (
         f"  casting: takes are filed under {audition.actor}{new}'s audition for "
         f"{audition.role} ({audition.production}), {audition.date}{until}, in {db}"
     )
@@ -213,9 +226,10 @@ async def _serve(
     tls: ssl.SSLContext | None,
     log_file: Path,
     casting: str | None = None,
+    desk: CastingDesk | None = None,
 ) -> int:
     s = config.room
-    feed = Feed(room, tokens, config.feed, config.encoder, (s.width, s.height), s.fps)
+    feed = Feed(room, tokens, config.feed, config.encoder, (s.width, s.height), s.fps, desk)
     try:
         server = await feed.serve(host, port, tls)
     except OSError as exc:

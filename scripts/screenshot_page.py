@@ -34,7 +34,12 @@ from tests.support import (  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    out: Path = parser.parse_args().out
+    parser.add_argument("--only", choices=["library"], help="take only this one picture")
+    args = parser.parse_args()
+    out: Path = args.out
+    if args.only == "library":
+        library_shot(out)
+        return
     with (
         tempfile.TemporaryDirectory() as tmp,
         served_room(Path(tmp), []) as room,
@@ -63,6 +68,70 @@ def main() -> None:
     print(f"wrote {out / 'casting-page.jpg'} and {out / 'casting-page-tablet.jpg'}")
     actor_shots(out)
     preview_shot(out)
+    library_shot(out)
+
+
+def library_shot(out: Path) -> None:
+    """The take library: a room serving Ada's audition for Ophelia rolls two takes; Grace read
+    for Ophelia and Ada for Gertrude on an earlier day; a director rates and selects."""
+    import datetime as dt
+
+    from immersion.casting import record as rec
+    from immersion.casting.db import open_db
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        folder = Path(tmp)
+        (folder / "takes").mkdir()
+        conn = open_db(folder / "takes" / "casting.db")
+        rec.add_production(conn, "Hamlet")
+        ophelia = rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "detective")
+        gertrude = rec.add_role(conn, "Hamlet", "Gertrude", "noir-office", "detective")
+        day = dt.date.today() - dt.timedelta(days=1)
+        for role, actor, notes in (
+            (
+                ophelia,
+                "Grace Hopper",
+                ("Lovely stillness before the turn", "Too quick on the line"),
+            ),
+            (gertrude, "Ada Lovelace", ("Warm, then cold: good",)),
+        ):
+            person = rec.find_actor(conn, actor) or rec.add_actor(conn, actor)
+            audition = rec.open_audition(conn, role, person, day)
+            for k, text in enumerate(notes, 1):
+                name = f"{actor.split()[0].lower()}-{role.name.lower()}-{k}.jsonl"
+                perf_take(folder / "takes" / name)
+                rec.file_take(
+                    conn, audition.id, name, 2.0 + 9 * k, room_notes=((1.0, "note", text),)
+                )
+        conn.close()
+        still = perf_take(folder / "still.jsonl")
+        args = ["--source", str(still), "--size", "640x360", "--role", "Ophelia"]
+        with served_room(folder, [*args, "--actor", "Ada Lovelace"]) as room:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 1000}, device_scale_factor=2)
+            page.goto(room.page(room.director))
+            for _ in range(2):
+                page.click("#take-start")
+                page.wait_for_timeout(1500)
+                page.click("#take-stop")
+                page.wait_for_timeout(800)
+            takes = page.locator(".lib-take")
+            takes.nth(4).wait_for()
+            for k, stars in ((0, 4), (1, 2), (2, 5), (3, 3), (4, 4)):
+                takes.nth(k).locator(f'.star[data-value="{stars}"]').click()
+                page.wait_for_timeout(150)
+            takes.nth(2).locator(".lib-select").select_option("1")
+            page.wait_for_timeout(150)
+            takes.nth(1).locator(".lib-select").select_option("2")
+            page.wait_for_timeout(150)
+            takes.nth(0).locator(".lib-select").select_option("1")
+            page.wait_for_timeout(800)
+            page.locator("#library-panel").scroll_into_view_if_needed()
+            page.locator("#library-panel").screenshot(
+                path=str(out / "casting-library.jpg"), quality=85, type="jpeg"
+            )
+            browser.close()
+    print(f"wrote {out / 'casting-library.jpg'}")
 
 
 def actor_shots(out: Path) -> None:

@@ -348,3 +348,18 @@ def test_a_cue_without_a_headset_is_confirmed_recorded_and_says_where_it_went(
             assert noted["note"]["text"] == "Once more, to the window"
 
     asyncio.run(go())
+
+
+def test_a_room_without_a_casting_record_has_no_library_and_says_so(room: ServedRoom) -> None:
+    async def go() -> None:
+        async with connect(room.url(room.observer)) as observer:
+            welcome = await hello(observer)
+            assert welcome["room"]["library"] is False  # the page hides its library panel
+            await observer.send(json.dumps({"type": "library", "query": "window"}))
+            error = await until(observer, "error")
+            assert error["message"] == (
+                "library: this room has no casting record (serve it with --role and --actor, "
+                "or --db)"
+            )
+
+    asyncio.run(go())

@@ -30,10 +30,13 @@ from immersion.feed.protocol import (
     Cue,
     Hello,
     Leave,
+    LibraryRequest,
     Marker,
     Note,
     PictureSize,
+    RateTake,
     Reject,
+    SelectTake,
     Steer,
     SwitchCodec,
     TakeControl,
@@ -51,12 +54,13 @@ BUDGET = settings(
 LIMITS = Limits()
 KINDS = [
     "hello", "ack", "codec", "camera", "scene", "avatar", "take", "note", "marker", "cue",
-    "clock", "consent", "leave", "picture",
+    "clock", "consent", "leave", "picture", "library", "rate", "select",
 ]  # fmt: skip
 ROLES = ("director", "observer", "actor")
 EVENTS = (
     Hello | Ack | SwitchCodec | Steer | TakeControl | Note | Marker | Cue | Reject
     | Clock | Consent | Leave | ActorPose | Voice | PictureSize
+    | LibraryRequest | RateTake | SelectTake
 )  # fmt: skip
 
 json_values = st.recursive(
@@ -168,6 +172,12 @@ def test_any_pose_with_any_parts_flags_is_an_event(
                 "type",
                 "width",
                 "height",
+                "query",
+                "role",
+                "actor",
+                "take",
+                "value",
+                "number",
             ]
         ),
         json_values,
@@ -189,7 +199,11 @@ def test_well_formed_messages_with_hostile_fields_are_events(
             "note",
             "marker",
             "cue",
+            "rate",
+            "select",
         ):
+            assert isinstance(event, Reject)
+        if role == "actor" and kind == "library":
             assert isinstance(event, Reject)
 
 

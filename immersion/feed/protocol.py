@@ -92,6 +92,12 @@ Viewer → server, JSON text objects with a ``type``:
     ``reader`` {action: start|pause|resume|restart|stop, take, avatar} (a scene partner on the
     pack's second mark plays a take: ``take`` is a file name from the welcome's ``takes``,
     ``avatar`` a catalogue name, both for ``start`` only; its state is the status's ``reader``).
+  * directors and observers: ``library`` {query?, role?, actor?} (the casting record's takes,
+    answered with ``library`` {takes: [{file, production, role, actor, date, duration, notes,
+    rating, select, myRating}], more}; ``query`` is found in notes and actor and role names).
+    Directors only: ``rate`` {take, value: 1-5|null} and ``select`` {take, number|null}: saved
+    at once; every director and observer is then sent ``libraryChanged`` {takes} with the rows
+    that changed (a filed take too). A room without a casting record refuses all three.
   * directors and the actor: ``scroll`` {line} (the teleprompter's top line).
   * actors only: ``consent`` {version} (the actor agreed to the page's consent text of that
     version: the room records it, and from then on their landmarks drive the avatar; a pose
@@ -331,8 +337,29 @@ class ActorCue:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class LibraryList:
+    """The answer to a ``library``: the matching takes (rows of
+    :meth:`~immersion.casting.library.LibraryTake.to_json`); ``more``: some were left out."""
+
+    kind: ClassVar[str] = "library"
+    takes: Sequence[Mapping[str, Any]]
+    more: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryChanged:
+    """To the casting team: takes whose rows changed (filed, rated, selected, renumbered);
+    ``myRating`` only in the copy sent to the one who rated."""
+
+    kind: ClassVar[str] = "libraryChanged"
+    takes: Sequence[Mapping[str, Any]]
+
+
 ServerMessage = (
     Welcome
+    | LibraryList
+    | LibraryChanged
     | Status
     | Takes
     | TakeUpdate
@@ -449,6 +476,32 @@ class ReaderControl:
 
 
 @dataclass(frozen=True, slots=True)
+class LibraryRequest:
+    """The casting team asks for the take library: ``text`` in notes or actor/role names;
+    ``role``, ``actor`` exact names."""
+
+    text: str = ""
+    role: str | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateTake:
+    """A director rates a take (its file name) 1 to 5; None takes the rating back."""
+
+    take: str
+    value: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SelectTake:
+    """A director makes a take its role's select ``number``; None: no longer a select."""
+
+    take: str
+    number: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Calibrate:
     """The actor relaxes and looks at the camera for a second: their neutral face and head."""
 
@@ -510,14 +563,21 @@ Event = (
     | Sides
     | Scroll
     | ReaderControl
+    | LibraryRequest
+    | RateTake
+    | SelectTake
     | ActorPose
     | Voice
     | Reject
 )
 
 DIRECTOR_ONLY = frozenset(
-    {"camera", "scene", "avatar", "take", "note", "marker", "cue", "sides", "reader"}
-)
+    {"camera", "scene", "avatar", "take", "note", "marker", "cue", "sides", "reader", "rate",
+     "select"}
+)  # fmt: skip
+# The casting team's: the take library is not the actor's to browse.
+CASTING_TEAM_ONLY = frozenset({"library"})
+MAX_SELECT = 999  # a select number; casting offices count a handful
 READER_ACTIONS = ("start", "pause", "resume", "restart", "stop")
 # Either the directors or the actor may do these; observers watch.
 NOT_OBSERVERS = frozenset({"scroll"})
@@ -610,9 +670,13 @@ class ViewerProtocol:
         if not isinstance(data, dict) or not isinstance(kind, str):
             return Reject('message must be a JSON object with a "type"')
         if kind in DIRECTOR_ONLY and self.role != "director":
+            if kind in ("rate", "select"):
+                return Reject(f"{kind}: observers see ratings and selects; directors set them")
             return Reject(f"{kind}: only directors steer the room")
         if kind in ACTOR_ONLY and self.role != "actor":
             return Reject(f"{kind}: only the actor's page sends this")
+        if kind in CASTING_TEAM_ONLY and self.role == "actor":
+            return Reject(f"{kind}: the take library is the casting team's")
         if kind in NOT_OBSERVERS and self.role == "observer":
             return Reject(f"{kind}: observers watch; a director or the actor does this")
         try:
@@ -820,6 +884,18 @@ def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
         return Sides(text)
     if kind == "reader":
         return _reader(data, limits)
+    if kind == "library":
+        return _library(data, limits)
+    if kind == "rate":
+        value = data.get("value", False)  # missing is not null: null takes a rating back
+        if value is not None and (type(value) is not int or not 1 <= value <= 5):
+            raise ProtocolError("value must be a whole number from 1 to 5, or null")
+        return RateTake(_take_name(data, limits), value)
+    if kind == "select":
+        number = data.get("number", False)
+        if number is not None and (type(number) is not int or not 1 <= number <= MAX_SELECT):
+            raise ProtocolError(f"number must be a whole number from 1 to {MAX_SELECT}, or null")
+        return SelectTake(_take_name(data, limits), number)
     if kind == "scroll":
         line = data.get("line")
         if (
@@ -845,6 +921,24 @@ def _reader(data: dict[str, Any], limits: Limits) -> ReaderControl:
     if "/" in take or "\\" in take or take.startswith("."):
         raise ProtocolError("take must be a take's file name from the room's list, not a path")
     return ReaderControl(action, take, _text(data, "avatar", limits.name_chars))
+
+
+def _library(data: dict[str, Any], limits: Limits) -> LibraryRequest:
+    text = data.get("query", "")
+    if not isinstance(text, str) or len(text) > limits.query_chars:
+        raise ProtocolError(f"query must be text of at most {limits.query_chars} characters")
+    if any(unicodedata.category(c) in _INVISIBLE for c in text):
+        raise ProtocolError("query has control or invisible formatting characters")
+    names = {k: _text(data, k, limits.query_chars) if data.get(k) is not None else None
+             for k in ("role", "actor")}  # fmt: skip
+    return LibraryRequest(text.strip(), names["role"], names["actor"])
+
+
+def _take_name(data: dict[str, Any], limits: Limits) -> str:
+    take = _text(data, "take", limits.name_chars)
+    if "/" in take or "\\" in take or take.startswith("."):
+        raise ProtocolError("take must be a take's file name from the library, not a path")
+    return take
 
 
 def _pixels(value: Any) -> TypeGuard[int]:

@@ -45,7 +45,10 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from capture.cache import models_dir, tasks_vision_dir
+from immersion.casting.desk import CastingDesk
+from immersion.casting.library import LibraryQuery, LibraryTake
 from immersion.config import EncoderSettings, FeedSettings
+from immersion.errors import CastingError
 from immersion.feed.encoders import EncodedFrame, PictureEncoder
 from immersion.feed.fanout import Action, Drop, FanOut, NeedKeyframe, Send
 from immersion.feed.port import RoomPort
@@ -64,13 +67,18 @@ from immersion.feed.protocol import (
     Error,
     Hello,
     Leave,
+    LibraryChanged,
+    LibraryList,
+    LibraryRequest,
     Marker,
     Note,
     NoteUpdate,
     PictureSize,
+    RateTake,
     ReaderControl,
     Reject,
     Scroll,
+    SelectTake,
     ServerMessage,
     Sides,
     SidesShown,
@@ -110,6 +118,7 @@ PAGE_FILES = {
     "/decoder.js": ("decoder.js", "text/javascript; charset=utf-8"),
     "/audio.js": ("audio.js", "text/javascript; charset=utf-8"),
     "/prompter.js": ("prompter.js", "text/javascript; charset=utf-8"),
+    "/library.js": ("library.js", "text/javascript; charset=utf-8"),
     "/player.worklet.js": ("player.worklet.js", "text/javascript; charset=utf-8"),
     "/voice.worker.js": ("voice.worker.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
@@ -166,6 +175,7 @@ CASTING_TEAM = frozenset({"director", "observer"})
 EVERYONE = frozenset({"director", "observer", "actor"})
 RECORDER_ANSWER_S = 10.0  # a take start or stop the recorder has not answered by then failed
 MAX_HEAD_BYTES = 64 * 1024  # past this the library's own header limits answer
+_LIBRARY_KIND = {LibraryRequest: "library", RateTake: "rate", SelectTake: "select"}
 _STEER: dict[str, type[SwitchCamera | SwitchScene | SwitchAvatar]] = {
     "camera": SwitchCamera,
     "scene": SwitchScene,
@@ -240,8 +250,10 @@ class Feed:
         encoder: EncoderSettings,
         size: tuple[int, int],
         fps: float,
+        desk: CastingDesk | None = None,
     ) -> None:
         self.room = room
+        self.desk = desk  # the casting record's owner: the take library, ratings, selects
         self.tokens = tokens
         self.settings = settings
         self.encoder = PictureEncoder(encoder, size[0], size[1], fps)
@@ -285,6 +297,14 @@ class Feed:
         if loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to tell
                 loop.call_soon_threadsafe(self._room_event, event)
+
+    def _on_library_change(self, takes: list[LibraryTake]) -> None:
+        """On the desk's thread: rows changed in the casting record, for the casting team."""
+        loop = self._loop
+        if loop is not None:
+            message = LibraryChanged([t.to_json(mine=False) for t in takes])
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to tell
+                loop.call_soon_threadsafe(self._broadcast, message, CASTING_TEAM)
 
     # On the loop ------------------------------------------------------------------------------
 
@@ -404,6 +424,8 @@ class Feed:
         self._loop = asyncio.get_running_loop()
         self.room.set_picture_sink(self._on_picture)
         self.room.on_event = self._on_room_event
+        if self.desk is not None:
+            self.desk.on_change = self._on_library_change
         server = await serve(
             self.handler,
             host,
@@ -437,7 +459,9 @@ class Feed:
             return
         limits = self.settings.limits
         viewer = Viewer(next(self._ids), conn, ViewerProtocol(role, self.room.now(), limits))
-        welcome = Welcome(role, self.room.choices(), self._status(), limits.for_page())
+        # The page shows its take library only in a room with a casting record.
+        choices = {**self.room.choices(), "library": self.desk is not None}
+        welcome = Welcome(role, choices, self._status(), limits.for_page())
         newest = self.room.takes().newest(limits.welcome_takes, limits.welcome_notes)
         # No await from the take list's snapshot to joining: every delta after it reaches the
         # viewer, after the full list (broadcast writes at once, in order).
@@ -535,6 +559,14 @@ class Feed:
         elif isinstance(event, ReaderControl):  # a take is read off the loop: answered later
             future = self.room.reader_control(event.action, event.take, event.avatar)
             self._spawn(self._answer(viewer, future))
+        elif isinstance(event, LibraryRequest | RateTake | SelectTake):
+            if self.desk is None:
+                reply = Error(
+                    f"{_LIBRARY_KIND[type(event)]}: this room has no casting record "
+                    "(serve it with --role and --actor, or --db)"
+                )
+            else:
+                self._spawn(self._library(viewer, event, self.desk))
         elif isinstance(event, Cue):
             reply = Cued(event.text, self.room.cue(event.text))
         elif isinstance(event, Note):
@@ -552,6 +584,35 @@ class Feed:
         if refused:
             with contextlib.suppress(ConnectionClosed):
                 await viewer.conn.send(encode_server(Error(refused)))
+
+    async def _library(
+        self, viewer: Viewer, event: LibraryRequest | RateTake | SelectTake, desk: CastingDesk
+    ) -> None:
+        """Carried out by the desk off the loop; the asker gets the answer (a rater their own
+        rating with it), everyone else the change through :meth:`_on_library_change`."""
+        by = viewer.role  # one director token: its directors share one rating (see README)
+        answer: ServerMessage
+        try:
+            if isinstance(event, LibraryRequest):
+                query = LibraryQuery(event.text, event.role, event.actor)
+                found = await asyncio.wait_for(
+                    asyncio.wrap_future(desk.library(query, by)), RECORDER_ANSWER_S
+                )
+                answer = LibraryList([t.to_json() for t in found.takes], found.more)
+            else:
+                future = (
+                    desk.rate(event.take, by, event.value)
+                    if isinstance(event, RateTake)
+                    else desk.select(event.take, event.number, by)
+                )
+                changed = await asyncio.wait_for(asyncio.wrap_future(future), RECORDER_ANSWER_S)
+                answer = LibraryChanged([t.to_json() for t in changed])
+        except TimeoutError:
+            answer = Error(f"the casting record did not answer within {RECORDER_ANSWER_S:g} s")
+        except CastingError as exc:
+            answer = Error(f"{_LIBRARY_KIND[type(event)]}: {exc}")
+        with contextlib.suppress(ConnectionClosed):
+            await viewer.conn.send(encode_server(answer))
 
     def _status(self) -> dict[str, object]:
         status = self.room.status().to_json()

@@ -3,6 +3,7 @@
 // director's controls and talkback. No build step, no dependencies.
 import { MicEncoder, VoicePlayer, opusSupported, parseAudio, voiceMessage } from "/audio.js";
 import { showSides } from "/prompter.js";
+import { Library } from "/library.js";
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
 const canvas = $("view");
@@ -28,6 +29,7 @@ let limits = { cueChars: 200, noteChars: 2000, messageBytes: 4096 };
 let sayTimer = null;
 let retries = 0;
 const utf8 = new TextEncoder();
+const library = new Library($("library-panel"), $("library"), $("library-search"), (m) => send(m));
 
 function send(obj) {
   const text = JSON.stringify(obj);
@@ -76,6 +78,8 @@ function connect() {
     else if (msg.type === "note") noteAdded(msg.file, msg.note);
     else if (msg.type === "cued") say(`Cue "${msg.text}": ${msg.where}.`, 5, "ok");
     else if (msg.type === "sides") sides(msg);
+    else if (msg.type === "library") library.listed(msg);
+    else if (msg.type === "libraryChanged") library.changed(msg);
     else if (msg.type === "error") say(msg.message, 8, "error");
   };
   socket.onclose = (event) => {
@@ -134,6 +138,7 @@ function welcome(msg) {
   readerTakes = new Set(msg.room.takes || []);
   readerTakeOptions();
   status(msg.status);
+  if (msg.room.library) library.start(role, limits); // a room with a casting record
 }
 
 function cameras(names) {
@@ -486,6 +491,7 @@ window.immersion = {
   voiceCounts: () => (player ? { ...player.counts, late: player.late, state: player.context.state } : null),
   readerCounts: () => ({ ...readerCounts, ...(readerPlayer ? { ...readerPlayer.counts, late: readerPlayer.late } : {}) }),
   readerLevels: () => (readerPlayer ? readerPlayer.levels.slice() : []), // the reader's, played
+  library: () => [...library.takes.values()].map((t) => ({ ...t })), // the take library's rows
 };
 ensurePlayer();
 connect();

@@ -1,0 +1,181 @@
+"""The casting desk: the one owner of a running room's casting record.
+
+A thread holds the room's one SQLite connection and carries out typed requests from a bounded
+queue, answering each with a future (as the recorder answers take starts and stops): the
+page's library queries, ratings and selects, and the filing of each ended take. Whatever
+changes a take's row is told to :attr:`CastingDesk.on_change` (on the desk's thread), so the
+feed can send it to every viewer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from immersion.casting import library as lib
+from immersion.casting import record as rec
+from immersion.casting.db import open_db
+from immersion.errors import CastingError
+from immersion.room.recorder import TakeEnded
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 64  # requests waiting; past it one is answered at once that the desk is busy
+FILE_WAIT_S = 10.0  # the recorder's thread waits this long for a take to be filed
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLibrary:
+    query: lib.LibraryQuery
+    by: str
+    reply: Future[lib.Library] = field(default_factory=Future)
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    file: str
+    by: str
+    value: int | None
+    reply: Future[list[lib.LibraryTake]] = field(default_factory=Future)
+
+
+@dataclass(frozen=True, slots=True)
+class Select:
+    file: str
+    number: int | None
+    by: str
+    reply: Future[list[lib.LibraryTake]] = field(default_factory=Future)
+
+
+@dataclass(frozen=True, slots=True)
+class FileTake:
+    ended: TakeEnded
+    audition_id: int
+    reply: Future[list[lib.LibraryTake]] = field(default_factory=Future)
+
+
+Request = QueryLibrary | Rate | Select | FileTake
+OnChange = Callable[[list[lib.LibraryTake]], None]
+R = TypeVar("R", QueryLibrary, Rate, Select, FileTake)
+
+
+class CastingDesk:
+    """The room's casting record, on its own thread. ``audition_id``: the audition this room
+    files its takes under (None: a room that only reviews)."""
+
+    def __init__(self, db: Path, audition_id: int | None = None) -> None:
+        self.db = db
+        self.audition_id = audition_id
+        self.on_change: OnChange | None = None  # set before start
+        self._queue: queue.Queue[Request | None] = queue.Queue(QUEUE_SIZE)
+        self._thread = threading.Thread(target=self._run, name="casting-desk", daemon=True)
+        self._opened: Future[None] = Future()
+
+    def start(self) -> None:
+        """Open the record on the desk's thread; a record that cannot be opened fails here."""
+        self._thread.start()
+        self._opened.result()
+
+    def stop(self) -> None:
+        """Carry out what is queued, then close the connection and end the thread."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(10)
+
+    def submit(self, request: R) -> R:
+        """Queue ``request``, never blocking; its reply is a CastingError when the desk is
+        that far behind."""
+        try:
+            self._queue.put_nowait(request)
+        except queue.Full:
+            request.reply.set_exception(CastingError("the casting record is busy; try again"))
+        return request
+
+    def library(self, query: lib.LibraryQuery, by: str) -> Future[lib.Library]:
+        return self.submit(QueryLibrary(query, by)).reply
+
+    def rate(self, file: str, by: str, value: int | None) -> Future[list[lib.LibraryTake]]:
+        return self.submit(Rate(file, by, value)).reply
+
+    def select(self, file: str, number: int | None, by: str) -> Future[list[lib.LibraryTake]]:
+        return self.submit(Select(file, number, by)).reply
+
+    def file(self, ended: TakeEnded) -> None:
+        """The recorder's ``on_end``: file the take under the room's audition, waiting for it
+        on the recorder's thread (its queue holds seconds of poses), so a failure is told to
+        directors as the recorder tells it."""
+        if self.audition_id is None:
+            return
+        reply = self.submit(FileTake(ended, self.audition_id)).reply
+        try:
+            reply.result(FILE_WAIT_S)
+        except TimeoutError:
+            raise CastingError(f"the casting record did not answer in {FILE_WAIT_S:g} s") from None
+
+    # The desk's thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            conn = open_db(self.db)
+        except CastingError as exc:
+            self._opened.set_exception(exc)
+            return
+        self._opened.set_result(None)
+        try:
+            while (request := self._queue.get()) is not None:
+                self._carry_out(conn, request)
+        finally:
+            conn.close()
+
+    def _carry_out(self, conn: sqlite3.Connection, request: Request) -> None:
+        if not request.reply.set_running_or_notify_cancel():
+            return
+        try:
+            changed: list[lib.LibraryTake] | None = None
+            if isinstance(request, QueryLibrary):
+                request.reply.set_result(lib.query_library(conn, request.query, request.by))
+                return
+            if isinstance(request, Rate):
+                changed = lib.rate(conn, request.file, request.by, request.value)
+            elif isinstance(request, Select):
+                changed = lib.select(conn, request.file, request.number, request.by)
+            else:
+                changed = _file(conn, request)
+        except CastingError as exc:
+            request.reply.set_exception(exc)
+            return
+        except sqlite3.Error as exc:
+            request.reply.set_exception(CastingError(f"--db {self.db}: {exc}"))
+            return
+        except Exception as exc:  # a bug: this request fails, the desk goes on
+            log.exception("casting desk: %s failed", type(request).__name__)
+            request.reply.set_exception(CastingError(f"the casting record failed ({exc})"))
+            return
+        request.reply.set_result(changed)
+        if changed and self.on_change is not None:
+            try:
+                self.on_change(changed)
+            except Exception:  # a viewer's trouble must not stop the record
+                log.exception("telling viewers of a library change failed")
+
+
+def _file(conn: sqlite3.Connection, request: FileTake) -> list[lib.LibraryTake]:
+    e = request.ended
+    rec.file_take(
+        conn,
+        request.audition_id,
+        e.file,
+        round(e.duration, 3),
+        e.voice,
+        e.talkback,
+        e.rolled_by,
+        e.notes,
+    )
+    return lib.library_takes(conn, [e.file], "")

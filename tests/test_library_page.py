@@ -1,0 +1,173 @@
+"""The casting page's take library in Chromium: a room served with --role/--actor files two
+takes; a director rates and selects from the page; both survive a reload and a room restart;
+an observer sees them and cannot change them; a room served with --db alone reviews them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from websockets.asyncio.client import connect
+
+from immersion.casting import record as rec
+from immersion.casting.db import open_db
+from tests.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ServedRoom,
+    hello,
+    perf_take,
+    served_room,
+    until,
+)
+
+pytestmark = pytest.mark.fixtures
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _serve(tmp: Path) -> contextlib.AbstractContextManager[ServedRoom]:
+    args = ["--source", str(tmp / "perf.jsonl"), "--size", "320x180", "--fps", "15"]
+    return served_room(tmp, [*args, "--role", "Ophelia", "--actor", "Ada Lovelace"])
+
+
+def _open(browser: Browser, url: str) -> Page:
+    page = browser.new_context().new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def _take(page: Page, file: str) -> Locator:
+    return page.locator(
+        f'.lib-role[data-role="Ophelia"] .lib-actor[data-actor="Ada Lovelace"] '
+        f'.lib-take[data-file="{file}"]'
+    )
+
+
+def _stop(room: ServedRoom) -> None:
+    """Close the room as Ctrl-C does: it files what it has and closes the record."""
+    room.process.send_signal(signal.SIGINT)
+    assert room.process.wait(30) == 0
+
+
+def test_the_library_lists_rates_and_selects_and_they_persist(
+    tmp_path: Path, browser: Browser
+) -> None:
+    perf_take(tmp_path / "perf.jsonl")
+    (tmp_path / "takes").mkdir()
+    conn = open_db(tmp_path / "takes" / "casting.db")
+    rec.add_production(conn, "Hamlet")
+    rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "ada")
+    conn.close()
+
+    with _serve(tmp_path) as room:
+        page = _open(browser, room.page(room.director))
+        expect(page.locator("#role")).to_have_text("director")
+        expect(page.locator("#library-panel")).to_be_visible()
+        expect(page.locator("#library")).to_contain_text("No takes in the casting record yet")
+        for _ in range(2):
+            page.click("#take-start")
+            expect(page.locator("#rolling")).to_be_visible()
+            page.wait_for_timeout(700)
+            page.click("#take-stop")
+            expect(page.locator("#rolling")).to_be_hidden()
+        # Filed by the room's desk, and sent to the page as they were filed.
+        takes = page.locator(".lib-take")
+        expect(takes).to_have_count(2, timeout=15_000)
+        first, second = (takes.nth(k).get_attribute("data-file") for k in range(2))
+        assert first and second and (room.takes / first).is_file()
+        expect(page.locator(".lib-role h3")).to_have_text("Ophelia Hamlet")
+        expect(page.locator(".lib-actor h4")).to_have_text("Ada Lovelace")
+        expect(_take(page, first)).to_contain_text("0 notes")
+
+        _take(page, first).locator('.star[data-value="4"]').click()
+        expect(_take(page, first).locator(".stars")).to_have_attribute("data-rating", "4")
+        expect(_take(page, first).locator(".lib-mean")).to_have_text("avg 4.0")
+        _take(page, second).locator(".lib-select").select_option("1")
+
+        # A second director's page is told at once, without asking.
+        other = _open(browser, room.page(room.director))
+        expect(_take(other, second).locator(".lib-select")).to_have_value("1")
+        page.reload()
+        expect(_take(page, first).locator(".stars")).to_have_attribute("data-rating", "4")
+        expect(_take(page, second).locator(".lib-select")).to_have_value("1")
+        # The search finds takes by the actor's name; an unrelated word finds none.
+        page.fill("#library-search", "lovelace")
+        expect(takes).to_have_count(2)
+        page.fill("#library-search", "zebra")
+        expect(page.locator("#library")).to_contain_text("No take matches.")
+        assert page.errors == [] and other.errors == []  # type: ignore[attr-defined]
+        _stop(room)
+
+    with _serve(tmp_path) as room:  # the same takes folder and record, new tokens
+        page = _open(browser, room.page(room.director))
+        expect(_take(page, first).locator(".stars")).to_have_attribute("data-rating", "4")
+        expect(_take(page, second).locator(".lib-select")).to_have_value("1")
+
+        watcher = _open(browser, room.page(room.observer))
+        expect(watcher.locator("#role")).to_have_text("observer")
+        expect(_take(watcher, first).locator(".stars")).to_have_attribute("data-rating", "4")
+        expect(_take(watcher, second).locator(".select-number")).to_have_text("#1")
+        expect(watcher.locator("#library button.star, #library select")).to_have_count(0)
+        # Its own socket, speaking the protocol as a page would: refused in one line.
+        refused = watcher.evaluate(
+            """(token) => new Promise((resolve) => {
+                const ws = new WebSocket(`ws://${location.host}/feed?token=${token}`);
+                ws.onopen = () => ws.send(JSON.stringify({type: "rate", take: "x", value: 1}));
+                ws.onmessage = (e) => { const m = JSON.parse(e.data);
+                  if (m.type === "error") { ws.close(); resolve(m.message); } };
+            })""",
+            room.observer,
+        )
+        assert refused == "rate: observers see ratings and selects; directors set them"
+        assert watcher.errors == []  # type: ignore[attr-defined]
+        _stop(room)
+
+    conn = open_db(tmp_path / "takes" / "casting.db")
+    assert rec.find_take(conn, first).rating == 4
+    assert rec.find_take(conn, second).select == 1
+    conn.close()
+
+    # --db alone: a room for reviewing. Its library is the record's; a take it rolls is not
+    # filed (it has no audition).
+    db = ["--db", str(tmp_path / "takes" / "casting.db")]
+    source = ["--source", str(tmp_path / "perf.jsonl"), "--size", "320x180"]
+    with served_room(tmp_path, [*source, *db]) as room:
+        with ThreadPoolExecutor(1) as pool:  # Playwright's own loop runs on this thread
+            listed = pool.submit(asyncio.run, _review(room.url(room.director))).result(60)
+        _stop(room)
+    assert [(t["file"], t["rating"], t["select"]) for t in listed] == [
+        (first, 4, None),
+        (second, None, 1),
+    ]
+
+
+async def _review(url: str) -> list[dict[str, Any]]:
+    async with connect(url) as director:
+        await hello(director)
+        await director.send(json.dumps({"type": "take", "action": "start"}))
+        await until(director, "status", lambda s: s["take"]["rolling"])
+        await director.send(json.dumps({"type": "take", "action": "stop"}))
+        await until(director, "take", lambda m: m["take"].get("duration"))
+        await asyncio.sleep(0.5)  # a filing, were there one, would be done by now
+        await director.send(json.dumps({"type": "library"}))
+        takes: list[dict[str, Any]] = (await until(director, "library"))["takes"]
+        return takes
