@@ -451,7 +451,6 @@ function poseMessage(roomT, world, image) {
     for (let k = 0; k < 4; k++) v.setInt16(o + 52 + 2 * k, face.quat ? i16(face.quat[k] * 32767) : 0);
     v.setUint8(o + 60, u8(face.score));
     o += 61;
-    stats.partsSent.face++;
   }
   for (const [side, hand] of [["left", left], ["right", right]]) {
     if (!hand) continue;
@@ -461,9 +460,17 @@ function poseMessage(roomT, world, image) {
     }
     v.setUint8(o + 126, u8(hand.score));
     o += 127;
-    stats.partsSent[side]++;
   }
   return out;
+}
+
+function countSent(pose) {
+  // Only what left: a message the socket refused (not drained yet) counts nothing.
+  stats.posesSent++;
+  const parts = pose[5];
+  if (parts & 1) stats.partsSent.face++;
+  if (parts & 2) stats.partsSent.left++;
+  if (parts & 4) stats.partsSent.right++;
 }
 
 let lastVideoTime = -1;
@@ -481,7 +488,8 @@ function onFrame(now, meta) {
   keep(stats.partMs.body, bodyMs);
   if (result.worldLandmarks.length) {
     startExtras(video, result.landmarks[0]);
-    if (sendBinary(poseMessage(roomTime(captured), result.worldLandmarks[0], result.landmarks[0]))) stats.posesSent++;
+    const pose = poseMessage(roomTime(captured), result.worldLandmarks[0], result.landmarks[0]);
+    if (sendBinary(pose)) countSent(pose);
   } else {
     held.face = held.left = held.right = null;
   }
