@@ -91,7 +91,11 @@ Viewer → server, JSON text objects with a ``type``:
     sent ``sides`` {text, line}, and a viewer joining later gets the current one);
     ``reader`` {action: start|pause|resume|restart|stop, take, avatar} (a scene partner on the
     pack's second mark plays a take: ``take`` is a file name from the welcome's ``takes``,
-    ``avatar`` a catalogue name, both for ``start`` only; its state is the status's ``reader``).
+    ``avatar`` a catalogue name, both for ``start`` only; its state is the status's ``reader``);
+    ``replay`` {action: start|pause|resume|seek|stop, take, position} (the main avatar performs
+    a take again with its voice, instead of the live source until it stops: ``take`` for
+    ``start``, ``position`` in seconds for ``seek``; its state, with the take's notes and
+    markers as ``marks`` [{t, kind, text}], is the status's ``replay``).
   * directors and observers: ``library`` {query?, role?, actor?} (the casting record's takes,
     answered with ``library`` {takes: [{file, production, role, actor, date, duration, notes,
     rating, select, myRating}], more}; ``query`` is found in notes and actor and role names).
@@ -476,6 +480,16 @@ class ReaderControl:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayControl:
+    """A director replays a take on the main avatar; ``take`` comes with ``start`` only,
+    ``position`` (seconds into the take) with ``seek`` only."""
+
+    action: str
+    take: str | None = None
+    position: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LibraryRequest:
     """The casting team asks for the take library: ``text`` in notes or actor/role names;
     ``role``, ``actor`` exact names."""
@@ -563,6 +577,7 @@ Event = (
     | Sides
     | Scroll
     | ReaderControl
+    | ReplayControl
     | LibraryRequest
     | RateTake
     | SelectTake
@@ -572,13 +587,15 @@ Event = (
 )
 
 DIRECTOR_ONLY = frozenset(
-    {"camera", "scene", "avatar", "take", "note", "marker", "cue", "sides", "reader", "rate",
-     "select"}
+    {"camera", "scene", "avatar", "take", "note", "marker", "cue", "sides", "reader", "replay",
+     "rate", "select"}
 )  # fmt: skip
 # The casting team's: the take library is not the actor's to browse.
 CASTING_TEAM_ONLY = frozenset({"library"})
 MAX_SELECT = 999  # a select number; casting offices count a handful
 READER_ACTIONS = ("start", "pause", "resume", "restart", "stop")
+REPLAY_ACTIONS = ("start", "pause", "resume", "seek", "stop")
+MAX_REPLAY_POSITION = 24 * 3600.0  # seconds; no take runs a day
 # Either the directors or the actor may do these; observers watch.
 NOT_OBSERVERS = frozenset({"scroll"})
 ACTOR_ONLY = frozenset({"leave", "consent", "picture", "calibrate"})
@@ -884,6 +901,8 @@ def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
         return Sides(text)
     if kind == "reader":
         return _reader(data, limits)
+    if kind == "replay":
+        return _replay(data, limits)
     if kind == "library":
         return _library(data, limits)
     if kind == "rate":
@@ -921,6 +940,26 @@ def _reader(data: dict[str, Any], limits: Limits) -> ReaderControl:
     if "/" in take or "\\" in take or take.startswith("."):
         raise ProtocolError("take must be a take's file name from the room's list, not a path")
     return ReaderControl(action, take, _text(data, "avatar", limits.name_chars))
+
+
+def _replay(data: dict[str, Any], limits: Limits) -> ReplayControl:
+    action = data.get("action")
+    if action not in REPLAY_ACTIONS:
+        raise ProtocolError(f"action must be one of {', '.join(REPLAY_ACTIONS)}")
+    own = {"start": "take", "seek": "position"}.get(action)
+    extra = next((k for k in ("take", "position") if k in data and k != own), None)
+    if extra is not None:
+        raise ProtocolError(f"{extra} comes with {'start' if extra == 'take' else 'seek'} only")
+    if action == "start":
+        return ReplayControl(action, take=_take_name(data, limits))
+    if action == "seek":
+        position = data.get("position")
+        if not isinstance(position, int | float) or isinstance(position, bool):
+            raise ProtocolError("position must be a number of seconds into the take")
+        if not 0.0 <= position <= MAX_REPLAY_POSITION:  # NaN fails too
+            raise ProtocolError("position must be a number of seconds into the take")
+        return ReplayControl(action, position=float(position))
+    return ReplayControl(action)
 
 
 def _library(data: dict[str, Any], limits: Limits) -> LibraryRequest:

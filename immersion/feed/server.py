@@ -77,6 +77,7 @@ from immersion.feed.protocol import (
     RateTake,
     ReaderControl,
     Reject,
+    ReplayControl,
     Scroll,
     SelectTake,
     ServerMessage,
@@ -533,7 +534,8 @@ class Feed:
             reply = Error(refused) if refused else None
         elif isinstance(event, Voice):
             t = self.room.voice(event.capture_t, event.opus, event.talkback)
-            self._relay(replace(event, capture_t=t))
+            if event.talkback or not self.room.replaying():  # a replay speaks for the avatar
+                self._relay(replace(event, capture_t=t))
         elif isinstance(event, Clock):
             reply = ClockReply(event.t, round(now, 6))
         elif isinstance(event, Leave):  # also from a page that reconnected and did not perform
@@ -558,6 +560,9 @@ class Feed:
             self._spawn(self._answer(viewer, future))
         elif isinstance(event, ReaderControl):  # a take is read off the loop: answered later
             future = self.room.reader_control(event.action, event.take, event.avatar)
+            self._spawn(self._answer(viewer, future))
+        elif isinstance(event, ReplayControl):
+            future = self.room.replay_control(event.action, event.take, event.position)
             self._spawn(self._answer(viewer, future))
         elif isinstance(event, LibraryRequest | RateTake | SelectTake):
             if self.desk is None:

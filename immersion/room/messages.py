@@ -165,6 +165,7 @@ class RoomStatus:
     headset: Mapping[str, Any] | None = None
     avatar_licence: str = ""  # e.g. "... licence: not stated ..." for a plain glTF
     reader: Mapping[str, Any] | None = None  # the scene partner (ReaderState.to_json)
+    replay: Mapping[str, Any] | None = None  # a take replayed on the main avatar (replay_json)
 
     def to_json(self) -> dict[str, Any]:
         take: dict[str, Any] = {"rolling": self.take.rolling}
@@ -190,6 +191,7 @@ class RoomStatus:
             "source": self.source,
             **({"headset": dict(self.headset)} if self.headset is not None else {}),
             **({"reader": dict(self.reader)} if self.reader is not None else {}),
+            **({"replay": dict(self.replay)} if self.replay is not None else {}),
         }
 
 

@@ -151,6 +151,7 @@ class Reader:
         "_last_voice_t",
         "_lock",
         "_name",
+        "_noun",
         "_on_event",
         "_origin",
         "_paused_at",
@@ -160,8 +161,11 @@ class Reader:
         "_voice_next",
     )
 
-    def __init__(self, on_event: Callable[[str], None] = lambda text: None) -> None:
+    def __init__(
+        self, on_event: Callable[[str], None] = lambda text: None, noun: str = READER
+    ) -> None:
         self._lock = threading.Lock()
+        self._noun = noun  # what its answers and events call it ("reader", "replay")
         self._on_event = on_event
         self._generation = 0
         self._name: str | None = None  # the take's name, known before it is read
@@ -186,7 +190,7 @@ class Reader:
             self._paused_at = 0.0
             self._state = "loading"
             generation = self._generation
-        self._on_event(f"reader start: take {name} as {avatar}")
+        self._on_event(f"{self._noun} start: take {name} as {avatar}")
         return generation
 
     def start(self, generation: int, take: ReaderTake, now: float, *, ready: bool = False) -> bool:
@@ -203,7 +207,7 @@ class Reader:
                 self._play(now)
                 text = self._describe(now)
         if ready:
-            self._on_event(f"reader playing: {text}")
+            self._on_event(f"{self._noun} playing: {text}")
         return True
 
     def ready(self, generation: int, now: float) -> bool:
@@ -214,26 +218,26 @@ class Reader:
                 return False
             self._play(now)
             text = self._describe(now)
-        self._on_event(f"reader playing: {text}")
+        self._on_event(f"{self._noun} playing: {text}")
         return True
 
     def pause(self, now: float) -> str | None:
         with self._lock:
             if self._state != "playing":
-                return f"the reader is {self._state}, not playing"
+                return f"the {self._noun} is {self._state}, not playing"
             self._paused_at = self._position(now)
             self._state = "paused"
             text = self._describe(now)
-        self._on_event(f"reader pause: {text}")
+        self._on_event(f"{self._noun} pause: {text}")
         return None
 
     def resume(self, now: float) -> str | None:
         with self._lock:
             if self._state != "paused":
-                return f"the reader is {self._state}, not paused"
+                return f"the {self._noun} is {self._state}, not paused"
             self._play(now)
             text = self._describe(now)
-        self._on_event(f"reader resume: {text}")
+        self._on_event(f"{self._noun} resume: {text}")
         return None
 
     def restart(self, now: float) -> str | None:
@@ -241,13 +245,30 @@ class Reader:
         with self._lock:
             if self._take is None:
                 if self._state == "loading":
-                    return "the reader is still reading its take"
-                return "the reader has no take to restart; start one"
+                    return f"the {self._noun} is still reading its take"
+                return f"the {self._noun} has no take to restart; start one"
             text = self._describe(now)
             self._seek(0.0)
             if self._state != "loading":
                 self._play(now)
-        self._on_event(f"reader restart: {text}")
+        self._on_event(f"{self._noun} restart: {text}")
+        return None
+
+    def seek(self, now: float, position: float) -> str | None:
+        """To ``position`` seconds into the take (clamped to it): a playing take plays on from
+        there, a paused one waits there. The voice follows: the packets from there on."""
+        with self._lock:
+            if self._take is None:
+                if self._state == "loading":
+                    return f"the {self._noun} is still reading its take"
+                return f"the {self._noun} has no take to seek in; start one"
+            if position != position:  # NaN: no place in a take
+                return f"{self._noun}: seek needs a position in seconds"
+            self._seek(min(max(position, 0.0), self._take.duration))
+            if self._state == "playing":
+                self._play(now)
+            text = self._describe(now)
+        self._on_event(f"{self._noun} seek: {text}")
         return None
 
     def stop(self, now: float, why: str = "", generation: int | None = None) -> bool:
@@ -260,7 +281,7 @@ class Reader:
             self._generation += 1
             self._state = "stopped"
             self._name, self._take, self._times, self._avatar = None, None, (), None
-        self._on_event(f"reader stop: {text}" + (f" ({why})" if why else ""))
+        self._on_event(f"{self._noun} stop: {text}" + (f" ({why})" if why else ""))
         return True
 
     # Reads (any thread) -----------------------------------------------------------------------

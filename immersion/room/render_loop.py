@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
@@ -114,6 +114,7 @@ class RenderLoop:
         self._frame = 0
         # The scene partner, posed each tick at the picture's time; set by the room.
         self.reader: Reader | None = None
+        self.replay: Reader | None = None  # a take replayed on the main avatar
         self._reader_avatar: str | None = None  # the avatar standing in as the reader
         camera = pack.camera(settings.camera).name
         headset = self._headset_status
@@ -154,7 +155,7 @@ class RenderLoop:
                 captured = self.capture()
                 # The reader at the main pose's time (its own clock runs on when the pose holds).
                 shown_t = self.latest.frame_time(now)
-                pose = self.latest.at(shown_t)
+                pose = self._main_pose(shown_t)
                 t0 = time.perf_counter()
                 due = mirror.due(time.monotonic())
                 stage.show(pose, mirror=due, extras=self._extras(stage, shown_t))
@@ -189,6 +190,16 @@ class RenderLoop:
             stage.avatar.spec.licence.summary() if stage.avatar is not None else "",
             tuple(m.name for m in stage.pack.marks),
         )
+
+    def _main_pose(self, t: float) -> Pose | None:
+        """The main avatar's pose at room time ``t``: a replay's while one holds it (stamped
+        ``t``, so its picture and voice line up as live ones do), else the live source's."""
+        replay = self.replay
+        if replay is not None and replay.state != "stopped":
+            pose = replay.pose(t)
+            if pose is not None:
+                return replace(pose, t=t)
+        return self.latest.at(t)
 
     def _extras(self, stage: Stage, t: float) -> dict[str, Pose | None]:
         """The extra performers' poses for a picture of room time ``t`` (the time the main

@@ -79,6 +79,8 @@ from immersion.room.recorder import (
     StopTake,
 )
 from immersion.room.render_loop import RenderLoop
+from immersion.room.replay import ACTIONS as REPLAY_ACTIONS
+from immersion.room.replay import REPLAY, Mark, load_replay_take, replay_json
 from immersion.scenes.manifest import load_pack
 from immersion.stage.pose_feed import LatestPose
 from immersion.vmc.sender import VmcSender
@@ -150,6 +152,14 @@ class Room:
         # each pair together, so the render thread's slot never ends on the older of two.
         self._reader_lock = threading.Lock()
         self._reader_sound: TalkbackPlayer | None = None  # its voice in the headset
+        # Replay: a second player on the reader's clock; while it plays (or pauses) the render
+        # loop poses the main avatar from it, and the live source's poses (capture keeps
+        # running) and voice are not shown. Its voice goes out as the VOICE source: it is the
+        # main avatar's voice, so a page plays it as it plays the actor's.
+        self.replay = Reader(noun=REPLAY)
+        self.render.replay = self.replay
+        self._replay_marks: tuple[Mark, ...] = ()
+        self._replay_loads = TakeReads()
 
     # Clock, status, choices ----------------------------------------------------------------------
 
@@ -183,6 +193,7 @@ class Room:
             headset=staged.headset,
             avatar_licence=staged.licence,
             reader=self.reader.snapshot(now).to_json(),
+            replay=replay_json(self.replay.snapshot(now), self._replay_marks),
         )
 
     def choices(self) -> dict[str, Any]:
@@ -229,6 +240,9 @@ class Room:
             "rolledBy": by,
         }
         reply: Future[str | None] = Future()
+        if self.replaying():  # a take records the actor, not a replay
+            reply.set_result("a replay is on: stop it before rolling a take")
+            return reply
         self.recorder.send(StartTake(header, reply))
         reply.add_done_callback(self._cue_when_done("rolling", "● ROLLING"))
         return reply
@@ -321,6 +335,78 @@ class Room:
                 held.hold(packets)
                 for opus in held.due(now, now - self.latest.frame_time(now)):
                     sound.put(opus)
+
+    def replaying(self) -> bool:
+        """Whether a replay holds the main avatar (loading, playing or paused)."""
+        return self.replay.state != "stopped"
+
+    def replay_control(
+        self, action: str, take: str | None = None, position: float | None = None
+    ) -> Future[str | None]:
+        """Start (``take`` by its name in the takes folder), pause, resume, seek (to
+        ``position`` seconds into the take) or stop a replay on the main avatar; the future
+        holds None, or why not. Never while a take rolls: a replay is not a performance."""
+        reply: Future[str | None] = Future()
+        now, replay = self.now(), self.replay
+        refused: str | None
+        if action not in REPLAY_ACTIONS:
+            refused = f"replay: unknown action {action!r}"
+        elif action == "start":
+            refused = self._replay_refuses(take)
+            if refused is None:
+                assert take is not None
+                generation = replay.load(take, "")
+                self._replay_loads.submit(partial(self._replay_start, take, generation), reply)
+                return reply
+        elif action == "pause":
+            refused = replay.pause(now)
+        elif action == "resume":
+            refused = replay.resume(now)
+        elif action == "seek":
+            refused = (
+                "replay: seek needs a position in seconds"
+                if position is None
+                else replay.seek(now, position)
+            )
+        else:
+            refused = None if replay.stop(now) else "the replay is stopped already"
+        reply.set_result(refused)
+        return reply
+
+    def _replay_refuses(self, take: str | None) -> str | None:
+        if self.recorder.state.rolling:
+            return "a take is rolling: stop it before a replay (a replay is never recorded)"
+        try:
+            take_name(take or "")
+        except CaptureError as exc:
+            return f"replay: {exc}"
+        return None
+
+    def _replay_start(self, take: str, generation: int) -> str | None:
+        """Read the take off the feed's loop, then play it at once on the main avatar (it
+        stands already) unless a stop or a newer start came meanwhile."""
+        try:
+            loaded = load_replay_take(self.settings.takes_dir, take)
+        except (CaptureError, StageError) as exc:
+            self.replay.stop(self.now(), "its take did not read", generation)
+            return f"replay: {exc}"
+        except Exception as exc:
+            self.replay.stop(self.now(), "its take did not read", generation)
+            log.error("replay: %s", _one_line(exc), exc_info=exc)
+            return f"replay: {_one_line(exc)}"
+        if self.recorder.state.rolling:
+            self.replay.stop(self.now(), "a take rolled meanwhile", generation)
+            return "a take is rolling: stop it before a replay (a replay is never recorded)"
+        self._replay_marks = loaded.marks
+        self.replay.start(generation, loaded.take, self.now(), ready=True)
+        return None
+
+    def _replay_voice(self) -> None:
+        """The replay's thread: the take's voice as it falls due, to viewers as the avatar's
+        voice (never recorded: no take rolls during a replay)."""
+        while not self._stop.wait(READER_TICK_S):
+            for t, opus in self.replay.voice_due(self.now(), READER_LEAD_S):
+                self.on_event(VoiceOut(t, opus))
 
     def annotate(self, kind: str, text: str) -> None:
         """A note, marker, cue or actor press: into the rolling take (if any) and the list."""
@@ -435,7 +521,8 @@ class Room:
         actor's."""
         if self.recorder.recording():
             self.recorder.send(RecordVoice(t, opus, False))
-        self.on_event(VoiceOut(t, opus))
+        if not self.replaying():  # the avatar speaks with the take's voice meanwhile
+            self.on_event(VoiceOut(t, opus))
 
     def actor_left(self, session: int, explicit: bool) -> None:
         """The actor's page went away: it left (the room's own source resumes), or it
@@ -480,6 +567,7 @@ class Room:
             ("capture", self.capture.run),
             ("render", self.render.run),
             ("reader", self._reader_voice),
+            ("replay", self._replay_voice),
             *((("vmc", self.vmc.run),) if self.vmc is not None else ()),
         ):
             thread = threading.Thread(target=self._guard(name, body), name=name, daemon=True)
@@ -492,6 +580,7 @@ class Room:
         if self.vmc is not None:
             self.vmc.stop()
         self._reader_loads.close()  # answers the starts not answered yet
+        self._replay_loads.close()
         if not self._threads:
             return
         recorder, *stages = self._threads

@@ -1,0 +1,81 @@
+"""Replay: the room's main avatar performs a recorded take again, with its voice.
+
+The player is a second :class:`~immersion.room.reader.Reader` (its clock, states, seek and
+voice pacing), not a copy of it; this module adds what a replay shows beyond a reader: the
+take's notes and markers as marks on its timeline, and the state every viewer sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from capture.take import read_take
+from capture.voice import read_voice, take_voice
+from immersion.room.reader import ReaderState, ReaderTake, take_name
+from immersion.safe_files import resolve_inside
+
+REPLAY = "replay"
+ACTIONS = ("start", "pause", "resume", "seek", "stop")
+MARK_KINDS = ("note", "marker")  # what a director wrote during the take
+MAX_MARKS = 500  # a timeline with more is noise; the page draws the first ones
+MAX_MARK_TEXT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A note or marker, ``t`` seconds into the take (its timeline's place)."""
+
+    t: float
+    kind: str
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"t": round(self.t, 2), "kind": self.kind, "text": self.text}
+
+
+def take_marks(events: list[dict[str, Any]], begin: float, duration: float) -> tuple[Mark, ...]:
+    """The take's notes and markers, in time order, on the replay's clock (seconds from the
+    take's ``begin``, within its ``duration``: a note typed after the last frame marks the end)."""
+    marks = [
+        Mark(
+            min(max(float(e["t"]) - begin, 0.0), duration),
+            e["event"],
+            str(e.get("text", ""))[:MAX_MARK_TEXT],
+        )
+        for e in events
+        if e.get("event") in MARK_KINDS
+    ]
+    marks.sort(key=lambda m: m.t)
+    return tuple(marks[:MAX_MARKS])
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayTake:
+    take: ReaderTake
+    marks: tuple[Mark, ...]
+
+
+def load_replay_take(folder: Path, name: str) -> ReplayTake:
+    """The take ``name`` in ``folder`` (never a path; a link out of it is refused), its voice
+    and its marks, read strictly: errors are one line naming the file and the field."""
+    path = resolve_inside(folder, take_name(name), "replay take", "the takes folder")
+    take = read_take(path)
+    poses = tuple(p for p in take.poses if p is not None)
+    voice_path = take_voice(path, take.header)
+    voice = (
+        read_voice(voice_path).packets if voice_path is not None and voice_path.is_file() else ()
+    )
+    played = ReaderTake(name, poses, voice)
+    return ReplayTake(played, take_marks(take.events, played.begin, played.duration))
+
+
+def replay_json(state: ReaderState, marks: tuple[Mark, ...]) -> dict[str, Any]:
+    """The status's ``replay``: {state, take, t, duration, ended, marks} (no avatar: a replay
+    plays on whatever avatar the room shows)."""
+    out = state.to_json()
+    out.pop("avatar", None)
+    if state.take is not None:
+        out["marks"] = [m.to_json() for m in marks]
+    return out
