@@ -1,0 +1,168 @@
+"""Replay on its own: the player's seek (the Reader's clock, shared), the take's notes and
+markers as timeline marks, the status's replay and the director's message. No engine, no
+sockets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from capture.errors import CaptureError
+from capture.opus import SILENCE
+from capture.pose import Pose
+from capture.take import TakeWriter
+from capture.voice import VoiceWriter
+from immersion.feed.protocol import Reject, ReplayControl, ViewerProtocol
+from immersion.room.reader import Reader, ReaderTake
+from immersion.room.replay import REPLAY, Mark, load_replay_take, replay_json, take_marks
+
+pytestmark = pytest.mark.pure
+
+
+def _rising(seconds: float = 2.0, fps: float = 10.0, voice: int = 0) -> ReaderTake:
+    """Hips rising 0.1 m a second from 1 m, and ``voice`` 20 ms packets from t = 0."""
+    poses = tuple(Pose.rest(k / fps, 1.0 + 0.1 * k / fps) for k in range(round(seconds * fps) + 1))
+    packets = tuple((k * 0.02, bytes([k % 256]) + b"\x00") for k in range(voice))
+    return ReaderTake("take-a.jsonl", poses, packets)
+
+
+def _height(player: Reader, now: float) -> float:
+    pose = player.pose(now)
+    assert pose is not None
+    return float(pose.hips[1])
+
+
+def _playing(take: ReaderTake, now: float = 10.0) -> Reader:
+    events: list[str] = []
+    player = Reader(events.append, noun=REPLAY)
+    assert player.start(player.load(take.name, ""), take, now, ready=True)
+    assert events == [
+        "replay start: take take-a.jsonl as ",
+        "replay playing: take take-a.jsonl as , at 0.0 s",
+    ]
+    return player
+
+
+def test_a_playing_replay_seeks_and_plays_on_from_there() -> None:
+    player = _playing(_rising())
+    assert _height(player, 10.5) == pytest.approx(1.05)
+    assert player.seek(10.5, 1.5) is None
+    assert _height(player, 10.5) == pytest.approx(1.15)  # jumped, and the clock runs on
+    assert _height(player, 10.7) == pytest.approx(1.17)
+    assert player.seek(10.7, 0.2) is None  # back too
+    assert _height(player, 10.7) == pytest.approx(1.02)
+    assert player.snapshot(10.7).t == pytest.approx(0.2)
+    # Out of the take: clamped to its ends, never a NaN place.
+    assert player.seek(10.7, 99.0) is None and player.snapshot(11.0).t == pytest.approx(2.0)
+    assert player.seek(11.0, -3.0) is None and _height(player, 11.0) == pytest.approx(1.0)
+    assert player.seek(11.0, float("nan")) == "replay: seek needs a position in seconds"
+
+
+def test_a_paused_replay_seeks_and_waits_there() -> None:
+    player = _playing(_rising())
+    assert player.pause(10.4) is None
+    assert player.seek(12.0, 1.0) is None
+    assert player.state == "paused"
+    assert _height(player, 15.0) == pytest.approx(1.1)  # held while paused
+    assert player.resume(20.0) is None
+    assert _height(player, 20.5) == pytest.approx(1.15)
+
+
+def test_the_voice_follows_a_seek() -> None:
+    player = _playing(_rising(voice=100))  # 2 s of voice
+    first = player.voice_due(10.11)
+    assert [opus[0] for _, opus in first] == list(range(6))  # 0.00 .. 0.10 s
+    assert player.seek(10.11, 1.0) is None
+    after = player.voice_due(10.11)
+    assert [opus[0] for _, opus in after] == [50]  # from 1.0 s on, not from 0.12 s
+    assert after[0][0] == pytest.approx(10.11)  # stamped at the room time it plays at
+    assert [opus[0] for _, opus in player.voice_due(10.16)] == [51, 52]
+
+
+def test_seek_needs_a_take() -> None:
+    player = Reader(noun=REPLAY)
+    assert player.seek(0.0, 1.0) == "the replay has no take to seek in; start one"
+    player.load("take-a.jsonl", "")
+    assert player.seek(0.0, 1.0) == "the replay is still reading its take"
+    assert player.pause(0.0) == "the replay is loading, not playing"
+
+
+def test_marks_are_the_takes_notes_and_markers_on_its_timeline() -> None:
+    events = [
+        {"t": 1.5, "event": "marker", "text": "turn"},
+        {"t": 0.7, "event": "note", "text": "lovely pause"},
+        {"t": 0.9, "event": "cue", "text": "rolling"},  # not a director's mark
+        {"t": 0.2, "event": "note", "text": "before the first frame"},
+        {"t": 9.0, "event": "note", "text": "typed after the cut"},
+        {"t": 1.0, "event": "end", "frames": 10},
+    ]
+    marks = take_marks(events, begin=0.5, duration=2.0)
+    assert marks == (
+        Mark(0.0, "note", "before the first frame"),
+        Mark(pytest.approx(0.2), "note", "lovely pause"),  # type: ignore[arg-type]
+        Mark(1.0, "marker", "turn"),
+        Mark(2.0, "note", "typed after the cut"),
+    )
+
+
+def test_a_replay_take_is_read_with_its_voice_and_marks(tmp_path: Path) -> None:
+    with TakeWriter(tmp_path / "take-1.jsonl", {"fps": 10.0, "voice": "take-1.opus"}) as w:
+        for k in range(1, 11):
+            w.write(k / 10, Pose.rest(k / 10, 1.0))
+        w.write_event(0.55, "marker", text="here")
+        w.write_event(0.8, "note", text="more")
+    with VoiceWriter(tmp_path / "take-1.opus") as voice:
+        for k in range(20):
+            voice.write(0.2 + k * 0.02, SILENCE)
+    loaded = load_replay_take(tmp_path, "take-1.jsonl")
+    assert len(loaded.take.poses) == 10 and len(loaded.take.voice) == 20
+    assert [(round(m.t, 2), m.kind, m.text) for m in loaded.marks] == [
+        (0.45, "marker", "here"),
+        (0.7, "note", "more"),
+    ]
+    player = Reader(noun=REPLAY)
+    player.start(player.load("take-1.jsonl", ""), loaded.take, 3.0, ready=True)
+    status = replay_json(player.snapshot(3.25), loaded.marks)
+    assert status == {
+        "state": "playing",
+        "take": "take-1.jsonl",
+        "t": 0.25,
+        "duration": 0.9,
+        "ended": False,
+        "marks": [
+            {"t": 0.45, "kind": "marker", "text": "here"},
+            {"t": 0.7, "kind": "note", "text": "more"},
+        ],
+    }
+    assert replay_json(Reader(noun=REPLAY).snapshot(0.0), ()) == {"state": "stopped"}
+    with pytest.raises(CaptureError, match="never a path"):
+        load_replay_take(tmp_path, "../take-1.jsonl")
+
+
+def test_the_directors_replay_message_is_checked_field_by_field() -> None:
+    director = ViewerProtocol("director", 0.0)
+
+    def parse(**fields: object) -> object:
+        return director.receive(json.dumps({"type": "replay", **fields}), 0.0)
+
+    assert parse(action="start", take="take-1.jsonl") == ReplayControl("start", "take-1.jsonl")
+    assert parse(action="seek", position=12) == ReplayControl("seek", position=12.0)
+    assert parse(action="pause") == ReplayControl("pause")
+    for fields, fault in (
+        ({"action": "restart"}, "action must be one of start, pause, resume, seek, stop"),
+        ({"action": "start"}, "take must be a non-empty string"),
+        ({"action": "start", "take": "../x.jsonl"}, "not a path"),
+        ({"action": "seek"}, "position must be a number"),
+        ({"action": "seek", "position": True}, "position must be a number"),
+        ({"action": "seek", "position": -1}, "position must be a number"),
+        ({"action": "seek", "position": 1e9}, "position must be a number"),
+        ({"action": "stop", "take": "t.jsonl"}, "take comes with start only"),
+        ({"action": "start", "take": "t.jsonl", "position": 1}, "position comes with seek only"),
+    ):
+        refused = parse(**fields)
+        assert isinstance(refused, Reject) and refused.reason.startswith("replay: "), refused
+        assert fault in refused.reason, refused.reason
+    observer = ViewerProtocol("observer", 0.0).receive('{"type": "replay", "action": "stop"}', 0.0)
+    assert observer == Reject("replay: only directors steer the room")
