@@ -1,0 +1,126 @@
+"""Replay in a served room (a real process, real sockets): a take of the room's source is
+rolled; once the source has ended (the avatar holds still), a director replays the take: the
+main avatar moves as it did, its voice reaches the director as the avatar's voice, a seek
+jumps, a stop gives the avatar back to the live source; a replay is refused while a take rolls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+
+from capture.voice import read_voice
+from immersion.feed.protocol import AudioSource, decode_audio, decode_video, is_audio
+from tests.support import served_room
+from tests.test_reader_room import Director, _args, _moved, _picture, waving_take
+
+SOURCE_S = 4.0
+ROLL_S = 2.5
+
+
+class ReplayDirector(Director):
+    """Keeps the avatar's voice (VOICE) too, with when it came."""
+
+    def __init__(self, ws: Any) -> None:
+        super().__init__(ws)
+        self.voice: list[tuple[float, Any]] = []
+
+    async def run(self) -> None:
+        async for message in self.ws:
+            if isinstance(message, bytes) and is_audio(message):
+                packet = decode_audio(message)
+                if packet.source is AudioSource.VOICE:
+                    self.voice.append((time.monotonic(), packet))
+            elif isinstance(message, bytes):
+                self.pictures.append((time.monotonic(), _picture(message)))
+                frame = decode_video(message)[0].frame
+                await self.ws.send(json.dumps({"type": "ack", "frame": frame}))
+            else:
+                await self.texts.put(json.loads(message))
+
+
+def test_a_rolled_take_replays_on_the_main_avatar_with_its_voice(tmp_path: Path) -> None:
+    source = waving_take(tmp_path, SOURCE_S)
+
+    async def go(room: Any) -> dict[str, Any]:
+        async with connect(room.url(room.director), max_queue=None) as ws:
+            await ws.recv()  # the welcome
+            await ws.send(json.dumps({"type": "hello", "codecs": ["jpeg"], "audio": True}))
+            director = ReplayDirector(ws)
+            listening = asyncio.create_task(director.run())
+            await director.send(type="take", action="start")
+            rolling = await director.until("status", lambda m: m["take"]["rolling"])
+            # Refused while a take rolls, in one line.
+            await director.send(type="replay", action="start", take="waving.jsonl")
+            refused = (await director.until("error"))["message"]
+            await asyncio.sleep(1.0)
+            await director.send(type="marker", label="the turn")
+            await asyncio.sleep(ROLL_S - 1.0)
+            await director.send(type="take", action="stop")
+            take = (await director.until("take", lambda m: "duration" in m["take"]))["take"]
+            await director.until("status", lambda m: m["source"] == "ended", SOURCE_S + 10)
+            await asyncio.sleep(0.5)
+            still = await director.picture_after(time.monotonic())
+            await director.send(type="replay", action="start", take=take["file"])
+            playing = await director.until(
+                "status", lambda m: m.get("replay", {}).get("state") == "playing", 20
+            )
+            started = time.monotonic()
+            await asyncio.sleep(1.5)
+            moving = director.pictures_between(started + 0.3, time.monotonic())
+            heard = [p for at, p in director.voice if at >= started]
+            # Seek while paused: the arm up (a quarter of its wave), then down (three quarters).
+            await director.send(type="replay", action="pause")
+            await director.until("status", lambda m: m["replay"]["state"] == "paused")
+            shown = []
+            for position in (0.25, 0.75):
+                await director.send(type="replay", action="seek", position=position)
+                await director.until(
+                    "status", lambda m, p=position: abs(m["replay"]["t"] - p) < 0.01
+                )
+                await asyncio.sleep(0.4)
+                shown.append(await director.picture_after(time.monotonic()))
+            await director.send(type="replay", action="stop")
+            await director.until("status", lambda m: m["replay"] == {"state": "stopped"})
+            await asyncio.sleep(0.5)
+            back = await director.picture_after(time.monotonic())
+            listening.cancel()
+            return dict(refused=refused, rolling=rolling["take"]["file"], take=take,
+                        still=still, playing=playing["replay"], moving=moving, heard=heard,
+                        shown=shown, back=back)  # fmt: skip
+
+    with served_room(tmp_path, _args(source)) as room:
+        got = asyncio.run(go(room))
+        recorded = {
+            p for _, p in read_voice(room.takes / Path(got["take"]["file"]).with_suffix(".opus"))
+            .packets
+        }  # fmt: skip
+    assert (
+        got["refused"] == "a take is rolling: stop it before a replay (a replay is never recorded)"
+    )
+    replay = got["playing"]
+    assert replay["take"] == got["take"]["file"] and replay["duration"] > ROLL_S - 0.5
+    # The marker set while it rolled, on the replay's timeline, about a second in.
+    [mark] = replay["marks"]
+    assert mark["kind"] == "marker" and mark["text"] == "the turn" and 0.8 < mark["t"] < 2.0
+    # The main avatar moves as the take did (the live source has ended and holds still).
+    still, moving = got["still"], got["moving"]
+    assert len(moving) >= 3, len(moving)
+    assert max(int(_moved(still, p).sum()) for p in moving) > 30
+    # Its voice is the take's, as the avatar's voice, in order on the room clock.
+    heard = got["heard"]
+    assert len(heard) >= 40, len(heard)  # 1.5 s at 50 a second, less the start
+    times = [p.capture_t for p in heard]
+    assert times == sorted(times) and np.median(np.diff(times)) == pytest.approx(0.02, abs=1e-3)
+    assert {p.opus for p in heard} <= recorded
+    # A seek jumps: the arm up, then down.
+    up, down = got["shown"]
+    assert _moved(up, down).sum() > 30
+    # Stopped: the live source has the avatar again (holding where it ended).
+    assert _moved(still, got["back"]).sum() < 10
