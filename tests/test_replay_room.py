@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from websockets.asyncio.client import connect
 
 from capture.voice import read_voice
 from immersion.feed.protocol import AudioSource, decode_audio, decode_video, is_audio
-from tests.support import served_room
+from tests.support import CHROMIUM, CHROMIUM_ARGS, served_room
 from tests.test_reader_room import Director, _args, _moved, _picture, waving_take
 
 SOURCE_S = 4.0
@@ -124,3 +125,48 @@ def test_a_rolled_take_replays_on_the_main_avatar_with_its_voice(tmp_path: Path)
     assert _moved(up, down).sum() > 30
     # Stopped: the live source has the avatar again (holding where it ended).
     assert _moved(still, got["back"]).sum() < 10
+
+
+def test_the_directors_page_replays_a_take_on_its_timeline(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    source = waving_take(tmp_path, 30.0)
+    with served_room(tmp_path, _args(source)) as room, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        errors: list[str] = []
+        director = browser.new_page()
+        director.on("pageerror", lambda e: errors.append(str(e)))
+        director.goto(room.page(room.director))
+        observer = browser.new_page()
+        observer.goto(room.page(room.observer))
+        expect(director.locator("#role")).to_have_text("director")
+        director.click("#take-start")
+        expect(director.locator("#rolling")).to_be_visible()
+        director.wait_for_timeout(800)
+        director.click("#marker")
+        director.wait_for_timeout(1200)
+        director.click("#take-stop")
+        take = director.locator("#takes > li").last
+        expect(take).to_contain_text(" s")
+        expect(observer.locator(".replay-take")).to_be_hidden()  # observers watch
+        take.locator(".replay-take").click()
+        for page in (director, observer):
+            expect(page.locator("#replay-state")).to_contain_text("Replay: take-", timeout=15_000)
+        tick = director.locator(".replay-tick")
+        expect(tick).to_have_count(1)
+        assert "marker: marker" in (tick.get_attribute("title") or "")
+        director.click("#replay-play")
+        expect(observer.locator("#replay-state")).to_contain_text("Replay paused")
+        # A click three quarters along the bar seeks there.
+        box = director.locator("#replay-bar").bounding_box()
+        assert box is not None
+        director.mouse.click(box["x"] + 0.75 * box["width"], box["y"] + box["height"] / 2)
+        expect(director.locator("#replay-done")).to_have_attribute(
+            "style", re.compile(r"width: 7[45]")
+        )
+        director.click("#replay-stop")
+        expect(observer.locator("#replay-state")).to_have_text(
+            "No replay: the avatar performs live."
+        )
+        assert errors == []
+        browser.close()

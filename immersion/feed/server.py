@@ -120,6 +120,7 @@ PAGE_FILES = {
     "/audio.js": ("audio.js", "text/javascript; charset=utf-8"),
     "/prompter.js": ("prompter.js", "text/javascript; charset=utf-8"),
     "/library.js": ("library.js", "text/javascript; charset=utf-8"),
+    "/replay.js": ("replay.js", "text/javascript; charset=utf-8"),
     "/player.worklet.js": ("player.worklet.js", "text/javascript; charset=utf-8"),
     "/voice.worker.js": ("voice.worker.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),

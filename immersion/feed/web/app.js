@@ -4,6 +4,7 @@
 import { MicEncoder, VoicePlayer, opusSupported, parseAudio, voiceMessage } from "/audio.js";
 import { showSides } from "/prompter.js";
 import { Library } from "/library.js";
+import { ReplayBar } from "/replay.js";
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
 const canvas = $("view");
@@ -29,7 +30,8 @@ let limits = { cueChars: 200, noteChars: 2000, messageBytes: 4096 };
 let sayTimer = null;
 let retries = 0;
 const utf8 = new TextEncoder();
-const library = new Library($("library-panel"), $("library"), $("library-search"), (m) => send(m));
+const replay = new ReplayBar($("replay-panel"), (m) => send(m));
+const library = new Library($("library-panel"), $("library"), $("library-search"), (m) => send(m), replay);
 
 function send(obj) {
   const text = JSON.stringify(obj);
@@ -176,6 +178,7 @@ function status(s) {
   cameras(s.cameras);
   for (const b of $("cameras").children) b.classList.toggle("active", b.dataset.camera === s.camera);
   readerStatus(s.reader);
+  replay.status(s.replay, role === "director");
   $("rolling").hidden = !s.take.rolling;
   $("take-start").disabled = s.take.rolling; // a refused take may be tried again: it re-checks
   $("take-start").title = s.take.refused || "";
@@ -239,6 +242,7 @@ function takes() {
     li.className = "take";
     const state = t.duration != null ? ` — ${t.duration.toFixed(1)} s` : " — rolling";
     li.textContent = t.file ? `${t.file}${state}` : "Notes outside takes";
+    if (t.file && t.duration != null) li.append(" ", replay.button(t.file));
     if (t.endedBy) {
       const why = document.createElement("div");
       why.className = "ended"; why.textContent = `stopped: ${t.endedBy}`;

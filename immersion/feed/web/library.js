@@ -14,8 +14,8 @@ const el = (tag, className, text) => {
 const clock = (s) => s == null ? "—" : `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, "0")}`;
 
 export class Library {
-  constructor(panel, list, search, send) {
-    Object.assign(this, { panel, list, search, send });
+  constructor(panel, list, search, send, replay = null) {
+    Object.assign(this, { panel, list, search, send, replay }); // replay: a ReplayBar, for its buttons
     this.takes = new Map(); // file -> row, in the room's order (production, role, actor, filed)
     this.director = false;
     this.queryChars = 200;
@@ -90,6 +90,7 @@ export class Library {
     const head = el("div", "lib-line");
     head.append(el("span", "lib-name", t.file.replace(/\.jsonl$/, "")),
                 el("span", "lib-meta", `${clock(t.duration)} · ${notes} · ${t.date}`));
+    if (this.replay && this.director) head.append(this.replay.button(t.file));
     const decide = el("div", "lib-line");
     decide.append(this.stars(t), el("span", "lib-mean", t.rating == null ? "unrated" : `avg ${t.rating.toFixed(1)}`),
                   this.select(t));
