@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 
+from capture.pose import Pose
+from capture.take import TakeWriter
 from capture.voice import read_voice
 from immersion.feed.protocol import AudioSource, decode_audio, decode_video, is_audio
 from tests.support import CHROMIUM, CHROMIUM_ARGS, served_room
@@ -51,7 +53,7 @@ def test_a_rolled_take_replays_on_the_main_avatar_with_its_voice(tmp_path: Path)
 
     async def go(room: Any) -> dict[str, Any]:
         async with connect(room.url(room.director), max_queue=None) as ws:
-            await ws.recv()  # the welcome
+            welcome = json.loads(await ws.recv())
             await ws.send(json.dumps({"type": "hello", "codecs": ["jpeg"], "audio": True}))
             director = ReplayDirector(ws)
             listening = asyncio.create_task(director.run())
@@ -76,6 +78,10 @@ def test_a_rolled_take_replays_on_the_main_avatar_with_its_voice(tmp_path: Path)
             await asyncio.sleep(1.5)
             moving = director.pictures_between(started + 0.3, time.monotonic())
             heard = [p for at, p in director.voice if at >= started]
+            # Another avatar during the replay: it performs the take on.
+            other = next(a for a in welcome["room"]["avatars"] if a != playing["avatar"])
+            await director.send(type="avatar", name=other)
+            switched = await director.until("status", lambda m: m["avatar"] == other, 20)
             # Seek while paused: the arm up (a quarter of its wave), then down (three quarters).
             await director.send(type="replay", action="pause")
             await director.until("status", lambda m: m["replay"]["state"] == "paused")
@@ -89,12 +95,14 @@ def test_a_rolled_take_replays_on_the_main_avatar_with_its_voice(tmp_path: Path)
                 shown.append(await director.picture_after(time.monotonic()))
             await director.send(type="replay", action="stop")
             await director.until("status", lambda m: m["replay"] == {"state": "stopped"})
+            await director.send(type="avatar", name=playing["avatar"])  # the first one again
+            await director.until("status", lambda m: m["avatar"] == playing["avatar"], 20)
             await asyncio.sleep(0.5)
             back = await director.picture_after(time.monotonic())
             listening.cancel()
             return dict(refused=refused, rolling=rolling["take"]["file"], take=take,
                         still=still, playing=playing["replay"], moving=moving, heard=heard,
-                        shown=shown, back=back)  # fmt: skip
+                        shown=shown, back=back, switched=switched["replay"])  # fmt: skip
 
     with served_room(tmp_path, _args(source)) as room:
         got = asyncio.run(go(room))
@@ -120,10 +128,11 @@ def test_a_rolled_take_replays_on_the_main_avatar_with_its_voice(tmp_path: Path)
     times = [p.capture_t for p in heard]
     assert times == sorted(times) and np.median(np.diff(times)) == pytest.approx(0.02, abs=1e-3)
     assert {p.opus for p in heard} <= recorded
-    # A seek jumps: the arm up, then down.
+    assert got["switched"]["state"] == "playing" and got["switched"]["take"] == replay["take"]
+    # A seek jumps: the arm up, then down (on the other avatar).
     up, down = got["shown"]
     assert _moved(up, down).sum() > 30
-    # Stopped: the live source has the avatar again (holding where it ended).
+    # Stopped: the live source has the avatar again (holding where it ended; the first avatar).
     assert _moved(still, got["back"]).sum() < 10
 
 
@@ -170,3 +179,42 @@ def test_the_directors_page_replays_a_take_on_its_timeline(tmp_path: Path) -> No
         )
         assert errors == []
         browser.close()
+
+
+def test_the_rooms_replay_control_answers_in_one_line(tmp_path: Path) -> None:
+    """The room's part without its threads: refusals, a start that plays at once on the main
+    avatar, a take refused while it is on, the status's replay."""
+    from immersion.config import RoomSettings
+    from immersion.room.room import Room
+    from tests.support import perf_take
+
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    with TakeWriter(takes / "waving.jsonl", {"fps": 20.0}) as w:
+        for k in range(20):
+            w.write(k / 20, Pose.rest(k / 20, 1.0))
+        w.write_event(0.5, "note", text="good")
+    room = Room(RoomSettings(str(perf_take(tmp_path / "still.jsonl")), "noir-office", "detective",
+                             takes_dir=takes))  # fmt: skip
+    try:
+        assert room.replay_control("rewind").result(1) == "replay: unknown action 'rewind'"
+        assert room.replay_control("stop").result(1) == "the replay is stopped already"
+        assert room.replay_control("seek", position=1.0).result(1) == (
+            "the replay has no take to seek in; start one"
+        )
+        assert "never a path" in (room.replay_control("start", "../x.jsonl").result(1) or "")
+        assert room.replay_control("start", "nothing.jsonl").result(10) == (
+            "replay: replay take: 'nothing.jsonl' does not exist"
+        )
+        assert room.replay_control("start", "waving.jsonl").result(10) is None
+        assert room.replaying() and room.replay.state == "playing"
+        replay = room.status().replay
+        assert replay is not None and replay["take"] == "waving.jsonl"
+        assert replay["marks"] == [{"t": 0.5, "kind": "note", "text": "good"}]
+        assert room.take_start().result(1) == "a replay is on: stop it before rolling a take"
+        assert room.replay_control("seek").result(1) == "replay: seek needs a position in seconds"
+        assert room.replay_control("seek", position=0.5).result(1) is None
+        assert room.replay_control("stop").result(1) is None
+        assert not room.replaying() and room.status().replay == {"state": "stopped"}
+    finally:
+        room.stop()
