@@ -36,6 +36,7 @@ from immersion.feed.protocol import (
     PictureSize,
     RateTake,
     Reject,
+    ReplayControl,
     SelectTake,
     Steer,
     SwitchCodec,
@@ -55,12 +56,13 @@ LIMITS = Limits()
 KINDS = [
     "hello", "ack", "codec", "camera", "scene", "avatar", "take", "note", "marker", "cue",
     "clock", "consent", "leave", "picture", "library", "rate", "select",
+    "replay",
 ]  # fmt: skip
 ROLES = ("director", "observer", "actor")
 EVENTS = (
     Hello | Ack | SwitchCodec | Steer | TakeControl | Note | Marker | Cue | Reject
     | Clock | Consent | Leave | ActorPose | Voice | PictureSize
-    | LibraryRequest | RateTake | SelectTake
+    | LibraryRequest | RateTake | SelectTake | ReplayControl
 )  # fmt: skip
 
 json_values = st.recursive(
