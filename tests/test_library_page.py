@@ -122,11 +122,19 @@ def test_the_library_lists_rates_and_selects_and_they_persist(
         expect(_take(page, first).locator(".stars")).to_have_attribute("data-rating", "4")
         expect(_take(page, second).locator(".lib-select")).to_have_value("1")
 
+        # A take replays on the room's avatar from its row in the library.
+        _take(page, first).locator(".replay-take").click()
+        expect(page.locator("#replay-state")).to_contain_text(f"Replay: {first}")
+        page.click("#replay-stop")
+        expect(page.locator("#replay-state")).to_contain_text("No replay")
+
         watcher = _open(browser, room.page(room.observer))
         expect(watcher.locator("#role")).to_have_text("observer")
         expect(_take(watcher, first).locator(".stars")).to_have_attribute("data-rating", "4")
         expect(_take(watcher, second).locator(".select-number")).to_have_text("#1")
-        expect(watcher.locator("#library button.star, #library select")).to_have_count(0)
+        expect(
+            watcher.locator("#library button.star, #library select, #library button.replay-take")
+        ).to_have_count(0)
         # Its own socket, speaking the protocol as a page would: refused in one line.
         refused = watcher.evaluate(
             """(token) => new Promise((resolve) => {
