@@ -16,7 +16,15 @@ from capture.take import TakeWriter
 from capture.voice import VoiceWriter
 from immersion.feed.protocol import Reject, ReplayControl, ViewerProtocol
 from immersion.room.reader import Reader, ReaderTake
-from immersion.room.replay import REPLAY, Mark, load_replay_take, replay_json, take_marks
+from immersion.room.replay import (
+    MAX_MARK_TEXT,
+    MAX_MARKS,
+    REPLAY,
+    Mark,
+    load_replay_take,
+    replay_json,
+    take_marks,
+)
 
 pytestmark = pytest.mark.pure
 
@@ -105,6 +113,13 @@ def test_marks_are_the_takes_notes_and_markers_on_its_timeline() -> None:
         Mark(1.0, "marker", "turn"),
         Mark(2.0, "note", "typed after the cut"),
     )
+
+
+def test_marks_are_bounded_for_the_status() -> None:
+    events = [{"t": k / 10, "event": "note", "text": "x" * 1000} for k in range(MAX_MARKS + 50)]
+    marks = take_marks(events, begin=0.0, duration=60.0)
+    assert len(marks) == MAX_MARKS and marks[-1].t == pytest.approx((MAX_MARKS - 1) / 10)
+    assert {len(m.text) for m in marks} == {MAX_MARK_TEXT}
 
 
 def test_a_replay_take_is_read_with_its_voice_and_marks(tmp_path: Path) -> None:

@@ -19,8 +19,9 @@ from immersion.safe_files import resolve_inside
 REPLAY = "replay"
 ACTIONS = ("start", "pause", "resume", "seek", "stop")
 MARK_KINDS = ("note", "marker")  # what a director wrote during the take
-MAX_MARKS = 500  # a timeline with more is noise; the page draws the first ones
-MAX_MARK_TEXT = 200
+# The status carries the marks 4 times a second to every viewer: bounded to a few kB.
+MAX_MARKS = 100  # a timeline with more is noise: the first ones are shown
+MAX_MARK_TEXT = 120  # the rest of a long note is in the take list
 
 
 @dataclass(frozen=True, slots=True)
