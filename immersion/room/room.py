@@ -355,6 +355,7 @@ class Room:
             refused = self._replay_refuses(take)
             if refused is None:
                 assert take is not None
+                self._replay_marks = ()  # the last take's, until this one is read
                 generation = replay.load(take, "")
                 self._replay_loads.submit(partial(self._replay_start, take, generation), reply)
                 return reply
