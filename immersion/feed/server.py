@@ -353,30 +353,31 @@ class Feed:
         """Pass an Opus packet on unchanged: the actor's voice to every viewer that asked for
         it, a director's talkback to the actor's page. A viewer whose socket is backed up
         misses packets (its jitter buffer conceals them) instead of growing the buffer."""
-        source = AudioSource.TALKBACK if voice.talkback else AudioSource.VOICE
-        self._seq[source] += 1
-        message = encode_audio(AudioPacket(source, self._seq[source], voice.capture_t, voice.opus))
         if voice.talkback:
             targets = [self._actor] if self._actor is not None else []
         else:
             targets = [v for v in self.viewers.values() if v.audio and v is not self._actor]
-        limit = self.settings.write_limit
-        broadcast(
-            [v.conn for v in targets if v.conn.transport.get_write_buffer_size() <= limit],
-            message,
-        )
+        source = AudioSource.TALKBACK if voice.talkback else AudioSource.VOICE
+        self._send_audio(source, voice.capture_t, voice.opus, targets)
 
     def _relay_reader(self, voice: ReaderVoice) -> None:
         """The reader's voice, as its own source (pages play it through a decoder of its
         own), to every viewer that asked for audio and to the performing actor's page: the
         actor plays opposite it (unless the room plays it to them in the headset)."""
-        self._seq[AudioSource.READER] += 1
-        packet = AudioPacket(AudioSource.READER, self._seq[AudioSource.READER], voice.t, voice.opus)
-        limit = self.settings.write_limit
         targets = [v for v in self.viewers.values() if reader_hears(v, self._actor, voice)]
+        self._send_audio(AudioSource.READER, voice.t, voice.opus, targets)
+
+    def _send_audio(
+        self, source: AudioSource, capture_t: float, opus: bytes, targets: list[Viewer]
+    ) -> None:
+        """One packet of ``source``, numbered in its own sequence, to ``targets``; a viewer
+        whose socket is backed up misses it (its jitter buffer conceals the gap)."""
+        self._seq[source] += 1
+        message = encode_audio(AudioPacket(source, self._seq[source], capture_t, opus))
+        limit = self.settings.write_limit
         broadcast(
             [v.conn for v in targets if v.conn.transport.get_write_buffer_size() <= limit],
-            encode_audio(packet),
+            message,
         )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from capture.errors import TakeFormatError
 from capture.pose import Pose
-from capture.take import read_take
+from capture.take import Take, read_take
 from capture.voice import TimedPacket, read_voice, take_voice
 from immersion.safe_files import resolve_inside
 from immersion.stage.pose_feed import pose_at
@@ -87,17 +87,23 @@ def take_name(name: str) -> str:
     return name
 
 
-def load_reader_take(folder: Path, name: str) -> ReaderTake:
-    """The take ``name`` in ``folder`` (a link out of it is refused) and its voice file, read
-    strictly; the errors are one line naming the file and the field."""
-    path = resolve_inside(folder, take_name(name), "reader take", "the takes folder")
+def read_played_take(folder: Path, name: str, where: str) -> tuple[ReaderTake, Take]:
+    """The take ``name`` in ``folder`` (never a path; a link out of it is refused) as a player
+    plays it (its poses and its voice file's packets), and the take file as read, strictly:
+    the errors are one line naming ``where``, the file and the field."""
+    path = resolve_inside(folder, take_name(name), where, "the takes folder")
     take = read_take(path)
     poses = tuple(p for p in take.poses if p is not None)
     voice_path = take_voice(path, take.header)
     voice = (
         read_voice(voice_path).packets if voice_path is not None and voice_path.is_file() else ()
     )
-    return ReaderTake(name, poses, voice)
+    return ReaderTake(name, poses, voice), take
+
+
+def load_reader_take(folder: Path, name: str) -> ReaderTake:
+    """The take ``name`` in ``folder`` and its voice, for the reader."""
+    return read_played_take(folder, name, "reader take")[0]
 
 
 def listed_takes(folder: Path) -> list[str]:
@@ -285,6 +291,11 @@ class Reader:
         return True
 
     # Reads (any thread) -----------------------------------------------------------------------
+
+    @property
+    def noun(self) -> str:
+        """What its answers and events call it ("reader", "replay")."""
+        return self._noun
 
     @property
     def state(self) -> str:

@@ -11,10 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from capture.take import read_take
-from capture.voice import read_voice, take_voice
-from immersion.room.reader import ReaderState, ReaderTake, take_name
-from immersion.safe_files import resolve_inside
+from immersion.room.reader import ReaderState, ReaderTake, read_played_take
 
 REPLAY = "replay"
 ACTIONS = ("start", "pause", "resume", "seek", "stop")
@@ -61,14 +58,7 @@ class ReplayTake:
 def load_replay_take(folder: Path, name: str) -> ReplayTake:
     """The take ``name`` in ``folder`` (never a path; a link out of it is refused), its voice
     and its marks, read strictly: errors are one line naming the file and the field."""
-    path = resolve_inside(folder, take_name(name), "replay take", "the takes folder")
-    take = read_take(path)
-    poses = tuple(p for p in take.poses if p is not None)
-    voice_path = take_voice(path, take.header)
-    voice = (
-        read_voice(voice_path).packets if voice_path is not None and voice_path.is_file() else ()
-    )
-    played = ReaderTake(name, poses, voice)
+    played, take = read_played_take(folder, name, "replay take")
     return ReplayTake(played, take_marks(take.events, played.begin, played.duration))
 
 

@@ -26,7 +26,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -86,6 +87,7 @@ from immersion.stage.pose_feed import LatestPose
 from immersion.vmc.sender import VmcSender
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 READER_TICK_S = 0.02  # the reader's voice is sent this often ...
 READER_LEAD_S = 0.06  # ... up to this far ahead of when it plays
 
@@ -306,15 +308,9 @@ class Room:
     def _reader_start(self, take: str, avatar: str, generation: int) -> str | None:
         """Read the take (a worker thread: a long take is a lot of JSON), then start it unless
         a stop or a newer start came meanwhile; None, or why not."""
-        try:
-            loaded = load_reader_take(self.settings.takes_dir, take)
-        except (CaptureError, StageError) as exc:
-            self.reader.stop(self.now(), "its take did not read", generation)
-            return f"reader: {exc}"
-        except Exception as exc:
-            self.reader.stop(self.now(), "its take did not read", generation)
-            log.error("reader: %s", _one_line(exc), exc_info=exc)
-            return f"reader: {_one_line(exc)}"
+        loaded = self._read_for(self.reader, generation, load_reader_take, take)
+        if isinstance(loaded, str):
+            return loaded
         with self._reader_lock:
             if self.reader.start(generation, loaded, self.now()):
                 self._commands.put(SetReader(avatar, generation))
@@ -386,21 +382,31 @@ class Room:
     def _replay_start(self, take: str, generation: int) -> str | None:
         """Read the take off the feed's loop, then play it at once on the main avatar (it
         stands already) unless a stop or a newer start came meanwhile."""
-        try:
-            loaded = load_replay_take(self.settings.takes_dir, take)
-        except (CaptureError, StageError) as exc:
-            self.replay.stop(self.now(), "its take did not read", generation)
-            return f"replay: {exc}"
-        except Exception as exc:
-            self.replay.stop(self.now(), "its take did not read", generation)
-            log.error("replay: %s", _one_line(exc), exc_info=exc)
-            return f"replay: {_one_line(exc)}"
+        loaded = self._read_for(self.replay, generation, load_replay_take, take)
+        if isinstance(loaded, str):
+            return loaded
         if self.recorder.state.rolling:
             self.replay.stop(self.now(), "a take rolled meanwhile", generation)
             return "a take is rolling: stop it before a replay (a replay is never recorded)"
         self._replay_marks = loaded.marks
         self.replay.start(generation, loaded.take, self.now(), ready=True)
         return None
+
+    def _read_for(
+        self, player: Reader, generation: int, load: Callable[[Path, str], T], take: str
+    ) -> T | str:
+        """Read ``take`` from the takes folder for ``player`` (a worker thread: a long take is
+        a lot of JSON); on failure, that start of the player is stopped and why is returned
+        (one line, named as the player names itself)."""
+        try:
+            return load(self.settings.takes_dir, take)
+        except (CaptureError, StageError) as exc:
+            why = str(exc)
+        except Exception as exc:  # the director is answered whatever happens
+            why = _one_line(exc)
+            log.error("%s: %s", player.noun, why, exc_info=exc)
+        player.stop(self.now(), "its take did not read", generation)
+        return f"{player.noun}: {why}"
 
     def _replay_voice(self) -> None:
         """The replay's thread: the take's voice as it falls due, to viewers as the avatar's
