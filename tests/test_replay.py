@@ -25,21 +25,9 @@ from immersion.room.replay import (
     replay_json,
     take_marks,
 )
+from tests.test_reader import _height, _rising  # the same rising take and its read-out
 
 pytestmark = pytest.mark.pure
-
-
-def _rising(seconds: float = 2.0, fps: float = 10.0, voice: int = 0) -> ReaderTake:
-    """Hips rising 0.1 m a second from 1 m, and ``voice`` 20 ms packets from t = 0."""
-    poses = tuple(Pose.rest(k / fps, 1.0 + 0.1 * k / fps) for k in range(round(seconds * fps) + 1))
-    packets = tuple((k * 0.02, bytes([k % 256]) + b"\x00") for k in range(voice))
-    return ReaderTake("take-a.jsonl", poses, packets)
-
-
-def _height(player: Reader, now: float) -> float:
-    pose = player.pose(now)
-    assert pose is not None
-    return float(pose.hips[1])
 
 
 def _playing(take: ReaderTake, now: float = 10.0) -> Reader:
