@@ -240,7 +240,9 @@ def _perform(
         page.context.close()
     protocol = ViewerProtocol("actor", 0.0)
     poses = [
-        protocol.receive(f, k / 1000)  # one a millisecond: within the stream allowance
+        # Content, not rate, is checked here: 100 a second is within the stream allowance (150)
+        # however many the page sent; a slow machine's run sends a few hundred.
+        protocol.receive(f, k / 100)
         for k, f in enumerate(f for f in frames if isinstance(f, bytes) and f[4] == 1)
     ]
     texts = [json.loads(f) for f in frames if isinstance(f, str)]
@@ -379,7 +381,9 @@ def test_the_page_sends_the_face_and_a_take_through_it_carries_it(
     face_performed: Performed,
 ) -> None:
     poses, sent = face_performed.poses, face_performed.sent
-    assert poses and all(isinstance(p, ActorPose) for p in poses)
+    assert poses and all(isinstance(p, ActorPose) for p in poses), {
+        p.reason for p in poses if isinstance(p, Reject)
+    }
     # The face landmarker finds the face on its crop in most runs: measured 76-82% (the
     # Python FaceEstimator finds it in 73 of these 80 frames).
     assert sent["faceFound"] >= 0.6 * sent["faceRuns"], sent
