@@ -202,11 +202,15 @@ def test_the_rooms_replay_control_answers_in_one_line(tmp_path: Path) -> None:
         assert room.replay_control("seek", position=1.0).result(1) == (
             "the replay has no take to seek in; start one"
         )
-        assert "never a path" in (room.replay_control("start", "../x.jsonl").result(1) or "")
-        assert room.replay_control("start", "nothing.jsonl").result(10) == (
+        assert "never a path" in (room.replay_control("start", ("../x.jsonl",)).result(1) or "")
+        assert room.replay_control("start", ("nothing.jsonl",)).result(10) == (
             "replay: replay take: 'nothing.jsonl' does not exist"
         )
-        assert room.replay_control("start", "waving.jsonl").result(10) is None
+        assert room.replay_control("start", ("waving.jsonl",), align=(1,)).result(10) == (
+            "replay: take waving.jsonl has 1 mark(s); no mark 2 to align at"
+        )
+        assert room.replay_control("start", ()).result(1) == "replay: 1 to 4 takes, not 0"
+        assert room.replay_control("start", ("waving.jsonl",)).result(10) is None
         assert room.replaying() and room.replay.state == "playing"
         replay = room.status().replay
         assert replay is not None and replay["take"] == "waving.jsonl"

@@ -43,7 +43,13 @@ class RoomPort(Protocol):
     ) -> Future[str | None]: ...
 
     def replay_control(
-        self, action: str, take: str | None = None, position: float | None = None
+        self,
+        action: str,
+        takes: tuple[str, ...] = (),
+        position: float | None = None,
+        *,
+        align: tuple[int | None, ...] = (),
+        voice: int | None = None,
     ) -> Future[str | None]: ...
 
     def replaying(self) -> bool: ...

@@ -92,10 +92,12 @@ Viewer → server, JSON text objects with a ``type``:
     ``reader`` {action: start|pause|resume|restart|stop, take, avatar} (a scene partner on the
     pack's second mark plays a take: ``take`` is a file name from the welcome's ``takes``,
     ``avatar`` a catalogue name, both for ``start`` only; its state is the status's ``reader``);
-    ``replay`` {action: start|pause|resume|seek|stop, take, position} (the main avatar performs
-    a take again with its voice, instead of the live source until it stops: ``take`` for
-    ``start``, ``position`` in seconds for ``seek``; its state, with the take's notes and
-    markers as ``marks`` [{t, kind, text}], is the status's ``replay``).
+    ``replay`` {action: start|pause|resume|seek|stop|voice, take | takes, align, position,
+    index} (the main avatar performs a take again with its voice, instead of the live source
+    until it stops; two to four ``takes`` play side by side, a strip each, ``align``-ed at
+    their starts or at a mark's index each; ``position`` in seconds for ``seek``; ``index``,
+    whose voice is heard, for ``voice``; its state, with the takes' notes and markers as
+    ``marks`` [{t, kind, text}], is the status's ``replay``).
   * directors and observers: ``library`` {query?, role?, actor?} (the casting record's takes,
     answered with ``library`` {takes: [{file, production, role, actor, date, duration, notes,
     rating, select, myRating}], more}; ``query`` is found in notes and actor and role names).
@@ -481,12 +483,16 @@ class ReaderControl:
 
 @dataclass(frozen=True, slots=True)
 class ReplayControl:
-    """A director replays a take on the main avatar; ``take`` comes with ``start`` only,
-    ``position`` (seconds into the take) with ``seek`` only."""
+    """A director replays takes: one on the main avatar, or up to four side by side.
+    ``takes`` (and ``align``: a mark's index per take, None for its start) come with ``start``
+    only, ``position`` (seconds on the shared timeline) with ``seek``, ``voice`` (a take's
+    index, None for silence) with ``voice``."""
 
     action: str
-    take: str | None = None
+    takes: tuple[str, ...] = ()
     position: float | None = None
+    align: tuple[int | None, ...] = ()
+    voice: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -594,7 +600,9 @@ DIRECTOR_ONLY = frozenset(
 CASTING_TEAM_ONLY = frozenset({"library"})
 MAX_SELECT = 999  # a select number; casting offices count a handful
 READER_ACTIONS = ("start", "pause", "resume", "restart", "stop")
-REPLAY_ACTIONS = ("start", "pause", "resume", "seek", "stop")
+REPLAY_ACTIONS = ("start", "pause", "resume", "seek", "stop", "voice")
+REPLAY_TAKES = 4  # side by side: a strip each
+MAX_ALIGN_MARK = 1000  # a mark's index; a replay lists at most 100
 MAX_REPLAY_POSITION = 24 * 3600.0  # seconds; no take runs a day
 # Either the directors or the actor may do these; observers watch.
 NOT_OBSERVERS = frozenset({"scroll"})
@@ -946,12 +954,22 @@ def _replay(data: dict[str, Any], limits: Limits) -> ReplayControl:
     action = data.get("action")
     if action not in REPLAY_ACTIONS:
         raise ProtocolError(f"action must be one of {', '.join(REPLAY_ACTIONS)}")
-    own = {"start": "take", "seek": "position"}.get(action)
-    extra = next((k for k in ("take", "position") if k in data and k != own), None)
-    if extra is not None:
-        raise ProtocolError(f"{extra} comes with {'start' if extra == 'take' else 'seek'} only")
+    owners = {"take": "start", "takes": "start", "align": "start", "position": "seek"}
+    stray = next((k for k, own in owners.items() if k in data and own != action), None)
+    if stray is not None:
+        raise ProtocolError(f"{stray} comes with {owners[stray]} only")
+    if action == "voice" and "index" not in data:
+        raise ProtocolError("voice needs index: a take's index, or null for silence")
+    if action != "voice" and "index" in data:
+        raise ProtocolError("index comes with voice only")
     if action == "start":
-        return ReplayControl(action, take=_take_name(data, limits))
+        takes = _replay_takes(data, limits)
+        align = data.get("align", [None] * len(takes))
+        if not isinstance(align, list) or len(align) != len(takes):
+            raise ProtocolError("align must be a list with an entry per take")
+        if not all(a is None or _index(a, MAX_ALIGN_MARK) for a in align):
+            raise ProtocolError("align entries must be a mark's index or null (its start)")
+        return ReplayControl(action, takes=takes, align=tuple(align))
     if action == "seek":
         position = data.get("position")
         if not isinstance(position, int | float) or isinstance(position, bool):
@@ -959,7 +977,31 @@ def _replay(data: dict[str, Any], limits: Limits) -> ReplayControl:
         if not 0.0 <= position <= MAX_REPLAY_POSITION:  # NaN fails too
             raise ProtocolError("position must be a number of seconds into the take")
         return ReplayControl(action, position=float(position))
+    if action == "voice":
+        index = data["index"]
+        if not (index is None or _index(index, REPLAY_TAKES)):
+            raise ProtocolError(f"index must be a take's index (0 to {REPLAY_TAKES - 1}) or null")
+        return ReplayControl(action, voice=index)
     return ReplayControl(action)
+
+
+def _replay_takes(data: dict[str, Any], limits: Limits) -> tuple[str, ...]:
+    """A start's takes: ``take`` (one) or ``takes`` (1 to 4 distinct names), not both."""
+    if "take" in data and "takes" in data:
+        raise ProtocolError("take or takes, not both")
+    if "takes" not in data:
+        return (_take_name(data, limits),)
+    names = data["takes"]
+    if not isinstance(names, list) or not 1 <= len(names) <= REPLAY_TAKES:
+        raise ProtocolError(f"takes must be a list of 1 to {REPLAY_TAKES} take names")
+    takes = tuple(_take_name({"take": name}, limits) for name in names)
+    if len(set(takes)) != len(takes):
+        raise ProtocolError("takes must differ: side by side compares different takes")
+    return takes
+
+
+def _index(value: Any, bound: int) -> TypeGuard[int]:
+    return type(value) is int and 0 <= value < bound
 
 
 def _library(data: dict[str, Any], limits: Limits) -> LibraryRequest:

@@ -564,7 +564,9 @@ class Feed:
             future = self.room.reader_control(event.action, event.take, event.avatar)
             self._spawn(self._answer(viewer, future))
         elif isinstance(event, ReplayControl):
-            future = self.room.replay_control(event.action, event.take, event.position)
+            future = self.room.replay_control(
+                event.action, event.takes, event.position, align=event.align, voice=event.voice
+            )
             self._spawn(self._answer(viewer, future))
         elif isinstance(event, LibraryRequest | RateTake | SelectTake):
             if self.desk is None:

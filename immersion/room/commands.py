@@ -5,8 +5,8 @@ waits: there is one slot per kind of switch, a newer switch replaces one not yet
 and the costly ones (a scene or avatar load, ~1-2 s on a CPU) are carried out at most once per
 ``gap_s``, the newest winning; a reader's avatar that loads nothing (taken off, or one that
 stands on its mark already: the render loop says which) does not wait. So the box holds at
-most six commands (a cue, the sides and the reader's avatar too: the newest of each), whatever
-arrives.
+most seven commands (a cue, the sides, the reader's avatar and a side-by-side split too: the
+newest of each), whatever arrives.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from immersion.room.messages import (
     CueActor,
     SetReader,
     ShowSides,
+    SplitTakes,
     SwitchAvatar,
     SwitchCamera,
     SwitchScene,
 )
 
-COSTLY = (SwitchScene, SwitchAvatar, SetReader)
+COSTLY = (SwitchScene, SwitchAvatar, SetReader, SplitTakes)
 
 
 class CommandBox:

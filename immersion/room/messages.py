@@ -56,7 +56,16 @@ class SetReader:
     generation: int = 0
 
 
-Command = SwitchCamera | SwitchScene | SwitchAvatar | CueActor | ShowSides | SetReader
+@dataclass(frozen=True, slots=True)
+class SplitTakes:
+    """Side by side: the picture split into ``count`` strips, a strip's avatar for each take
+    after the first (``count`` 1: one view again), for the replay's start ``generation``."""
+
+    count: int
+    generation: int = 0
+
+
+Command = SwitchCamera | SwitchScene | SwitchAvatar | CueActor | ShowSides | SetReader | SplitTakes
 
 
 # Snapshots -------------------------------------------------------------------------------------
@@ -165,7 +174,7 @@ class RoomStatus:
     headset: Mapping[str, Any] | None = None
     avatar_licence: str = ""  # e.g. "... licence: not stated ..." for a plain glTF
     reader: Mapping[str, Any] | None = None  # the scene partner (ReaderState.to_json)
-    replay: Mapping[str, Any] | None = None  # a take replayed on the main avatar (replay_json)
+    replay: Mapping[str, Any] | None = None  # takes replayed (Playback.snapshot)
 
     def to_json(self) -> dict[str, Any]:
         take: dict[str, Any] = {"rolling": self.take.rolling}

@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -48,6 +48,7 @@ class ReaderTake:
     name: str
     poses: tuple[Pose, ...]
     voice: tuple[TimedPacket, ...] = ()
+    start: float | None = None  # where its playing starts, when cut (see :meth:`cut`)
 
     def __post_init__(self) -> None:
         if not self.poses:
@@ -55,9 +56,17 @@ class ReaderTake:
 
     @property
     def begin(self) -> float:
-        """The take's time its playing starts at: its first pose or voice packet."""
+        """The take's time its playing starts at: its first pose or voice packet, or its cut."""
+        if self.start is not None:
+            return self.start
         first = self.poses[0].t
         return min(first, self.voice[0][0]) if self.voice else first
+
+    def cut(self, seconds: float) -> ReaderTake:
+        """The take played from ``seconds`` after its begin (clamped to it): the poses stay
+        (the first frame interpolates from the one before), the voice before it goes."""
+        at = self.begin + min(max(seconds, 0.0), self.duration)
+        return replace(self, voice=tuple(p for p in self.voice if p[0] >= at), start=at)
 
     @property
     def end(self) -> float:

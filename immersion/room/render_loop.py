@@ -45,18 +45,21 @@ from immersion.room.messages import (
     SetReader,
     ShowSides,
     SidesState,
+    SplitTakes,
     SwitchAvatar,
     SwitchCamera,
     SwitchScene,
 )
 from immersion.room.meter import Meter
 from immersion.room.reader import READER, Reader
+from immersion.room.replay import Playback
 from immersion.scenes.manifest import ScenePack, load_pack
 from immersion.stage.avatar_actor import AvatarActor
 from immersion.stage.pose_feed import LatestPose
 from immersion.stage.stage import Stage
 
 log = logging.getLogger(__name__)
+STRIP = "strip"  # side by side: the extras' names, "strip-2".. (strip 1 is the main avatar's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +107,8 @@ class RenderLoop:
         self.on_avatar: Callable[[Rig], None] = lambda rig: None
         self._cut = True  # the next picture starts afresh (the first one, or after a switch)
         self._pack = pack
-        self._avatar_path = avatar_path
+        self._avatar_path = avatar_path  # the room's avatar, with its bone map: the strips' too
+        self._bone_map = settings.bone_map
         self._avatar = Path(settings.avatar).stem
         self._cue = ("note", "")
         self._sides: SidesState | None = None  # the teleprompter's, as the room last sent them
@@ -114,8 +118,9 @@ class RenderLoop:
         self._frame = 0
         # The scene partner, posed each tick at the picture's time; set by the room.
         self.reader: Reader | None = None
-        self.replay: Reader | None = None  # a take replayed on the main avatar
+        self.replay: Playback | None = None  # takes replayed: the main avatar's and the strips'
         self._reader_avatar: str | None = None  # the avatar standing in as the reader
+        self._strips: tuple[str, ...] = ()  # side by side: the strips' extras (after strip 1)
         camera = pack.camera(settings.camera).name
         headset = self._headset_status
         self.snapshot = StageSnapshot(
@@ -133,7 +138,7 @@ class RenderLoop:
         s = self.settings
         stage = Stage.open(
             self._pack,
-            self._lead(self._load_avatar(self._avatar_path, s.bone_map)),
+            self._lead(self._load_avatar(self._avatar_path, self._bone_map)),
             width=s.width,
             height=s.height,
             camera=self.snapshot.camera,
@@ -150,6 +155,8 @@ class RenderLoop:
         try:
             for _ in ticks:
                 commands = self.commands.due(time.monotonic(), partial(self._loads, stage))
+                if self._strips and self._one_view_due():
+                    commands.append(SplitTakes(1))
                 stage = self._carry_out(stage, commands)
                 now = self.clock()
                 captured = self.capture()
@@ -196,7 +203,7 @@ class RenderLoop:
         ``t``, so its picture and voice line up as live ones do), else the live source's."""
         replay = self.replay
         if replay is not None and replay.state != "stopped":
-            pose = replay.pose(t)
+            pose = replay.poses(t)[0]
             if pose is not None:
                 return replace(pose, t=t)
         return self.latest.at(t)
@@ -204,10 +211,19 @@ class RenderLoop:
     def _extras(self, stage: Stage, t: float) -> dict[str, Pose | None]:
         """The extra performers' poses for a picture of room time ``t`` (the time the main
         avatar's pose is shown at, so the reader's picture and voice keep the actor's timing)."""
+        out: dict[str, Pose | None] = {}
         reader = self.reader
-        if reader is None or READER not in stage.extras:
-            return {}
-        return {READER: reader.pose(t)}
+        if reader is not None and READER in stage.extras:
+            out[READER] = reader.pose(t)
+        if self._strips and self.replay is not None:
+            out.update(zip(self._strips, self.replay.poses(t)[1:], strict=False))
+        return out
+
+    def _one_view_due(self) -> bool:
+        """Whether a split picture should be one view again: its replay stopped, or a start of
+        one take replaced it."""
+        replay = self.replay
+        return replay is None or replay.state == "stopped" or replay.count == 1
 
     def _ticks(self, period: float) -> Iterator[None]:
         """The room's own pace, without a headset: one tick per ``period`` until stopped."""
@@ -245,6 +261,8 @@ class RenderLoop:
                     line = str(exc).partition("\n")[0][:160]
                     why = f"its avatar did not load: {line}"
                     self.reader.stop(self.clock(), why, command.generation)
+                if isinstance(command, SplitTakes) and self.replay is not None:
+                    self.replay.stop(self.clock(), "its avatars did not load", command.generation)
             self._cut = True
             if not isinstance(command, SwitchCamera):
                 # The old set or avatar is held in reference cycles whose Python side is small,
@@ -260,9 +278,13 @@ class RenderLoop:
         elif isinstance(command, SwitchAvatar):
             path = avatar_file(command.name)
             stage.place_avatar(self._lead(self._load_avatar(path, None)), stage.mark)
-            self._avatar = command.name
+            self._avatar, self._avatar_path, self._bone_map = command.name, path, None
+            if self._strips:  # side by side: every strip shows the room's avatar
+                self._stand_strips(stage, len(self._strips) + 1)
         elif isinstance(command, SetReader):
             self._set_reader(stage, command)
+        elif isinstance(command, SplitTakes):
+            self._split(stage, command)
         elif isinstance(command, SwitchScene):
             pack = load_pack(
                 catalogue_pack(command.name)
@@ -312,6 +334,31 @@ class RenderLoop:
             self._reader_avatar = avatar
         if self.reader is not None:
             self.reader.ready(command.generation, self.clock())
+
+    def _split(self, stage: Stage, command: SplitTakes) -> None:
+        """Side by side: the picture split in ``command.count`` strips, the room's avatar
+        standing in each on the main avatar's mark, then the replay's clocks started; a count
+        of 1 makes it one view again. A start stopped or replaced meanwhile loads nothing."""
+        replay = self.replay
+        if command.count > 1 and (replay is None or replay.generation != command.generation):
+            return
+        self._stand_strips(stage, command.count)
+        if replay is not None and command.count > 1:
+            replay.ready(command.generation, self.clock())
+
+    def _stand_strips(self, stage: Stage, count: int) -> None:
+        for name in self._strips:
+            stage.remove_extra(name)
+        self._strips = ()
+        stage.split(count)
+        if count == 1:
+            return
+        mark = stage.pack.marks.index(stage.mark)
+        strips = tuple(f"{STRIP}-{k + 1}" for k in range(1, count))
+        for column, name in enumerate(strips, start=1):
+            actor = self._load_avatar(self._avatar_path, self._bone_map)
+            stage.place_extra(name, actor, mark, column=column)
+        self._strips = strips
 
     def _lead(self, actor: AvatarActor) -> AvatarActor:
         self.on_avatar(actor.rig)
@@ -409,6 +456,8 @@ class MirrorPace:
 def _label(command: Command) -> str:
     if isinstance(command, SetReader):
         return f"reader {command.avatar!r}"
+    if isinstance(command, SplitTakes):
+        return f"side by side ({command.count} takes)"
     name = getattr(command, "name", "")
     return f"{type(command).__name__.removeprefix('Switch').lower()} {name!r}"
 

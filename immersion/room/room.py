@@ -57,6 +57,7 @@ from immersion.room.messages import (
     ShowSides,
     SidesChanged,
     SidesState,
+    SplitTakes,
     SwitchAvatar,
     SwitchCamera,
     SwitchScene,
@@ -81,7 +82,7 @@ from immersion.room.recorder import (
 )
 from immersion.room.render_loop import RenderLoop
 from immersion.room.replay import ACTIONS as REPLAY_ACTIONS
-from immersion.room.replay import REPLAY, Mark, load_replay_take, replay_json
+from immersion.room.replay import MAX_TAKES, Playback, ReplayTake, aligned, load_replay_take
 from immersion.scenes.manifest import load_pack
 from immersion.stage.pose_feed import LatestPose
 from immersion.vmc.sender import VmcSender
@@ -154,13 +155,13 @@ class Room:
         # each pair together, so the render thread's slot never ends on the older of two.
         self._reader_lock = threading.Lock()
         self._reader_sound: TalkbackPlayer | None = None  # its voice in the headset
-        # Replay: a second player on the reader's clock; while it plays (or pauses) the render
+        # Replay: players on the reader's clock; while they play (or pause) the render
         # loop poses the main avatar from it, and the live source's poses (capture keeps
         # running) and voice are not shown. Its voice goes out as the VOICE source: it is the
         # main avatar's voice, so a page plays it as it plays the actor's.
-        self.replay = Reader(noun=REPLAY)
+        # Side by side, the render loop splits the picture, a strip and an avatar per take.
+        self.replay = Playback()
         self.render.replay = self.replay
-        self._replay_marks: tuple[Mark, ...] = ()
         self._replay_loads = TakeReads()
 
     # Clock, status, choices ----------------------------------------------------------------------
@@ -195,7 +196,7 @@ class Room:
             headset=staged.headset,
             avatar_licence=staged.licence,
             reader=self.reader.snapshot(now).to_json(),
-            replay=replay_json(self.replay.snapshot(now), self._replay_marks),
+            replay=self.replay.snapshot(now),
         )
 
     def choices(self) -> dict[str, Any]:
@@ -337,23 +338,30 @@ class Room:
         return self.replay.state != "stopped"
 
     def replay_control(
-        self, action: str, take: str | None = None, position: float | None = None
+        self,
+        action: str,
+        takes: tuple[str, ...] = (),
+        position: float | None = None,
+        *,
+        align: tuple[int | None, ...] = (),
+        voice: int | None = None,
     ) -> Future[str | None]:
-        """Start (``take`` by its name in the takes folder), pause, resume, seek (to
-        ``position`` seconds into the take) or stop a replay on the main avatar; the future
-        holds None, or why not. Never while a take rolls: a replay is not a performance."""
+        """Start (``takes`` by their names in the takes folder: one on the main avatar, up to
+        four side by side, ``align``-ed at their start (None) or a mark's index each), pause,
+        resume, seek (to ``position`` seconds on the shared timeline), switch whose ``voice`` is
+        heard (a take's index, None for none) or stop; the future holds None, or why not.
+        Never while a take rolls: a replay is not a performance."""
         reply: Future[str | None] = Future()
         now, replay = self.now(), self.replay
         refused: str | None
         if action not in REPLAY_ACTIONS:
             refused = f"replay: unknown action {action!r}"
         elif action == "start":
-            refused = self._replay_refuses(take)
+            refused = self._replay_refuses(takes, align)
             if refused is None:
-                assert take is not None
-                self._replay_marks = ()  # the last take's, until this one is read
-                generation = replay.load(take, "")
-                self._replay_loads.submit(partial(self._replay_start, take, generation), reply)
+                generation = replay.load(takes)
+                job = partial(self._replay_start, takes, align or (None,) * len(takes), generation)
+                self._replay_loads.submit(job, reply)
                 return reply
         elif action == "pause":
             refused = replay.pause(now)
@@ -365,35 +373,55 @@ class Room:
                 if position is None
                 else replay.seek(now, position)
             )
+        elif action == "voice":
+            refused = replay.listen(voice)
         else:
             refused = None if replay.stop(now) else "the replay is stopped already"
         reply.set_result(refused)
         return reply
 
-    def _replay_refuses(self, take: str | None) -> str | None:
+    def _replay_refuses(self, takes: tuple[str, ...], align: tuple[int | None, ...]) -> str | None:
         if self.recorder.state.rolling:
             return "a take is rolling: stop it before a replay (a replay is never recorded)"
+        if not 1 <= len(takes) <= MAX_TAKES:
+            return f"replay: 1 to {MAX_TAKES} takes, not {len(takes)}"
+        if align and len(align) != len(takes):
+            return f"replay: align has {len(align)} entries for {len(takes)} takes"
         try:
-            take_name(take or "")
+            for take in takes:
+                take_name(take)
         except CaptureError as exc:
             return f"replay: {exc}"
         return None
 
-    def _replay_start(self, take: str, generation: int) -> str | None:
-        """Read the take off the feed's loop, then play it at once on the main avatar (it
-        stands already) unless a stop or a newer start came meanwhile."""
-        loaded = self._read_for(self.replay, generation, load_replay_take, take)
-        if isinstance(loaded, str):
-            return loaded
+    def _replay_start(
+        self, names: tuple[str, ...], align: tuple[int | None, ...], generation: int
+    ) -> str | None:
+        """Read the takes off the feed's loop and align them, then play: one take at once on
+        the main avatar (it stands already); side by side once the render thread has split
+        the picture and stood an avatar in each strip. Unless a stop or a newer start came."""
+        read: list[ReplayTake] = []
+        for name in names:
+            loaded = self._read_for(self.replay, generation, load_replay_take, name)
+            if isinstance(loaded, str):
+                return loaded
+            read.append(loaded)
+        try:
+            takes = aligned(read, align)
+        except StageError as exc:
+            self.replay.stop(self.now(), "it could not align", generation)
+            return str(exc)
         if self.recorder.state.rolling:
             self.replay.stop(self.now(), "a take rolled meanwhile", generation)
             return "a take is rolling: stop it before a replay (a replay is never recorded)"
-        self._replay_marks = loaded.marks
-        self.replay.start(generation, loaded.take, self.now(), ready=True)
+        side_by_side = len(takes) > 1
+        started = self.replay.start(generation, takes, self.now(), ready=not side_by_side)
+        if started and side_by_side:  # the render thread splits, stands the avatars, then plays
+            self._commands.put(SplitTakes(len(takes), generation))
         return None
 
     def _read_for(
-        self, player: Reader, generation: int, load: Callable[[Path, str], T], take: str
+        self, player: Reader | Playback, generation: int, load: Callable[[Path, str], T], take: str
     ) -> T | str:
         """Read ``take`` from the takes folder for ``player`` (a worker thread: a long take is
         a lot of JSON); on failure, that start of the player is stopped and why is returned
