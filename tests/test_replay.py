@@ -144,7 +144,14 @@ def test_a_replay_take_is_read_with_its_voice_and_marks(tmp_path: Path) -> None:
         "marks": marks,
         "voice": 0,
         "takes": [
-            {"take": "take-1.jsonl", "t": 0.25, "duration": 0.9, "shift": 0.0, "marks": marks}
+            {
+                "take": "take-1.jsonl",
+                "t": 0.25,
+                "duration": 0.9,
+                "shift": 0.0,
+                "align": None,
+                "marks": marks,
+            }
         ],
     }
     with pytest.raises(CaptureError, match="never a path"):
@@ -214,7 +221,8 @@ def test_takes_aligned_at_marks_play_their_marks_at_one_moment() -> None:
     # a's mark comes first (0.5 s): a plays from its start, b from 0.7 s in.
     assert (first.shift, second.shift) == (0.0, pytest.approx(0.7))
     assert second.take.begin == pytest.approx(0.7) and second.take.duration == pytest.approx(1.3)
-    assert second.marks == (Mark(pytest.approx(0.5), "marker", "m0"),)  # type: ignore[arg-type]
+    assert second.shown_marks() == (Mark(pytest.approx(0.5), "marker", "m0"),)  # type: ignore[arg-type]
+    assert second.marks == b.marks and second.align == 0  # its own clock, for the next align
     playback = Playback()
     assert playback.start(playback.load(["a.jsonl", "b.jsonl"]), [first, second], 10.0, ready=True)
     a_pose, b_pose = playback.poses(10.5)
@@ -224,9 +232,9 @@ def test_takes_aligned_at_marks_play_their_marks_at_one_moment() -> None:
     # At their starts: none cut.
     assert [t.shift for t in aligned([a, b], [None, None])] == [0.0, 0.0]
     # Marks of a take before the cut are left off; a mark a take lacks is one line.
-    cut = aligned([a, b], [1, None])[0]  # a from 1.5 s: its mark at 0.5 s is gone
-    assert [(m.text, m.t) for m in cut.marks] == [("m1", 0.0)]
-    with pytest.raises(ReplayError, match="take b.jsonl has 1 mark"):
+    cut = aligned([a, b], [1, None])[0]  # a from 1.5 s: its mark at 0.5 s is not shown
+    assert [(m.text, m.t) for m in cut.shown_marks()] == [("m1", 0.0)]
+    with pytest.raises(ReplayError, match=r"take b\.jsonl has 1 mark"):
         aligned([a, b], [0, 1])
 
 

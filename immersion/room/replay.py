@@ -67,18 +67,21 @@ def take_marks(events: list[dict[str, Any]], begin: float, duration: float) -> t
 
 @dataclass(frozen=True, slots=True)
 class ReplayTake:
-    """A take as a replay plays it: cut by ``shift`` seconds when aligned at a mark (its marks
-    then on the cut take's clock; those before the cut are left off)."""
+    """A take as a replay plays it: cut by ``shift`` seconds when aligned at its mark number
+    ``align`` (its marks stay on its own clock: the shared timeline's ``t`` is its ``t + shift``)."""
 
     take: ReaderTake
     marks: tuple[Mark, ...]
     shift: float = 0.0
+    align: int | None = None
 
-    def cut(self, seconds: float) -> ReplayTake:
+    def cut(self, seconds: float, align: int | None) -> ReplayTake:
         take = self.take.cut(seconds)
-        shift = take.begin - self.take.begin
-        marks = tuple(replace(m, t=m.t - shift) for m in self.marks if m.t >= shift)
-        return ReplayTake(take, marks, self.shift + shift)
+        return ReplayTake(take, self.marks, self.shift + take.begin - self.take.begin, align)
+
+    def shown_marks(self) -> tuple[Mark, ...]:
+        """Its marks on the shared timeline (those before its cut left off)."""
+        return tuple(replace(m, t=m.t - self.shift) for m in self.marks if m.t >= self.shift)
 
 
 def load_replay_take(folder: Path, name: str) -> ReplayTake:
@@ -105,7 +108,9 @@ def aligned(takes: Sequence[ReplayTake], at: Sequence[int | None]) -> tuple[Repl
                 f"no mark {mark + 1} to align at"
             )
     lead = min(points, default=0.0)
-    return tuple(take.cut(point - lead) for take, point in zip(takes, points, strict=True))
+    return tuple(
+        take.cut(point - lead, mark) for take, point, mark in zip(takes, points, at, strict=True)
+    )
 
 
 class Playback:
@@ -224,9 +229,11 @@ class Playback:
         return out
 
     def snapshot(self, now: float) -> dict[str, Any]:
-        """The status's ``replay``: {state, t, duration, ended, voice, take (the first),
-        takes: [{take, t, duration, shift, marks}]} — ``t``/``duration`` on the shared
-        timeline (the longest take's), each take's own within it."""
+        """The status's ``replay``: {state, t, duration, ended, voice, take and marks (the
+        first take's, on the shared timeline), takes: [{take, t, duration, shift, align,
+        marks}]}: ``t``/``duration`` on the shared timeline (the longest take's), each take's
+        own ``t`` and ``duration`` within it; a take's marks on its own clock (``shift``
+        seconds of it are cut), ``align`` the index of the one it is aligned at."""
         states = [p.snapshot(now) for p in self._players[: self._count]]
         out = states[0].to_json()
         out.pop("avatar", None)
@@ -238,8 +245,9 @@ class Playback:
         cuts = self._cuts
         if len(cuts) == len(takes):  # read and started: their shifts and marks are known
             for shown, cut in zip(takes, cuts, strict=True):
-                shown.update(shift=round(cut.shift, 2), marks=[m.to_json() for m in cut.marks])
-            out["marks"] = takes[0]["marks"]  # the first take's, as a single replay shows them
+                marks = [m.to_json() for m in cut.marks]
+                shown.update(shift=round(cut.shift, 2), align=cut.align, marks=marks)
+            out["marks"] = [m.to_json() for m in cuts[0].shown_marks()]
         out.update(
             t=round(max(s.t for s in states), 2),
             duration=round(max(s.duration for s in states), 2),
