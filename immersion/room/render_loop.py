@@ -73,6 +73,7 @@ class StageSnapshot:
     headset: Mapping[str, Any] | None = None
     licence: str = ""  # the avatar's licence, as AvatarLicence.summary says it
     marks: tuple[str, ...] = ()  # the pack's marks, in order (a reader needs a second)
+    strips: int = 1  # side by side: how many strips the picture is split in
 
 
 class RenderLoop:
@@ -196,6 +197,7 @@ class RenderLoop:
             MappingProxyType(dict(headset)) if headset is not None else None,
             stage.avatar.spec.licence.summary() if stage.avatar is not None else "",
             tuple(m.name for m in stage.pack.marks),
+            len(self._strips) + 1,
         )
 
     def _main_pose(self, t: float) -> Pose | None:

@@ -196,7 +196,7 @@ class Room:
             headset=staged.headset,
             avatar_licence=staged.licence,
             reader=self.reader.snapshot(now).to_json(),
-            replay=self.replay.snapshot(now),
+            replay=_with_strips(self.replay.snapshot(now), staged.strips),
         )
 
     def choices(self) -> dict[str, Any]:
@@ -647,6 +647,12 @@ class Room:
 
 def _within(line: int, sides: SidesState) -> int:
     return max(0, min(line, sides.lines - 1))
+
+
+def _with_strips(replay: dict[str, Any], strips: int) -> dict[str, Any]:
+    """The replay's state with how many strips the picture shows (side by side once the
+    render thread has split it; the page labels them then)."""
+    return replay if replay["state"] == "stopped" else {**replay, "strips": strips}
 
 
 def _one_line(exc: Exception) -> str:

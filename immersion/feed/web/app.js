@@ -30,7 +30,7 @@ let limits = { cueChars: 200, noteChars: 2000, messageBytes: 4096 };
 let sayTimer = null;
 let retries = 0;
 const utf8 = new TextEncoder();
-const replay = new ReplayBar($("replay-panel"), (m) => send(m));
+const replay = new ReplayBar($("replay-panel"), (m) => send(m), $("strips"));
 const library = new Library($("library-panel"), $("library"), $("library-search"), (m) => send(m), replay);
 
 function send(obj) {
@@ -242,7 +242,7 @@ function takes() {
     li.className = "take";
     const state = t.duration != null ? ` — ${t.duration.toFixed(1)} s` : " — rolling";
     li.textContent = t.file ? `${t.file}${state}` : "Notes outside takes";
-    if (t.file && t.duration != null) li.append(" ", replay.button(t.file));
+    if (t.file && t.duration != null) li.append(" ", replay.button(t.file), " ", replay.pickBox(t.file));
     if (t.endedBy) {
       const why = document.createElement("div");
       why.className = "ended"; why.textContent = `stopped: ${t.endedBy}`;

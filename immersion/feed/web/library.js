@@ -36,6 +36,7 @@ export class Library {
 
   listed(msg) {
     this.takes = new Map(msg.takes.map((t) => [t.file, t]));
+    if (this.replay) this.replay.describe = (file) => this.describe(file);
     this.more = msg.more;
     this.render();
   }
@@ -49,6 +50,13 @@ export class Library {
       if (known) Object.assign(known, row); else missing = true;
     }
     if (missing) this.query(); else this.render();
+  }
+
+  // A take as people name it: its actor and role (the file name when the record lacks it).
+  describe(file) {
+    const t = this.takes.get(file);
+    const name = file.replace(/\.jsonl$/, "");
+    return t ? `${t.actor} — ${t.role} (${name.replace(/^take-/, "")})` : name;
   }
 
   render() {
@@ -90,7 +98,7 @@ export class Library {
     const head = el("div", "lib-line");
     head.append(el("span", "lib-name", t.file.replace(/\.jsonl$/, "")),
                 el("span", "lib-meta", `${clock(t.duration)} · ${notes} · ${t.date}`));
-    if (this.replay && this.director) head.append(this.replay.button(t.file));
+    if (this.replay && this.director) head.append(this.replay.button(t.file), this.replay.pickBox(t.file));
     const decide = el("div", "lib-line");
     decide.append(this.stars(t), el("span", "lib-mean", t.rating == null ? "unrated" : `avg ${t.rating.toFixed(1)}`),
                   this.select(t));

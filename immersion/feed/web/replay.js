@@ -112,7 +112,7 @@ export class ReplayBar {
     this.bar.hidden = !s.duration;
     this.done.style.width = s.duration ? `${(100 * s.t) / s.duration}%` : "0";
     this.showRows(on && several ? s : null);
-    this.showStrips(on && several ? takes : []);
+    this.showStrips(on && several && s.strips === takes.length ? takes : []);
     const marks = s.marks || [];
     const key = `${s.take}|${marks.length}`;
     if (key === this.marksKey) return;
@@ -130,7 +130,7 @@ export class ReplayBar {
   // takes, their marks, the voice or the alignment change (a status comes 4 times a second).
   showRows(s) {
     const takes = s ? s.takes : [];
-    const key = JSON.stringify([takes.map((t) => [t.take, t.shift, (t.marks || []).length]), s?.voice, this.director]);
+    const key = JSON.stringify([takes.map((t) => [t.take, t.shift, t.align, (t.marks || []).length]), s?.voice, this.director]);
     if (key === this.rowsKey) return;
     this.rowsKey = key;
     this.rows.hidden = !takes.length;
@@ -147,23 +147,23 @@ export class ReplayBar {
       const hear = el("label", "replay-voice");
       hear.append(voice, " 🔊");
       row.append(el("b", "strip-letter", LETTERS[k]), el("span", "replay-name", this.describe(t.take)), hear);
-      if (this.director) row.append(this.alignMenu(takes, k, s));
+      if (this.director) row.append(this.alignMenu(takes, k));
       else if (t.shift) row.append(el("span", "fine", `from ${t.shift.toFixed(1)} s`));
       return row;
     }));
   }
 
-  // Where take k is aligned: its start, or one of its notes or markers. Choosing one starts the
-  // side by side again, each take aligned as shown (the others keep theirs: marks are read
-  // off the status, whose times count from each take's cut).
-  alignMenu(takes, k, s) {
+  // Where take k is aligned: its start, or one of its notes or markers (by index, on the take's
+  // own clock). Choosing one starts the side by side again, the other takes keeping theirs.
+  alignMenu(takes, k) {
     const menu = el("select", "replay-align");
     menu.setAttribute("aria-label", `Align take ${LETTERS[k]} at`);
     menu.append(new Option("align at its start", ""));
-    (takes[k].marks || []).forEach((m, i) => menu.append(new Option(`at ${m.kind} “${m.text.slice(0, 30)}”`, String(i))));
-    menu.value = "";
+    (takes[k].marks || []).forEach((m, i) => menu.append(
+      new Option(`at ${m.t.toFixed(1)} s ${m.kind} “${m.text.slice(0, 30)}”`, String(i))));
+    menu.value = takes[k].align == null ? "" : String(takes[k].align);
     menu.onchange = () => {
-      const align = takes.map((t, i) => (i === k ? (menu.value === "" ? null : Number(menu.value)) : null));
+      const align = takes.map((t, i) => (i === k ? (menu.value === "" ? null : Number(menu.value)) : t.align ?? null));
       this.send({ type: "replay", action: "start", takes: takes.map((t) => t.take), align });
     };
     return menu;
