@@ -31,12 +31,12 @@ from immersion.exports import export_take
 SECONDS, FPS, REPEATS = 60.0, 30.0, 3
 
 
-def write_take(path: Path) -> int:
-    """The synthetic take; returns its frame count."""
+def write_take(path: Path, seconds: float = SECONDS) -> int:
+    """The synthetic take, ``seconds`` long; returns its frame count."""
     rng = np.random.default_rng(17)
     axes = rng.normal(size=(BONE_COUNT, 3))
     phases = rng.uniform(0, 2 * math.pi, BONE_COUNT)
-    frames = int(SECONDS * FPS)
+    frames = int(seconds * FPS)
     with TakeWriter(path, {"fps": FPS}) as w:
         for k in range(frames):
             t = k / FPS
