@@ -389,3 +389,50 @@ def test_serve_refuses_a_bad_vmc_target_in_one_line(tmp_path: Path) -> None:
         "immersion: error: --vmc '39539': give HOST:PORT, e.g. 127.0.0.1:39539 (VSeeFace's "
         "default port)"
     ]
+
+
+def test_a_replay_goes_out_as_vmc_instead_of_the_live_source(tmp_path: Path) -> None:
+    """While a replay holds the avatar, VMC carries the replay's pose (the live source's is
+    held back), at the capture rate; after its stop, the live source's again."""
+    from immersion.room.room import Room
+
+    live = tmp_path / "raised.jsonl"
+    with TakeWriter(live, {"fps": 30.0}) as w:
+        for k in range(60):
+            w.write(k / 30, _raised_left_arm(k / 30))
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    with TakeWriter(takes / "rest.jsonl", {"fps": 30.0}) as w:  # arms at the T-pose's level
+        for k in range(150):
+            w.write(k / 30, replace(Pose.rest(k / 30, 0.9), confidence=np.ones(BONE_COUNT)))
+
+    def upper_arm(got: list[tuple[float, str, tuple[Any, ...]]], start: int) -> Any:
+        return [args[4:] for _, a, args in got[start:] if a == BONE and args[0] == "LeftUpperArm"]
+
+    with _receiver() as (port, got):
+        settings = RoomSettings(
+            str(live), "noir-office", "detective", takes_dir=takes, width=320, height=180,
+            vmc=("127.0.0.1", port),
+        )  # fmt: skip
+        room = Room(settings)
+        room.start()
+        try:
+            _wait(lambda: len(upper_arm(got, 0)) >= 5, 60.0)
+            raised = [0, 0, -np.sqrt(0.5), np.sqrt(0.5)]
+            np.testing.assert_allclose(upper_arm(got, 0)[-1], raised, atol=1e-4)
+            assert room.replay_control("start", ("rest.jsonl",)).result(30) is None
+            time.sleep(0.3)  # what was on its way has gone
+            start = len(got)
+            time.sleep(2.0)
+            during = [t for t, a, _ in got[start:] if a == TIME]
+            arms = upper_arm(got, start)
+            assert arms and all(np.allclose(q, [0, 0, 0, 1], atol=1e-4) for q in arms)
+            rate = (len(during) - 1) / (during[-1] - during[0])
+            assert 20.0 <= rate <= 36.0, rate  # the room's capture rate (30), not the tick's
+            assert room.replay_control("stop").result(5) is None
+            time.sleep(0.3)
+            start = len(got)
+            _wait(lambda: len(upper_arm(got, start)) >= 3, 10.0)
+            np.testing.assert_allclose(upper_arm(got, start)[-1], raised, atol=1e-4)
+        finally:
+            room.stop()

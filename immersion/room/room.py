@@ -20,6 +20,7 @@ viewers, sockets or codecs.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from numpy.typing import NDArray
 from capture.camera import CameraModel
 from capture.errors import CaptureError
 from capture.landmarks import FaceLandmarks, HandLandmarks, LandmarkFrame
+from capture.pose import Pose
 from immersion.avatars.vrm import check_use, inspect_avatar
 from immersion.catalogue import avatar_names, find_avatar, find_pack, pack_names
 from immersion.config import RoomSettings
@@ -129,7 +131,7 @@ class Room:
         self.vmc: VmcSender | None = None
         if settings.vmc is not None:  # the performance out to VSeeFace, Warudo, an engine
             self.vmc = VmcSender(settings.vmc, self.now)
-            self.capture.pose_out = self.vmc.offer
+            self.capture.pose_out = self._live_to_vmc
         self.render = RenderLoop(
             settings,
             self.pack,
@@ -436,12 +438,25 @@ class Room:
         player.stop(self.now(), "its take did not read", generation)
         return f"{player.noun}: {why}"
 
-    def _replay_voice(self) -> None:
+    def _replay_out(self) -> None:
         """The replay's thread: the take's voice as it falls due, to viewers as the avatar's
-        voice (never recorded: no take rolls during a replay)."""
+        voice (never recorded: no take rolls during a replay); and, with VMC out, the main
+        avatar's pose at the capture rate, as the live source's would go."""
+        vmc, period, sent = self.vmc, 1.0 / self.settings.fps, -math.inf
         while not self._stop.wait(READER_TICK_S):
-            for t, opus in self.replay.voice_due(self.now(), READER_LEAD_S):
+            now = self.now()
+            for t, opus in self.replay.voice_due(now, READER_LEAD_S):
                 self.on_event(VoiceOut(t, opus))
+            if vmc is not None and now - sent >= period and self.replay.state == "playing":
+                pose = self.replay.poses(now)[0]
+                if pose is not None:
+                    vmc.offer(replace(pose, t=now))
+                    sent = now
+
+    def _live_to_vmc(self, pose: Pose) -> None:
+        """The live source's pose out as VMC, unless a replay holds the avatar."""
+        if self.vmc is not None and not self.replaying():
+            self.vmc.offer(pose)
 
     def annotate(self, kind: str, text: str) -> None:
         """A note, marker, cue or actor press: into the rolling take (if any) and the list."""
@@ -602,7 +617,7 @@ class Room:
             ("capture", self.capture.run),
             ("render", self.render.run),
             ("reader", self._reader_voice),
-            ("replay", self._replay_voice),
+            ("replay", self._replay_out),
             *((("vmc", self.vmc.run),) if self.vmc is not None else ()),
         ):
             thread = threading.Thread(target=self._guard(name, body), name=name, daemon=True)
