@@ -185,6 +185,7 @@ def test_the_rooms_replay_control_answers_in_one_line(tmp_path: Path) -> None:
     """The room's part without its threads: refusals, a start that plays at once on the main
     avatar, a take refused while it is on, the status's replay."""
     from immersion.config import RoomSettings
+    from immersion.room.messages import SplitTakes
     from immersion.room.room import Room
     from tests.support import perf_take
 
@@ -220,5 +221,18 @@ def test_the_rooms_replay_control_answers_in_one_line(tmp_path: Path) -> None:
         assert room.replay_control("seek", position=0.5).result(1) is None
         assert room.replay_control("stop").result(1) is None
         assert not room.replaying() and room.status().replay == {"state": "stopped"}
+        # Side by side: read and aligned, then waiting for the render thread (not running
+        # here) to split the picture and stand the second strip's avatar.
+        (takes / "again.jsonl").write_bytes((takes / "waving.jsonl").read_bytes())
+        assert room.replay_control("start", ("waving.jsonl", "again.jsonl")).result(10) is None
+        assert room.replay.state == "loading" and room.replay.count == 2
+        due = room._commands.due(float("inf"))
+        assert due == [SplitTakes(2, room.replay.generation)]
+        replay = room.status().replay
+        assert replay is not None and [t["take"] for t in replay["takes"]] == [
+            "waving.jsonl",
+            "again.jsonl",
+        ]
+        assert room.replay_control("stop").result(1) is None
     finally:
         room.stop()
