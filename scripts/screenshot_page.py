@@ -34,11 +34,16 @@ from tests.support import (  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    parser.add_argument("--only", choices=["library"], help="take only this one picture")
+    parser.add_argument(
+        "--only", choices=["library", "side-by-side"], help="take only this one picture"
+    )
     args = parser.parse_args()
     out: Path = args.out
     if args.only == "library":
         library_shot(out)
+        return
+    if args.only == "side-by-side":
+        side_by_side_shot(out)
         return
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -69,6 +74,7 @@ def main() -> None:
     actor_shots(out)
     preview_shot(out)
     library_shot(out)
+    side_by_side_shot(out)
 
 
 def library_shot(out: Path) -> None:
@@ -132,6 +138,48 @@ def library_shot(out: Path) -> None:
             )
             browser.close()
     print(f"wrote {out / 'casting-library.jpg'}")
+
+
+def side_by_side_shot(out: Path) -> None:
+    """Side by side: a room on the demo clip (a real person, captured live) serving Ada's
+    audition for Ophelia rolls two takes a few seconds apart; a director compares them."""
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        folder = Path(tmp)
+        (folder / "takes").mkdir()
+        from immersion.casting import record as rec
+        from immersion.casting.db import open_db
+
+        conn = open_db(folder / "takes" / "casting.db")
+        rec.add_production(conn, "Hamlet")
+        rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "detective")
+        conn.close()
+        args = ["--role", "Ophelia", "--actor", "Ada Lovelace"]
+        with served_room(folder, args) as room:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(room.page(room.director))
+            page.wait_for_timeout(3000)
+            for wait in (2500, 1500):
+                page.click("#take-start")
+                page.wait_for_timeout(wait)
+                page.click("#marker")
+                page.wait_for_timeout(3000)
+                page.click("#take-stop")
+                page.wait_for_timeout(1500)
+            takes = page.locator(".lib-take")
+            takes.nth(1).wait_for()
+            for k in range(2):
+                takes.nth(k).locator(".compare-pick input").check()
+            page.click("#compare-start")
+            page.locator("#strips .strip-label").nth(1).wait_for(timeout=60_000)
+            page.locator("#replay-takes .replay-align").nth(0).select_option("0")
+            page.wait_for_timeout(1500)
+            page.locator("#replay-takes .replay-align").nth(1).select_option("0")
+            page.locator("#strips .strip-label").nth(1).wait_for(timeout=60_000)
+            page.wait_for_timeout(2500)
+            page.screenshot(path=str(out / "side-by-side.jpg"), quality=85, type="jpeg")
+            browser.close()
+    print(f"wrote {out / 'side-by-side.jpg'}")
 
 
 def actor_shots(out: Path) -> None:
