@@ -1,0 +1,118 @@
+"""The audition chosen on the casting page, and the actor's consent in their own words, in
+Chromium: a room served with --db alone; a director opens a new production's new role for a
+new actor; the actor's page shows the proposed use, the actor writes their own and agrees; a
+take rolls and is filed under that audition with the actor's words and date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.support import CHROMIUM, CHROMIUM_ARGS, perf_take, run_cli, served_room
+
+pytestmark = pytest.mark.fixtures
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _open(browser: Browser, url: str) -> Page:
+    page = browser.new_context().new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def test_a_director_opens_an_audition_on_the_page_and_the_actor_agrees_in_their_words(
+    tmp_path: Path, browser: Browser
+) -> None:
+    perf_take(tmp_path / "perf.jsonl")
+    db = tmp_path / "casting.db"
+    proposed_until = (dt.date.today() + dt.timedelta(days=60)).isoformat()
+    own_until = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    words = "Macbeth's casting only; never to train a model"
+    args = ["--source", str(tmp_path / "perf.jsonl"), "--size", "320x180", "--fps", "15"]
+    with served_room(tmp_path, [*args, "--db", str(db)]) as room:
+        page = _open(browser, room.page(room.director))
+        expect(page.locator("#audition-panel")).to_be_visible()
+        expect(page.locator("#audition-on")).to_have_text(
+            "No audition: takes rolled now are not filed."
+        )
+        # Everything new: the production, its role (on the room's set and avatar), the actor.
+        expect(page.locator("#aud-production option")).to_have_count(1)  # "New production…"
+        page.select_option("#aud-production", label="New production…")
+        page.fill("#aud-production-new", "Macbeth")
+        expect(page.locator("#aud-role-new")).to_be_visible()
+        page.fill("#aud-role-name", "Lady Macbeth")
+        page.select_option("#aud-actor", label="New actor…")
+        page.fill("#aud-actor-name", "Bo Diddley")
+        page.fill("#aud-contact", "bo@example.org")
+        page.fill("#aud-use", "Macbeth's casting only")
+        page.fill("#aud-until", proposed_until)
+        page.click("#aud-open")
+        on = "Lady Macbeth — Bo Diddley, Macbeth"
+        expect(page.locator("#audition-on")).to_contain_text(on)
+        expect(page.locator("#audition-consent")).to_contain_text("not agreed yet")
+        # The record's new names come back to choose from next time.
+        expect(page.locator("#aud-production")).to_have_value("Macbeth", timeout=5_000)
+
+        watcher = _open(browser, room.page(room.observer))
+        expect(watcher.locator("#audition-on")).to_contain_text(on)
+        expect(watcher.locator("#audition-form")).to_be_hidden()
+
+        actor = _open(browser, room.page(room.actor))
+        expect(actor.locator("#consent")).to_be_visible()
+        expect(actor.locator("#use")).to_be_visible()
+        expect(actor.locator("#consent-room")).to_have_text("Lady Macbeth (Macbeth)")
+        expect(actor.locator("#use-proposed")).to_have_text("Macbeth's casting only")
+        expect(actor.locator("#use-until")).to_contain_text(proposed_until)
+        actor.check("#use-own")
+        actor.fill("#use-words", words)
+        actor.fill("#use-until-date", own_until)
+        actor.click("#agree")
+        # The director sees what the actor agreed to.
+        expect(page.locator("#audition-consent")).to_contain_text(
+            f'The actor agreed: "{words}" until {own_until}'
+        )
+        expect(page.locator("#audition-consent")).to_have_attribute("data-agreed", "yes")
+
+        page.click("#take-start")
+        expect(page.locator("#rolling")).to_be_visible()
+        page.wait_for_timeout(700)
+        page.click("#take-stop")
+        expect(page.locator("#rolling")).to_be_hidden()
+        take = page.locator('.lib-role[data-role="Lady Macbeth"] .lib-actor[data-actor="Bo Diddley"] .lib-take')  # fmt: skip
+        expect(take).to_have_count(1, timeout=15_000)
+        file = take.get_attribute("data-file")
+        assert page.errors == [] and watcher.errors == []  # type: ignore[attr-defined]
+        room.process.send_signal(signal.SIGINT)
+        assert room.process.wait(30) == 0
+
+    shown = run_cli(
+        "casting", "audition", "show", "--role", "Lady Macbeth", "--actor", "Bo Diddley",
+        "--db", str(db), "--json",
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    (audition,) = json.loads(shown.stdout)
+    assert (audition["production"], audition["date"]) == ("Macbeth", dt.date.today().isoformat())
+    assert (audition["consent"], audition["consentUntil"]) == (words, own_until)
+    assert audition["consentVersion"] == 4 and audition["consentAt"]
+    assert (audition["proposed"], audition["proposedUntil"]) == (
+        "Macbeth's casting only", proposed_until,
+    )  # fmt: skip
+    assert [t["file"] for t in audition["takes"]] == [file]
+    assert (tmp_path / "takes" / str(file)).is_file()
