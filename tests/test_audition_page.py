@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,19 @@ def _open(browser: Browser, url: str) -> Page:
     page.goto(url)
     page.errors = errors  # type: ignore[attr-defined]
     return page
+
+
+def _refusal(page: Page, token: str, message: Mapping[str, object]) -> object:
+    """What the room answers ``message`` with on a socket of the page's own, as a page's."""
+    return page.evaluate(
+        """([token, message]) => new Promise((resolve) => {
+            const ws = new WebSocket(`ws://${location.host}/feed?token=${token}`);
+            ws.onopen = () => ws.send(JSON.stringify(message));
+            ws.onmessage = (e) => { const m = JSON.parse(e.data);
+              if (m.type === "error") { ws.close(); resolve(m.message); } };
+        })""",
+        [token, message],
+    )
 
 
 def test_a_director_opens_an_audition_on_the_page_and_the_actor_agrees_in_their_words(
@@ -92,7 +105,14 @@ def test_a_director_opens_an_audition_on_the_page_and_the_actor_agrees_in_their_
 
         page.click("#take-start")
         expect(page.locator("#rolling")).to_be_visible()
-        page.wait_for_timeout(700)
+        expect(page.locator("#aud-open")).to_be_disabled()
+        # Not while a take rolls; never from an observer: each refused in one line.
+        close = {"type": "audition", "action": "close"}
+        assert _refusal(page, room.director, close) == (
+            "audition: a take is rolling; change the audition after it is cut"
+        )
+        assert _refusal(watcher, room.observer, close) == "audition: only directors steer the room"
+        page.wait_for_timeout(300)
         page.click("#take-stop")
         expect(page.locator("#rolling")).to_be_hidden()
         take = page.locator('.lib-role[data-role="Lady Macbeth"] .lib-actor[data-actor="Bo Diddley"] .lib-take')  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from immersion.casting import record as rec
@@ -61,7 +61,7 @@ class Choices:
 
     productions: tuple[str, ...]
     roles: tuple[rec.Role, ...]
-    actors: tuple[str, ...] = field(default=())
+    actors: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -147,8 +147,3 @@ def agree(
 def _until(until: dt.date | None, today: dt.date, what: str) -> None:
     if until is not None and until < today:
         raise CastingError(f"{what} {until.isoformat()}: a day from today ({today.isoformat()}) on")
-
-
-def describe(audition: rec.Audition) -> str:
-    """One line for everyone in the room: which audition is on."""
-    return f"{audition.role} — {audition.actor}, {audition.production}"
