@@ -38,6 +38,7 @@ export class AuditionPanel {
     $("audition-form").onsubmit = (e) => { e.preventDefault(); this.open(); };
     $("aud-close").onclick = () => this.send({ type: "audition", action: "close" });
     for (const id of ["aud-pack", "aud-avatar"]) $(id).onchange = () => { $(id).dataset.touched = "1"; };
+    $("aud-until").min = new Date().toLocaleDateString("en-CA"); // YYYY-MM-DD: from today
   }
 
   // A room with a casting record: show the panel; a director asks what can be chosen.

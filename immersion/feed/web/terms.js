@@ -11,6 +11,7 @@ export class TermsPanel {
     this.agreed = null; // the audition id this page agreed to
     const $ = this.$;
     $("use-words").maxLength = USE_CHARS;
+    $("use-until-date").min = new Date().toLocaleDateString("en-CA"); // YYYY-MM-DD: from today
     for (const radio of [$("use-accept"), $("use-own")]) radio.onchange = () => this.mode();
   }
 
