@@ -12,20 +12,35 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from tests.support import CHROMIUM, CHROMIUM_ARGS, perf_take, run_cli, served_room
+from immersion.casting import record as rec
+from immersion.casting.db import open_db
+from tests.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    fake_devices,
+    perf_take,
+    run_cli,
+    served_room,
+)
 
 pytestmark = pytest.mark.fixtures
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
+    """One Playwright for the module: a second sync one cannot start while the first runs."""
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
     with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()
 
 
 def _open(browser: Browser, url: str) -> Page:
@@ -136,3 +151,69 @@ def test_a_director_opens_an_audition_on_the_page_and_the_actor_agrees_in_their_
     )  # fmt: skip
     assert [t["file"] for t in audition["takes"]] == [file]
     assert (tmp_path / "takes" / str(file)).is_file()
+
+
+@pytest.mark.model
+def test_a_performing_actor_is_asked_again_when_the_director_opens_another_audition(
+    tmp_path: Path, playwright: Playwright, actor_video: Path, actor_voice: Path
+) -> None:
+    """A room served with --role/--actor/--consent: the actor accepts that use and performs;
+    the director then opens another role for them on the page; the actor's page asks again,
+    and declining leaves the performance on and the new audition unagreed."""
+    perf_take(tmp_path / "perf.jsonl")
+    (tmp_path / "takes").mkdir()
+    db = tmp_path / "takes" / "casting.db"
+    conn = open_db(db)
+    rec.add_production(conn, "Hamlet")
+    rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "ada")
+    conn.close()
+    args = ["--source", str(tmp_path / "perf.jsonl"), "--size", "320x180", "--fps", "15"]
+    args += ["--role", "Ophelia", "--actor", "Ada", "--consent", "Hamlet's casting only"]
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + fake_devices(actor_video, actor_voice)
+    )
+    try:
+        with served_room(tmp_path, args) as room:
+            actor = _open(browser, room.page(room.actor))
+            expect(actor.locator("#use-proposed")).to_have_text("Hamlet's casting only")
+            actor.click("#agree")  # the proposal as it is
+            expect(actor.locator("#consent")).to_be_hidden()
+            for _ in range(600):  # the camera and the pose model start: the actor performs
+                if actor.evaluate("window.immersion.consented()"):
+                    break
+                actor.wait_for_timeout(100)
+            assert actor.evaluate("window.immersion.consented()") is True
+
+            page = _open(browser, room.page(room.director))
+            expect(page.locator("#audition-consent")).to_contain_text(
+                'The actor agreed: "Hamlet\'s casting only" with no end date'
+            )
+            expect(page.locator("#aud-production")).to_have_value("Hamlet")
+            page.select_option("#aud-role", label="New role…")
+            page.fill("#aud-role-name", "Gertrude")
+            page.select_option("#aud-actor", "Ada")
+            page.click("#aud-open")
+            expect(page.locator("#audition-on")).to_contain_text("Gertrude — Ada, Hamlet")
+
+            expect(actor.locator("#consent")).to_be_visible()
+            expect(actor.locator("#agree")).to_have_text("I agree to this use")
+            expect(actor.locator("#consent-room")).to_have_text("Gertrude (Hamlet)")
+            expect(actor.locator("#use-proposed")).to_have_text("This production's casting only")
+            actor.click("#decline")
+            expect(actor.locator("#consent")).to_be_hidden()
+            expect(actor.locator("#message")).to_contain_text("You did not agree")
+            assert actor.evaluate("window.immersion.consented()") is True  # still performing
+            expect(page.locator("#audition-consent")).to_contain_text("not agreed yet")
+            assert page.errors == [] and actor.errors == []  # type: ignore[attr-defined]
+            room.process.send_signal(signal.SIGINT)
+            assert room.process.wait(30) == 0
+    finally:
+        browser.close()
+    conn = open_db(db)
+    ada = rec.need_actor(conn, "Ada")
+    (ophelia,) = rec.find_auditions(conn, rec.find_role(conn, "Ophelia"), ada)
+    assert (ophelia.consent, ophelia.consent_version) == ("Hamlet's casting only", 4)
+    assert ophelia.consent_at is not None
+    (gertrude,) = rec.find_auditions(conn, rec.find_role(conn, "Gertrude"), ada)
+    assert (gertrude.consent, gertrude.consent_at) == ("", None)
+    conn.close()
