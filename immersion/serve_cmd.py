@@ -95,7 +95,8 @@ def run_serve(args: argparse.Namespace) -> int:
 def _casting(args: argparse.Namespace) -> tuple[CastingDesk | None, str | None]:
     """With --role and --actor: the desk that files each take under the actor's audition for
     the role (and answers the page's library), and the line that says so; with --db alone, a
-    desk that only answers the library (a room for reviewing)."""
+    desk that only answers the library (a room for reviewing, until a director chooses an
+    audition on the page)."""
     from immersion.casting_cmd import db_path
 
     if not (args.role or args.actor):
@@ -103,7 +104,10 @@ def _casting(args: argparse.Namespace) -> tuple[CastingDesk | None, str | None]:
             raise StageError("--consent and --consent-until need --role and --actor")
         if args.db:
             db = db_path(args.db, args.takes)
-            return CastingDesk(db), f"  casting: the take library is {db} (no takes filed)"
+            return CastingDesk(db), (
+                f"  casting: the take library is {db} (no takes filed until a director opens "
+                "an audition on the page)"
+            )
         return None, None
     if not (args.role and args.actor):
         raise StageError("--role and --actor go together: the audition is the actor's for the role")

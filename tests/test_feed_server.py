@@ -363,3 +363,16 @@ def test_a_room_without_a_casting_record_has_no_library_and_says_so(room: Served
             )
 
     asyncio.run(go())
+
+
+def test_a_room_without_a_casting_record_refuses_an_audition(room: ServedRoom) -> None:
+    async def go() -> None:
+        async with connect(room.url(room.director)) as director:
+            await hello(director)
+            await director.send(json.dumps({"type": "audition", "action": "choices"}))
+            error = await until(director, "error")
+            assert error["message"] == (
+                "audition: this room has no casting record (serve it with --db)"
+            )
+
+    asyncio.run(go())

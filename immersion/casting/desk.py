@@ -9,6 +9,7 @@ feed can send it to every viewer.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import queue
 import sqlite3
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from immersion.casting import choosing
 from immersion.casting import library as lib
 from immersion.casting import record as rec
 from immersion.casting.db import open_db
@@ -61,18 +63,50 @@ class FileTake:
     reply: Future[list[lib.LibraryTake]] = field(default_factory=Future)
 
 
-Request = QueryLibrary | Rate | Select | FileTake
+# The audition chosen on the page, and the actor's consent to it (casting/choosing.py).
+@dataclass(frozen=True, slots=True)
+class ListChoices:
+    reply: Future[choosing.Choices] = field(default_factory=Future)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenChosen:
+    choice: choosing.Choice
+    pack: str  # the room's, for a new role that names none
+    avatar: str
+    reply: Future[rec.Audition] = field(default_factory=Future)
+
+
+@dataclass(frozen=True, slots=True)
+class CloseAudition:
+    reply: Future[None] = field(default_factory=Future)
+
+
+@dataclass(frozen=True, slots=True)
+class AgreeTerms:
+    terms: choosing.Terms
+    reply: Future[rec.Audition] = field(default_factory=Future)
+
+
+AuditionRequest = ListChoices | OpenChosen | CloseAudition | AgreeTerms
+Request = QueryLibrary | Rate | Select | FileTake | AuditionRequest
 OnChange = Callable[[list[lib.LibraryTake]], None]
-R = TypeVar("R", QueryLibrary, Rate, Select, FileTake)
+R = TypeVar(
+    "R", QueryLibrary, Rate, Select, FileTake, ListChoices, OpenChosen, CloseAudition, AgreeTerms
+)
 
 
 class CastingDesk:
     """The room's casting record, on its own thread. ``audition_id``: the audition this room
-    files its takes under (None: a room that only reviews)."""
+    files its takes under (None: a room that only reviews, until a director opens one on the
+    page)."""
 
     def __init__(self, db: Path, audition_id: int | None = None) -> None:
         self.db = db
         self.audition_id = audition_id
+        # The audition served, as the desk last read it (set on the desk's thread only).
+        self.audition: rec.Audition | None = None
+        self.today: Callable[[], dt.date] = dt.date.today
         self.on_change: OnChange | None = None  # set before start
         self._queue: queue.Queue[Request | None] = queue.Queue(QUEUE_SIZE)
         self._thread = threading.Thread(target=self._run, name="casting-desk", daemon=True)
@@ -107,6 +141,21 @@ class CastingDesk:
     def select(self, file: str, number: int | None, by: str) -> Future[list[lib.LibraryTake]]:
         return self.submit(Select(file, number, by)).reply
 
+    def choices(self) -> Future[choosing.Choices]:
+        return self.submit(ListChoices()).reply
+
+    def open_chosen(self, choice: choosing.Choice, pack: str, avatar: str) -> Future[rec.Audition]:
+        """Serve the chosen audition: every take filed after this is filed under it."""
+        return self.submit(OpenChosen(choice, pack, avatar)).reply
+
+    def close_audition(self) -> Future[None]:
+        """Serve no audition: takes rolled after this are not filed (a review room)."""
+        return self.submit(CloseAudition()).reply
+
+    def agree(self, terms: choosing.Terms) -> Future[rec.Audition]:
+        """Record the actor's consent, in their words, on the audition served."""
+        return self.submit(AgreeTerms(terms)).reply
+
     def file(self, ended: TakeEnded) -> None:
         """The recorder's ``on_end``: file the take under the room's audition, waiting for it
         on the recorder's thread (its queue holds seconds of poses), so a failure is told to
@@ -127,6 +176,13 @@ class CastingDesk:
         except CastingError as exc:
             self._opened.set_exception(exc)
             return
+        try:
+            if self.audition_id is not None:
+                self.audition = rec.get_audition(conn, self.audition_id)
+        except (CastingError, sqlite3.Error) as exc:
+            conn.close()
+            self._opened.set_exception(CastingError(f"--db {self.db}: {exc}"))
+            return
         self._opened.set_result(None)
         try:
             while (request := self._queue.get()) is not None:
@@ -139,6 +195,9 @@ class CastingDesk:
             return
         try:
             changed: list[lib.LibraryTake] | None = None
+            if isinstance(request, ListChoices | OpenChosen | CloseAudition | AgreeTerms):
+                self._audition_request(conn, request)
+                return
             if isinstance(request, QueryLibrary):
                 request.reply.set_result(lib.query_library(conn, request.query, request.by))
                 return
@@ -164,6 +223,25 @@ class CastingDesk:
                 self.on_change(changed)
             except Exception:  # a viewer's trouble must not stop the record
                 log.exception("telling viewers of a library change failed")
+
+    def _audition_request(self, conn: sqlite3.Connection, request: AuditionRequest) -> None:
+        """The page's audition requests; whatever the desk serves changes here, on its own
+        thread, so a take ending now is filed under the one before or the one after."""
+        if isinstance(request, ListChoices):
+            request.reply.set_result(choosing.choices(conn))
+            return
+        if isinstance(request, CloseAudition):
+            self.audition = self.audition_id = None
+            request.reply.set_result(None)
+            return
+        if isinstance(request, OpenChosen):
+            audition = choosing.open_chosen(
+                conn, request.choice, self.today(), request.pack, request.avatar
+            )
+        else:
+            audition = choosing.agree(conn, self.audition, request.terms, self.today())
+        self.audition, self.audition_id = audition, audition.id
+        request.reply.set_result(audition)
 
 
 def _file(conn: sqlite3.Connection, request: FileTake) -> list[lib.LibraryTake]:

@@ -54,6 +54,10 @@ class Audition:
     date: str  # YYYY-MM-DD
     consent: str  # the actor's words for what may be done with the takes
     consent_until: str | None  # YYYY-MM-DD, the last day the takes may be kept; None: no end
+    proposed: str = ""  # the use the director proposed on the page, for the actor to agree to
+    proposed_until: str | None = None
+    consent_at: str | None = None  # UTC, when the actor agreed on their page
+    consent_version: int | None = None  # the consent screen's version they read
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +214,8 @@ def need_actor(conn: sqlite3.Connection, name: str) -> Actor:
 # Auditions and takes -------------------------------------------------------------------------
 
 _AUDITION = (
-    "SELECT a.id, ac.name, r.name, p.name, a.date, a.consent, a.consent_until FROM auditions a "
+    "SELECT a.id, ac.name, r.name, p.name, a.date, a.consent, a.consent_until, a.proposed, "
+    "a.proposed_until, a.consent_at, a.consent_version FROM auditions a "
     "JOIN actors ac ON ac.id = a.actor_id JOIN roles r ON r.id = a.role_id "
     "JOIN productions p ON p.id = r.production_id"
 )
@@ -253,6 +258,44 @@ def find_auditions(conn: sqlite3.Connection, role: Role, actor: Actor) -> list[A
         (actor.id, role.id),
     ).fetchall()
     return [Audition(*r) for r in rows]
+
+
+def get_audition(conn: sqlite3.Connection, audition_id: int) -> Audition:
+    found = conn.execute(f"{_AUDITION} WHERE a.id = ?", (audition_id,)).fetchone()
+    if found is None:
+        raise CastingError(f"audition {audition_id} is not in the casting record (deleted?)")
+    return Audition(*found)
+
+
+def propose_use(
+    conn: sqlite3.Connection, audition: Audition, use: str, until: dt.date | None
+) -> Audition:
+    """The use of the takes a director proposes for the actor to agree to (their consent,
+    once given, stays until they agree again)."""
+    conn.execute(
+        "UPDATE auditions SET proposed = ?, proposed_until = ? WHERE id = ?",
+        (use, until.isoformat() if until else None, audition.id),
+    )
+    return get_audition(conn, audition.id)
+
+
+def agree_use(
+    conn: sqlite3.Connection,
+    audition: Audition,
+    words: str,
+    until: dt.date | None,
+    version: int,
+    when: dt.datetime | None = None,
+) -> Audition:
+    """The actor's consent, in their words, until ``until`` (None: until deleted), agreed at
+    ``when`` on a consent screen of ``version``: what purge_expired then goes by."""
+    at = (when or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    conn.execute(
+        "UPDATE auditions SET consent = ?, consent_until = ?, consent_at = ?, "
+        "consent_version = ? WHERE id = ?",
+        (words, until.isoformat() if until else None, at, version, audition.id),
+    )
+    return get_audition(conn, audition.id)
 
 
 _TAKE = (

@@ -113,6 +113,9 @@ Viewer → server, JSON text objects with a ``type``:
     are fractions of it, and root motion's camera model needs it; the picture itself never);
     ``calibrate`` {} (the actor relaxes and looks at the camera: the next second of their face
     and head becomes the avatar's rest).
+  * the audition the room files its takes under, chosen by a director (``audition``), and the
+    actor's consent to the use of the takes in their own words (``terms``); everyone is sent
+    ``audition``: see :mod:`immersion.feed.audition_wire`.
 
 Every viewer message is bounded (:class:`~immersion.config.Limits`: bytes, characters, control
 messages and acks a second, each with its own burst). Bad messages become :class:`Reject`
@@ -139,6 +142,15 @@ from capture.face import ARKIT_COUNT
 from capture.landmarks import HAND_LANDMARK_COUNT, FaceLandmarks, HandLandmarks
 from capture.rotations import matrix_to_quat, quat_to_matrix
 from immersion.config import Limits
+from immersion.feed.audition_wire import (
+    AuditionChoices,
+    AuditionControl,
+    AuditionShown,
+    FieldError,
+    TermsAgreed,
+    parse_audition,
+    parse_terms,
+)
 
 # Control, format (bidi overrides, zero-width), separator and lone-surrogate characters: they
 # can make a note in the take list read as something else.
@@ -375,6 +387,8 @@ ServerMessage = (
     | ClockReply
     | ActorCue
     | SidesShown
+    | AuditionShown
+    | AuditionChoices
 )
 
 
@@ -587,6 +601,8 @@ Event = (
     | LibraryRequest
     | RateTake
     | SelectTake
+    | AuditionControl
+    | TermsAgreed
     | ActorPose
     | Voice
     | Reject
@@ -607,6 +623,9 @@ MAX_REPLAY_POSITION = 24 * 3600.0  # seconds; no take runs a day
 # Either the directors or the actor may do these; observers watch.
 NOT_OBSERVERS = frozenset({"scroll"})
 ACTOR_ONLY = frozenset({"leave", "consent", "picture", "calibrate"})
+# The audition is a director's to choose; the consent to its use is the actor's to give.
+DIRECTOR_ONLY = DIRECTOR_ONLY | {"audition"}
+ACTOR_ONLY = ACTOR_ONLY | {"terms"}
 
 
 class Upstream(IntEnum):
@@ -932,6 +951,11 @@ def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
         ):
             raise ProtocolError(f"line must be a whole number from 0 to {limits.sides_lines - 1}")
         return Scroll(line)
+    if kind in ("audition", "terms"):
+        try:
+            return parse_audition(data) if kind == "audition" else parse_terms(data)
+        except FieldError as exc:
+            raise ProtocolError(str(exc)) from None
     raise ProtocolError("unknown message type")
 
 

@@ -45,10 +45,13 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from capture.cache import models_dir, tasks_vision_dir
+from immersion.casting.choosing import Choices
 from immersion.casting.desk import CastingDesk
 from immersion.casting.library import LibraryQuery, LibraryTake
 from immersion.config import EncoderSettings, FeedSettings
 from immersion.errors import CastingError
+from immersion.feed import audition_wire
+from immersion.feed.audition_wire import AuditionControl, TermsAgreed
 from immersion.feed.encoders import EncodedFrame, PictureEncoder
 from immersion.feed.fanout import Action, Drop, FanOut, NeedKeyframe, Send
 from immersion.feed.port import RoomPort
@@ -121,6 +124,8 @@ PAGE_FILES = {
     "/prompter.js": ("prompter.js", "text/javascript; charset=utf-8"),
     "/library.js": ("library.js", "text/javascript; charset=utf-8"),
     "/replay.js": ("replay.js", "text/javascript; charset=utf-8"),
+    "/audition.js": ("audition.js", "text/javascript; charset=utf-8"),
+    "/terms.js": ("terms.js", "text/javascript; charset=utf-8"),
     "/player.worklet.js": ("player.worklet.js", "text/javascript; charset=utf-8"),
     "/voice.worker.js": ("voice.worker.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
@@ -474,6 +479,8 @@ class Feed:
         sides = self.room.sides
         if sides is not None:
             broadcast([conn], encode_server(SidesShown(sides.text, sides.line)))
+        if self.desk is not None:  # the audition on, for everyone (null: none)
+            broadcast([conn], encode_server(audition_wire.shown(self.desk.audition)))
         self.viewers[viewer.id] = viewer
         try:
             async for message in conn:
@@ -576,6 +583,8 @@ class Feed:
                 )
             else:
                 self._spawn(self._library(viewer, event, self.desk))
+        elif isinstance(event, AuditionControl | TermsAgreed):
+            reply = self._audition_event(viewer, event)
         elif isinstance(event, Cue):
             reply = Cued(event.text, self.room.cue(event.text))
         elif isinstance(event, Note):
@@ -620,6 +629,50 @@ class Feed:
             answer = Error(f"the casting record did not answer within {RECORDER_ANSWER_S:g} s")
         except CastingError as exc:
             answer = Error(f"{_LIBRARY_KIND[type(event)]}: {exc}")
+        with contextlib.suppress(ConnectionClosed):
+            await viewer.conn.send(encode_server(answer))
+
+    def _audition_event(
+        self, viewer: Viewer, event: AuditionControl | TermsAgreed
+    ) -> ServerMessage | None:
+        """The audition chosen on the page and the actor's consent to it: the desk does the
+        work off the loop; a change goes to everyone."""
+        changes = isinstance(event, AuditionControl) and event.action != "choices"
+        if self.desk is None:
+            kind = "audition" if isinstance(event, AuditionControl) else "terms"
+            return Error(f"{kind}: this room has no casting record (serve it with --db)")
+        if changes and self.room.status().take.rolling:
+            return Error("audition: a take is rolling; change the audition after it is cut")
+        self._spawn(self._audition(viewer, event, self.desk))
+        return None
+
+    async def _audition(
+        self, viewer: Viewer, event: AuditionControl | TermsAgreed, desk: CastingDesk
+    ) -> None:
+        future: Future[Any]
+        if isinstance(event, TermsAgreed):
+            kind, future = "terms", desk.agree(event.terms)
+        elif event.action == "choices":
+            kind, future = "audition", desk.choices()
+        elif event.action == "close":
+            kind, future = "audition", desk.close_audition()
+        else:
+            assert event.choice is not None
+            now = self.room.status()
+            kind, future = "audition", desk.open_chosen(event.choice, now.scene, now.avatar)
+        answer: ServerMessage
+        try:
+            done = await asyncio.wait_for(asyncio.wrap_future(future), RECORDER_ANSWER_S)
+        except TimeoutError:
+            answer = Error(f"the casting record did not answer within {RECORDER_ANSWER_S:g} s")
+        except CastingError as exc:
+            answer = Error(f"{kind}: {exc}")
+        else:
+            if isinstance(done, Choices):
+                answer = audition_wire.listed(done)
+            else:  # opened, closed or agreed: what the desk now serves, for everyone
+                self._broadcast(audition_wire.shown(desk.audition), EVERYONE)
+                return
         with contextlib.suppress(ConnectionClosed):
             await viewer.conn.send(encode_server(answer))
 

@@ -10,14 +10,16 @@ import {
   MicEncoder, Offset, VoicePlayer, opusSupported, parseAudio, upstreamMessage, voiceMessage,
 } from "/audio.js";
 import { showSides } from "/prompter.js";
+import { TermsPanel } from "/terms.js";
 
-const CONSENT_VERSION = 3; // the consent text in actor.html; the room records which one was agreed
+const CONSENT_VERSION = 4; // the consent text in actor.html; the room records which one was agreed
 const SLOW_FPS = 15; // below this the performance reads as jerky: say so, offer the lite model
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
 const worker = new Worker("/decoder.js");
 const offscreen = $("view").transferControlToOffscreen();
 worker.postMessage({ type: "init", canvas: offscreen }, [offscreen]);
+const terms = new TermsPanel(document); // the use of the takes, in a room with an audition
 
 let socket = null;
 let role = null;
@@ -138,6 +140,7 @@ function connect() {
     else if (msg.type === "clock") clockReply(msg);
     else if (msg.type === "cue") cue(msg.cue, msg.text);
     else if (msg.type === "sides") sides(msg);
+    else if (msg.type === "audition") audition(msg.audition);
     else if (msg.type === "error") say(msg.message, 8, "error");
   };
   socket.onclose = (event) => {
@@ -592,8 +595,29 @@ function stopDevices() {
   stream = null; mic = null;
 }
 
-$("agree").onclick = () => { start(); };
+// The room's audition: a new one while the actor performs asks them to agree to its use.
+function audition(a) {
+  if (terms.shown(a) && consented && !$("consent").open) {
+    $("agree").textContent = "I agree to this use";
+    $("consent").showModal();
+  }
+}
+
+$("agree").onclick = (event) => {
+  const agreed = terms.message(CONSENT_VERSION);
+  if (terms.audition && !agreed) {
+    event.preventDefault();
+    say("Write how your takes may be used, or accept the proposal.", 6, "error");
+    return;
+  }
+  if (agreed) sendJson(agreed);
+  if (!consented) start();
+};
 $("decline").onclick = () => {
+  if (consented) { // a new audition's use, not agreed: the performance goes on, its takes unagreed
+    say("You did not agree to this audition's use of your takes; tell the director.", 10, "error");
+    return;
+  }
   say("Nothing was started and nothing is sent. Close this page, or reload it if you change your mind.");
   left = true;
   if (socket) socket.close(1000, "the actor declined");

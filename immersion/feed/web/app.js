@@ -5,6 +5,7 @@ import { MicEncoder, VoicePlayer, opusSupported, parseAudio, voiceMessage } from
 import { showSides } from "/prompter.js";
 import { Library } from "/library.js";
 import { ReplayBar } from "/replay.js";
+import { AuditionPanel } from "/audition.js";
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
 const canvas = $("view");
@@ -32,6 +33,7 @@ let retries = 0;
 const utf8 = new TextEncoder();
 const replay = new ReplayBar($("replay-panel"), (m) => send(m), $("strips"));
 const library = new Library($("library-panel"), $("library"), $("library-search"), (m) => send(m), replay);
+const audition = new AuditionPanel(document, (m) => send(m));
 
 function send(obj) {
   const text = JSON.stringify(obj);
@@ -82,6 +84,8 @@ function connect() {
     else if (msg.type === "sides") sides(msg);
     else if (msg.type === "library") library.listed(msg);
     else if (msg.type === "libraryChanged") library.changed(msg);
+    else if (msg.type === "audition") audition.shown(msg.audition);
+    else if (msg.type === "auditionChoices") audition.choices(msg);
     else if (msg.type === "error") say(msg.message, 8, "error");
   };
   socket.onclose = (event) => {
@@ -141,6 +145,7 @@ function welcome(msg) {
   readerTakeOptions();
   status(msg.status);
   if (msg.room.library) library.start(role, limits); // a room with a casting record
+  if (msg.room.library) audition.start(role, msg.room, msg.status);
 }
 
 function cameras(names) {
@@ -164,6 +169,7 @@ function median(values) {
 
 function status(s) {
   clockOffset = Math.min(clockOffset, wallNow() - s.now);
+  audition.follow(s); // a new role's default set and avatar; no change while a take rolls
   const actor = { actor: "The actor is performing from their page.",
                   "actor disconnected": "The actor's page is disconnected; their character holds still." }[s.source];
   $("actor-state").textContent = actor || (s.source === "ended"
@@ -496,6 +502,7 @@ window.immersion = {
   readerCounts: () => ({ ...readerCounts, ...(readerPlayer ? { ...readerPlayer.counts, late: readerPlayer.late } : {}) }),
   readerLevels: () => (readerPlayer ? readerPlayer.levels.slice() : []), // the reader's, played
   library: () => [...library.takes.values()].map((t) => ({ ...t })), // the take library's rows
+  audition: () => (audition.current ? { ...audition.current } : null), // the one served
 };
 ensurePlayer();
 connect();
