@@ -188,7 +188,9 @@ def _halves_differ(page: Page) -> float:
     import numpy as np
 
     png = page.locator("#view").screenshot()
-    grey = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE).astype(np.float32)
+    grey = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert grey is not None
+    grey = grey.astype(np.float32)
     half = grey.shape[1] // 2
     return float(np.abs(grey[:, :half] - grey[:, half : 2 * half]).mean())
 
@@ -209,7 +211,7 @@ def test_two_takes_play_side_by_side_from_the_library(tmp_path: Path, browser: B
             expect(page.locator("#rolling")).to_be_hidden()
         rows = page.locator(".lib-take")
         expect(rows).to_have_count(2, timeout=15_000)
-        first, second = (rows.nth(k).get_attribute("data-file") for k in range(2))
+        first, second = (rows.nth(k).get_attribute("data-file") or "" for k in range(2))
         single = _halves_differ(page)
 
         expect(page.locator("#compare-start")).to_be_disabled()

@@ -219,7 +219,7 @@ def test_takes_aligned_at_marks_play_their_marks_at_one_moment() -> None:
     a, b = _take("a.jsonl", (0.5, 1.5)), _take("b.jsonl", (1.2,))
     first, second = aligned([a, b], [0, 0])
     # a's mark comes first (0.5 s): a plays from its start, b from 0.7 s in.
-    assert (first.shift, second.shift) == (0.0, pytest.approx(0.7))
+    assert first.shift == 0.0 and second.shift == pytest.approx(0.7)
     assert second.take.begin == pytest.approx(0.7) and second.take.duration == pytest.approx(1.3)
     assert second.shown_marks() == (Mark(pytest.approx(0.5), "marker", "m0"),)  # type: ignore[arg-type]
     assert second.marks == b.marks and second.align == 0  # its own clock, for the next align
