@@ -131,10 +131,15 @@ def test_a_strips_performer_casts_no_shadow_into_another_strip(shading: str) -> 
         stage.split(2)
         stage.show(_rest())
         bare = _strips(stage)
+        # An avatar switch while split: the new main avatar is kept to strip 0 too.
+        stage.place_avatar(AvatarActor.load(avatars_dir() / "captain.vrm"), stage.mark)
+        stage.show(_rest())
+        swapped = _strips(stage)
+        assert np.array_equal(swapped[1], bare[1]) and _changed(swapped[0], bare[0]) > 0.002
         stage.place_extra("take-2", AvatarActor.load(avatars_dir() / f"{OTHER}.vrm"), 1, column=1)
         stage.show(None, extras={"take-2": _arms_up()})
         left, right = _strips(stage)
-        assert np.array_equal(left, bare[0])
+        assert np.array_equal(left, swapped[0])
         assert _changed(right, bare[1]) > 0.005  # it is there, in its own strip
         assert stage.root.find("extra-shadow-take-2")  # its planar shadow, in either shading
     finally:
