@@ -133,7 +133,8 @@ class Stage:
         return stage
 
     def place_avatar(self, actor: AvatarActor, mark: Mark) -> None:
-        """Stand ``actor`` on ``mark`` with its planar shadow; replaces any previous avatar."""
+        """Stand ``actor`` on ``mark`` with its planar shadow; replaces any previous avatar.
+        While split it is seen in strip 0 only."""
         if self.avatar is not None and self.avatar is not actor:
             self.avatar.node.removeNode()
         self.avatar, self.mark = actor, mark
@@ -177,10 +178,9 @@ class Stage:
         seen in strip 0 only (the headset's eyes still see it); ``split(1)``: today's view."""
         from immersion.headset.eyes import column_mask, masks
 
-        if isinstance(columns, bool) or not isinstance(columns, int):
+        whole = isinstance(columns, int) and not isinstance(columns, bool)
+        if not whole or not 1 <= columns <= MAX_COLUMNS:
             raise RenderError(f"a split view has 1 to {MAX_COLUMNS} columns, not {columns!r}")
-        if not 1 <= columns <= MAX_COLUMNS:
-            raise RenderError(f"a split view has 1 to {MAX_COLUMNS} columns, not {columns}")
         mirror, _ = masks()
         self.target.split([mirror | column_mask(k) for k in range(columns)] if columns > 1 else [])
         self.columns = columns
