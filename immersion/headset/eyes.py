@@ -29,6 +29,17 @@ def masks() -> tuple[Any, Any]:
     return BitMask32.bit(20), BitMask32.bit(21)
 
 
+COLUMN_BIT = 22  # and the three above it: a split mirror's strips (Stage.split)
+
+
+def column_mask(k: int) -> Any:
+    """The bit of strip ``k`` of a split mirror picture (Stage.split): strip cameras see what
+    the mirror sees plus what shows this bit; the stage hides every strip bit at its root."""
+    from panda3d.core import BitMask32
+
+    return BitMask32.bit(COLUMN_BIT + k)
+
+
 @dataclass
 class Eyes:
     stage: Stage

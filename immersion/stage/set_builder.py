@@ -271,9 +271,13 @@ def paint_backdrop(node: Any, pack: ScenePack, priority: int = 0) -> None:
 def aim_backdrop(target: RenderTarget, root: Any) -> None:
     """Point the mirror's full-frame card along its camera (after a move or a new lens), so
     an image backdrop shows what lies that way instead of being stretched over the frame."""
-    rotation, _ = space.from_panda_matrix(target.camera.getMat(root))
-    fov = target.lens.getFov()
-    inputs = backdrop_map.frame_inputs(rotation, float(fov[0]), float(fov[1]))
-    for card in target.backdrop.findAllMatches("=backdrop-card"):
-        for name, value in inputs.items():
-            card.setShaderInput(name, value)
+    views = [(target.camera, target.lens, target.backdrop)]
+    # A split picture's strips: each card is aimed for its own, narrower, lens.
+    views += [(c.camera, c.lens, c.backdrop) for c in target.columns]
+    for camera, lens, backdrop in views:
+        rotation, _ = space.from_panda_matrix(camera.getMat(root))
+        fov = lens.getFov()
+        inputs = backdrop_map.frame_inputs(rotation, float(fov[0]), float(fov[1]))
+        for card in backdrop.findAllMatches("=backdrop-card"):
+            for name, value in inputs.items():
+                card.setShaderInput(name, value)

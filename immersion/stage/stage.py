@@ -6,6 +6,10 @@ The live room adds the per-frame work as a task; ``immersion render`` calls it i
 Besides the avatar the actor drives, a stage holds named *extra* performers (a scene partner,
 takes replayed side by side), each an avatar standing on a mark of the pack, posed per frame
 through :meth:`Stage.show`.
+
+:meth:`Stage.split` cuts the mirror picture into side-by-side strips seen from the one camera
+preset; an extra placed with a ``column`` is seen in that strip only, and while split the main
+avatar in strip 0 only: two takes played together on the same set and the same mark.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from immersion.stage.target import RenderTarget
 
 SHADOW_STRENGTH = 0.45
 SHADINGS = ("auto", "fast", "rich")
+MAX_COLUMNS = 4
 
 _SHADOW_LIFT = 0.004  # metres above the floor, against z-fighting
 
@@ -47,6 +52,7 @@ class Extra:
 
     actor: AvatarActor
     mark: int
+    column: int | None = None  # the split picture's strip it is seen in; None: everywhere
 
 
 @dataclass
@@ -62,6 +68,7 @@ class Stage:
     shading: str  # "fast": planar avatar shadow; "rich": shadow-mapped key light
     shadow_map: bool = False  # rich, and the pack has a light that casts shadows
     extras: dict[str, Extra] = field(default_factory=dict)  # by name
+    columns: int = 1  # strips of the mirror picture (split)
 
     @classmethod
     def open(
@@ -87,6 +94,10 @@ class Stage:
 
         # The mirror sees what is for the mirror, headset or not (a set's eyes-only walls).
         target.camera.node().setCameraMask(masks()[0])
+        target.split(())  # a reused target (a scene switch) starts whole; reopen splits it again
+        # No strip of a split picture sees a node unless the mirror does or the node shows
+        # the strip's bit: so what is hidden from the mirror stays hidden from every strip.
+        root.hide(_column_bits())
         if shading not in SHADINGS:
             raise RenderError(f"shading must be one of {', '.join(SHADINGS)}, not {shading!r}")
         if shading == "auto":
@@ -122,39 +133,79 @@ class Stage:
         return stage
 
     def place_avatar(self, actor: AvatarActor, mark: Mark) -> None:
-        """Stand ``actor`` on ``mark`` with its planar shadow; replaces any previous avatar."""
+        """Stand ``actor`` on ``mark`` with its planar shadow; replaces any previous avatar.
+        While split it is seen in strip 0 only."""
         if self.avatar is not None and self.avatar is not actor:
             self.avatar.node.removeNode()
-        self._remove_shadow("avatar-shadow")
         self.avatar, self.mark = actor, mark
         actor.node.reparentTo(self.root)
         actor.node.setPos(*space.point((mark.position[0], 0.0, mark.position[1])))
         actor.node.setH(mark.facing)
         bind_variants(actor.node, self.pack.lights, self.shadow_map)
-        if self.shading == "rich":
-            return  # the shadow map already darkens the floor (and the set) under the avatar
-        self._planar_shadow(actor, "avatar-shadow")
+        self._dress(actor, "avatar-shadow", 0 if self.columns > 1 else None, eyes=True)
 
-    def place_extra(self, name: str, actor: AvatarActor, mark: int) -> None:
+    def place_extra(
+        self, name: str, actor: AvatarActor, mark: int, column: int | None = None
+    ) -> None:
         """Stand ``actor`` on the pack's mark number ``mark`` as the extra performer ``name``
-        (replacing one of that name). A mark the pack lacks is a :class:`RenderError`."""
+        (replacing one of that name). With a ``column`` (0 .. MAX_COLUMNS - 1) it is seen only
+        in that strip of a split picture (so not at all while the picture has fewer strips)
+        and never by the headset's eyes. A mark the pack lacks is a :class:`RenderError`."""
         if not 0 <= mark < len(self.pack.marks):
             raise RenderError(
                 f"scene pack {self.pack.name!r} has {len(self.pack.marks)} mark(s); "
                 f"{name} needs mark {mark + 1}"
             )
+        if column is not None and not 0 <= column < MAX_COLUMNS:
+            raise RenderError(
+                f"{name}: a split view's columns are 0 to {MAX_COLUMNS - 1}, not {column}"
+            )
         old = self.extras.get(name)
         if old is not None and old.actor is not actor:
             old.actor.node.removeNode()
-        self._remove_shadow(f"extra-shadow-{name}")
-        self.extras[name] = Extra(actor, mark)
+        self.extras[name] = Extra(actor, mark, column)
         spot = self.pack.marks[mark]
         actor.node.reparentTo(self.root)
         actor.node.setPos(*space.point((spot.position[0], 0.0, spot.position[1])))
         actor.node.setH(spot.facing)
         bind_variants(actor.node, self.pack.lights, self.shadow_map)
-        if self.shading != "rich":
-            self._planar_shadow(actor, f"extra-shadow-{name}")
+        self._dress(actor, f"extra-shadow-{name}", column, eyes=False)
+
+    def split(self, columns: int) -> None:
+        """Show the mirror picture as ``columns`` (1 to MAX_COLUMNS) equal strips side by
+        side, each seen from the camera preset (its vertical field of view; the horizontal
+        one as narrow as the strip), with its own backdrop. While split the main avatar is
+        seen in strip 0 only (the headset's eyes still see it); ``split(1)``: today's view."""
+        from immersion.headset.eyes import column_mask, masks
+
+        whole = isinstance(columns, int) and not isinstance(columns, bool)
+        if not whole or not 1 <= columns <= MAX_COLUMNS:
+            raise RenderError(f"a split view has 1 to {MAX_COLUMNS} columns, not {columns!r}")
+        mirror, _ = masks()
+        self.target.split([mirror | column_mask(k) for k in range(columns)] if columns > 1 else [])
+        self.columns = columns
+        if self.avatar is not None:
+            self._dress(self.avatar, "avatar-shadow", 0 if columns > 1 else None, eyes=True)
+        aim_backdrop(self.target, self.root)
+
+    def _dress(self, actor: AvatarActor, shadow: str, column: int | None, *, eyes: bool) -> None:
+        """``actor``'s camera masks and planar shadow: seen as the set is (``column`` None),
+        or only in strip ``column`` (and by the eyes if ``eyes``). The shadow map's camera is
+        the mirror's mask, so it does not see a performer kept to a strip: such a one casts
+        the planar shadow, kept to its strip, in the "rich" shading too (one shadow map
+        serves every strip; the other strips' performers must not darken this one's floor)."""
+        from immersion.headset.eyes import column_mask, masks
+
+        mirror, eye = masks()
+        self._remove_shadow(shadow)
+        nodes = [actor.node]
+        if self.shading != "rich" or column is not None:
+            nodes.append(self._planar_shadow(actor, shadow))
+        for node in nodes:
+            node.show(mirror | eye | _column_bits())  # inherit again, as the set does
+            if column is not None:
+                node.hide(mirror if eyes else mirror | eye)
+                node.showThrough(column_mask(column))
 
     def remove_extra(self, name: str) -> None:
         extra = self.extras.pop(name, None)
@@ -166,7 +217,7 @@ class Stage:
         for old in self.root.findAllMatches(node_name):
             old.removeNode()
 
-    def _planar_shadow(self, actor: AvatarActor, node_name: str) -> None:
+    def _planar_shadow(self, actor: AvatarActor, node_name: str) -> Any:
         """``actor``'s shadow flattened onto the floor (the "fast" shading's)."""
         from panda3d.core import StencilAttrib, TransparencyAttrib
 
@@ -194,6 +245,7 @@ class Stage:
             10,
         )
         shadow.setBin("transparent", 0)
+        return shadow
 
     def set_camera(self, preset: CameraPreset) -> None:
         cam = self.target.camera
@@ -239,7 +291,8 @@ class Stage:
         stage = Stage.open(pack, self.avatar, target=self.target, shading=self.shading)
         for name, extra in self.extras.items():
             if extra.mark < len(pack.marks):
-                stage.place_extra(name, extra.actor, extra.mark)
+                stage.place_extra(name, extra.actor, extra.mark, extra.column)
+        stage.split(self.columns)
         return stage
 
     def close(self, keep_target: bool = False) -> None:
@@ -248,3 +301,15 @@ class Stage:
         self.root.removeNode()
         if not keep_target:
             self.target.close()
+
+
+def _column_bits() -> Any:
+    """Every strip's bit (:func:`immersion.headset.eyes.column_mask`)."""
+    from panda3d.core import BitMask32
+
+    from immersion.headset.eyes import column_mask
+
+    bits = BitMask32()
+    for k in range(MAX_COLUMNS):
+        bits |= column_mask(k)
+    return bits

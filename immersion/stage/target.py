@@ -7,6 +7,8 @@ RGB top-down (:meth:`RenderTarget.rgb`) costs ~3 ms at 720p.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,19 @@ from immersion.errors import RenderError
 from immersion.stage.engine import Engine
 
 MAX_SIDE = 4096
+
+
+@dataclass(slots=True)
+class Column:
+    """One strip of a split picture: a camera riding on the target's (same place, same aim,
+    same vertical field of view, the strip's aspect) and a backdrop of its own, aimed for it."""
+
+    camera: Any  # NodePath, a child of the target's camera
+    lens: Any
+    width: int  # pixels
+    region: Any
+    backdrop: Any  # the strip's own backdrop scene (a copy of the full frame's card)
+    backdrop_region: Any
 
 
 class RenderTarget:
@@ -98,6 +113,8 @@ class RenderTarget:
         region = buffer.makeDisplayRegion()
         region.setSort(0)
         region.setCamera(self.backdrop.attachNewNode(Camera(f"{name}-backdrop-camera", flat)))
+        self.backdrop_region = region
+        self.columns: list[Column] = []  # none: the one full-frame view
 
     def is_software(self) -> bool:
         """Whether the GL driver rasterises on the CPU (Mesa llvmpipe and kin)."""
@@ -105,10 +122,53 @@ class RenderTarget:
         return any(name in renderer for name in ("llvmpipe", "softpipe", "swrast"))
 
     def set_fov(self, vertical_deg: float) -> None:
-        aspect = self.width / self.height
-        v = np.radians(vertical_deg)
-        h = 2 * np.degrees(np.arctan(np.tan(v / 2) * aspect))
-        self.lens.setFov(float(h), float(vertical_deg))
+        _set_fov(self.lens, vertical_deg, self.width / self.height)
+        for column in self.columns:
+            _set_fov(column.lens, vertical_deg, column.width / self.height)
+
+    def split(self, masks: Sequence[Any]) -> None:
+        """Draw the picture as ``len(masks)`` side-by-side strips, strip k by a camera with
+        camera mask ``masks[k]``; fewer than two: the one full-frame view again. Strips are
+        whole pixels wide (within one of each other). Copies the backdrop card as it is now:
+        split again after building a new one."""
+        from panda3d.core import Camera, NodePath, OrthographicLens, PerspectiveLens
+
+        for column in self.columns:
+            self.buffer.removeDisplayRegion(column.region)
+            self.buffer.removeDisplayRegion(column.backdrop_region)
+            column.camera.removeNode()
+            column.backdrop.removeNode()
+        self.columns = []
+        whole = len(masks) < 2
+        self.scene_region.setActive(whole)
+        self.backdrop_region.setActive(whole)
+        if whole:
+            return
+        vertical = float(self.lens.getFov()[1])
+        edges = [round(k * self.width / len(masks)) for k in range(len(masks) + 1)]
+        for k, mask in enumerate(masks):
+            left, right = edges[k] / self.width, edges[k + 1] / self.width
+            lens = PerspectiveLens()
+            lens.setNearFar(self.lens.getNear(), self.lens.getFar())
+            camera = self.camera.attachNewNode(Camera(f"{self.buffer.getName()}-column-{k}", lens))
+            camera.node().setCameraMask(mask)
+            region = self.buffer.makeDisplayRegion(left, right, 0, 1)
+            region.setSort(10)
+            region.setClearDepthActive(True)
+            region.setClearStencilActive(True)
+            region.setCamera(camera)
+            backdrop = NodePath(f"{self.buffer.getName()}-backdrop-{k}")
+            for card in self.backdrop.findAllMatches("=backdrop-card"):
+                card.copyTo(backdrop)
+            flat = OrthographicLens()
+            flat.setFilmSize(2, 2)
+            flat.setNearFar(-10, 10)
+            behind = self.buffer.makeDisplayRegion(left, right, 0, 1)
+            behind.setSort(0)
+            behind.setCamera(backdrop.attachNewNode(Camera(f"column-{k}-backdrop-camera", flat)))
+            column = Column(camera, lens, edges[k + 1] - edges[k], region, backdrop, behind)
+            _set_fov(lens, vertical, column.width / self.height)
+            self.columns.append(column)
 
     def texture_id(self) -> int:
         """The GL texture name the frame is drawn into (this thread's context)."""
@@ -137,3 +197,10 @@ class RenderTarget:
 
     def close(self) -> None:
         self.engine.graphics.removeWindow(self.buffer)
+
+
+def _set_fov(lens: Any, vertical_deg: float, aspect: float) -> None:
+    """The vertical field of view kept; the horizontal one as ``aspect`` gives."""
+    v = np.radians(vertical_deg)
+    h = 2 * np.degrees(np.arctan(np.tan(v / 2) * aspect))
+    lens.setFov(float(h), float(vertical_deg))
