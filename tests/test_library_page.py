@@ -197,6 +197,11 @@ def _halves_differ(page: Page) -> float:
 
 def test_two_takes_play_side_by_side_from_the_library(tmp_path: Path, browser: Browser) -> None:
     perf_take(tmp_path / "perf.jsonl")
+    (tmp_path / "takes").mkdir()
+    conn = open_db(tmp_path / "takes" / "casting.db")
+    rec.add_production(conn, "Hamlet")
+    rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "ada")
+    conn.close()
     with _serve(tmp_path) as room:
         page = _open(browser, room.page(room.director))
         expect(page.locator("#library-panel")).to_be_visible()
@@ -227,7 +232,7 @@ def test_two_takes_play_side_by_side_from_the_library(tmp_path: Path, browser: B
         page.wait_for_timeout(500)  # a split frame or two reach the page
         split = _halves_differ(page)
         # The same set from the same camera, twice: the halves match far better than a
-        # single view's do (measured about 3 against 40 grey levels).
+        # single view's do (measured 0.2 against 21 grey levels).
         assert split < 0.5 * single, (split, single)
 
         # The voice switch: one take's voice at a time, the first's to begin with.
