@@ -98,7 +98,9 @@ class Pose:
         }
         rot = cls.rest(t).rotations.copy()
         confidence = np.zeros(BONE_COUNT)
-        for name, q in bones.items():
+        if _all_bones_fine(bones, rot, confidence, given, where):
+            return cls(t, hips, rot, confidence, Face.from_json(obj, where))
+        for name, q in bones.items():  # one is not: find it, and say which
             bone = _bone(name, where, "bones")
             value = fields.vector(q, where, f"bones.{name}", 4, 2.0)
             norm = float(np.linalg.norm(value))
@@ -110,6 +112,37 @@ class Pose:
             rot[bone] = value / norm
             confidence[bone] = given.get(bone, 1.0)
         return cls(t, hips, rot, confidence, Face.from_json(obj, where))
+
+
+def _all_bones_fine(
+    bones: dict[str, Any],
+    rot: NDArray[np.float64],
+    confidence: NDArray[np.float64],
+    given: dict[Bone, float],
+    where: str,
+) -> bool:
+    """Every bone's quaternion checked and set at once (a take's frames are read thousands at a
+    time: per-bone array work was most of a replay's start); False, and nothing set, when one
+    is wrong: the caller's per-bone loop then names it."""
+    ids = [_bone(name, where, "bones") for name in bones]
+    values = list(bones.values())
+    if not all(
+        type(q) is list and len(q) == 4 and all(type(x) is float or type(x) is int for x in q)
+        for q in values
+    ):
+        return False
+    try:
+        arr = np.array(values, dtype=np.float64).reshape(len(values), 4)
+    except OverflowError:  # an integer beyond any float
+        return False
+    if not np.all(np.abs(arr) <= 2.0):  # NaN fails this too
+        return False
+    norms = np.linalg.norm(arr, axis=1)
+    if not np.all((norms >= 0.5) & (norms <= 1.5)):
+        return False
+    rot[ids] = arr / norms[:, None]
+    confidence[ids] = [given.get(b, 1.0) for b in ids]
+    return True
 
 
 _IDENTITY = np.array([0.0, 0.0, 0.0, 1.0])

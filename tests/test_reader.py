@@ -22,10 +22,11 @@ from immersion.errors import StageError
 from immersion.feed.protocol import ReaderControl, Reject, ViewerProtocol
 from immersion.feed.server import Viewer, reader_hears
 from immersion.room.commands import CommandBox
-from immersion.room.messages import ReaderVoice, SetReader, SwitchAvatar
+from immersion.room.messages import ReaderVoice, SetReader, SplitTakes, SwitchAvatar
 from immersion.room.reader import (
     STOPPING,
     HeldVoice,
+    PlayedTakes,
     Reader,
     ReaderTake,
     TakeReads,
@@ -196,6 +197,17 @@ def test_the_readers_avatar_is_one_coalesced_costly_switch() -> None:
     assert box.due(1.0) == [SetReader("bob")] and box.replaced == 1
 
 
+def test_a_split_loads_like_an_avatar_unless_its_strips_stand_already() -> None:
+    box = CommandBox(gap_s=1.0)
+    box.put(SwitchAvatar("carol"))
+    box.put(SplitTakes(2, 7))
+    assert box.due(0.0) == [SwitchAvatar("carol")]
+    assert box.due(0.5) == []  # two strips to stand: it waits its turn
+    assert box.due(0.6, lambda c: False) == [SplitTakes(2, 7)]  # they stand: a realignment
+    box.put(SplitTakes(3, 8))
+    assert box.due(1.0, lambda c: True) == [SplitTakes(3, 8)]
+
+
 def test_a_stop_while_the_take_is_read_wins_and_each_start_acts_on_its_own() -> None:
     reader = Reader()
     first = reader.load("take-a.jsonl", "alice")
@@ -339,3 +351,29 @@ def test_a_reader_that_loads_nothing_does_not_wait_for_the_switch_gap() -> None:
     box.put(SetReader("bob", 4))
     assert box.due(0.3, lambda c: c.avatar != "alice") == []  # bob loads: after the gap
     assert box.due(1.0, lambda c: c.avatar != "alice") == [SetReader("bob", 4)]
+
+
+def test_played_takes_are_kept_while_unchanged_and_let_go_when_deleted(tmp_path: Path) -> None:
+    def write(name: str, frames: int) -> None:
+        with TakeWriter(tmp_path / name, {"fps": 10.0}) as w:
+            for k in range(frames):
+                w.write(k / 10, Pose.rest(k / 10, 1.0))
+
+    write("a.jsonl", 20)
+    write("b.jsonl", 30)
+    kept = PlayedTakes(max_frames=40)
+    first = kept.read(tmp_path, "a.jsonl", "replay take")
+    assert kept.read(tmp_path, "a.jsonl", "replay take") is first  # not read again
+    kept.read(tmp_path, "b.jsonl", "replay take")  # 50 frames: a, the oldest, gives way
+    assert kept.read(tmp_path, "a.jsonl", "replay take") is not first
+    # Written anew (another size): read anew.
+    (tmp_path / "b.jsonl").unlink()
+    write("b.jsonl", 25)
+    assert len(kept.read(tmp_path, "b.jsonl", "replay take")[0].poses) == 25
+    # Deleted: its poses are not kept in memory, and it cannot be played.
+    (tmp_path / "b.jsonl").unlink()
+    with pytest.raises(StageError, match="does not exist"):
+        kept.read(tmp_path, "b.jsonl", "replay take")
+    assert all(path.name != "b.jsonl" for path, _, _ in kept._kept)
+    with pytest.raises(CaptureError, match="never a path"):
+        kept.read(tmp_path, "../a.jsonl", "replay take")

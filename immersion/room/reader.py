@@ -37,6 +37,7 @@ STATES = ("stopped", "loading", "playing", "paused")
 ACTIONS = ("start", "pause", "resume", "restart", "stop")
 VOICE_FRAME_S = 0.02  # an Opus packet's length
 MAX_LISTED_TAKES = 200
+MAX_KEPT_FRAMES = 40_000  # takes kept read: 22 minutes at 30 fps, some 100 MB of poses
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,50 @@ def read_played_take(folder: Path, name: str, where: str) -> tuple[ReaderTake, T
     return ReaderTake(name, poses, voice), take
 
 
-def load_reader_take(folder: Path, name: str) -> ReaderTake:
+ReadPlayed = Callable[[Path, str, str], tuple[ReaderTake, Take]]
+
+
+class PlayedTakes:
+    """Takes read for playing, kept while they fit in ``max_frames``: a replay restarted,
+    realigned or compared again, or a reader's take replayed, is not read twice (a 60 s take
+    is about a second of JSON). A take is known by its name, size and modification time, so
+    one written anew is read anew; one deleted is let go at the next read. Thread-safe."""
+
+    __slots__ = ("_kept", "_lock", "max_frames")
+
+    def __init__(self, max_frames: int = MAX_KEPT_FRAMES) -> None:
+        self.max_frames = max_frames
+        self._lock = threading.Lock()
+        self._kept: dict[tuple[Path, int, int], tuple[ReaderTake, Take]] = {}  # oldest first
+
+    def read(self, folder: Path, name: str, where: str) -> tuple[ReaderTake, Take]:
+        """As :func:`read_played_take`, from memory when the file is unchanged."""
+        with self._lock:  # a take deleted meanwhile leaves nothing of it here
+            self._kept = {k: v for k, v in self._kept.items() if k[0].exists()}
+        path = resolve_inside(folder, take_name(name), where, "the takes folder")
+        try:
+            stat = path.stat()
+        except OSError:
+            stat = None
+        key = (path, stat.st_mtime_ns, stat.st_size) if stat is not None else None
+        with self._lock:
+            kept = self._kept.pop(key, None) if key is not None else None
+            if key is not None and kept is not None:
+                self._kept[key] = kept  # the newest used
+                return kept
+        played = read_played_take(folder, name, where)
+        if key is None or len(played[0].poses) > self.max_frames:
+            return played
+        with self._lock:
+            self._kept[key] = played
+            while sum(len(p.poses) for p, _ in self._kept.values()) > self.max_frames:
+                del self._kept[next(iter(self._kept))]
+        return played
+
+
+def load_reader_take(folder: Path, name: str, read: ReadPlayed = read_played_take) -> ReaderTake:
     """The take ``name`` in ``folder`` and its voice, for the reader."""
-    return read_played_take(folder, name, "reader take")[0]
+    return read(folder, name, "reader take")[0]
 
 
 def listed_takes(folder: Path) -> list[str]:

@@ -282,7 +282,7 @@ class RenderLoop:
             stage.place_avatar(self._lead(self._load_avatar(path, None)), stage.mark)
             self._avatar, self._avatar_path, self._bone_map = command.name, path, None
             if self._strips:  # side by side: every strip shows the room's avatar
-                self._stand_strips(stage, len(self._strips) + 1)
+                self._stand_strips(stage, len(self._strips) + 1, anew=True)
         elif isinstance(command, SetReader):
             self._set_reader(stage, command)
         elif isinstance(command, SplitTakes):
@@ -312,8 +312,10 @@ class RenderLoop:
         self._publish(stage)
         return stage
 
-    def _loads(self, stage: Stage, command: SetReader) -> bool:
-        """Whether ``command`` loads an avatar (one that stands on the mark already does not)."""
+    def _loads(self, stage: Stage, command: SetReader | SplitTakes) -> bool:
+        """Whether ``command`` loads an avatar (one that stands already does not)."""
+        if isinstance(command, SplitTakes):
+            return command.count != len(self._strips) + 1
         return command.avatar != self._reader_avatar or READER not in stage.extras
 
     def _set_reader(self, stage: Stage, command: SetReader) -> None:
@@ -348,7 +350,11 @@ class RenderLoop:
         if replay is not None and command.count > 1:
             replay.ready(command.generation, self.clock())
 
-    def _stand_strips(self, stage: Stage, count: int) -> None:
+    def _stand_strips(self, stage: Stage, count: int, *, anew: bool = False) -> None:
+        """``count`` strips, the room's avatar standing in each after the first; those that
+        stand already stay (a side by side realigned loads nothing) unless ``anew``."""
+        if count == len(self._strips) + 1 and not anew:
+            return
         for name in self._strips:
             stage.remove_extra(name)
         self._strips = ()

@@ -22,7 +22,7 @@ from typing import Any
 from capture.pose import Pose
 from capture.voice import TimedPacket
 from immersion.errors import StageError
-from immersion.room.reader import Reader, ReaderTake, read_played_take
+from immersion.room.reader import Reader, ReaderTake, ReadPlayed, read_played_take
 
 REPLAY = "replay"
 ACTIONS = ("start", "pause", "resume", "seek", "stop", "voice")
@@ -84,10 +84,10 @@ class ReplayTake:
         return tuple(replace(m, t=m.t - self.shift) for m in self.marks if m.t >= self.shift)
 
 
-def load_replay_take(folder: Path, name: str) -> ReplayTake:
+def load_replay_take(folder: Path, name: str, read: ReadPlayed = read_played_take) -> ReplayTake:
     """The take ``name`` in ``folder`` (never a path; a link out of it is refused), its voice
     and its marks, read strictly: errors are one line naming the file and the field."""
-    played, take = read_played_take(folder, name, "replay take")
+    played, take = read(folder, name, "replay take")
     return ReplayTake(played, take_marks(take.events, played.begin, played.duration))
 
 

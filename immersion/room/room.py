@@ -69,6 +69,7 @@ from immersion.room.messages import (
 from immersion.room.reader import (
     ACTIONS,
     HeldVoice,
+    PlayedTakes,
     Reader,
     TakeReads,
     listed_takes,
@@ -153,6 +154,7 @@ class Room:
         if self.vmc is not None:
             self.render.on_avatar = self.vmc.use_avatar
         self._reader_loads = TakeReads()
+        self._played = PlayedTakes()  # takes read for the reader and replays, kept a while
         # A start's take applied and its avatar asked for, or a stop and its avatar taken off:
         # each pair together, so the render thread's slot never ends on the older of two.
         self._reader_lock = threading.Lock()
@@ -311,7 +313,8 @@ class Room:
     def _reader_start(self, take: str, avatar: str, generation: int) -> str | None:
         """Read the take (a worker thread: a long take is a lot of JSON), then start it unless
         a stop or a newer start came meanwhile; None, or why not."""
-        loaded = self._read_for(self.reader, generation, load_reader_take, take)
+        load = partial(load_reader_take, read=self._played.read)
+        loaded = self._read_for(self.reader, generation, load, take)
         if isinstance(loaded, str):
             return loaded
         with self._reader_lock:
@@ -404,7 +407,8 @@ class Room:
         the picture and stood an avatar in each strip. Unless a stop or a newer start came."""
         read: list[ReplayTake] = []
         for name in names:
-            loaded = self._read_for(self.replay, generation, load_replay_take, name)
+            load = partial(load_replay_take, read=self._played.read)
+            loaded = self._read_for(self.replay, generation, load, name)
             if isinstance(loaded, str):
                 return loaded
             read.append(loaded)
