@@ -165,5 +165,6 @@ def _removed(removed: Removed) -> dict[str, Any]:
     return {
         "files": [str(p) for p in removed.files],
         "rows": removed.rows,
+        "presentations": list(removed.presentations),
         "removed": removed.lines(),
     }

@@ -9,6 +9,7 @@ feed can send it to every viewer.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import queue
 import sqlite3
@@ -17,9 +18,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from immersion.casting import library as lib
+from immersion.casting import presentations as present
 from immersion.casting import record as rec
 from immersion.casting.db import open_db
 from immersion.errors import CastingError
@@ -61,9 +63,19 @@ class FileTake:
     reply: Future[list[lib.LibraryTake]] = field(default_factory=Future)
 
 
-Request = QueryLibrary | Rate | Select | FileTake
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Other work on the record (presentations): a function of the connection, run on the
+    desk's thread; its result is the reply."""
+
+    work: Callable[[sqlite3.Connection], Any]
+    reply: Future[Any] = field(default_factory=Future)
+
+
+Request = QueryLibrary | Rate | Select | FileTake | Call
 OnChange = Callable[[list[lib.LibraryTake]], None]
-R = TypeVar("R", QueryLibrary, Rate, Select, FileTake)
+R = TypeVar("R", QueryLibrary, Rate, Select, FileTake, Call)
+T = TypeVar("T")
 
 
 class CastingDesk:
@@ -107,6 +119,37 @@ class CastingDesk:
     def select(self, file: str, number: int | None, by: str) -> Future[list[lib.LibraryTake]]:
         return self.submit(Select(file, number, by)).reply
 
+    def call(self, work: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        return self.submit(Call(work)).reply
+
+    # Presentations (immersion.casting.presentations), for the feed's directors and guests.
+
+    def create_presentation(
+        self, title: str, takes: list[str], expires: dt.datetime, show_notes: bool, by: str
+    ) -> Future[present.Created]:
+        return self.call(lambda c: present.create(c, title, takes, expires, show_notes, by))
+
+    def presentations(self) -> Future[list[present.Presentation]]:
+        return self.call(present.list_presentations)
+
+    def open_presentation(self, token: str) -> Future[present.Presentation]:
+        """The presentation a link's token opens now, or its PresentationRefusedError."""
+        return self.call(lambda c: present.find_by_token(c, token))
+
+    def revoke_presentation(self, pid: int) -> Future[present.Presentation]:
+        return self.call(lambda c: present.revoke(c, pid))
+
+    def log_view(
+        self, presentation: present.Presentation, viewer: str, take: str
+    ) -> Future[present.View]:
+        return self.call(lambda c: present.log_view(c, presentation, viewer, take))
+
+    def views(self) -> Future[dict[str, list[present.View]]]:
+        return self.call(present.views)
+
+    def shown_takes(self, presentation: present.Presentation) -> Future[list[present.ShownTake]]:
+        return self.call(lambda c: present.shown_takes(c, presentation))
+
     def file(self, ended: TakeEnded) -> None:
         """The recorder's ``on_end``: file the take under the room's audition, waiting for it
         on the recorder's thread (its queue holds seconds of poses), so a failure is told to
@@ -141,6 +184,9 @@ class CastingDesk:
             changed: list[lib.LibraryTake] | None = None
             if isinstance(request, QueryLibrary):
                 request.reply.set_result(lib.query_library(conn, request.query, request.by))
+                return
+            if isinstance(request, Call):
+                request.reply.set_result(request.work(conn))
                 return
             if isinstance(request, Rate):
                 changed = lib.rate(conn, request.file, request.by, request.value)
