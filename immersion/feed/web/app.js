@@ -5,6 +5,7 @@ import { MicEncoder, VoicePlayer, opusSupported, parseAudio, voiceMessage } from
 import { showSides } from "/prompter.js";
 import { Library } from "/library.js";
 import { ReplayBar } from "/replay.js";
+import { Presenter } from "/presentations.js";
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
 const canvas = $("view");
@@ -32,6 +33,8 @@ let retries = 0;
 const utf8 = new TextEncoder();
 const replay = new ReplayBar($("replay-panel"), (m) => send(m));
 const library = new Library($("library-panel"), $("library"), $("library-search"), (m) => send(m), replay);
+const presenter = new Presenter($("present-panel"), (m) => send(m), library); // presentations.js
+library.decorate = (li, t) => presenter.decorate(li, t);
 
 function send(obj) {
   const text = JSON.stringify(obj);
@@ -82,6 +85,8 @@ function connect() {
     else if (msg.type === "sides") sides(msg);
     else if (msg.type === "library") library.listed(msg);
     else if (msg.type === "libraryChanged") library.changed(msg);
+    else if (msg.type === "presentations") presenter.listed(msg);
+    else if (msg.type === "presentationMade") presenter.made(msg);
     else if (msg.type === "error") say(msg.message, 8, "error");
   };
   socket.onclose = (event) => {
@@ -141,6 +146,7 @@ function welcome(msg) {
   readerTakeOptions();
   status(msg.status);
   if (msg.room.library) library.start(role, limits); // a room with a casting record
+  if (msg.room.library) presenter.start(role);
 }
 
 function cameras(names) {
