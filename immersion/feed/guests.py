@@ -53,6 +53,14 @@ T = TypeVar("T")
 REFUSED = 1008  # policy violation: the page shows the error it was sent first
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A link that does not open: ``why`` (the close reason), ``line`` (what the page shows)."""
+
+    why: str
+    line: str
+
+
 @dataclass(eq=False, slots=True)
 class Guest:
     viewer: Viewer
@@ -87,8 +95,8 @@ class Guests:
         conn = viewer.conn
         token, name = self._links.pop(conn, ("", ""))
         opened = await self._open(token, name)
-        if isinstance(opened, tuple):
-            await self._refuse(conn, *opened)
+        if isinstance(opened, Refusal):
+            await self._refuse(conn, opened.why, opened.line)
             return
         presentation, takes, name = opened
         limits = self.feed.settings.limits.for_page()
@@ -112,22 +120,22 @@ class Guests:
 
     async def _open(
         self, token: str, name: str
-    ) -> tuple[present.Presentation, list[present.ShownTake], str] | tuple[str, str]:
-        """The presentation, its takes and the guest's name; or (why, the line to show)."""
+    ) -> tuple[present.Presentation, list[present.ShownTake], str] | Refusal:
+        """The presentation, its takes and the guest's name; or why not."""
         desk = self.feed.desk
         if desk is None:
-            return "unknown", "this room has no casting record: it shows no presentation"
+            return Refusal("unknown", "this room has no casting record: it shows no presentation")
         try:
             name = rules.viewer_name(name)
         except ValueError as exc:
-            return "name", str(exc)
+            return Refusal("name", str(exc))
         try:
             found = await _wait(desk.open_presentation(token))
             takes = await _wait(desk.shown_takes(found))
         except present.PresentationRefusedError as exc:
-            return exc.why, str(exc)
+            return Refusal(exc.why, str(exc))
         except (CastingError, TimeoutError) as exc:
-            return "busy", f"the casting record did not answer ({exc or 'timed out'})"
+            return Refusal("busy", f"the casting record did not answer ({exc or 'timed out'})")
         return found, takes, name
 
     async def _refuse(self, conn: ServerConnection, why: str, line: str) -> None:

@@ -13,6 +13,7 @@ const offscreen = $("view").transferControlToOffscreen();
 worker.postMessage({ type: "init", canvas: offscreen }, [offscreen]);
 const probes = new Map();
 let probeId = 0;
+let drawnCount = 0; // pictures drawn since the page opened
 let socket = null;
 let shown = null; // the presentation: {title, expires, showNotes, viewer, takes}
 let replay = null; // the room's replay, when it is of this presentation's takes
@@ -103,7 +104,7 @@ function connect(name) {
 worker.onmessage = (event) => {
   const msg = event.data;
   if (msg.type === "dropped") send({ type: "ack", frame: msg.frame, drawn: false });
-  else if (msg.type === "drawn") { send({ type: "ack", frame: msg.frame }); videoLag.add(msg.drawnAt * 1000 - performance.timeOrigin - msg.captureT * 1000); }
+  else if (msg.type === "drawn") { drawnCount++; send({ type: "ack", frame: msg.frame }); videoLag.add(msg.drawnAt * 1000 - performance.timeOrigin - msg.captureT * 1000); }
   else if (msg.type === "fallback") send({ type: "codec", codec: "jpeg" });
   else if (msg.type === "probe") { probes.get(msg.id)(msg.result); probes.delete(msg.id); }
 };
@@ -236,5 +237,7 @@ function voice(packet) {
 window.immersion = {
   probe: () => new Promise((resolve) => { const id = ++probeId; probes.set(id, resolve);
                                          worker.postMessage({ type: "probe", id }); }),
+  drawn: () => drawnCount,
+  open: () => Boolean(socket && socket.readyState === WebSocket.OPEN),
 };
 start();
