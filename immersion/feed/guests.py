@@ -106,7 +106,7 @@ class Guests:
         guest = Guest(viewer, presentation, name, expires)
         self.guests[viewer.id] = guest
         self.feed.viewers[viewer.id] = viewer
-        self._send_status(guest, self.feed.room.status().to_json())
+        self._send_status(guest, self.feed.room.status().to_json(), self._actor_here())
         try:
             async for data in conn:
                 await self.feed._on_message(viewer, data)
@@ -236,15 +236,14 @@ class Guests:
             if guest.expires <= now:
                 self.close(guest.presentation.id, "expired", "this presentation has expired")
         self.gate()
+        actor = self._actor_here()
         for guest in self.guests.values():
-            self._send_status(guest, status)
+            self._send_status(guest, status, actor)
 
-    def _send_status(self, guest: Guest, status: dict[str, Any]) -> None:
-        room = self.feed.room.status()
-        mine = rules.guest_status(
-            {**status, "replay": room.replay}, guest.presentation, room.take.rolling,
-            self._actor_here(),
-        )  # fmt: skip
+    def _send_status(self, guest: Guest, status: dict[str, Any], actor: bool) -> None:
+        """``status``: the feed's status of the room (its ``replay`` and ``take``)."""
+        rolling = bool(status.get("take", {}).get("rolling"))
+        mine = rules.guest_status(status, guest.presentation, rolling, actor)
         broadcast([guest.viewer.conn], encode_server(Status(mine)))
 
     def close(self, pid: int, why: str, line: str) -> None:

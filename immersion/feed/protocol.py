@@ -112,6 +112,23 @@ Viewer → server, JSON text objects with a ``type``:
     ``calibrate`` {} (the actor relaxes and looks at the camera: the next second of their face
     and head becomes the avatar's rest).
 
+Presentations (:mod:`immersion.feed.guests`, :mod:`immersion.feed.presenting`):
+  * directors: ``presentation`` {action: create, title, takes: [file, ...] (1-24), days (above
+    0, at most 366; default 7), showNotes} (answered with ``presentationMade`` {id, title,
+    token}: the link's token, once), {action: revoke, id} (its guests are cut off at once) and
+    {action: list}; every director is sent ``presentations`` {presentations: [{id, title,
+    created, createdBy, expires, revoked, showNotes, state: open|revoked|expired, takes:
+    [{file, viewed: [{presentation, take, viewer, at}]}]}]} on asking and on each change.
+  * a guest connects to ``/feed?present=TOKEN&name=NAME`` (the page at ``/?present=TOKEN``);
+    refused links get ``error`` {message, scope: "presentation"} and a close (1008, reason
+    unknown|revoked|expired|name). Otherwise it is sent ``presentation`` {presentation:
+    {title, expires, showNotes, viewer, takes: [{file, role, actor, duration, notes?}]},
+    limits}, then its own ``status`` {now, replay (only when the room replays its takes;
+    marks only with showNotes), busy (why it cannot start one now, or null)}. It may send
+    ``hello``, ``clock``, ``ack``, ``codec`` and ``replay`` (start with takes of its
+    presentation; pause, resume, seek, stop, voice while the replay is of them); it gets video
+    and the replay's voice only while the room plays its takes.
+
 Every viewer message is bounded (:class:`~immersion.config.Limits`: bytes, characters, control
 messages and acks a second, each with its own burst). Bad messages become :class:`Reject`
 events (answered with an ``error``); they never end the connection.
