@@ -4,6 +4,7 @@ refused in distinct lines, the view log, and deletion taking presentations with 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from immersion.casting import presentations as present
 from immersion.casting import record as rec
 from immersion.casting.db import open_db
 from immersion.casting.deletion import delete_actor, delete_take, purge_expired
+from immersion.cli import main
 from immersion.errors import CastingError
 from tests.test_casting_record import _roll
 
@@ -164,3 +166,26 @@ def test_deletion_takes_presentations_left_empty(conn: sqlite3.Connection, tmp_p
     removed = purge_expired(conn, takes, DAY + dt.timedelta(days=1))
     assert removed.presentations == ("Last",)
     assert not any(p.exists() for p in bob)
+
+
+def test_the_cli_lists_and_revokes(
+    conn: sqlite3.Connection, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _filed(conn, tmp_path / "takes", "Ada", "a1")
+    made = present.create(conn, "For Kim", ["a1.jsonl"], present.utc_now() + dt.timedelta(days=2))
+    present.log_view(conn, made.presentation, "Kim", "a1.jsonl", NOW)
+    db = ["--db", str(tmp_path / "casting.db"), "--takes", str(tmp_path / "takes")]
+    assert main(["casting", "presentations", "list", *db, "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["title"], listed["state"]) == ("For Kim", "open")
+    assert listed["takes"] == [{"file": "a1.jsonl", "viewed": [
+        {"presentation": made.presentation.id, "take": "a1.jsonl", "viewer": "Kim",
+         "at": "2026-11-26T09:00:00+00:00"}]}]  # fmt: skip
+    assert made.token not in json.dumps(listed)
+    assert main(["casting", "presentations", "revoke", str(made.presentation.id), *db]) == 0
+    out = capsys.readouterr().out
+    assert "state: revoked" in out and "viewed: Kim at 2026-11-26T09:00:00+00:00" in out
+    with pytest.raises(present.PresentationRefusedError, match="revoked"):
+        present.find_by_token(conn, made.token)
+    assert main(["casting", "presentations", "revoke", "99", *db]) != 0
+    assert capsys.readouterr().err == "immersion: error: no presentation 99 in the casting record\n"

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 DESK_ANSWER_S = 10.0
 T = TypeVar("T")
+RECHECK = dt.timedelta(seconds=2)  # how often open guests' presentations are read again
 REFUSED = 1008  # policy violation: the page shows the error it was sent first
 
 
@@ -82,6 +83,7 @@ class Guests:
         self._links: weakref.WeakKeyDictionary[ServerConnection, tuple[str, str]] = (
             weakref.WeakKeyDictionary()
         )
+        self._checked = dt.datetime.min.replace(tzinfo=dt.UTC)  # the record, last read
 
     # Connecting -------------------------------------------------------------------------------
 
@@ -235,6 +237,9 @@ class Guests:
         for guest in list(self.guests.values()):
             if guest.expires <= now:
                 self.close(guest.presentation.id, "expired", "this presentation has expired")
+        if self.feed.desk is not None and now - self._checked >= RECHECK:
+            self._checked = now
+            self.feed._spawn(self._recheck(self.feed.desk))
         self.gate()
         actor = self._actor_here()
         for guest in self.guests.values():
@@ -245,6 +250,23 @@ class Guests:
         rolling = bool(status.get("take", {}).get("rolling"))
         mine = rules.guest_status(status, guest.presentation, rolling, actor)
         broadcast([guest.viewer.conn], encode_server(Status(mine)))
+
+    async def _recheck(self, desk: CastingDesk) -> None:
+        """What changed in the record outside this room (`immersion casting presentations
+        revoke`, a take or actor deleted): guests of a presentation revoked or gone are cut
+        off; one that lost takes keeps those left."""
+        try:
+            found = {p.id: p for p in await _wait(desk.presentations())}
+        except (CastingError, TimeoutError):
+            return
+        for guest in list(self.guests.values()):
+            now = found.get(guest.presentation.id)
+            if now is None:
+                self.close(guest.presentation.id, "unknown", "this presentation was deleted")
+            elif now.revoked is not None:
+                self.close(now.id, "revoked", "this presentation was revoked")
+            else:
+                guest.presentation = now
 
     def close(self, pid: int, why: str, line: str) -> None:
         """Every guest of presentation ``pid`` told ``line`` and cut off at once."""
