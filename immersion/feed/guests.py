@@ -225,8 +225,10 @@ class Guests:
 
     def hearing(self, source: AudioSource) -> list[Viewer]:
         """The guests that hear ``source`` now: the replay's voice, while it is theirs."""
-        if source is not AudioSource.VOICE or not self.guests or not self.feed.room.replaying():
+        if source is not AudioSource.VOICE or not self.feed.room.replaying():
             return []
+        if any(g.joined for g in self.guests.values()):
+            self.gate()  # the replay may have changed since the last picture
         return [g.viewer for g in self.guests.values() if g.joined and g.audio]
 
     def tick(self, status: dict[str, Any]) -> None:
