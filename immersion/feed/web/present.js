@@ -69,6 +69,8 @@ $("name-form").onsubmit = (e) => {
   connect(name);
 };
 
+$("not-me").onclick = () => { localStorage.removeItem(NAME_KEY); location.reload(); };
+
 function connect(name) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const query = `present=${encodeURIComponent(token)}&name=${encodeURIComponent(name)}`;
@@ -115,6 +117,7 @@ function welcome(msg) {
   limits = msg.limits || limits;
   worker.postMessage({ type: "stamp", text: shown.viewer });
   $("who").textContent = shown.viewer;
+  $("not-me").hidden = false;
   $("title").textContent = shown.title;
   $("expires").textContent = `· link open until ${shown.expires.replace("T", " ").replace("+00:00", " UTC")}`;
   document.title = `${shown.title} — Immersion`;
