@@ -151,11 +151,14 @@ class Guests:
         self, event: object, viewer: Viewer
     ) -> TypeGuard[Hello | SwitchCodec | ReplayControl]:
         """Whether the guests' rules take ``viewer``'s ``event`` (a guest's hello, codec or
-        replay); anything else a guest may send (clock, ack) the feed handles as anyone's."""
-        return viewer.id in self.guests and isinstance(event, Hello | SwitchCodec | ReplayControl)
+        replay, also from one being cut off); anything else a guest may send (clock, ack) the
+        feed handles as anyone's."""
+        return viewer.role == "guest" and isinstance(event, Hello | SwitchCodec | ReplayControl)
 
     async def on_event(self, viewer: Viewer, event: Hello | SwitchCodec | ReplayControl) -> None:
-        guest = self.guests[viewer.id]
+        guest = self.guests.get(viewer.id)
+        if guest is None:  # revoked or expired, its socket closing: nothing more for it
+            return
         if isinstance(event, Hello):
             guest.audio = event.audio
             if not event.codecs:
