@@ -92,11 +92,21 @@ async def _guest(room: ServedRoom, token: str, shown: str, other: str) -> None:
             await director.send(json.dumps({"type": "presentation", "action": "list"}))
             listed = (await until(director, "presentations"))["presentations"]
             assert [(p["title"], p["state"]) for p in listed] == [
+                ("Soon", "expired"),
                 ("Gone", "revoked"),
                 ("For Sam", "open"),
             ]
-            [take] = listed[1]["takes"]
+            [take] = listed[2]["takes"]
             assert [v["viewer"] for v in take["viewed"]] == ["Sam Producer"]
+
+
+async def _expires(room: ServedRoom, token: str) -> tuple[str, str]:
+    async with connect(f"ws://127.0.0.1:{room.port}/feed?present={token}&name=Kim") as guest:
+        assert json.loads(await guest.recv())["type"] == "presentation"
+        error = await until(guest, "error")
+        await asyncio.wait_for(guest.wait_closed(), 5)
+        assert error["scope"] == "presentation" and guest.close_code == 1008
+        return error["message"], str(guest.close_reason)
 
 
 async def _refused(room: ServedRoom, query: str) -> tuple[str, str]:
@@ -125,10 +135,18 @@ def test_a_guest_sees_only_its_takes_and_only_while_they_play(tmp_path: Path) ->
     made = present.create(conn, "For Sam", ["shown.jsonl"], week)
     gone = present.create(conn, "Gone", ["shown.jsonl"], week)
     present.revoke(conn, gone.presentation.id)
+    soon = present.create(
+        conn, "Soon", ["shown.jsonl"], present.utc_now() + dt.timedelta(seconds=3)
+    )
     conn.close()
 
     args = ["--source", str(tmp_path / "perf.jsonl"), "--size", "160x90", "--fps", "15"]
     with served_room(tmp_path, [*args, "--db", str(takes / "casting.db")]) as room:
+        # Open when it connects; cut off at its expiry, a few seconds later.
+        assert asyncio.run(_expires(room, soon.token)) == (
+            "this presentation has expired",
+            "expired",
+        )
         asyncio.run(_guest(room, made.token, "shown.jsonl", "other.jsonl"))
         line, why = asyncio.run(_refused(room, f"present={gone.token}&name=Sam"))
         assert "revoked" in line and why == "revoked"
