@@ -135,14 +135,16 @@ def test_a_guest_sees_only_its_takes_and_only_while_they_play(tmp_path: Path) ->
     made = present.create(conn, "For Sam", ["shown.jsonl"], week)
     gone = present.create(conn, "Gone", ["shown.jsonl"], week)
     present.revoke(conn, gone.presentation.id)
-    soon = present.create(
-        conn, "Soon", ["shown.jsonl"], present.utc_now() + dt.timedelta(seconds=3)
-    )
     conn.close()
 
     args = ["--source", str(tmp_path / "perf.jsonl"), "--size", "160x90", "--fps", "15"]
     with served_room(tmp_path, [*args, "--db", str(takes / "casting.db")]) as room:
         # Open when it connects; cut off at its expiry, a few seconds later.
+        conn = open_db(takes / "casting.db")
+        soon = present.create(
+            conn, "Soon", ["shown.jsonl"], present.utc_now() + dt.timedelta(seconds=3)
+        )
+        conn.close()
         assert asyncio.run(_expires(room, soon.token)) == (
             "this presentation has expired",
             "expired",
