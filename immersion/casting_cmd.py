@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from immersion.casting import presentations as present
 from immersion.casting import record as rec
 from immersion.casting.db import open_db
 from immersion.casting.deletion import Removed, delete_actor, delete_take, purge_expired
@@ -165,5 +166,29 @@ def _removed(removed: Removed) -> dict[str, Any]:
     return {
         "files": [str(p) for p in removed.files],
         "rows": removed.rows,
+        "presentations": list(removed.presentations),
         "removed": removed.lines(),
     }
+
+
+def presentations_list(conn: sqlite3.Connection, args: argparse.Namespace) -> Any:
+    seen, now = present.views(conn), present.utc_now()
+    return [_presentation_json(p, seen, now, args.json) for p in present.list_presentations(conn)]
+
+
+def presentation_revoke(conn: sqlite3.Connection, args: argparse.Namespace) -> Any:
+    revoked = present.revoke(conn, args.id)
+    return _presentation_json(revoked, present.views(conn), present.utc_now(), args.json)
+
+
+def _presentation_json(
+    p: present.Presentation, seen: dict[str, list[present.View]], now: dt.datetime, raw: bool
+) -> dict[str, Any]:
+    """A presentation as ``presentations.to_json`` has it; for people, each take's views on
+    one line ("viewed: Sam at ..., Kim at ...")."""
+    out = present.to_json(p, seen, now)
+    if not raw:
+        for take in out["takes"]:
+            views = [f"{v['viewer']} at {v['at']}" for v in take["viewed"]]
+            take["viewed"] = ", ".join(views) or "not yet"
+    return out

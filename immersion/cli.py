@@ -817,6 +817,27 @@ def _add_casting(sub: Any) -> None:
         metavar="YYYY-MM-DD",
         help="the day to judge by (default: today)",
     )
+    presentations = group(
+        "presentations", "list or revoke presentations (links made on the casting page)"
+    )
+    action(
+        presentations,
+        "list",
+        cc.presentations_list,
+        "every presentation: its state, expiry, takes and who viewed them",
+        "List every presentation, newest first: title, state (open, revoked, expired), expiry "
+        "(UTC) and, per take, who viewed it and when (the name each viewer gave). Links are "
+        "not listed: the record keeps only a hash of each.",
+    )
+    revoke = action(
+        presentations,
+        "revoke",
+        cc.presentation_revoke,
+        "revoke a presentation: its link stops working",
+        "Revoke presentation ID (its number in `presentations list`): its link stops working "
+        "at once, and a running room cuts off anyone watching it within seconds.",
+    )
+    revoke.add_argument("id", type=int, metavar="ID")
     casting.set_defaults(run=_print_help(casting))
 
 

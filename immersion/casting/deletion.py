@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from immersion.casting import presentations as present
 from immersion.casting.db import transaction
 from immersion.casting.record import need_actor, renumber_selects
 from immersion.errors import AssetError, CastingError
@@ -31,9 +32,11 @@ class Removed:
 
     files: tuple[Path, ...]
     rows: dict[str, int]
+    presentations: tuple[str, ...] = ()  # titles of presentations left with no take
 
     def lines(self) -> list[str]:
         out = [f"removed file {p}" for p in self.files]
+        out += [f"removed presentation {t!r} (no take left in it)" for t in self.presentations]
         out += [f"removed {n} {table} row{'s' * (n != 1)}" for table, n in self.rows.items() if n]
         return out or ["nothing to remove"]
 
@@ -83,6 +86,8 @@ def _takes(
 
 
 _TABLES = ("auditions", "takes", "notes", "ratings", "selects", "actors")
+# Counted only when some go (a record without presentations lists no zero rows for them).
+_PRESENTING = ("presentations", "presentation_takes", "views")
 
 
 def _delete(
@@ -112,9 +117,13 @@ def _delete(
         before = _counts(conn)
         conn.execute(statement, params)
         renumber_selects(conn)
+        # A presentation whose every take went goes too: a link to nothing.
+        emptied = present.orphans(conn)
+        conn.executemany("DELETE FROM presentations WHERE id = ?", [(p.id,) for p in emptied])
         after = _counts(conn)
     rows = {table: before[table] - after[table] for table in _TABLES}
-    return Removed(tuple(dict.fromkeys(files)), rows)
+    rows |= {t: before[t] - after[t] for t in _PRESENTING if before[t] != after[t]}
+    return Removed(tuple(dict.fromkeys(files)), rows, tuple(p.title for p in emptied))
 
 
 def _header_voices(takes_dir: Path, file: str) -> Iterable[str]:
@@ -138,4 +147,5 @@ def _inside(takes_dir: Path, name: str, take: str) -> Path | None:
 
 
 def _counts(conn: sqlite3.Connection) -> dict[str, int]:
-    return {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in _TABLES}
+    tables = _TABLES + _PRESENTING
+    return {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from immersion.casting import choosing
 from immersion.casting import library as lib
+from immersion.casting import presentations as present
 from immersion.casting import record as rec
 from immersion.casting.db import open_db
 from immersion.errors import CastingError
@@ -88,12 +89,23 @@ class AgreeTerms:
     reply: Future[rec.Audition] = field(default_factory=Future)
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Other work on the record (presentations): a function of the connection, run on the
+    desk's thread; its result is the reply."""
+
+    work: Callable[[sqlite3.Connection], Any]
+    reply: Future[Any] = field(default_factory=Future)
+
+
 AuditionRequest = ListChoices | OpenChosen | CloseAudition | AgreeTerms
-Request = QueryLibrary | Rate | Select | FileTake | AuditionRequest
+Request = QueryLibrary | Rate | Select | FileTake | AuditionRequest | Call
 OnChange = Callable[[list[lib.LibraryTake]], None]
 R = TypeVar(
-    "R", QueryLibrary, Rate, Select, FileTake, ListChoices, OpenChosen, CloseAudition, AgreeTerms
-)
+    "R",
+    QueryLibrary, Rate, Select, FileTake, ListChoices, OpenChosen, CloseAudition, AgreeTerms, Call,
+)  # fmt: skip
+T = TypeVar("T")
 
 
 class CastingDesk:
@@ -156,6 +168,37 @@ class CastingDesk:
         """Record the actor's consent, in their words, on the audition served."""
         return self.submit(AgreeTerms(terms)).reply
 
+    def call(self, work: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        return self.submit(Call(work)).reply
+
+    # Presentations (immersion.casting.presentations), for the feed's directors and guests.
+
+    def create_presentation(
+        self, title: str, takes: list[str], expires: dt.datetime, show_notes: bool, by: str
+    ) -> Future[present.Created]:
+        return self.call(lambda c: present.create(c, title, takes, expires, show_notes, by))
+
+    def presentations(self) -> Future[list[present.Presentation]]:
+        return self.call(present.list_presentations)
+
+    def open_presentation(self, token: str) -> Future[present.Presentation]:
+        """The presentation a link's token opens now, or its PresentationRefusedError."""
+        return self.call(lambda c: present.find_by_token(c, token))
+
+    def revoke_presentation(self, pid: int) -> Future[present.Presentation]:
+        return self.call(lambda c: present.revoke(c, pid))
+
+    def log_view(
+        self, presentation: present.Presentation, viewer: str, take: str
+    ) -> Future[present.View]:
+        return self.call(lambda c: present.log_view(c, presentation, viewer, take))
+
+    def views(self) -> Future[dict[str, list[present.View]]]:
+        return self.call(present.views)
+
+    def shown_takes(self, presentation: present.Presentation) -> Future[list[present.ShownTake]]:
+        return self.call(lambda c: present.shown_takes(c, presentation))
+
     def file(self, ended: TakeEnded) -> None:
         """The recorder's ``on_end``: file the take under the room's audition, waiting for it
         on the recorder's thread (its queue holds seconds of poses), so a failure is told to
@@ -200,6 +243,9 @@ class CastingDesk:
                 return
             if isinstance(request, QueryLibrary):
                 request.reply.set_result(lib.query_library(conn, request.query, request.by))
+                return
+            if isinstance(request, Call):
+                request.reply.set_result(request.work(conn))
                 return
             if isinstance(request, Rate):
                 changed = lib.rate(conn, request.file, request.by, request.value)

@@ -117,6 +117,23 @@ Viewer → server, JSON text objects with a ``type``:
     actor's consent to the use of the takes in their own words (``terms``); everyone is sent
     ``audition``: see :mod:`immersion.feed.audition_wire`.
 
+Presentations (:mod:`immersion.feed.guests`, :mod:`immersion.feed.presenting`):
+  * directors: ``presentation`` {action: create, title, takes: [file, ...] (1-24), days (above
+    0, at most 366; default 7), showNotes} (answered with ``presentationMade`` {id, title,
+    token}: the link's token, once), {action: revoke, id} (its guests are cut off at once) and
+    {action: list}; every director is sent ``presentations`` {presentations: [{id, title,
+    created, createdBy, expires, revoked, showNotes, state: open|revoked|expired, takes:
+    [{file, viewed: [{presentation, take, viewer, at}]}]}]} on asking and on each change.
+  * a guest connects to ``/feed?present=TOKEN&name=NAME`` (the page at ``/?present=TOKEN``);
+    refused links get ``error`` {message, scope: "presentation"} and a close (1008, reason
+    unknown|revoked|expired|name). Otherwise it is sent ``presentation`` {presentation:
+    {title, expires, showNotes, viewer, takes: [{file, role, actor, duration, notes?}]},
+    limits}, then its own ``status`` {now, replay (only when the room replays its takes;
+    marks only with showNotes), busy (why it cannot start one now, or null)}. It may send
+    ``hello``, ``clock``, ``ack``, ``codec`` and ``replay`` (start with takes of its
+    presentation; pause, resume, seek, stop, voice while the replay is of them); it gets video
+    and the replay's voice only while the room plays its takes.
+
 Every viewer message is bounded (:class:`~immersion.config.Limits`: bytes, characters, control
 messages and acks a second, each with its own burst). Bad messages become :class:`Reject`
 events (answered with an ``error``); they never end the connection.
@@ -171,7 +188,7 @@ QUAT_UNIT = 1 / 32767
 FACE_PART = ARKIT_COUNT + 4 * 2 + 1  # weights, quaternion, score: 61 bytes
 HAND_PART = HAND_LANDMARK_COUNT * 3 * 2 + 1  # landmarks, score: 127 bytes
 MAX_PICTURE_PIXELS = 8192  # a side: no webcam is larger
-ROLES = ("director", "observer", "actor")
+ROLES = ("director", "observer", "actor", "guest")  # guest: a presentation's link
 
 
 class Codec(IntEnum):
@@ -374,6 +391,35 @@ class LibraryChanged:
     takes: Sequence[Mapping[str, Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class PresentationList:
+    """To directors: every presentation (presentations.to_json rows, never a token), on
+    asking and whenever one is made, revoked or viewed."""
+
+    kind: ClassVar[str] = "presentations"
+    presentations: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationMade:
+    """To the director who made it, once: the link's token (the record keeps its hash)."""
+
+    kind: ClassVar[str] = "presentationMade"
+    id: int
+    title: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationShown:
+    """A guest's welcome: the presentation's title, expiry, the name they gave, its takes
+    (presenting.presentation_message) and the limits their page respects."""
+
+    kind: ClassVar[str] = "presentation"
+    presentation: Mapping[str, Any]
+    limits: Mapping[str, float]
+
+
 ServerMessage = (
     Welcome
     | LibraryList
@@ -389,6 +435,9 @@ ServerMessage = (
     | SidesShown
     | AuditionShown
     | AuditionChoices
+    | PresentationList
+    | PresentationMade
+    | PresentationShown
 )
 
 
@@ -574,6 +623,19 @@ class Voice:
 
 
 @dataclass(frozen=True, slots=True)
+class PresentationControl:
+    """A director makes (title, takes, days until it expires, whether notes show), revokes
+    (id) or lists presentations."""
+
+    action: str
+    title: str = ""
+    takes: tuple[str, ...] = ()
+    days: float = 7.0
+    show_notes: bool = False
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Reject:
     """A message refused; ``reason`` goes back to the viewer in an ``error``."""
 
@@ -606,6 +668,7 @@ Event = (
     | ActorPose
     | Voice
     | Reject
+    | PresentationControl
 )
 
 DIRECTOR_ONLY = frozenset(
@@ -626,6 +689,11 @@ ACTOR_ONLY = frozenset({"leave", "consent", "picture", "calibrate"})
 # The audition is a director's to choose; the consent to its use is the actor's to give.
 DIRECTOR_ONLY = DIRECTOR_ONLY | {"audition"}
 ACTOR_ONLY = ACTOR_ONLY | {"terms"}
+# A presentation's guest sends only these; the feed checks its replays against the presentation.
+GUEST_KINDS = frozenset({"hello", "clock", "ack", "codec", "replay"})
+PRESENTATION_ACTIONS = ("create", "revoke", "list")
+MAX_PRESENTATION_DAYS = 366
+MAX_PRESENTED_TAKES = 24
 
 
 class Upstream(IntEnum):
@@ -713,6 +781,17 @@ class ViewerProtocol:
             return data
         if not isinstance(data, dict) or not isinstance(kind, str):
             return Reject('message must be a JSON object with a "type"')
+        if self.role == "guest":  # a presentation's guest: a few kinds, its own checks after
+            if kind not in GUEST_KINDS:
+                return Reject(
+                    f"{kind[:40]}: a presentation's guest only watches and replays its takes"
+                )
+            try:
+                return _parse(kind, data, self.limits)
+            except ProtocolError as exc:
+                return Reject(f"{kind[:40]}: {exc}")
+        if kind == "presentation" and self.role != "director":
+            return Reject("presentation: only directors make and revoke presentations")
         if kind in DIRECTOR_ONLY and self.role != "director":
             if kind in ("rate", "select"):
                 return Reject(f"{kind}: observers see ratings and selects; directors set them")
@@ -956,7 +1035,42 @@ def _parse(kind: str, data: dict[str, Any], limits: Limits) -> Event:
             return parse_audition(data) if kind == "audition" else parse_terms(data)
         except FieldError as exc:
             raise ProtocolError(str(exc)) from None
+    if kind == "presentation":
+        return _presentation(data, limits)
     raise ProtocolError("unknown message type")
+
+
+def _presentation(data: dict[str, Any], limits: Limits) -> PresentationControl:
+    """A director's ``presentation`` {action: create, title, takes, days?, showNotes?} |
+    {action: revoke, id} | {action: list}."""
+    action = data.get("action")
+    if action not in PRESENTATION_ACTIONS:
+        raise ProtocolError(f"action must be one of {', '.join(PRESENTATION_ACTIONS)}")
+    if action == "list":
+        return PresentationControl(action)
+    if action == "revoke":
+        pid = data.get("id")
+        if type(pid) is not int or not 0 < pid < 2**53:
+            raise ProtocolError("id must be a presentation's number")
+        return PresentationControl(action, id=pid)
+    title = _text(data, "title", limits.name_chars)
+    takes = data.get("takes")
+    if not isinstance(takes, list) or not 1 <= len(takes) <= MAX_PRESENTED_TAKES:
+        raise ProtocolError(f"takes must be a list of 1 to {MAX_PRESENTED_TAKES} take names")
+    names = tuple(_take_name({"take": t}, limits) for t in takes)
+    days = data.get("days", 7)
+    if (
+        not isinstance(days, int | float)
+        or isinstance(days, bool)
+        or not 0 < days <= MAX_PRESENTATION_DAYS  # NaN fails too
+    ):
+        raise ProtocolError(
+            f"days must be a number of days above 0, at most {MAX_PRESENTATION_DAYS}"
+        )
+    show = data.get("showNotes", False)
+    if not isinstance(show, bool):
+        raise ProtocolError("showNotes must be true or false")
+    return PresentationControl(action, title, names, float(days), show)
 
 
 def _reader(data: dict[str, Any], limits: Limits) -> ReaderControl:

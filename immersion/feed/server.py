@@ -54,6 +54,7 @@ from immersion.feed import audition_wire
 from immersion.feed.audition_wire import AuditionControl, TermsAgreed
 from immersion.feed.encoders import EncodedFrame, PictureEncoder
 from immersion.feed.fanout import Action, Drop, FanOut, NeedKeyframe, Send
+from immersion.feed.guests import Guests
 from immersion.feed.port import RoomPort
 from immersion.feed.protocol import (
     Ack,
@@ -77,6 +78,7 @@ from immersion.feed.protocol import (
     Note,
     NoteUpdate,
     PictureSize,
+    PresentationControl,
     RateTake,
     ReaderControl,
     Reject,
@@ -133,6 +135,8 @@ PAGE_FILES = {
     "/actor": ("actor.html", "text/html; charset=utf-8"),
     "/actor.js": ("actor.js", "text/javascript; charset=utf-8"),
     "/extras.worker.js": ("extras.worker.js", "text/javascript; charset=utf-8"),
+    "/present.js": ("present.js", "text/javascript; charset=utf-8"),
+    "/presentations.js": ("presentations.js", "text/javascript; charset=utf-8"),
 }
 # The in-browser pose model: MediaPipe Tasks for Web and the set-up's own bundles, by fixed
 # names only (a request never names a path). URL path -> (folder, file, content type).
@@ -276,6 +280,7 @@ class Feed:
         self._tasks: set[asyncio.Task[None]] = set()  # held so they are not collected
         self._actor: Viewer | None = None  # the page performing now
         self._seq = dict.fromkeys(AudioSource, 0)
+        self.guests = Guests(self)  # a presentation's guests (guests.py)
 
     # From the room's threads ------------------------------------------------------------------
 
@@ -318,6 +323,7 @@ class Feed:
     def _publish(self, frame: EncodedFrame) -> None:
         self._in_transit.release()
         self.encode_ms.append(frame.encode_ms)
+        self.guests.gate()  # a guest gets this picture only if the room shows their takes
         self._carry_out(self.fanout.publish(frame, self.room.now()))
 
     def _room_event(self, event: RoomEvent) -> None:
@@ -378,6 +384,7 @@ class Feed:
         """One packet of ``source``, numbered in its own sequence, to ``targets``; a viewer
         whose socket is backed up misses it (its jitter buffer conceals the gap)."""
         self._seq[source] += 1
+        targets = targets + self.guests.hearing(source)  # a replay of a guest's takes
         message = encode_audio(AudioPacket(source, self._seq[source], capture_t, opus))
         limit = self.settings.write_limit
         broadcast(
@@ -405,6 +412,11 @@ class Feed:
         if self.origins and not any(o.split("://", 1)[1] == host for o in self.origins):
             return _response(HTTPStatus.MISDIRECTED_REQUEST, b"not this room's host name\n", head)
         url = urlsplit(request.path)
+        query = parse_qs(url.query)
+        if url.path == "/" and "present" in query and "Upgrade" not in request.headers:
+            # A presentation's link: the room's page address with ?present=TOKEN (guests.py).
+            body = resources.files("immersion.feed").joinpath("web", "present.html").read_bytes()
+            return _response(HTTPStatus.OK, body, head, "text/html; charset=utf-8")
         if url.path in PAGE_FILES and "Upgrade" not in request.headers:
             name, content_type = PAGE_FILES[url.path]
             body = resources.files("immersion.feed").joinpath("web", name).read_bytes()
@@ -415,6 +427,14 @@ class Feed:
             return _model_file(url.path, head)
         if url.path != "/feed":
             return _response(HTTPStatus.NOT_FOUND, b"not found\n", head)
+        if "present" in query:  # a presentation's guest: its link is checked once open
+            if origins and origins[0].lower() not in self.origins:
+                return _response(HTTPStatus.FORBIDDEN, b"cross-origin viewers are refused\n", head)
+            if len(self.viewers) >= self.settings.max_viewers:
+                return _response(HTTPStatus.SERVICE_UNAVAILABLE, b"the room is full\n", head)
+            self.guests.handshake(conn, query)
+            self._roles[conn] = "guest"
+            return None
         token = parse_qs(url.query).get("token", [""])[0]
         role = self.tokens.role(token)
         if role is None:
@@ -467,6 +487,9 @@ class Feed:
             return
         limits = self.settings.limits
         viewer = Viewer(next(self._ids), conn, ViewerProtocol(role, self.room.now(), limits))
+        if role == "guest":  # a presentation's guest: its own welcome and rules (guests.py)
+            await self.guests.serve(viewer)
+            return
         # The page shows its take library only in a room with a casting record.
         choices = {**self.room.choices(), "library": self.desk is not None}
         welcome = Welcome(role, choices, self._status(), limits.for_page())
@@ -510,6 +533,9 @@ class Feed:
         now = self.room.now()
         event = viewer.protocol.receive(message, now)
         reply: ServerMessage | None = None
+        if self.guests.handles(event, viewer):  # a guest's hello, codec or replay
+            await self.guests.on_event(viewer, event)
+            return
         if isinstance(event, Reject):
             reply = Error(event.reason)
         elif isinstance(event, Consent):
@@ -585,6 +611,8 @@ class Feed:
                 self._spawn(self._library(viewer, event, self.desk))
         elif isinstance(event, AuditionControl | TermsAgreed):
             reply = self._audition_event(viewer, event)
+        elif isinstance(event, PresentationControl):  # a director's (guests.py)
+            self._spawn(self.guests.director(viewer, event))
         elif isinstance(event, Cue):
             reply = Cued(event.text, self.room.cue(event.text))
         elif isinstance(event, Note):
@@ -696,8 +724,11 @@ class Feed:
                     v.conn
                     for v in self.viewers.values()
                     if v.conn.transport.get_write_buffer_size() <= self.settings.write_limit
+                    and v.role != "guest"  # a guest's status is its own (guests.py)
                 ]
-                broadcast(ready, encode_server(Status(self._status())))  # one encoding for all
+                status = self._status()
+                broadcast(ready, encode_server(Status(status)))  # one encoding for all
+                self.guests.tick(status)
             except Exception:  # a bad status must not end the status (and stall checks) for good
                 log.exception("status round failed")
 

@@ -6,6 +6,7 @@ import { showSides } from "/prompter.js";
 import { Library } from "/library.js";
 import { ReplayBar } from "/replay.js";
 import { AuditionPanel } from "/audition.js";
+import { Presenter } from "/presentations.js";
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
 const canvas = $("view");
@@ -34,6 +35,8 @@ const utf8 = new TextEncoder();
 const replay = new ReplayBar($("replay-panel"), (m) => send(m), $("strips"));
 const library = new Library($("library-panel"), $("library"), $("library-search"), (m) => send(m), replay);
 const audition = new AuditionPanel(document, (m) => send(m));
+const presenter = new Presenter($("present-panel"), (m) => send(m), library); // presentations.js
+library.decorate = (li, t) => presenter.decorate(li, t);
 
 function send(obj) {
   const text = JSON.stringify(obj);
@@ -86,6 +89,8 @@ function connect() {
     else if (msg.type === "libraryChanged") library.changed(msg);
     else if (msg.type === "audition") audition.shown(msg.audition);
     else if (msg.type === "auditionChoices") audition.choices(msg);
+    else if (msg.type === "presentations") presenter.listed(msg);
+    else if (msg.type === "presentationMade") presenter.made(msg);
     else if (msg.type === "error") say(msg.message, 8, "error");
   };
   socket.onclose = (event) => {
@@ -146,6 +151,7 @@ function welcome(msg) {
   status(msg.status);
   if (msg.room.library) library.start(role, limits); // a room with a casting record
   if (msg.room.library) audition.start(role, msg.room, msg.status);
+  if (msg.room.library) presenter.start(role);
 }
 
 function cameras(names) {

@@ -41,9 +41,32 @@ function draw(image, h) {
   }
   ctx.drawImage(image, 0, 0, h.width, h.height);
   image.close();
+  if (stamp) drawStamp();
   postMessage({ type: "drawn", frame: h.frame, skipped: h.skipped, codec: h.codec,
                 renderT: h.renderT, captureT: h.captureT,
                 drawnAt: (performance.timeOrigin + performance.now()) / 1000 });
+}
+
+// A presentation's guest page: the viewer's name and the time, drawn into every picture on
+// this canvas (a corner, semi-transparent), so a screenshot or a screen recording carries
+// them. The page draws it, not the room: the frames themselves are everyone's.
+let stamp = null;
+function drawStamp() {
+  const { width, height } = ctx.canvas;
+  const size = Math.max(11, Math.round(height / 22));
+  const when = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  const text = `${stamp} · ${when}`;
+  ctx.save();
+  ctx.font = `600 ${size}px sans-serif`;
+  const w = Math.min(ctx.measureText(text).width + size, width), h = Math.round(size * 1.6);
+  ctx.globalAlpha = 0.55;
+  ctx.fillStyle = "#000";
+  ctx.fillRect(width - w, height - h, w, h);
+  ctx.globalAlpha = 0.8;
+  ctx.fillStyle = "#fff";
+  ctx.textBaseline = "middle";
+  ctx.fillText(text, width - w + size / 2, height - h / 2, width - size);
+  ctx.restore();
 }
 
 function dropped(h) { postMessage({ type: "dropped", frame: h.frame }); }
@@ -118,4 +141,5 @@ onmessage = (event) => {
   if (msg.type === "init") ctx = msg.canvas.getContext("2d");
   else if (msg.type === "probe") postMessage({ type: "probe", id: msg.id, result: probe() });
   else if (msg.type === "video") queue = queue.then(() => video(msg.buffer));
+  else if (msg.type === "stamp") stamp = msg.text || null;
 };

@@ -103,6 +103,7 @@ export class Library {
     decide.append(this.stars(t), el("span", "lib-mean", t.rating == null ? "unrated" : `avg ${t.rating.toFixed(1)}`),
                   this.select(t));
     li.append(head, decide);
+    if (this.decorate) this.decorate(li, t); // presentations.js: a checkbox, viewed marks
     return li;
   }
 
