@@ -280,3 +280,8 @@ def test_one_voice_is_heard_and_the_switch_picks_up_where_the_picture_is() -> No
     assert playback.listen(None) is None and playback.voice_due(1.0) == []
     assert playback.listen(2) == "replay: there are 2 take(s); no take 3 to hear"
     assert playback.snapshot(1.0)["voice"] is None
+    assert playback.listen(1) is None
+    playback.load(["a.jsonl", "b.jsonl"])  # realigned: the same takes, the same voice
+    assert playback.snapshot(1.0)["voice"] == 1
+    playback.load(["b.jsonl", "a.jsonl"])  # others: the first's again
+    assert playback.snapshot(1.0)["voice"] == 0

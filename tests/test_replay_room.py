@@ -236,3 +236,57 @@ def test_the_rooms_replay_control_answers_in_one_line(tmp_path: Path) -> None:
         assert room.replay_control("stop").result(1) is None
     finally:
         room.stop()
+
+
+def test_side_by_side_splits_the_picture_and_a_failed_strip_gives_one_view_back(
+    tmp_path: Path,
+) -> None:
+    """The render thread splits the picture and stands the second strip's avatar before the
+    takes play; after a stop it is one view again. A strip's avatar that does not load (its
+    file spoiled since the room opened it) stops the replay and leaves one view, not a split
+    with half its avatars."""
+    import shutil
+
+    from immersion.catalogue import find_avatar
+    from immersion.config import RoomSettings
+    from immersion.room.room import Room
+    from tests.support import perf_take
+
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    for name in ("a.jsonl", "b.jsonl"):
+        perf_take(takes / name)
+    avatar = tmp_path / "own.vrm"
+    shutil.copyfile(find_avatar("detective"), avatar)
+    settings = RoomSettings(
+        str(perf_take(tmp_path / "still.jsonl")), "noir-office", str(avatar), takes_dir=takes,
+        width=320, height=180,
+    )  # fmt: skip
+    room = Room(settings)
+    room.start()
+
+    def strips() -> int:
+        return room.render.snapshot.strips
+
+    def wait(condition: Any, seconds: float = 30.0) -> None:
+        end = time.monotonic() + seconds
+        while not condition() and time.monotonic() < end:
+            time.sleep(0.02)
+        assert condition()
+
+    try:
+        wait(lambda: room.render.snapshot.frame > 0, 60.0)
+        assert room.replay_control("start", ("a.jsonl", "b.jsonl")).result(30) is None
+        wait(lambda: room.replay.state == "playing" and strips() == 2)
+        status = room.status().replay
+        assert status is not None and status["strips"] == 2
+        assert room.replay_control("stop").result(5) is None
+        wait(lambda: strips() == 1)
+
+        avatar.write_bytes(b"not a model any more")
+        assert room.replay_control("start", ("a.jsonl", "b.jsonl")).result(30) is None
+        wait(lambda: room.replay.state == "stopped")
+        time.sleep(0.3)
+        assert strips() == 1 and room.render.snapshot.frame > 0
+    finally:
+        room.stop()

@@ -197,7 +197,7 @@ class RenderLoop:
             MappingProxyType(dict(headset)) if headset is not None else None,
             stage.avatar.spec.licence.summary() if stage.avatar is not None else "",
             tuple(m.name for m in stage.pack.marks),
-            len(self._strips) + 1,
+            stage.columns,
         )
 
     def _main_pose(self, t: float) -> Pose | None:
@@ -363,9 +363,15 @@ class RenderLoop:
             return
         mark = stage.pack.marks.index(stage.mark)
         strips = tuple(f"{STRIP}-{k + 1}" for k in range(1, count))
-        for column, name in enumerate(strips, start=1):
-            actor = self._load_avatar(self._avatar_path, self._bone_map)
-            stage.place_extra(name, actor, mark, column=column)
+        try:
+            for column, name in enumerate(strips, start=1):
+                actor = self._load_avatar(self._avatar_path, self._bone_map)
+                stage.place_extra(name, actor, mark, column=column)
+        except BaseException:  # one view again, with nothing half-placed (the caller reports)
+            for name in strips:
+                stage.remove_extra(name)
+            stage.split(1)
+            raise
         self._strips = strips
 
     def _lead(self, actor: AvatarActor) -> AvatarActor:

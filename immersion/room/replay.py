@@ -14,6 +14,7 @@ takes' notes and markers as marks on the timeline, and the state every viewer se
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -119,11 +120,14 @@ class Playback:
 
     Every action reaches each player at the same ``now``, so their clocks stay together; a
     take that ends holds its last pose while the longer ones play on. Its generation is player
-    0's: what arrives for an older start is ignored, as a reader ignores it."""
+    0's: what arrives for an older start is ignored, as a reader ignores it. Actions hold one
+    lock across the players (theirs nest inside), so a start and a stop from two threads never
+    interleave player by player; the render and voice threads' reads take only the players'."""
 
-    __slots__ = ("_count", "_cuts", "_generations", "_players", "_voice")
+    __slots__ = ("_count", "_cuts", "_generations", "_lock", "_players", "_voice")
 
     def __init__(self) -> None:
+        self._lock = threading.RLock()
         self._players = tuple(Reader(noun=REPLAY) for _ in range(MAX_TAKES))
         self._count = 1  # how many players the current (or last) start has
         self._generations: tuple[int, ...] = ()  # each player's, for that start
@@ -136,13 +140,16 @@ class Playback:
         """A start of ``names`` (1..MAX_TAKES): loading from now; the start's generation."""
         if not 1 <= len(names) <= MAX_TAKES:
             raise ReplayError(f"replay: 1 to {MAX_TAKES} takes, not {len(names)}")
-        for player in self._players[len(names) :]:
-            player.stop(0.0)
-        self._count, self._cuts, self._voice = len(names), (), 0
-        self._generations = tuple(
-            player.load(name, "") for player, name in zip(self._players, names, strict=False)
-        )
-        return self._generations[0]
+        with self._lock:
+            same = [c.take.name for c in self._cuts] == list(names)  # realigned: same voice
+            for player in self._players[len(names) :]:
+                player.stop(0.0)
+            self._count, self._cuts = len(names), ()
+            self._voice = self._voice if same else 0
+            self._generations = tuple(
+                player.load(name, "") for player, name in zip(self._players, names, strict=False)
+            )
+            return self._generations[0]
 
     def start(
         self, generation: int, takes: Sequence[ReplayTake], now: float, *, ready: bool
@@ -150,24 +157,26 @@ class Playback:
         """Start ``generation``'s takes, read and aligned (as :meth:`Reader.start`): they play
         now when ``ready`` (one take: the main avatar stands already), else at :meth:`ready`
         (side by side: once the strips' avatars stand). False: a stop or newer start came."""
-        generations = self._generations
-        if not generations or generation != generations[0] or len(takes) != len(generations):
-            return False
-        started = zip(self._players, generations, takes, strict=False)
-        if not all(p.start(g, t.take, now, ready=ready) for p, g, t in reversed(list(started))):
-            return False  # player 0 last: once it plays, the others do
-        self._cuts = tuple(takes)
-        return True
+        with self._lock:
+            generations = self._generations
+            if not generations or generation != generations[0] or len(takes) != len(generations):
+                return False
+            started = zip(self._players, generations, takes, strict=False)
+            if not all(p.start(g, t.take, now, ready=ready) for p, g, t in reversed(list(started))):
+                return False  # player 0 last: once it plays, the others do
+            self._cuts = tuple(takes)
+            return True
 
     def ready(self, generation: int, now: float) -> bool:
         """The strips' avatars stand: a loaded side-by-side start plays from now."""
-        generations = self._generations
-        if not generations or generation != generations[0]:
-            return False
-        for player, own in reversed(list(zip(self._players, generations, strict=False))):
-            if not player.ready(own, now):
+        with self._lock:
+            generations = self._generations
+            if not generations or generation != generations[0]:
                 return False
-        return True
+            for player, own in reversed(list(zip(self._players, generations, strict=False))):
+                if not player.ready(own, now):
+                    return False
+            return True
 
     def pause(self, now: float) -> str | None:
         return self._each(lambda p: p.pause(now))
@@ -180,20 +189,22 @@ class Playback:
         return self._each(lambda p: p.seek(now, position))
 
     def stop(self, now: float, why: str = "", generation: int | None = None) -> bool:
-        if not self._players[0].stop(now, why, generation):
-            return False
-        for player in self._players[1:]:
-            player.stop(now, why)
-        return True
+        with self._lock:
+            if not self._players[0].stop(now, why, generation):
+                return False
+            for player in self._players[1:]:
+                player.stop(now, why)
+            return True
 
     def listen(self, index: int | None) -> str | None:
         """Hear take ``index`` (0-based; None: none of them)."""
-        if self.state == "stopped":
-            return "the replay is stopped"
-        if index is not None and not 0 <= index < self._count:
-            return f"replay: there are {self._count} take(s); no take {index + 1} to hear"
-        self._voice = index
-        return None
+        with self._lock:
+            if self.state == "stopped":
+                return "the replay is stopped"
+            if index is not None and not 0 <= index < self._count:
+                return f"replay: there are {self._count} take(s); no take {index + 1} to hear"
+            self._voice = index
+            return None
 
     # Reads ------------------------------------------------------------------------------------
 
@@ -234,7 +245,9 @@ class Playback:
         marks}]}: ``t``/``duration`` on the shared timeline (the longest take's), each take's
         own ``t`` and ``duration`` within it; a take's marks on its own clock (``shift``
         seconds of it are cut), ``align`` the index of the one it is aligned at."""
-        states = [p.snapshot(now) for p in self._players[: self._count]]
+        with self._lock:
+            states = [p.snapshot(now) for p in self._players[: self._count]]
+            cuts, voice = self._cuts, self._voice
         out = states[0].to_json()
         out.pop("avatar", None)
         if states[0].take is None:
@@ -242,7 +255,6 @@ class Playback:
         takes: list[dict[str, Any]] = [
             {"take": s.take, "t": round(s.t, 2), "duration": round(s.duration, 2)} for s in states
         ]
-        cuts = self._cuts
         if len(cuts) == len(takes):  # read and started: their shifts and marks are known
             for shown, cut in zip(takes, cuts, strict=True):
                 marks = [m.to_json() for m in cut.marks]
@@ -252,14 +264,15 @@ class Playback:
             t=round(max(s.t for s in states), 2),
             duration=round(max(s.duration for s in states), 2),
             ended=all(s.ended for s in states),
-            voice=self._voice,
+            voice=voice,
             takes=takes,
         )
         return out
 
     def _each(self, action: Callable[[Reader], str | None]) -> str | None:
-        refused = action(self._players[0])  # its answer stands for all
-        if refused is None:
-            for player in self._players[1 : self._count]:
-                action(player)
-        return refused
+        with self._lock:
+            refused = action(self._players[0])  # its answer stands for all
+            if refused is None:
+                for player in self._players[1 : self._count]:
+                    action(player)
+            return refused
