@@ -185,7 +185,7 @@ def test_the_rooms_replay_control_answers_in_one_line(tmp_path: Path) -> None:
     """The room's part without its threads: refusals, a start that plays at once on the main
     avatar, a take refused while it is on, the status's replay."""
     from immersion.config import RoomSettings
-    from immersion.room.messages import SplitTakes
+    from immersion.room.messages import SetReader, SplitTakes
     from immersion.room.room import Room
     from tests.support import perf_take
 
@@ -211,8 +211,15 @@ def test_the_rooms_replay_control_answers_in_one_line(tmp_path: Path) -> None:
             "replay: take waving.jsonl has 1 mark(s); no mark 2 to align at"
         )
         assert room.replay_control("start", ()).result(1) == "replay: 1 to 4 takes, not 0"
+        # A reader on the set leaves it when a replay starts: a replay shows its takes alone.
+        assert room.reader_control("start", "waving.jsonl", "detective").result(10) is None
+        assert room.reader.state == "loading"
         assert room.replay_control("start", ("waving.jsonl",)).result(10) is None
         assert room.replaying() and room.replay.state == "playing"
+        assert room.reader.state == "stopped"
+        assert room.reader_control("start", "waving.jsonl", "detective").result(1) == (
+            "a replay is on: stop it before starting a reader"
+        )
         replay = room.status().replay
         assert replay is not None and replay["take"] == "waving.jsonl"
         assert replay["marks"] == [{"t": 0.5, "kind": "note", "text": "good"}]
@@ -227,7 +234,8 @@ def test_the_rooms_replay_control_answers_in_one_line(tmp_path: Path) -> None:
         assert room.replay_control("start", ("waving.jsonl", "again.jsonl")).result(10) is None
         assert room.replay.state == "loading" and room.replay.count == 2
         due = room._commands.due(float("inf"))
-        assert due == [SplitTakes(2, room.replay.generation)]
+        # The reader's avatar taken off the mark (it left when the first replay started).
+        assert due == [SplitTakes(2, room.replay.generation), SetReader(None)]
         replay = room.status().replay
         assert replay is not None and [t["take"] for t in replay["takes"]] == [
             "waving.jsonl",

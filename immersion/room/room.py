@@ -287,15 +287,21 @@ class Room:
         elif action == "restart":
             refused = reader.restart(now)
         else:
-            with self._reader_lock:
-                stopped = reader.stop(now)
-                if stopped:
-                    self._commands.put(SetReader(None))
-            refused = None if stopped else "the reader is stopped already"
+            refused = None if self._reader_off(now) else "the reader is stopped already"
         reply.set_result(refused)
         return reply
 
+    def _reader_off(self, now: float, why: str = "") -> bool:
+        """Stop the reader and take its avatar off the mark (False: it was stopped)."""
+        with self._reader_lock:
+            stopped = self.reader.stop(now, why)
+            if stopped:
+                self._commands.put(SetReader(None))
+        return stopped
+
     def _reader_refuses(self, take: str | None, avatar: str | None) -> str | None:
+        if self.replaying():  # a presentation's guests see what a replay shows, and only that
+            return "a replay is on: stop it before starting a reader"
         staged = self.render.snapshot
         if len(staged.marks) < 2:
             return f"scene pack {staged.scene!r} has one mark; a reader needs a second"
@@ -364,6 +370,9 @@ class Room:
         elif action == "start":
             refused = self._replay_refuses(takes, align)
             if refused is None:
+                # The reader leaves the set: a replay shows its takes alone (a presentation's
+                # guests are shown the replay, and only the takes it holds).
+                self._reader_off(now, "a replay started")
                 generation = replay.load(takes)
                 job = partial(self._replay_start, takes, align or (None,) * len(takes), generation)
                 self._replay_loads.submit(job, reply)
