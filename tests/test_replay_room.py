@@ -271,6 +271,8 @@ def test_side_by_side_splits_the_picture_and_a_failed_strip_gives_one_view_back(
         width=320, height=180,
     )  # fmt: skip
     room = Room(settings)
+    stamps: list[int | None] = []  # each picture's replay start (None: live)
+    room.set_picture_sink(lambda picture: stamps.append(picture.replay))
     room.start()
 
     def strips() -> int:
@@ -288,8 +290,15 @@ def test_side_by_side_splits_the_picture_and_a_failed_strip_gives_one_view_back(
         wait(lambda: room.replay.state == "playing" and strips() == 2)
         status = room.status().replay
         assert status is not None and status["strips"] == 2
+        # Each picture says which replay start it shows (what a presentation's guest may see).
+        assert stamps[0] is None  # the live room
+        shown = room.replay_shown()
+        assert shown is not None
+        wait(lambda: stamps[-1] == shown)
         assert room.replay_control("stop").result(5) is None
         wait(lambda: strips() == 1)
+        wait(lambda: stamps[-1] is None)
+        assert room.replay_shown() is None
 
         avatar.write_bytes(b"not a model any more")
         assert room.replay_control("start", ("a.jsonl", "b.jsonl")).result(30) is None

@@ -117,6 +117,7 @@ class EncodedFrame:
     height: int
     encoded: Mapping[Codec, Encoded]
     encode_ms: float = 0.0  # all codecs, on the render thread
+    replay: int | None = None  # the replay start it shows (Picture.replay)
 
 
 class PictureEncoder:
@@ -147,6 +148,7 @@ class PictureEncoder:
             picture.height,
             encoded,
             (time.perf_counter() - start) * 1e3,
+            picture.replay,
         )
 
 

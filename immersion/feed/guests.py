@@ -28,7 +28,6 @@ from immersion.casting.desk import CastingDesk
 from immersion.errors import CastingError
 from immersion.feed import presenting as rules
 from immersion.feed.protocol import (
-    AudioSource,
     Codec,
     Error,
     Hello,
@@ -171,7 +170,7 @@ class Guests:
             if guest.joined:  # a new codec: the fan-out starts it at a keyframe
                 guest.joined = False
                 self.feed.fanout.leave(viewer.id)
-            self.gate()
+            self.gate(self.feed.picture_shows)
             return
         await self._replay(guest, event)
 
@@ -197,7 +196,7 @@ class Guests:
         if refused:
             await self._send(guest.viewer, Error(refused))
             return
-        self.gate()
+        self.gate(self.feed.picture_shows)
         if event.action == "start" and self.feed.desk is not None:
             try:
                 for take in takes:
@@ -211,15 +210,18 @@ class Guests:
 
     # The gate ---------------------------------------------------------------------------------
 
-    def gate(self) -> None:
-        """Each guest in the fan-out exactly while the room shows its presentation's takes."""
+    def gate(self, shows: int | None) -> None:
+        """Each guest in the fan-out exactly while the room shows its presentation's takes:
+        ``shows`` is the replay start the picture about to go out shows (None: the live room),
+        so a picture rendered before a replay took the avatar never reaches a guest."""
         if not self.guests:
             return
         replay = self.feed.room.status().replay
         actions = []
         now = self.feed.room.now()
+        current = shows is not None and shows == self.feed.room.replay_shown()
         for guest in self.guests.values():
-            show = guest.codec is not None and rules.shown(replay, guest.presentation)
+            show = current and guest.codec is not None and rules.shown(replay, guest.presentation)
             if show and not guest.joined:
                 assert guest.codec is not None
                 actions += self.feed.fanout.join(guest.viewer.id, guest.codec, now)
@@ -228,12 +230,12 @@ class Guests:
             guest.joined = show
         self.feed._carry_out(actions)
 
-    def hearing(self, source: AudioSource) -> list[Viewer]:
-        """The guests that hear ``source`` now: the replay's voice, while it is theirs."""
-        if source is not AudioSource.VOICE or not self.feed.room.replaying():
+    def hearing(self) -> list[Viewer]:
+        """The guests that hear a replayed take's voice now: while the replay is theirs."""
+        if not self.feed.room.replaying():
             return []
         if any(g.joined for g in self.guests.values()):
-            self.gate()  # the replay may have changed since the last picture
+            self.gate(self.feed.picture_shows)  # the replay may have changed since the last picture
         return [g.viewer for g in self.guests.values() if g.joined and g.audio]
 
     def tick(self, status: dict[str, Any]) -> None:
@@ -247,7 +249,7 @@ class Guests:
         if self.feed.desk is not None and now - self._checked >= RECHECK:
             self._checked = now
             self.feed._spawn(self._recheck(self.feed.desk))
-        self.gate()
+        self.gate(self.feed.picture_shows)
         actor = self._actor_here()
         for guest in self.guests.values():
             self._send_status(guest, status, actor)

@@ -281,12 +281,15 @@ class Feed:
         self._actor: Viewer | None = None  # the page performing now
         self._seq = dict.fromkeys(AudioSource, 0)
         self.guests = Guests(self)  # a presentation's guests (guests.py)
+        self.picture_shows: int | None = None  # the replay start the newest picture shows
 
     # From the room's threads ------------------------------------------------------------------
 
     def _on_picture(self, picture: Picture) -> None:
         """On the render thread: encode once per codec in demand, hand the result to the loop.
         A loop that has not taken the last two yet gets none: latest wins here too."""
+        # What the newest picture shows, encoded or not: a guest joins on it (replaced whole).
+        self.picture_shows = picture.replay
         loop = self._loop
         if loop is None or not self.encoder.codecs:
             return
@@ -323,7 +326,7 @@ class Feed:
     def _publish(self, frame: EncodedFrame) -> None:
         self._in_transit.release()
         self.encode_ms.append(frame.encode_ms)
-        self.guests.gate()  # a guest gets this picture only if the room shows their takes
+        self.guests.gate(frame.replay)  # a guest gets this picture only if it shows their takes
         self._carry_out(self.fanout.publish(frame, self.room.now()))
 
     def _room_event(self, event: RoomEvent) -> None:
@@ -336,7 +339,7 @@ class Feed:
         elif isinstance(event, CueToActor) and self._actor is not None:
             broadcast([self._actor.conn], encode_server(ActorCue(event.kind, event.text)))
         elif isinstance(event, VoiceOut):
-            self._relay(Voice(event.t, event.opus, talkback=False))
+            self._relay(Voice(event.t, event.opus, talkback=False), replayed=event.replay)
         elif isinstance(event, SidesChanged):
             self._broadcast(SidesShown(event.sides.text, event.sides.line), EVERYONE)
         elif isinstance(event, ReaderVoice):
@@ -360,15 +363,18 @@ class Feed:
         conns = [v.conn for v in self.viewers.values() if v.role in roles]
         broadcast(conns, encode_server(message))
 
-    def _relay(self, voice: Voice) -> None:
+    def _relay(self, voice: Voice, replayed: bool = False) -> None:
         """Pass an Opus packet on unchanged: the actor's voice to every viewer that asked for
-        it, a director's talkback to the actor's page. A viewer whose socket is backed up
-        misses packets (its jitter buffer conceals them) instead of growing the buffer."""
+        it (a ``replayed`` take's to a presentation's guests of it too), a director's talkback
+        to the actor's page. A viewer whose socket is backed up misses packets (its jitter
+        buffer conceals them) instead of growing the buffer."""
         if voice.talkback:
             targets = [self._actor] if self._actor is not None else []
         else:
             targets = [v for v in self.viewers.values() if v.audio and v is not self._actor]
         source = AudioSource.TALKBACK if voice.talkback else AudioSource.VOICE
+        if replayed:
+            targets += self.guests.hearing()
         self._send_audio(source, voice.capture_t, voice.opus, targets)
 
     def _relay_reader(self, voice: ReaderVoice) -> None:
@@ -384,7 +390,6 @@ class Feed:
         """One packet of ``source``, numbered in its own sequence, to ``targets``; a viewer
         whose socket is backed up misses it (its jitter buffer conceals the gap)."""
         self._seq[source] += 1
-        targets = targets + self.guests.hearing(source)  # a replay of a guest's takes
         message = encode_audio(AudioPacket(source, self._seq[source], capture_t, opus))
         limit = self.settings.write_limit
         broadcast(

@@ -213,6 +213,7 @@ class Picture:
     render_t: float
     bgra: NDArray[np.uint8]
     cut: bool = False  # the picture changed all at once (a switch): start a new H.264 group
+    replay: int | None = None  # the replay start whose takes it shows (None: the live source)
 
     @property
     def width(self) -> int:
@@ -274,6 +275,7 @@ class VoiceOut:
 
     t: float  # capture time, room clock
     opus: bytes
+    replay: bool = False  # a replayed take's (the only voice a presentation's guest may hear)
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,7 +163,7 @@ class RenderLoop:
                 captured = self.capture()
                 # The reader at the main pose's time (its own clock runs on when the pose holds).
                 shown_t = self.latest.frame_time(now)
-                pose = self._main_pose(shown_t)
+                pose, replayed = self._main_pose(shown_t)
                 t0 = time.perf_counter()
                 due = mirror.due(time.monotonic())
                 stage.show(pose, mirror=due, extras=self._extras(stage, shown_t))
@@ -178,7 +178,9 @@ class RenderLoop:
                 self._publish(stage)
                 bgra.flags.writeable = False
                 capture_t = pose.t if pose is not None else render_t
-                self.on_picture(Picture(self._frame, capture_t, render_t, bgra, self._cut))
+                self.on_picture(
+                    Picture(self._frame, capture_t, render_t, bgra, self._cut, replayed)
+                )
                 self._cut = False
         finally:
             if headset_frames is not None:
@@ -200,15 +202,18 @@ class RenderLoop:
             stage.columns,
         )
 
-    def _main_pose(self, t: float) -> Pose | None:
-        """The main avatar's pose at room time ``t``: a replay's while one holds it (stamped
-        ``t``, so its picture and voice line up as live ones do), else the live source's."""
+    def _main_pose(self, t: float) -> tuple[Pose | None, int | None]:
+        """The main avatar's pose at room time ``t`` and the replay start it comes from: a
+        replay's while one holds it (stamped ``t``, so its picture and voice line up as live
+        ones do), else the live source's (None). The picture carries that start: a
+        presentation's guest is shown a picture of their takes, never one of the live room."""
         replay = self.replay
         if replay is not None and replay.state != "stopped":
+            generation = replay.generation
             pose = replay.poses(t)[0]
-            if pose is not None:
-                return replace(pose, t=t)
-        return self.latest.at(t)
+            if pose is not None and replay.generation == generation:
+                return replace(pose, t=t), generation
+        return self.latest.at(t), None
 
     def _extras(self, stage: Stage, t: float) -> dict[str, Pose | None]:
         """The extra performers' poses for a picture of room time ``t`` (the time the main

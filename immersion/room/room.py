@@ -348,6 +348,11 @@ class Room:
         """Whether a replay holds the main avatar (loading, playing or paused)."""
         return self.replay.state != "stopped"
 
+    def replay_shown(self) -> int | None:
+        """The replay start the room shows now (as pictures are stamped), None: live."""
+        generation = self.replay.generation
+        return generation if self.replaying() else None
+
     def replay_control(
         self,
         action: str,
@@ -459,7 +464,7 @@ class Room:
         while not self._stop.wait(READER_TICK_S):
             now = self.now()
             for t, opus in self.replay.voice_due(now, READER_LEAD_S):
-                self.on_event(VoiceOut(t, opus))
+                self.on_event(VoiceOut(t, opus, replay=True))
             if vmc is not None and now - sent >= period and self.replay.state == "playing":
                 pose = self.replay.poses(now)[0]
                 if pose is not None:
