@@ -246,7 +246,7 @@ def test_the_rooms_replay_control_answers_in_one_line(tmp_path: Path) -> None:
         room.stop()
 
 
-def test_side_by_side_splits_the_picture_and_a_failed_strip_gives_one_view_back(
+def test_side_by_side_splits_and_gives_one_view_back_and_deleted_takes_stop(
     tmp_path: Path,
 ) -> None:
     """The render thread splits the picture and stands the second strip's avatar before the
@@ -305,5 +305,13 @@ def test_side_by_side_splits_the_picture_and_a_failed_strip_gives_one_view_back(
         wait(lambda: room.replay.state == "stopped")
         time.sleep(0.3)
         assert strips() == 1 and room.render.snapshot.frame > 0
+
+        # A take deleted from outside the room (another process) stops playing and leaves
+        # the room's memory within a sweep.
+        assert room.replay_control("start", ("a.jsonl",)).result(30) is None
+        assert any(path.name == "a.jsonl" for path, _, _ in room._played._kept)
+        (takes / "a.jsonl").unlink()
+        wait(lambda: room.replay.state == "stopped", 10.0)
+        assert all(path.name != "a.jsonl" for path, _, _ in room._played._kept)
     finally:
         room.stop()

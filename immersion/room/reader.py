@@ -118,7 +118,7 @@ class PlayedTakes:
     """Takes read for playing, kept while they fit in ``max_frames``: a replay restarted,
     realigned or compared again, or a reader's take replayed, is not read twice (a 60 s take
     is about a second of JSON). A take is known by its name, size and modification time, so
-    one written anew is read anew; one deleted is let go at the next read. Thread-safe."""
+    one written anew is read anew; one deleted is let go at the next read or sweep. Thread-safe."""
 
     __slots__ = ("_kept", "_lock", "max_frames")
 
@@ -127,10 +127,14 @@ class PlayedTakes:
         self._lock = threading.Lock()
         self._kept: dict[tuple[Path, int, int], tuple[ReaderTake, Take]] = {}  # oldest first
 
+    def sweep(self) -> None:
+        """Let go of takes whose file is gone (deleted: nothing of them stays in memory)."""
+        with self._lock:
+            self._kept = {k: v for k, v in self._kept.items() if k[0].exists()}
+
     def read(self, folder: Path, name: str, where: str) -> tuple[ReaderTake, Take]:
         """As :func:`read_played_take`, from memory when the file is unchanged."""
-        with self._lock:  # a take deleted meanwhile leaves nothing of it here
-            self._kept = {k: v for k, v in self._kept.items() if k[0].exists()}
+        self.sweep()
         path = resolve_inside(folder, take_name(name), where, "the takes folder")
         try:
             stat = path.stat()

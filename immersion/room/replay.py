@@ -212,6 +212,15 @@ class Playback:
     def state(self) -> str:
         return self._players[0].state
 
+    def takes(self) -> tuple[str, ...]:
+        """The names of the takes it plays (or reads), none when stopped."""
+        with self._lock:
+            if self.state == "stopped":
+                return ()
+            return tuple(
+                s.take for s in (p.snapshot(0.0) for p in self._players[: self._count]) if s.take
+            )
+
     @property
     def count(self) -> int:
         """How many takes the current start plays (1: on the main avatar alone)."""

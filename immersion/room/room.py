@@ -94,6 +94,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 READER_TICK_S = 0.02  # the reader's voice is sent this often ...
 READER_LEAD_S = 0.06  # ... up to this far ahead of when it plays
+SWEEP_S = 2.0  # how soon a take deleted from outside stops playing and leaves memory
 
 SCROLL_STEPS = {"scroll-down": 1, "scroll-up": -1}  # the actor's controller, a line at a time
 
@@ -461,8 +462,12 @@ class Room:
         voice (never recorded: no take rolls during a replay); and, with VMC out, the main
         avatar's pose at the capture rate, as the live source's would go."""
         vmc, period, sent = self.vmc, 1.0 / self.settings.fps, -math.inf
+        swept = 0.0
         while not self._stop.wait(READER_TICK_S):
             now = self.now()
+            if now - swept >= SWEEP_S:
+                self._forget_deleted(now)
+                swept = now
             for t, opus in self.replay.voice_due(now, READER_LEAD_S):
                 self.on_event(VoiceOut(t, opus, replay=True))
             if vmc is not None and now - sent >= period and self.replay.state == "playing":
@@ -470,6 +475,18 @@ class Room:
                 if pose is not None:
                     vmc.offer(replace(pose, t=now))
                     sent = now
+
+    def _forget_deleted(self, now: float) -> None:
+        """Takes deleted from outside the room (``immersion takes delete``, ``casting
+        delete-actor``, a purge) stop playing and are let go from memory: deletion is
+        complete while the room runs too."""
+        self._played.sweep()
+        folder = self.settings.takes_dir
+        if any(not (folder / name).exists() for name in self.replay.takes()):
+            self.replay.stop(now, "its take was deleted")
+        reader = self.reader.snapshot(now).take
+        if reader is not None and not (folder / reader).exists():
+            self._reader_off(now, "its take was deleted")
 
     def _live_to_vmc(self, pose: Pose) -> None:
         """The live source's pose out as VMC, unless a replay holds the avatar."""
