@@ -214,3 +214,12 @@ def bounded(read: Callable[[], object]) -> object:
     # Shown by --hypothesis-show-statistics: how many inputs each outcome had.
     event("refused" if isinstance(result, CaptureError) else "accepted")
     return result
+
+
+def page_until(page: Any, check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    """Poll ``check`` (which may ask the page with ``page.evaluate``: the pages' CSP forbids
+    Playwright's ``wait_for_function``, which evaluates a string) until true or ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        page.wait_for_timeout(100)

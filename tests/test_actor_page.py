@@ -12,7 +12,7 @@ import json
 import re
 import time
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from tests.support import (
     CHROMIUM_ARGS,
     ServedRoom,
     fake_devices,
+    page_until,
     perf_take,
     served_room,
 )
@@ -78,13 +79,6 @@ def _open(browser: Browser, url: str, requests: list[str] | None = None) -> Page
     page.goto(url)
     page.errors = errors  # type: ignore[attr-defined]
     return page
-
-
-def _wait(page: Page, check: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        page.wait_for_timeout(100)
 
 
 def _change(a: dict[str, Any], b: dict[str, Any]) -> float:
@@ -136,7 +130,9 @@ def test_an_actor_performs_from_the_browser_and_the_director_sees_and_hears_them
 ) -> None:
     director = _open(browser, room.page(room.director))
     expect(director.locator("#role")).to_have_text("director")
-    _wait(director, lambda: director.evaluate("window.immersion.framesDrawn()") >= 10, "frames")
+    page_until(
+        director, lambda: director.evaluate("window.immersion.framesDrawn()") >= 10, "frames"
+    )
     still = _movement(director, 2.0)  # the room's own source: a still take
 
     requests: list[str] = []
@@ -149,7 +145,9 @@ def test_an_actor_performs_from_the_browser_and_the_director_sees_and_hears_them
     actor.wait_for_timeout(1000)
     assert actor.evaluate("window.immersion.sent().posesSent") == 0
     actor.click("#agree")
-    _wait(actor, lambda: actor.evaluate("window.immersion.sent().posesSent") >= 30, "poses sent")
+    page_until(
+        actor, lambda: actor.evaluate("window.immersion.sent().posesSent") >= 30, "poses sent"
+    )
     expect(director.locator("#actor-state")).to_contain_text("performing from their page")
     moving = _movement(director, 4.0)
     # The avatar follows the person: the picture changes half a second to the next (here
@@ -222,13 +220,15 @@ def _perform(
     actor.on("websocket", lambda ws: ws.on("framesent", lambda f: frames.append(f)))
     expect(actor.locator("#consent")).to_be_visible()
     actor.click("#agree")
-    _wait(actor, lambda: actor.evaluate("window.immersion.sent().posesSent") >= 10, "poses sent")
+    page_until(
+        actor, lambda: actor.evaluate("window.immersion.sent().posesSent") >= 10, "poses sent"
+    )
     director.click("#take-start")
     expect(director.locator("#rolling")).to_be_visible()
     actor.click("#calibrate")  # "relax, look at the camera": the room takes it from here
     expect(actor.locator("#message")).to_contain_text("Relax and look at the camera")
     check = f"(s => Boolean({enough}))(window.immersion.sent())"
-    _wait(actor, lambda: bool(actor.evaluate(check)), what, timeout=timeout)
+    page_until(actor, lambda: bool(actor.evaluate(check)), what, timeout=timeout)
     director.click("#take-stop")
     expect(director.locator("#rolling")).to_be_hidden()
     actor.click("#leave")
@@ -479,7 +479,9 @@ def test_a_slow_computer_is_told_its_rate_and_a_dropped_page_comes_back(
     expect(actor.locator("#consent")).to_be_visible()
     actor.select_option("#model", "full")
     actor.click("#agree")
-    _wait(actor, lambda: actor.evaluate("window.immersion.sent().posesSent") >= 10, "poses sent")
+    page_until(
+        actor, lambda: actor.evaluate("window.immersion.sent().posesSent") >= 10, "poses sent"
+    )
     # The network drops: the page comes back by itself and the room shows the gap.
     actor.evaluate("window.immersion.disconnect()")
     expect(director.locator("#actor-state")).to_contain_text("disconnected")

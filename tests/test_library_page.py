@@ -24,6 +24,7 @@ from tests.support import (
     CHROMIUM_ARGS,
     ServedRoom,
     hello,
+    page_until,
     perf_take,
     served_room,
     until,
@@ -239,17 +240,35 @@ def test_two_takes_play_side_by_side_from_the_library(tmp_path: Path, browser: B
         voices = page.locator("#replay-takes .replay-voice input")
         expect(voices.nth(0)).to_be_checked()
         voices.nth(1).check()
+
+        def replayed() -> dict[str, Any]:
+            shown: dict[str, Any] = page.evaluate("window.immersion.replay()")
+            return shown
+
+        page_until(page, lambda: replayed().get("voice") == 1, "the room's voice switch")
         expect(voices.nth(1)).to_be_checked()
         expect(voices.nth(0)).not_to_be_checked()
         # Aligned at the second take's marker: it starts again, cut so that moment comes first.
         align = page.locator("#replay-takes .replay-align").nth(1)
         expect(align.locator("option")).to_have_count(2)  # its start, its marker
         align.select_option("0")
+        # The second take cut so that its marker comes with the first take's start.
+        page_until(
+            page,
+            lambda: (
+                [(t.get("align"), t.get("shift", 0) > 0.3) for t in replayed()["takes"]]
+                == [(None, False), (0, True)]
+            ),
+            "the second take aligned at its marker",
+        )
         expect(page.locator("#replay-takes .replay-align").nth(1)).to_have_value("0")
         expect(labels).to_have_count(2, timeout=20_000)
+        assert page.evaluate("window.immersion.replay().voice") == 1  # kept by a realignment
 
         page.click("#replay-stop")
         expect(page.locator("#replay-state")).to_contain_text("No replay")
         expect(page.locator("#strips")).to_be_hidden()
+        page.wait_for_timeout(800)  # one-view frames reach the page
+        assert _halves_differ(page) > 2 * split  # the room's picture is one view again
         assert page.errors == []  # type: ignore[attr-defined]
         _stop(room)

@@ -508,6 +508,7 @@ window.immersion = {
   readerCounts: () => ({ ...readerCounts, ...(readerPlayer ? { ...readerPlayer.counts, late: readerPlayer.late } : {}) }),
   readerLevels: () => (readerPlayer ? readerPlayer.levels.slice() : []), // the reader's, played
   library: () => [...library.takes.values()].map((t) => ({ ...t })), // the take library's rows
+  replay: () => JSON.parse(JSON.stringify(replay.shown)), // the replay as the last status had it
   audition: () => (audition.current ? { ...audition.current } : null), // the one served
 };
 ensurePlayer();
