@@ -85,10 +85,20 @@ def test_a_guests_status_holds_only_their_replay() -> None:
     assert mine["busy"] is None
     with_notes = Presentation(2, "N", "", "", "2026-12-03T09:00:00+00:00", None, True, ("a.jsonl",))
     assert rules.guest_status(room, with_notes, False, False)["replay"]["marks"]
+    with_notes_both = Presentation(3, "N", "", "", "2026-12-03T09:00:00+00:00", None, True,
+                                   ("a.jsonl", "b.jsonl"))  # fmt: skip
     side = rules.guest_status(
         {"replay": _replay("paused", "a.jsonl", "b.jsonl")}, SHOWN, False, False
     )
     assert all("marks" not in t for t in side["replay"]["takes"])
+    # One status goes to every guest of the round: a guest without notes leaves the marks of
+    # the one after it who has them.
+    shared = {"replay": _replay("playing", "a.jsonl", "b.jsonl")}
+    bare = rules.guest_status(shared, SHOWN, False, False)
+    noted = rules.guest_status(shared, with_notes_both, False, False)
+    assert "marks" not in bare["replay"] and all("marks" not in t for t in bare["replay"]["takes"])
+    assert noted["replay"]["marks"] and all(t["marks"] for t in noted["replay"]["takes"])
+    assert shared == {"replay": _replay("playing", "a.jsonl", "b.jsonl")}
     other = rules.guest_status({"replay": _replay("playing", "x.jsonl")}, SHOWN, False, True)
     assert other["replay"] is None and other["busy"] == rules.IN_AUDITION
 

@@ -91,14 +91,22 @@ def guest_status(
     replay = status.get("replay")
     out: dict[str, Any] = {"now": status.get("now", 0.0), "replay": None}
     if ours(replay, presentation) and replay is not None:
-        mine = dict(replay)
-        if not presentation.show_notes:
-            mine.pop("marks", None)
-            for take in mine.get("takes") or []:
-                if isinstance(take, dict):
-                    take.pop("marks", None)
-        out["replay"] = mine
+        # New dicts all the way down: the status is shared by every guest of the round.
+        out["replay"] = replay if presentation.show_notes else _unmarked(replay)
     out["busy"] = busy(replay, rolling, actor, presentation)
+    return out
+
+
+def _unmarked(replay: Mapping[str, Any]) -> dict[str, Any]:
+    """``replay`` without its marks (nor its takes'), built anew: the room's status is left
+    as it was for the next guest."""
+    out = {k: v for k, v in replay.items() if k != "marks"}
+    takes = replay.get("takes")
+    if isinstance(takes, list):
+        out["takes"] = [
+            {k: v for k, v in t.items() if k != "marks"} if isinstance(t, Mapping) else t
+            for t in takes
+        ]
     return out
 
 
