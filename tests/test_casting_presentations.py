@@ -98,6 +98,10 @@ def test_bad_presentations_are_refused_in_one_line(
         present.create(conn, "x", ["a1.jsonl", "a1.jsonl"], week, now=NOW)
     with pytest.raises(CastingError, match=r"^title"):
         present.create(conn, " ", ["a1.jsonl"], week, now=NOW)
+    with pytest.raises(CastingError, match=r"^expires .*: give a time after now"):
+        present.create(conn, "x", ["a1.jsonl"], NOW - dt.timedelta(hours=1), now=NOW)
+    with pytest.raises(CastingError, match="give a time after now"):
+        present.create(conn, "x", ["a1.jsonl"], NOW, now=NOW)
     with pytest.raises(CastingError, match="at most 366 days"):
         present.create(conn, "x", ["a1.jsonl"], NOW + dt.timedelta(days=400), now=NOW)
     assert present.list_presentations(conn) == []  # nothing half made

@@ -159,6 +159,8 @@ def create(
         raise CastingError("takes: a take is chosen twice")
     if expires.tzinfo is None:
         expires = expires.replace(tzinfo=dt.UTC)
+    if expires <= now:  # a link that never opens is a mistake, not a choice
+        raise CastingError(f"expires {_iso(expires)}: give a time after now ({_iso(now)})")
     if expires - now > dt.timedelta(days=MAX_DAYS):
         raise CastingError(f"expires {_iso(expires)}: at most {MAX_DAYS} days from now")
     ids = [rec.find_take(conn, f).id for f in takes]  # each one in the record, or its line
