@@ -30,7 +30,8 @@ MAX_TAKES = 24  # a presentation is a short list, not the library
 DEFAULT_DAYS = 7
 MAX_DAYS = 366  # a link that outlives a year is forgotten, not chosen
 VIEWS_SHOWN = 20  # per take, the newest: the marks say who and when, not a log's every line
-REFUSALS = ("unknown", "revoked", "expired")
+REFUSALS = ("unknown", "revoked", "expired", "withdrawn")
+WITHDRAWN = "this presentation's takes are no longer available"
 
 
 class PresentationRefusedError(CastingError):
@@ -126,13 +127,24 @@ def _text(value: str, what: str, limit: int) -> str:
 
 
 _ROW = "SELECT id, title, created, created_by, expires, revoked, show_notes FROM presentations"
+# A take whose audition's consent ended before today (UTC, as purge_expired counts) is shown
+# to no one, even before the purge removes it; an audition with no end date keeps its takes.
+_CONSENTED = "(a.consent_until IS NULL OR a.consent_until >= ?)"
 
 
-def _presentation(conn: sqlite3.Connection, row: tuple[Any, ...]) -> Presentation:
+def _today(now: dt.datetime | None) -> dt.date:
+    return (now or utc_now()).astimezone(dt.UTC).date()
+
+
+def _presentation(
+    conn: sqlite3.Connection, row: tuple[Any, ...], today: dt.date | None
+) -> Presentation:
+    """``row``'s presentation with its takes whose consent holds on ``today`` (None: all)."""
     files = conn.execute(
         "SELECT t.file FROM presentation_takes pt JOIN takes t ON t.id = pt.take_id "
-        "WHERE pt.presentation_id = ? ORDER BY pt.position",
-        (row[0],),
+        "JOIN auditions a ON a.id = t.audition_id "
+        f"WHERE pt.presentation_id = ? AND {_CONSENTED} ORDER BY pt.position",
+        (row[0], (today or dt.date.min).isoformat()),
     ).fetchall()
     pid, title, created, by, expires, revoked, notes = row
     return Presentation(
@@ -164,6 +176,15 @@ def create(
     if expires - now > dt.timedelta(days=MAX_DAYS):
         raise CastingError(f"expires {_iso(expires)}: at most {MAX_DAYS} days from now")
     ids = [rec.find_take(conn, f).id for f in takes]  # each one in the record, or its line
+    ended = conn.execute(
+        "SELECT t.file, a.consent_until FROM takes t JOIN auditions a ON a.id = t.audition_id "
+        f"WHERE t.id IN ({', '.join('?' for _ in ids)}) AND NOT {_CONSENTED} ORDER BY t.file",
+        [*ids, _today(now).isoformat()],
+    ).fetchone()
+    if ended is not None:
+        raise CastingError(
+            f"take {ended[0]!r}: its audition's consent ended on {ended[1]}; it is shown to no one"
+        )
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with transaction(conn):
         cur = conn.execute(
@@ -177,20 +198,24 @@ def create(
             [(pid, take, k) for k, take in enumerate(ids)],
         )
     assert pid is not None
-    return Created(get(conn, pid), token)
+    return Created(get(conn, pid, now), token)
 
 
-def get(conn: sqlite3.Connection, pid: int) -> Presentation:
+def get(conn: sqlite3.Connection, pid: int, now: dt.datetime | None = None) -> Presentation:
+    """Presentation ``pid`` with its takes whose consent holds at ``now``."""
     row = conn.execute(f"{_ROW} WHERE id = ?", (pid,)).fetchone()
     if row is None:
         raise CastingError(f"no presentation {pid} in the casting record")
-    return _presentation(conn, row)
+    return _presentation(conn, row, _today(now))
 
 
-def list_presentations(conn: sqlite3.Connection) -> list[Presentation]:
-    """Every presentation, newest first."""
+def list_presentations(
+    conn: sqlite3.Connection, now: dt.datetime | None = None
+) -> list[Presentation]:
+    """Every presentation, newest first, each with its takes whose consent holds at ``now``."""
     rows = conn.execute(f"{_ROW} ORDER BY id DESC").fetchall()
-    return [_presentation(conn, r) for r in rows]
+    today = _today(now)
+    return [_presentation(conn, r, today) for r in rows]
 
 
 def find_by_token(
@@ -204,7 +229,7 @@ def find_by_token(
         raise PresentationRefusedError(
             "unknown", "this presentation link is not known (mistyped, or deleted)"
         )
-    found = _presentation(conn, row)
+    found = _presentation(conn, row, _today(now))
     if found.revoked is not None:
         raise PresentationRefusedError(
             "revoked", f"this presentation was revoked ({found.revoked} UTC)"
@@ -213,17 +238,19 @@ def find_by_token(
         raise PresentationRefusedError(
             "expired", f"this presentation expired ({found.expires} UTC)"
         )
+    if not found.takes:  # every one's consent has ended
+        raise PresentationRefusedError("withdrawn", WITHDRAWN)
     return found
 
 
 def revoke(conn: sqlite3.Connection, pid: int, now: dt.datetime | None = None) -> Presentation:
     """The link stops working at once (revoking twice keeps the first time)."""
-    get(conn, pid)
+    get(conn, pid, now)
     conn.execute(
         "UPDATE presentations SET revoked = coalesce(revoked, ?) WHERE id = ?",
         (_iso(now or utc_now()), pid),
     )
-    return get(conn, pid)
+    return get(conn, pid, now)
 
 
 def log_view(
@@ -322,4 +349,4 @@ def orphans(conn: sqlite3.Connection) -> list[Presentation]:
     rows = conn.execute(
         f"{_ROW} WHERE id NOT IN (SELECT presentation_id FROM presentation_takes) ORDER BY id"
     ).fetchall()
-    return [_presentation(conn, r) for r in rows]
+    return [_presentation(conn, r, None) for r in rows]

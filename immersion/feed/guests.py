@@ -260,8 +260,8 @@ class Guests:
 
     async def _recheck(self, desk: CastingDesk) -> None:
         """What changed in the record outside this room (`immersion casting presentations
-        revoke`, a take or actor deleted): guests of a presentation revoked or gone are cut
-        off; one that lost takes keeps those left."""
+        revoke`, a take or actor deleted, a consent ended): guests of a presentation revoked,
+        gone or left with no take are cut off; one that lost takes keeps those left."""
         try:
             found = {p.id: p for p in await _wait(desk.presentations())}
         except (CastingError, TimeoutError):
@@ -272,6 +272,8 @@ class Guests:
                 self.close(guest.presentation.id, "unknown", "this presentation was deleted")
             elif now.revoked is not None:
                 self.close(now.id, "revoked", "this presentation was revoked")
+            elif not now.takes:  # each one deleted, or its consent ended
+                self.close(now.id, "withdrawn", present.WITHDRAWN)
             else:
                 guest.presentation = now
 
