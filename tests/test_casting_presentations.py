@@ -131,6 +131,32 @@ def test_views_are_logged_per_take(conn: sqlite3.Connection, tmp_path: Path) -> 
     assert [v["viewer"] for v in row["takes"][0]["viewed"]] == ["Kim", "Sam Producer"]
 
 
+def test_views_read_are_cut_per_take_in_each_presentation(
+    conn: sqlite3.Connection, tmp_path: Path
+) -> None:
+    _filed(conn, tmp_path / "takes", "Ada", "a1", "a2")
+    week = NOW + dt.timedelta(days=7)
+    busy = present.create(conn, "Busy", ["a1.jsonl", "a2.jsonl"], week, now=NOW).presentation
+    quiet = present.create(conn, "Quiet", ["a1.jsonl"], week, now=NOW).presentation
+    for k in range(present.VIEWS_SHOWN + 5):
+        present.log_view(conn, busy, f"G{k}", "a1.jsonl", NOW + dt.timedelta(minutes=k))
+    present.log_view(conn, busy, "Old", "a2.jsonl", NOW)
+    present.log_view(conn, quiet, "Kim", "a1.jsonl", NOW - dt.timedelta(days=1))
+    seen = present.views(conn)
+    mine = [v.viewer for v in seen["a1.jsonl"] if v.presentation_id == busy.id]
+    newest = [f"G{k}" for k in range(present.VIEWS_SHOWN + 4, 4, -1)]
+    assert mine == newest  # the newest, first
+    # Another presentation's older view is not crowded out by this one's many.
+    assert [v.viewer for v in seen["a1.jsonl"] if v.presentation_id == quiet.id] == ["Kim"]
+    three = present.views(conn, limit=3)
+    assert [v.viewer for v in three["a1.jsonl"]] == [*newest[:3], "Kim"]
+    assert [v.viewer for v in three["a2.jsonl"]] == ["Old"]
+    only = present.views(conn, ["a2.jsonl"], presentation=busy.id, limit=1)
+    assert list(only) == ["a2.jsonl"]
+    row = present.to_json(quiet, seen, NOW)
+    assert [v["viewer"] for v in row["takes"][0]["viewed"]] == ["Kim"]
+
+
 def test_shown_takes_carry_notes_only_when_chosen(conn: sqlite3.Connection, tmp_path: Path) -> None:
     _filed(conn, tmp_path / "takes", "Ada", "a1")
     rec.add_note(conn, rec.find_take(conn, "a1.jsonl"), 1.0, "lovely pause", "note")

@@ -29,7 +29,9 @@ VIEWER_CHARS = 80  # a person's name, as the page asks for it
 MAX_TAKES = 24  # a presentation is a short list, not the library
 DEFAULT_DAYS = 7
 MAX_DAYS = 366  # a link that outlives a year is forgotten, not chosen
-VIEWS_SHOWN = 20  # per take, the newest: the marks say who and when, not a log's every line
+VIEWS_SHOWN = (
+    20  # per take of a presentation, the newest: the marks say who and when, not a log's every line
+)
 REFUSALS = ("unknown", "revoked", "expired", "withdrawn")
 WITHDRAWN = "this presentation's takes are no longer available"
 
@@ -274,10 +276,14 @@ def log_view(
 
 
 def views(
-    conn: sqlite3.Connection, files: list[str] | None = None, presentation: int | None = None
+    conn: sqlite3.Connection,
+    files: list[str] | None = None,
+    presentation: int | None = None,
+    limit: int = VIEWS_SHOWN,
 ) -> dict[str, list[View]]:
-    """Views per take file, newest first (at most :data:`VIEWS_SHOWN` each): of ``files``
-    (None: every take), in one presentation or in all."""
+    """Views per take file, newest first, at most ``limit`` per take in each presentation (cut
+    in SQL: a log that grows does not grow what is read into Python): of ``files`` (None:
+    every take), in one presentation or in all."""
     where: list[str] = []
     params: list[object] = []
     if files is not None:
@@ -289,17 +295,17 @@ def views(
         where.append("v.presentation_id = ?")
         params.append(presentation)
     rows = conn.execute(
-        "SELECT v.presentation_id, t.file, v.viewer, v.at FROM views v "
+        "SELECT pid, file, viewer, at FROM (SELECT v.presentation_id AS pid, t.file AS file, "
+        "v.viewer AS viewer, v.at AS at, v.id AS vid, row_number() OVER (PARTITION BY "
+        "v.presentation_id, v.take_id ORDER BY v.at DESC, v.id DESC) AS n FROM views v "
         "JOIN takes t ON t.id = v.take_id"
         + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY v.at DESC, v.id DESC",
-        params,
+        + ") WHERE n <= ? ORDER BY at DESC, vid DESC",
+        [*params, limit],
     ).fetchall()
     out: dict[str, list[View]] = {}
     for pid, file, viewer, at in rows:
-        shown = out.setdefault(str(file), [])
-        if len(shown) < VIEWS_SHOWN:
-            shown.append(View(int(pid), str(file), str(viewer), str(at)))
+        out.setdefault(str(file), []).append(View(int(pid), str(file), str(viewer), str(at)))
     return out
 
 
