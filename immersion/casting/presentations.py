@@ -3,8 +3,9 @@
 A presentation's link carries a token made here (``secrets.token_urlsafe``) and given to its
 maker once; the record keeps only its SHA-256, so a copy of the database opens nothing. A link
 works until its expiry (UTC) or until it is revoked, whichever comes first; each refusal says
-which. Every replay a guest starts is logged (the name they gave, the take, the time): the
-director's "viewed" marks.
+which. A guest let in to see a take is logged (the name they gave, the take, the time), once
+per ten minutes however often it replays: the director's "viewed" marks. A take whose
+audition's consent has ended is shown to no one.
 
 Plain functions on a connection, like :mod:`~immersion.casting.record` (in a room the
 :class:`~immersion.casting.desk.CastingDesk`'s thread is its one owner).

@@ -1,5 +1,6 @@
-"""A presentation's guests on the feed: the link checked at connect, pictures and voice only
-while the room replays their takes, their replays checked and logged, directors' requests.
+"""A presentation's guests on the feed: the link checked at connect (a few at a time), pictures
+and voice only while the room replays their takes, their replays checked, what they were let
+in to see logged, directors' requests.
 
 The rules are :mod:`immersion.feed.presenting`'s; this is the shell on the feed's event loop
 that carries them out. A guest joins the fan-out (gets frames) only while the room shows
