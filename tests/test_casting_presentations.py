@@ -32,13 +32,18 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     db.close()
 
 
-def _filed(conn: sqlite3.Connection, takes: Path, actor: str, *names: str) -> list[Path]:
-    """Takes rolled (files on disk) and filed under ``actor``'s audition for Ophelia."""
+def _filed(
+    conn: sqlite3.Connection, takes: Path, actor: str, *names: str, until: dt.date | None = None
+) -> list[Path]:
+    """Takes rolled (files on disk) and filed under ``actor``'s audition for Ophelia, its
+    consent until ``until`` (None: no end)."""
     if not rec.list_productions(conn):
         rec.add_production(conn, "Hamlet")
         rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "detective")
     person = rec.find_actor(conn, actor) or rec.add_actor(conn, actor)
-    audition = rec.open_audition(conn, rec.find_role(conn, "Ophelia"), person, DAY, "casting", DAY)
+    audition = rec.open_audition(
+        conn, rec.find_role(conn, "Ophelia"), person, DAY, "casting", until
+    )
     files: list[Path] = []
     for name in names:
         files += _roll(takes, name)
@@ -98,6 +103,10 @@ def test_bad_presentations_are_refused_in_one_line(
         present.create(conn, "x", ["a1.jsonl", "a1.jsonl"], week, now=NOW)
     with pytest.raises(CastingError, match=r"^title"):
         present.create(conn, " ", ["a1.jsonl"], week, now=NOW)
+    with pytest.raises(CastingError, match=r"^expires .*: give a time after now"):
+        present.create(conn, "x", ["a1.jsonl"], NOW - dt.timedelta(hours=1), now=NOW)
+    with pytest.raises(CastingError, match="give a time after now"):
+        present.create(conn, "x", ["a1.jsonl"], NOW, now=NOW)
     with pytest.raises(CastingError, match="at most 366 days"):
         present.create(conn, "x", ["a1.jsonl"], NOW + dt.timedelta(days=400), now=NOW)
     assert present.list_presentations(conn) == []  # nothing half made
@@ -122,6 +131,32 @@ def test_views_are_logged_per_take(conn: sqlite3.Connection, tmp_path: Path) -> 
     assert [v["viewer"] for v in row["takes"][0]["viewed"]] == ["Kim", "Sam Producer"]
 
 
+def test_views_read_are_cut_per_take_in_each_presentation(
+    conn: sqlite3.Connection, tmp_path: Path
+) -> None:
+    _filed(conn, tmp_path / "takes", "Ada", "a1", "a2")
+    week = NOW + dt.timedelta(days=7)
+    busy = present.create(conn, "Busy", ["a1.jsonl", "a2.jsonl"], week, now=NOW).presentation
+    quiet = present.create(conn, "Quiet", ["a1.jsonl"], week, now=NOW).presentation
+    for k in range(present.VIEWS_SHOWN + 5):
+        present.log_view(conn, busy, f"G{k}", "a1.jsonl", NOW + dt.timedelta(minutes=k))
+    present.log_view(conn, busy, "Old", "a2.jsonl", NOW)
+    present.log_view(conn, quiet, "Kim", "a1.jsonl", NOW - dt.timedelta(days=1))
+    seen = present.views(conn)
+    mine = [v.viewer for v in seen["a1.jsonl"] if v.presentation_id == busy.id]
+    newest = [f"G{k}" for k in range(present.VIEWS_SHOWN + 4, 4, -1)]
+    assert mine == newest  # the newest, first
+    # Another presentation's older view is not crowded out by this one's many.
+    assert [v.viewer for v in seen["a1.jsonl"] if v.presentation_id == quiet.id] == ["Kim"]
+    three = present.views(conn, limit=3)
+    assert [v.viewer for v in three["a1.jsonl"]] == [*newest[:3], "Kim"]
+    assert [v.viewer for v in three["a2.jsonl"]] == ["Old"]
+    only = present.views(conn, ["a2.jsonl"], presentation=busy.id, limit=1)
+    assert list(only) == ["a2.jsonl"]
+    row = present.to_json(quiet, seen, NOW)
+    assert [v["viewer"] for v in row["takes"][0]["viewed"]] == ["Kim"]
+
+
 def test_shown_takes_carry_notes_only_when_chosen(conn: sqlite3.Connection, tmp_path: Path) -> None:
     _filed(conn, tmp_path / "takes", "Ada", "a1")
     rec.add_note(conn, rec.find_take(conn, "a1.jsonl"), 1.0, "lovely pause", "note")
@@ -134,10 +169,40 @@ def test_shown_takes_carry_notes_only_when_chosen(conn: sqlite3.Connection, tmp_
     assert full.notes == ((1.0, "note", "lovely pause"),)
 
 
+def test_takes_whose_consent_ended_are_shown_to_no_one(
+    conn: sqlite3.Connection, tmp_path: Path
+) -> None:
+    takes = tmp_path / "takes"
+    _filed(conn, takes, "Ada", "a1", until=DAY)  # the last day it may be kept: today
+    _filed(conn, takes, "Bob", "b1")  # no end date: kept
+    week = NOW + dt.timedelta(days=7)
+    both = present.create(conn, "Both", ["a1.jsonl", "b1.jsonl"], week, now=NOW)
+    ada = present.create(conn, "Ada", ["a1.jsonl"], week, now=NOW)
+    assert present.find_by_token(conn, both.token, NOW).takes == ("a1.jsonl", "b1.jsonl")
+    tomorrow = NOW + dt.timedelta(days=1)
+    # Past Ada's consent: her take is left out of what opens and what is listed...
+    opened = present.find_by_token(conn, both.token, tomorrow)
+    assert opened.takes == ("b1.jsonl",)
+    assert [t.file for t in present.shown_takes(conn, opened)] == ["b1.jsonl"]
+    listed = {p.title: p.takes for p in present.list_presentations(conn, tomorrow)}
+    assert listed == {"Both": ("b1.jsonl",), "Ada": ()}
+    # ...a presentation left with none does not open...
+    with pytest.raises(present.PresentationRefusedError, match=present.WITHDRAWN) as gone:
+        present.find_by_token(conn, ada.token, tomorrow)
+    assert gone.value.why == "withdrawn"
+    # ...and none is made with it (the UTC date counts: 22:30 at UTC-3 is tomorrow in UTC).
+    with pytest.raises(CastingError, match=r"^take 'a1\.jsonl': its audition's consent ended"):
+        present.create(conn, "Late", ["b1.jsonl", "a1.jsonl"], week, now=tomorrow)
+    late = dt.datetime(2026, 11, 26, 22, 30, tzinfo=dt.timezone(dt.timedelta(hours=-3)))
+    with pytest.raises(CastingError, match="consent ended on 2026-11-26"):
+        present.create(conn, "Late", ["a1.jsonl"], week, now=late)
+    assert present.create(conn, "Bob", ["b1.jsonl"], week, now=tomorrow).presentation.takes
+
+
 def test_deletion_takes_presentations_left_empty(conn: sqlite3.Connection, tmp_path: Path) -> None:
     takes = tmp_path / "takes"
-    ada = _filed(conn, takes, "Ada", "a1")
-    bob = _filed(conn, takes, "Bob", "b1", "b2")
+    ada = _filed(conn, takes, "Ada", "a1", until=DAY)
+    bob = _filed(conn, takes, "Bob", "b1", "b2", until=DAY)
     week = NOW + dt.timedelta(days=7)
     only_ada = present.create(conn, "Ada alone", ["a1.jsonl"], week, now=NOW)
     both = present.create(conn, "Both", ["a1.jsonl", "b1.jsonl"], week, now=NOW)

@@ -1,6 +1,8 @@
 """A presentation's guest on the feed, speaking the protocol: its own welcome and status (none
 of the room's), no pictures of the live room, only its takes, no start while the room is in an
-audition, pictures while its take plays and none the moment it stops, its view logged."""
+audition, pictures while its take plays and none the moment it stops, its view logged
+(also for a guest who joins a screening another started), and none of the takes' notes unless
+the presentation shows them."""
 
 from __future__ import annotations
 
@@ -24,6 +26,23 @@ from tests.support import ServedRoom, perf_take, served_room, until
 
 pytestmark = pytest.mark.fixtures
 
+PRIVATE = "private note"
+
+
+class _Recording(ClientConnection):
+    """A guest's socket that keeps every text message it gets, to look for what must not be
+    in any of them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.texts: list[str] = []
+
+    async def recv(self, decode: bool | None = None) -> Any:
+        message = await super().recv(decode)
+        if isinstance(message, str):
+            self.texts.append(message)
+        return message
+
 
 async def _quiet(ws: ClientConnection, seconds: float) -> tuple[int, list[dict[str, Any]]]:
     """Video frames and text messages that arrive in the next ``seconds`` (frames acked)."""
@@ -45,7 +64,10 @@ async def _quiet(ws: ClientConnection, seconds: float) -> tuple[int, list[dict[s
 
 async def _guest(room: ServedRoom, token: str, shown: str, other: str) -> None:
     base = f"ws://127.0.0.1:{room.port}/feed"
-    async with connect(f"{base}?present={token}&name=Sam%20Producer") as guest:
+    async with connect(
+        f"{base}?present={token}&name=Sam%20Producer", create_connection=_Recording
+    ) as guest:
+        assert isinstance(guest, _Recording)
         welcome = json.loads(await guest.recv())
         assert welcome["type"] == "presentation"
         assert [t["file"] for t in welcome["presentation"]["takes"]] == [shown]
@@ -83,6 +105,12 @@ async def _guest(room: ServedRoom, token: str, shown: str, other: str) -> None:
         assert status["replay"]["take"] == shown and "marks" not in status["replay"]
         frames, _ = await _quiet(guest, 1.0)
         assert frames >= 5
+        # Another guest joins the screening Sam started: let in, and logged as a view too.
+        async with connect(f"{base}?present={token}&name=Kim") as kim:
+            assert json.loads(await kim.recv())["type"] == "presentation"
+            await kim.send(json.dumps({"type": "hello", "codecs": ["jpeg"]}))
+            frames, _ = await _quiet(kim, 1.0)
+            assert frames >= 3
         async with connect(f"{base}?token={room.director}") as director:
             await until(director, "welcome")
             await director.send(json.dumps({"type": "replay", "action": "stop"}))
@@ -93,11 +121,24 @@ async def _guest(room: ServedRoom, token: str, shown: str, other: str) -> None:
             listed = (await until(director, "presentations"))["presentations"]
             assert [(p["title"], p["state"]) for p in listed] == [
                 ("Soon", "expired"),
+                ("With notes", "open"),
                 ("Gone", "revoked"),
                 ("For Sam", "open"),
             ]
-            [take] = listed[2]["takes"]
-            assert [v["viewer"] for v in take["viewed"]] == ["Sam Producer"]
+            [take] = listed[3]["takes"]
+            assert [v["viewer"] for v in take["viewed"]] == ["Kim", "Sam Producer"]  # once each
+        # The note was never in anything Sam's page got: welcome, statuses, errors.
+        assert guest.texts and not any(PRIVATE in t for t in guest.texts)
+
+
+async def _noted(room: ServedRoom, token: str) -> None:
+    """A presentation that shows notes: the guest gets them."""
+    url = f"ws://127.0.0.1:{room.port}/feed?present={token}&name=Ann"
+    async with connect(url, create_connection=_Recording) as guest:
+        assert isinstance(guest, _Recording)
+        welcome = json.loads(await guest.recv())
+        assert [n["text"] for n in welcome["presentation"]["takes"][0]["notes"]] == [PRIVATE]
+        assert any(PRIVATE in t for t in guest.texts)
 
 
 async def _expires(room: ServedRoom, token: str) -> tuple[str, str]:
@@ -130,11 +171,12 @@ def test_a_guest_sees_only_its_takes_and_only_while_they_play(tmp_path: Path) ->
     audition = rec.open_audition(conn, role, rec.add_actor(conn, "Ada"), dt.date(2026, 11, 26))
     for name in ("shown.jsonl", "other.jsonl"):
         rec.file_take(conn, audition.id, name, 2.0)
-    rec.add_note(conn, rec.find_take(conn, "shown.jsonl"), 0.5, "private note", "note")
+    rec.add_note(conn, rec.find_take(conn, "shown.jsonl"), 0.5, PRIVATE, "note")
     week = present.utc_now() + dt.timedelta(days=7)
     made = present.create(conn, "For Sam", ["shown.jsonl"], week)
     gone = present.create(conn, "Gone", ["shown.jsonl"], week)
     present.revoke(conn, gone.presentation.id)
+    noted = present.create(conn, "With notes", ["shown.jsonl"], week, show_notes=True)
     conn.close()
 
     args = ["--source", str(tmp_path / "perf.jsonl"), "--size", "160x90", "--fps", "15"]
@@ -150,6 +192,7 @@ def test_a_guest_sees_only_its_takes_and_only_while_they_play(tmp_path: Path) ->
             "expired",
         )
         asyncio.run(_guest(room, made.token, "shown.jsonl", "other.jsonl"))
+        asyncio.run(_noted(room, noted.token))
         line, why = asyncio.run(_refused(room, f"present={gone.token}&name=Sam"))
         assert "revoked" in line and why == "revoked"
         line, why = asyncio.run(_refused(room, "present=nope&name=Sam"))

@@ -151,10 +151,15 @@ def test_a_presentation_shows_its_take_stamps_the_viewer_and_is_refused_when_rev
         again.click("#name-form button[type=submit]")
         expect(again.locator("#refused-why")).to_contain_text("revoked")
 
-        # Past its expiry: refused, saying so.
+        # Past its expiry: refused, saying so. create refuses a past expiry, so the test
+        # moves it back in SQL.
         conn = open_db(db)
         old = present.create(
-            conn, "Last week", [take], dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+            conn, "Last week", [take], dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+        )
+        past = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat(timespec="seconds")
+        conn.execute(
+            "UPDATE presentations SET expires = ? WHERE id = ?", (past, old.presentation.id)
         )
         conn.close()
         late = _open(browser, f"{room.base}/?present={old.token}")

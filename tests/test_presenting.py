@@ -85,12 +85,47 @@ def test_a_guests_status_holds_only_their_replay() -> None:
     assert mine["busy"] is None
     with_notes = Presentation(2, "N", "", "", "2026-12-03T09:00:00+00:00", None, True, ("a.jsonl",))
     assert rules.guest_status(room, with_notes, False, False)["replay"]["marks"]
+    with_notes_both = Presentation(3, "N", "", "", "2026-12-03T09:00:00+00:00", None, True,
+                                   ("a.jsonl", "b.jsonl"))  # fmt: skip
     side = rules.guest_status(
         {"replay": _replay("paused", "a.jsonl", "b.jsonl")}, SHOWN, False, False
     )
     assert all("marks" not in t for t in side["replay"]["takes"])
+    # One status goes to every guest of the round: a guest without notes leaves the marks of
+    # the one after it who has them.
+    shared = {"replay": _replay("playing", "a.jsonl", "b.jsonl")}
+    bare = rules.guest_status(shared, SHOWN, False, False)
+    noted = rules.guest_status(shared, with_notes_both, False, False)
+    assert "marks" not in bare["replay"] and all("marks" not in t for t in bare["replay"]["takes"])
+    assert noted["replay"]["marks"] and all(t["marks"] for t in noted["replay"]["takes"])
+    assert shared == {"replay": _replay("playing", "a.jsonl", "b.jsonl")}
     other = rules.guest_status({"replay": _replay("playing", "x.jsonl")}, SHOWN, False, True)
     assert other["replay"] is None and other["busy"] == rules.IN_AUDITION
+
+
+def test_a_view_is_logged_once_per_ten_minutes() -> None:
+    memory = rules.ViewMemory()
+    assert memory.due(1, "Sam", ["a.jsonl", "b.jsonl"], 0.0) == ["a.jsonl", "b.jsonl"]
+    assert memory.due(1, "Sam", ["a.jsonl", "b.jsonl"], 5.0) == []  # started over: no rows
+    assert memory.due(1, "Sam", ["a.jsonl", "a.jsonl"], 5.0) == []
+    assert memory.due(1, "Kim", ["a.jsonl"], 5.0) == ["a.jsonl"]  # another name
+    assert memory.due(2, "Sam", ["a.jsonl"], 5.0) == ["a.jsonl"]  # another presentation
+    assert memory.due(1, "Sam", ["a.jsonl"], rules.VIEW_AGAIN_S - 1) == []
+    assert memory.due(1, "Sam", ["a.jsonl"], rules.VIEW_AGAIN_S) == ["a.jsonl"]
+    assert len(memory) == 3  # Sam's two of 0 s dropped, as time went on: it does not grow
+    assert memory.due(1, "Sam", ["b.jsonl"], rules.VIEW_AGAIN_S + 1) == ["b.jsonl"]
+    assert memory.due(3, "Ann", [], 2 * rules.VIEW_AGAIN_S + 1) == [] and len(memory) == 0
+
+
+def test_directors_are_told_at_most_once_a_second() -> None:
+    throttle = rules.Throttle(1.0)
+    assert throttle.ask(10.0) == 0.0  # the first at once
+    assert throttle.ask(10.1) is None  # coalesced into the one waiting
+    throttle.ran(10.2)
+    assert throttle.ask(10.5) == pytest.approx(0.7)  # the next a second after the last
+    assert throttle.ask(10.6) is None
+    throttle.ran(11.2)
+    assert throttle.ask(20.0) == 0.0
 
 
 def test_viewer_names_and_the_welcome() -> None:

@@ -3,8 +3,9 @@
 A presentation's link carries a token made here (``secrets.token_urlsafe``) and given to its
 maker once; the record keeps only its SHA-256, so a copy of the database opens nothing. A link
 works until its expiry (UTC) or until it is revoked, whichever comes first; each refusal says
-which. Every replay a guest starts is logged (the name they gave, the take, the time): the
-director's "viewed" marks.
+which. A guest let in to see a take is logged (the name they gave, the take, the time), once
+per ten minutes however often it replays: the director's "viewed" marks. A take whose
+audition's consent has ended is shown to no one.
 
 Plain functions on a connection, like :mod:`~immersion.casting.record` (in a room the
 :class:`~immersion.casting.desk.CastingDesk`'s thread is its one owner).
@@ -29,8 +30,11 @@ VIEWER_CHARS = 80  # a person's name, as the page asks for it
 MAX_TAKES = 24  # a presentation is a short list, not the library
 DEFAULT_DAYS = 7
 MAX_DAYS = 366  # a link that outlives a year is forgotten, not chosen
-VIEWS_SHOWN = 20  # per take, the newest: the marks say who and when, not a log's every line
-REFUSALS = ("unknown", "revoked", "expired")
+VIEWS_SHOWN = (
+    20  # per take of a presentation, the newest: the marks say who and when, not a log's every line
+)
+REFUSALS = ("unknown", "revoked", "expired", "withdrawn")
+WITHDRAWN = "this presentation's takes are no longer available"
 
 
 class PresentationRefusedError(CastingError):
@@ -126,13 +130,24 @@ def _text(value: str, what: str, limit: int) -> str:
 
 
 _ROW = "SELECT id, title, created, created_by, expires, revoked, show_notes FROM presentations"
+# A take whose audition's consent ended before today (UTC, as purge_expired counts) is shown
+# to no one, even before the purge removes it; an audition with no end date keeps its takes.
+_CONSENTED = "(a.consent_until IS NULL OR a.consent_until >= ?)"
 
 
-def _presentation(conn: sqlite3.Connection, row: tuple[Any, ...]) -> Presentation:
+def _today(now: dt.datetime | None) -> dt.date:
+    return (now or utc_now()).astimezone(dt.UTC).date()
+
+
+def _presentation(
+    conn: sqlite3.Connection, row: tuple[Any, ...], today: dt.date | None
+) -> Presentation:
+    """``row``'s presentation with its takes whose consent holds on ``today`` (None: all)."""
     files = conn.execute(
         "SELECT t.file FROM presentation_takes pt JOIN takes t ON t.id = pt.take_id "
-        "WHERE pt.presentation_id = ? ORDER BY pt.position",
-        (row[0],),
+        "JOIN auditions a ON a.id = t.audition_id "
+        f"WHERE pt.presentation_id = ? AND {_CONSENTED} ORDER BY pt.position",
+        (row[0], (today or dt.date.min).isoformat()),
     ).fetchall()
     pid, title, created, by, expires, revoked, notes = row
     return Presentation(
@@ -159,9 +174,20 @@ def create(
         raise CastingError("takes: a take is chosen twice")
     if expires.tzinfo is None:
         expires = expires.replace(tzinfo=dt.UTC)
+    if expires <= now:  # a link that never opens is a mistake, not a choice
+        raise CastingError(f"expires {_iso(expires)}: give a time after now ({_iso(now)})")
     if expires - now > dt.timedelta(days=MAX_DAYS):
         raise CastingError(f"expires {_iso(expires)}: at most {MAX_DAYS} days from now")
     ids = [rec.find_take(conn, f).id for f in takes]  # each one in the record, or its line
+    ended = conn.execute(
+        "SELECT t.file, a.consent_until FROM takes t JOIN auditions a ON a.id = t.audition_id "
+        f"WHERE t.id IN ({', '.join('?' for _ in ids)}) AND NOT {_CONSENTED} ORDER BY t.file",
+        [*ids, _today(now).isoformat()],
+    ).fetchone()
+    if ended is not None:
+        raise CastingError(
+            f"take {ended[0]!r}: its audition's consent ended on {ended[1]}; it is shown to no one"
+        )
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with transaction(conn):
         cur = conn.execute(
@@ -175,20 +201,24 @@ def create(
             [(pid, take, k) for k, take in enumerate(ids)],
         )
     assert pid is not None
-    return Created(get(conn, pid), token)
+    return Created(get(conn, pid, now), token)
 
 
-def get(conn: sqlite3.Connection, pid: int) -> Presentation:
+def get(conn: sqlite3.Connection, pid: int, now: dt.datetime | None = None) -> Presentation:
+    """Presentation ``pid`` with its takes whose consent holds at ``now``."""
     row = conn.execute(f"{_ROW} WHERE id = ?", (pid,)).fetchone()
     if row is None:
         raise CastingError(f"no presentation {pid} in the casting record")
-    return _presentation(conn, row)
+    return _presentation(conn, row, _today(now))
 
 
-def list_presentations(conn: sqlite3.Connection) -> list[Presentation]:
-    """Every presentation, newest first."""
+def list_presentations(
+    conn: sqlite3.Connection, now: dt.datetime | None = None
+) -> list[Presentation]:
+    """Every presentation, newest first, each with its takes whose consent holds at ``now``."""
     rows = conn.execute(f"{_ROW} ORDER BY id DESC").fetchall()
-    return [_presentation(conn, r) for r in rows]
+    today = _today(now)
+    return [_presentation(conn, r, today) for r in rows]
 
 
 def find_by_token(
@@ -202,7 +232,7 @@ def find_by_token(
         raise PresentationRefusedError(
             "unknown", "this presentation link is not known (mistyped, or deleted)"
         )
-    found = _presentation(conn, row)
+    found = _presentation(conn, row, _today(now))
     if found.revoked is not None:
         raise PresentationRefusedError(
             "revoked", f"this presentation was revoked ({found.revoked} UTC)"
@@ -211,17 +241,19 @@ def find_by_token(
         raise PresentationRefusedError(
             "expired", f"this presentation expired ({found.expires} UTC)"
         )
+    if not found.takes:  # every one's consent has ended
+        raise PresentationRefusedError("withdrawn", WITHDRAWN)
     return found
 
 
 def revoke(conn: sqlite3.Connection, pid: int, now: dt.datetime | None = None) -> Presentation:
     """The link stops working at once (revoking twice keeps the first time)."""
-    get(conn, pid)
+    get(conn, pid, now)
     conn.execute(
         "UPDATE presentations SET revoked = coalesce(revoked, ?) WHERE id = ?",
         (_iso(now or utc_now()), pid),
     )
-    return get(conn, pid)
+    return get(conn, pid, now)
 
 
 def log_view(
@@ -245,10 +277,14 @@ def log_view(
 
 
 def views(
-    conn: sqlite3.Connection, files: list[str] | None = None, presentation: int | None = None
+    conn: sqlite3.Connection,
+    files: list[str] | None = None,
+    presentation: int | None = None,
+    limit: int = VIEWS_SHOWN,
 ) -> dict[str, list[View]]:
-    """Views per take file, newest first (at most :data:`VIEWS_SHOWN` each): of ``files``
-    (None: every take), in one presentation or in all."""
+    """Views per take file, newest first, at most ``limit`` per take in each presentation (cut
+    in SQL: a log that grows does not grow what is read into Python): of ``files`` (None:
+    every take), in one presentation or in all."""
     where: list[str] = []
     params: list[object] = []
     if files is not None:
@@ -260,17 +296,17 @@ def views(
         where.append("v.presentation_id = ?")
         params.append(presentation)
     rows = conn.execute(
-        "SELECT v.presentation_id, t.file, v.viewer, v.at FROM views v "
+        "SELECT pid, file, viewer, at FROM (SELECT v.presentation_id AS pid, t.file AS file, "
+        "v.viewer AS viewer, v.at AS at, v.id AS vid, row_number() OVER (PARTITION BY "
+        "v.presentation_id, v.take_id ORDER BY v.at DESC, v.id DESC) AS n FROM views v "
         "JOIN takes t ON t.id = v.take_id"
         + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY v.at DESC, v.id DESC",
-        params,
+        + ") WHERE n <= ? ORDER BY at DESC, vid DESC",
+        [*params, limit],
     ).fetchall()
     out: dict[str, list[View]] = {}
     for pid, file, viewer, at in rows:
-        shown = out.setdefault(str(file), [])
-        if len(shown) < VIEWS_SHOWN:
-            shown.append(View(int(pid), str(file), str(viewer), str(at)))
+        out.setdefault(str(file), []).append(View(int(pid), str(file), str(viewer), str(at)))
     return out
 
 
@@ -320,4 +356,4 @@ def orphans(conn: sqlite3.Connection) -> list[Presentation]:
     rows = conn.execute(
         f"{_ROW} WHERE id NOT IN (SELECT presentation_id FROM presentation_takes) ORDER BY id"
     ).fetchall()
-    return [_presentation(conn, r) for r in rows]
+    return [_presentation(conn, r, None) for r in rows]

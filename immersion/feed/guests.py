@@ -1,5 +1,6 @@
-"""A presentation's guests on the feed: the link checked at connect, pictures and voice only
-while the room replays their takes, their replays checked and logged, directors' requests.
+"""A presentation's guests on the feed: the link checked at connect (a few at a time), pictures
+and voice only while the room replays their takes, their replays checked, what they were let
+in to see logged, directors' requests.
 
 The rules are :mod:`immersion.feed.presenting`'s; this is the shell on the feed's event loop
 that carries them out. A guest joins the fan-out (gets frames) only while the room shows
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 import weakref
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -51,6 +53,10 @@ DESK_ANSWER_S = 10.0
 T = TypeVar("T")
 RECHECK = dt.timedelta(seconds=2)  # how often open guests' presentations are read again
 REFUSED = 1008  # policy violation: the page shows the error it was sent first
+# Links checked at once: each asks the desk twice, and a flood of them must not fill its
+# queue, where a rolled take waits to be filed. Past this a guest is refused in one line.
+OPENING_AT_ONCE = 8
+OPENING_FULL = "the room is answering other guests: try again in a moment"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,7 @@ class Guest:
     codec: Codec | None = None  # what its page decodes (hello)
     audio: bool = False  # its page asked for the voice
     joined: bool = False  # in the fan-out: the room shows its takes now
+    watching: tuple[str, ...] = ()  # the takes it was let in to see (its views logged)
 
 
 class Guests:
@@ -83,6 +90,14 @@ class Guests:
             weakref.WeakKeyDictionary()
         )
         self._checked = dt.datetime.min.replace(tzinfo=dt.UTC)  # the record, last read
+        self._opening = 0  # guests whose link the desk is checking
+        self._views = rules.ViewMemory()  # views logged lately: each once per 10 minutes
+        self._telling = rules.Throttle()  # directors' lists after views: once a second
+
+    def pending(self) -> int:
+        """Guests let through the handshake and not yet viewers: the room's max viewers
+        counts them too."""
+        return len(self._links) + self._opening
 
     # Connecting -------------------------------------------------------------------------------
 
@@ -95,18 +110,16 @@ class Guests:
         """One guest's connection, from the check of its link to its end."""
         conn = viewer.conn
         token, name = self._links.pop(conn, ("", ""))
-        opened = await self._open(token, name)
-        if isinstance(opened, Refusal):
-            await self._refuse(conn, opened.why, opened.line)
+        if self._opening >= OPENING_AT_ONCE:
+            await self._refuse(conn, "busy", OPENING_FULL)
             return
-        presentation, takes, name = opened
-        limits = self.feed.settings.limits.for_page()
-        message = rules.presentation_message(presentation, takes, name)
-        await conn.send(encode_server(PresentationShown(message, limits)))
-        expires = present.parse_time(presentation.expires)
-        guest = Guest(viewer, presentation, name, expires)
-        self.guests[viewer.id] = guest
-        self.feed.viewers[viewer.id] = viewer
+        self._opening += 1
+        try:
+            guest = await self._admit(viewer, token, name)
+        finally:
+            self._opening -= 1
+        if guest is None:
+            return
         self._send_status(guest, self.feed.room.status().to_json(), self._actor_here())
         try:
             async for data in conn:
@@ -118,6 +131,22 @@ class Guests:
             self.feed.viewers.pop(viewer.id, None)
             self.feed.fanout.leave(viewer.id)
             self.feed.encoder.codecs = self.feed.fanout.codecs()
+
+    async def _admit(self, viewer: Viewer, token: str, name: str) -> Guest | None:
+        """The guest welcomed and among the viewers; None: refused, told why."""
+        opened = await self._open(token, name)
+        if isinstance(opened, Refusal):
+            await self._refuse(viewer.conn, opened.why, opened.line)
+            return None
+        presentation, takes, name = opened
+        limits = self.feed.settings.limits.for_page()
+        message = rules.presentation_message(presentation, takes, name)
+        await viewer.conn.send(encode_server(PresentationShown(message, limits)))
+        expires = present.parse_time(presentation.expires)
+        guest = Guest(viewer, presentation, name, expires)
+        self.guests[viewer.id] = guest
+        self.feed.viewers[viewer.id] = viewer
+        return guest
 
     async def _open(
         self, token: str, name: str
@@ -196,14 +225,7 @@ class Guests:
         if refused:
             await self._send(guest.viewer, Error(refused))
             return
-        self.gate(self.feed.picture_shows)
-        if event.action == "start" and self.feed.desk is not None:
-            try:
-                for take in takes:
-                    await _wait(self.feed.desk.log_view(guest.presentation, guest.name, take))
-            except (CastingError, TimeoutError):
-                log.exception("logging a presentation's view failed")
-            await self.tell_directors()
+        self.gate(self.feed.picture_shows)  # which logs the view, once the guest is let in
 
     def _actor_here(self) -> bool:
         return any(v.role == "actor" for v in self.feed.viewers.values())
@@ -228,7 +250,28 @@ class Guests:
             elif guest.joined and not show:
                 self.feed.fanout.leave(guest.viewer.id)
             guest.joined = show
+            watching = rules.replayed(replay) if show else ()
+            if watching != guest.watching:
+                guest.watching = watching
+                self._viewed(guest, watching)
         self.feed._carry_out(actions)
+
+    def _viewed(self, guest: Guest, takes: tuple[str, ...]) -> None:
+        """``guest`` let in to see ``takes``: logged, whoever started the replay (each take
+        once per ten minutes per guest's name)."""
+        due = self._views.due(guest.presentation.id, guest.name, takes, time.monotonic())
+        if due and self.feed.desk is not None:
+            self.feed._spawn(self._log(self.feed.desk, guest.presentation, guest.name, due))
+
+    async def _log(
+        self, desk: CastingDesk, presentation: present.Presentation, name: str, takes: list[str]
+    ) -> None:
+        try:
+            for take in takes:
+                await _wait(desk.log_view(presentation, name, take))
+        except (CastingError, TimeoutError):
+            log.exception("logging a presentation's view failed")
+        self.tell_directors_soon()
 
     def hearing(self) -> list[Viewer]:
         """The guests that hear a replayed take's voice now: while the replay is theirs."""
@@ -262,8 +305,8 @@ class Guests:
 
     async def _recheck(self, desk: CastingDesk) -> None:
         """What changed in the record outside this room (`immersion casting presentations
-        revoke`, a take or actor deleted): guests of a presentation revoked or gone are cut
-        off; one that lost takes keeps those left."""
+        revoke`, a take or actor deleted, a consent ended): guests of a presentation revoked,
+        gone or left with no take are cut off; one that lost takes keeps those left."""
         try:
             found = {p.id: p for p in await _wait(desk.presentations())}
         except (CastingError, TimeoutError):
@@ -274,6 +317,8 @@ class Guests:
                 self.close(guest.presentation.id, "unknown", "this presentation was deleted")
             elif now.revoked is not None:
                 self.close(now.id, "revoked", "this presentation was revoked")
+            elif not now.takes:  # each one deleted, or its consent ended
+                self.close(now.id, "withdrawn", present.WITHDRAWN)
             else:
                 guest.presentation = now
 
@@ -321,6 +366,17 @@ class Guests:
         seen = await _wait(desk.views())
         now = present.utc_now()
         return PresentationList([present.to_json(p, seen, now) for p in found])
+
+    def tell_directors_soon(self) -> None:
+        """Directors told of new views at most once a second, however many guests watch."""
+        wait = self._telling.ask(time.monotonic())
+        if wait is not None:
+            self.feed._spawn(self._tell_after(wait))
+
+    async def _tell_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self._telling.ran(time.monotonic())
+        await self.tell_directors()
 
     async def tell_directors(self) -> None:
         """Every director's page gets the presentations as they are now."""

@@ -91,15 +91,74 @@ def guest_status(
     replay = status.get("replay")
     out: dict[str, Any] = {"now": status.get("now", 0.0), "replay": None}
     if ours(replay, presentation) and replay is not None:
-        mine = dict(replay)
-        if not presentation.show_notes:
-            mine.pop("marks", None)
-            for take in mine.get("takes") or []:
-                if isinstance(take, dict):
-                    take.pop("marks", None)
-        out["replay"] = mine
+        # New dicts all the way down: the status is shared by every guest of the round.
+        out["replay"] = replay if presentation.show_notes else _unmarked(replay)
     out["busy"] = busy(replay, rolling, actor, presentation)
     return out
+
+
+def _unmarked(replay: Mapping[str, Any]) -> dict[str, Any]:
+    """``replay`` without its marks (nor its takes'), built anew: the room's status is left
+    as it was for the next guest."""
+    out = {k: v for k, v in replay.items() if k != "marks"}
+    takes = replay.get("takes")
+    if isinstance(takes, list):
+        out["takes"] = [
+            {k: v for k, v in t.items() if k != "marks"} if isinstance(t, Mapping) else t
+            for t in takes
+        ]
+    return out
+
+
+VIEW_AGAIN_S = 600.0  # a guest watching a take again within this is not a new view
+TELL_EVERY_S = 1.0  # directors' lists of presentations, at most this often for views
+
+
+class ViewMemory:
+    """Which (presentation, viewer, take) views were logged, and when: each at most once per
+    :data:`VIEW_AGAIN_S`, so a guest starting replays over and over adds no rows. Times are
+    the loop's monotonic seconds; old entries are dropped as new ones come."""
+
+    def __init__(self, again_s: float = VIEW_AGAIN_S) -> None:
+        self.again_s = again_s
+        self._logged: dict[tuple[int, str, str], float] = {}  # oldest first
+
+    def due(self, presentation: int, viewer: str, takes: Sequence[str], now: float) -> list[str]:
+        """The ``takes`` to log now (each remembered as logged at ``now``)."""
+        while self._logged:
+            key, at = next(iter(self._logged.items()))
+            if now - at < self.again_s:
+                break
+            del self._logged[key]
+        out = []
+        for take in dict.fromkeys(takes):
+            key = (presentation, viewer, take)
+            if key not in self._logged:
+                self._logged[key] = now
+                out.append(take)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._logged)
+
+
+class Throttle:
+    """At most one run per ``every_s``, the asks between coalesced into one: ``ask`` says how
+    long to wait before running (None: a run is already waiting, that one will do)."""
+
+    def __init__(self, every_s: float = TELL_EVERY_S) -> None:
+        self.every_s = every_s
+        self._last = -float("inf")
+        self._waiting = False
+
+    def ask(self, now: float) -> float | None:
+        if self._waiting:
+            return None
+        self._waiting = True
+        return max(0.0, self._last + self.every_s - now)
+
+    def ran(self, now: float) -> None:
+        self._waiting, self._last = False, now
 
 
 def viewer_name(value: str | None) -> str:

@@ -437,6 +437,9 @@ class Feed:
                 return _response(HTTPStatus.FORBIDDEN, b"cross-origin viewers are refused\n", head)
             if len(self.viewers) >= self.settings.max_viewers:
                 return _response(HTTPStatus.SERVICE_UNAVAILABLE, b"the room is full\n", head)
+            if len(self.viewers) + self.guests.pending() >= self.settings.max_viewers:
+                # Guests whose links are still being checked hold their places (guests.py).
+                return _response(HTTPStatus.SERVICE_UNAVAILABLE, b"the room is full\n", head)
             self.guests.handshake(conn, query)
             self._roles[conn] = "guest"
             return None
