@@ -158,6 +158,8 @@ from capture.errors import LandmarkShapeError
 from capture.face import ARKIT_COUNT
 from capture.landmarks import HAND_LANDMARK_COUNT, FaceLandmarks, HandLandmarks
 from capture.rotations import matrix_to_quat, quat_to_matrix
+from immersion.casting.presentations import MAX_DAYS as MAX_PRESENTATION_DAYS
+from immersion.casting.presentations import MAX_TAKES as MAX_PRESENTED_TAKES
 from immersion.config import Limits
 from immersion.feed.audition_wire import (
     AuditionChoices,
@@ -168,6 +170,8 @@ from immersion.feed.audition_wire import (
     parse_audition,
     parse_terms,
 )
+from immersion.room.replay import ACTIONS as REPLAY_ACTIONS
+from immersion.room.replay import MAX_TAKES as REPLAY_TAKES
 
 # Control, format (bidi overrides, zero-width), separator and lone-surrogate characters: they
 # can make a note in the take list read as something else.
@@ -679,8 +683,6 @@ DIRECTOR_ONLY = frozenset(
 CASTING_TEAM_ONLY = frozenset({"library"})
 MAX_SELECT = 999  # a select number; casting offices count a handful
 READER_ACTIONS = ("start", "pause", "resume", "restart", "stop")
-REPLAY_ACTIONS = ("start", "pause", "resume", "seek", "stop", "voice")
-REPLAY_TAKES = 4  # side by side: a strip each
 MAX_ALIGN_MARK = 1000  # a mark's index; a replay lists at most 100
 MAX_REPLAY_POSITION = 24 * 3600.0  # seconds; no take runs a day
 # Either the directors or the actor may do these; observers watch.
@@ -692,8 +694,6 @@ ACTOR_ONLY = ACTOR_ONLY | {"terms"}
 # A presentation's guest sends only these; the feed checks its replays against the presentation.
 GUEST_KINDS = frozenset({"hello", "clock", "ack", "codec", "replay"})
 PRESENTATION_ACTIONS = ("create", "revoke", "list")
-MAX_PRESENTATION_DAYS = 366
-MAX_PRESENTED_TAKES = 24
 
 
 class Upstream(IntEnum):

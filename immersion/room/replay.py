@@ -24,10 +24,11 @@ from capture.pose import Pose
 from capture.voice import TimedPacket
 from immersion.errors import StageError
 from immersion.room.reader import Reader, ReaderTake, ReadPlayed, read_played_take
+from immersion.stage.stage import MAX_COLUMNS
 
 REPLAY = "replay"
 ACTIONS = ("start", "pause", "resume", "seek", "stop", "voice")
-MAX_TAKES = 4  # side by side: a strip each; a fifth would be too narrow to judge a performance
+MAX_TAKES = MAX_COLUMNS  # side by side: a strip each; a fifth would be too narrow to judge
 MARK_KINDS = ("note", "marker")  # what a director wrote during the take
 # The status carries the marks 4 times a second to every viewer: bounded to a few kB.
 MAX_MARKS = 100  # a timeline with more is noise: the first ones are shown

@@ -40,7 +40,7 @@ from immersion.stage.target import RenderTarget
 
 SHADOW_STRENGTH = 0.45
 SHADINGS = ("auto", "fast", "rich")
-MAX_COLUMNS = 4
+MAX_COLUMNS = 4  # strips of a split picture: side by side compares up to four takes
 
 _SHADOW_LIFT = 0.004  # metres above the floor, against z-fighting
 
