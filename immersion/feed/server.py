@@ -126,6 +126,7 @@ PAGE_FILES = {
     "/prompter.js": ("prompter.js", "text/javascript; charset=utf-8"),
     "/library.js": ("library.js", "text/javascript; charset=utf-8"),
     "/replay.js": ("replay.js", "text/javascript; charset=utf-8"),
+    "/dom.js": ("dom.js", "text/javascript; charset=utf-8"),
     "/audition.js": ("audition.js", "text/javascript; charset=utf-8"),
     "/terms.js": ("terms.js", "text/javascript; charset=utf-8"),
     "/player.worklet.js": ("player.worklet.js", "text/javascript; charset=utf-8"),

@@ -3,13 +3,8 @@
 // casting record (or adds new ones here), proposes a use of the takes and opens it; every take
 // rolled after that is filed under it. Everyone sees which audition is on; observers cannot
 // change it. The room refuses a change while a take rolls.
+import { el } from "/dom.js";
 const NEW = "\u0000new"; // the "add one" entry of each menu: never a name (names are printable)
-const el = (tag, className, text) => {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
 
 export function describe(a) { return `${a.role} — ${a.actor}, ${a.production}`; }
 

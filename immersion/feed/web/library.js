@@ -1,17 +1,10 @@
 // The take library on the casting page: the casting record's takes by role and actor, with
 // duration, notes, rating and select number, and a search. Directors rate (1-5 stars) and
 // select; the room saves each at once and tells every viewer. Observers see the same, read-only.
+import { el, clock } from "/dom.js";
 const STARS = 5;
 const SELECT_CHOICES = 9; // select numbers offered; casting offices count a handful
 const SEARCH_WAIT_MS = 250;
-
-const el = (tag, className, text) => {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
-const clock = (s) => s == null ? "—" : `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, "0")}`;
 
 export class Library {
   constructor(panel, list, search, send, replay = null) {

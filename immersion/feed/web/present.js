@@ -4,6 +4,7 @@
 // only while it plays this presentation's takes, and everyone watching shares that playback.
 // The viewer's name and the time are drawn into the picture by this page (decoder.js).
 import { VoicePlayer, opusSupported, parseAudio } from "/audio.js";
+import { el, clock } from "/dom.js";
 const $ = (id) => document.getElementById(id);
 const NAME_KEY = "immersion.viewerName";
 const MAX_SIDE_BY_SIDE = 4;
@@ -23,14 +24,6 @@ let sayTimer = null;
 let limits = { messageBytes: 4096 };
 const chosen = new Set();
 const utf8 = new TextEncoder();
-
-const el = (tag, className, text) => {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
-const clock = (s) => s == null ? "—" : `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, "0")}`;
 
 function send(obj) {
   const text = JSON.stringify(obj);

@@ -2,13 +2,8 @@
 // title, an expiry and whether notes show; Create gives the link, shown once (the room keeps only
 // its hash). The list shows each presentation's expiry, a Revoke button and, per take, who
 // viewed it and when; the library's rows carry the same "viewed" marks.
+import { el } from "/dom.js";
 const DEFAULT_DAYS = 7;
-const el = (tag, className, text) => {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
 const when = (iso) => iso.replace("T", " ").replace(/:\d\d\+00:00$/, " UTC");
 
 export class Presenter {

@@ -5,15 +5,9 @@
 // side, each take has a row: its letter (as labelled on the picture), whose voice is heard (one
 // at a time: two voices at once cannot be told apart) and where it is aligned (its start, or
 // one of its notes or markers: the takes are cut so those moments fall together). Observers watch.
+import { el } from "/dom.js";
 const MAX_TAKES = 4; // the room splits the picture in at most four strips
 const LETTERS = "ABCD";
-
-const el = (tag, className, text) => {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
 
 export class ReplayBar {
   constructor(panel, send, strips = null) {
