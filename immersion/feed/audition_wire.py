@@ -11,8 +11,9 @@ rate and hands the object here; a :class:`FieldError` names the field at fault.
     (a new role's; the room's own when left out), contact?, agent? (a new actor's), use?,
     until?: "YYYY-MM-DD"|null (the use of the takes proposed to the actor)}; ``audition``
     {action: "close"} (takes are no longer filed). Refused while a take rolls.
-  * the actor: ``terms`` {audition, use, until: "YYYY-MM-DD"|null, version} (what the actor
-    agrees to, for the audition their page showed).
+  * the actor: ``terms`` {audition, use, until: "YYYY-MM-DD"|null, version, proposed,
+    proposedUntil} (what the actor agrees to, for the audition and the proposal of its use
+    their page showed: a proposal changed since is refused, "read it again").
   * to everyone, on connecting (in a room with a casting record) and at each change:
     ``audition`` {audition: {id, production, role, actor, date, consent, consentUntil,
     proposed, proposedUntil, consentAt, consentVersion} | null}.
@@ -129,9 +130,20 @@ def parse_terms(data: Mapping[str, Any]) -> TermsAgreed:
     version = data.get("version")
     if type(version) is not int or not 0 < version < 1000:
         raise FieldError("version must be the consent text's version number")
-    if "until" not in data:
-        raise FieldError('until must be a day "YYYY-MM-DD", or null for no end')
-    return TermsAgreed(Terms(audition, _words(data, "use"), _date(data, "until"), version))
+    for key in ("until", "proposedUntil"):
+        if key not in data:
+            raise FieldError(f'{key} must be a day "YYYY-MM-DD", or null for no end')
+    if "proposed" not in data:
+        raise FieldError("proposed must be the proposed use the page showed")
+    terms = Terms(
+        audition,
+        _words(data, "use"),
+        _date(data, "until"),
+        version,
+        _words(data, "proposed", required=False),
+        _date(data, "proposedUntil"),
+    )
+    return TermsAgreed(terms)
 
 
 def _line(data: Mapping[str, Any], key: str, limit: int, required: bool = True) -> str:
