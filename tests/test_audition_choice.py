@@ -141,8 +141,8 @@ def test_the_actors_words_are_recorded_and_their_end_drives_the_purge(
         assert opened.proposed == choosing.DEFAULT_USE  # none given: the default
         words = "Hamlet's casting only; not to train any model"
         until = DAY + dt.timedelta(days=10)
-        agreed = desk.agree(choosing.Terms(opened.id, words, until, 4, opened.proposed, None))
-        agreed = agreed.result(5)
+        terms = choosing.Terms(opened.id, words, until, 4, opened.proposed, None)
+        agreed = desk.agree(terms).result(5)
         assert (agreed.consent, agreed.consent_until, agreed.consent_version) == (
             words, until.isoformat(), 4,
         )  # fmt: skip
