@@ -23,19 +23,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from immersion.casting.choosing import ADDABLE, USE_CHARS, Choice, Choices, Terms
 from immersion.casting.record import NAME_CHARS, Audition, to_json
+from immersion.text_checks import hidden
 
 AUDITION_ACTIONS = ("choices", "open", "close")
 DETAIL_CHARS = 200  # a new actor's contact or agent: one line
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# Control, format (bidi overrides, zero-width), separator and lone-surrogate characters.
-_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _OPEN_FIELDS = frozenset(
     {"type", "action", "production", "role", "actor", "add", "pack", "avatar", "contact",
      "agent", "use", "until"}
@@ -152,7 +150,7 @@ def _line(data: Mapping[str, Any], key: str, limit: int, required: bool = True) 
         raise FieldError(f"{key} must be {'a non-empty' if required else 'a'} string")
     if len(value) > limit:
         raise FieldError(f"{key} is over {limit} characters")
-    if any(unicodedata.category(c) in _INVISIBLE for c in value):
+    if hidden(value):
         raise FieldError(f"{key} must be one line without control or invisible characters")
     return value.strip()
 
@@ -164,7 +162,7 @@ def _words(data: Mapping[str, Any], key: str, required: bool = True) -> str:
         raise FieldError(f"{key} must be {'a non-empty' if required else 'a'} string")
     if len(value) > USE_CHARS:
         raise FieldError(f"{key} is over {USE_CHARS} characters")
-    if any(unicodedata.category(c) in _INVISIBLE and c not in "\n" for c in value):
+    if hidden(value, "\n"):
         raise FieldError(f"{key} has control or invisible formatting characters")
     return value.strip()
 
