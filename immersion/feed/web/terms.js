@@ -13,6 +13,7 @@ export class TermsPanel {
     this.$ = (id) => root.getElementById(id);
     this.audition = null; // the audition the room serves, as it last said
     this.agreed = null; // the audition and proposal this page agreed to (proposal(audition))
+    this.reread = 0; // the timer that gives Agree back after a proposal changed
     const $ = this.$;
     $("use-words").maxLength = USE_CHARS;
     $("use-until-date").min = new Date().toLocaleDateString("en-CA"); // YYYY-MM-DD: from today
@@ -39,9 +40,10 @@ export class TermsPanel {
     // Text swapped while the actor reads it: say so, and let no click already on its way agree.
     $("use-changed").hidden = !(changed && was !== null);
     if (changed) { // a new audition or proposal: start from the proposal again
-      if (was !== null) {
+      if (was !== null) { // from the last change on: two in a row wait for the second
         $("agree").disabled = true;
-        setTimeout(() => { $("agree").disabled = false; }, REREAD_MS);
+        clearTimeout(this.reread);
+        this.reread = setTimeout(() => { $("agree").disabled = false; }, REREAD_MS);
       }
       $("use-accept").checked = true;
       $("use-words").value = "";
