@@ -359,11 +359,20 @@ def _deleted_elsewhere(db: Path, tmp_path: Path) -> None:
     conn.close()
 
 
+def _desk(db: Path, reread_s: float, monkeypatch: pytest.MonkeyPatch) -> CastingDesk:
+    monkeypatch.setattr(desk_module, "REREAD_S", reread_s)
+    d = CastingDesk(db)
+    d.today = lambda: DAY
+    return d
+
+
 def test_the_desk_drops_an_audition_deleted_by_another_process_when_filing_fails(
-    db: Path, desk: CastingDesk, tmp_path: Path
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    desk = _desk(db, 3600.0, monkeypatch)  # no timed re-read: the failed filing looks again
     told: list[rec.Audition | None] = []
     desk.on_audition = told.append
+    desk.start()
     try:
         opened = _open(desk)
         desk.file(TakeEnded("kept.jsonl", 1.0, None, None, "director", None))
@@ -385,10 +394,8 @@ def test_the_desk_drops_an_audition_deleted_by_another_process_when_filing_fails
 def test_the_desk_rereads_its_audition_every_few_seconds(
     db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(desk_module, "REREAD_S", 0.05)
+    d = _desk(db, 0.05, monkeypatch)
     told: queue.Queue[rec.Audition | None] = queue.Queue()
-    d = CastingDesk(db)
-    d.today = lambda: DAY
     d.on_audition = told.put
     d.start()
     try:
