@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import queue
 import re
 import sqlite3
 from pathlib import Path
@@ -13,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from immersion.casting import choosing
+from immersion.casting import desk as desk_module
 from immersion.casting import record as rec
 from immersion.casting.db import migrations, open_db, schema_version
-from immersion.casting.deletion import purge_expired
+from immersion.casting.deletion import delete_actor, purge_expired
 from immersion.casting.desk import CastingDesk
 from immersion.errors import CastingError
 from immersion.feed.audition_wire import AuditionControl, TermsAgreed, shown
@@ -139,15 +141,16 @@ def test_the_actors_words_are_recorded_and_their_end_drives_the_purge(
         assert opened.proposed == choosing.DEFAULT_USE  # none given: the default
         words = "Hamlet's casting only; not to train any model"
         until = DAY + dt.timedelta(days=10)
-        agreed = desk.agree(choosing.Terms(opened.id, words, until, 4)).result(5)
+        terms = choosing.Terms(opened.id, words, until, 4, opened.proposed, None)
+        agreed = desk.agree(terms).result(5)
         assert (agreed.consent, agreed.consent_until, agreed.consent_version) == (
             words, until.isoformat(), 4,
         )  # fmt: skip
         assert agreed.consent_at is not None and desk.audition == agreed
-        stale = choosing.Terms(opened.id + 1, "anything", None, 4)
+        stale = choosing.Terms(opened.id + 1, "anything", None, 4, opened.proposed, None)
         with pytest.raises(CastingError, match=r"no longer the room's .*read its terms again"):
             desk.agree(stale).result(5)
-        past = choosing.Terms(opened.id, "x", DAY - dt.timedelta(1), 4)
+        past = choosing.Terms(opened.id, "x", DAY - dt.timedelta(1), 4, opened.proposed, None)
         with pytest.raises(CastingError, match="until 2026-11-25"):
             desk.agree(past).result(5)
         desk.file(TakeEnded("t.jsonl", 1.0, None, None, "director", None))
@@ -164,7 +167,7 @@ def test_the_actors_words_are_recorded_and_their_end_drives_the_purge(
 def test_a_desk_with_no_audition_refuses_terms(desk: CastingDesk) -> None:
     try:
         with pytest.raises(CastingError, match="no audition is open"):
-            desk.agree(choosing.Terms(1, "x", None, 4)).result(5)
+            desk.agree(choosing.Terms(1, "x", None, 4, "", None)).result(5)
     finally:
         desk.stop()
 
@@ -209,8 +212,10 @@ def test_a_version_1_record_is_migrated_keeping_its_consent(tmp_path: Path) -> N
             )),
         ),
         (
-            {"type": "terms", "audition": 3, "use": "my words", "until": None, "version": 4},
-            TermsAgreed(choosing.Terms(3, "my words", None, 4)),
+            {"type": "terms", "audition": 3, "use": "my words", "until": None, "version": 4,
+             "proposed": "casting only", "proposedUntil": "2027-01-31"},
+            TermsAgreed(choosing.Terms(3, "my words", None, 4, "casting only",
+                                       dt.date(2027, 1, 31))),
         ),
     ],
 )  # fmt: skip
@@ -247,17 +252,28 @@ def test_bad_audition_messages_are_refused_naming_the_field(
     assert isinstance(event, Reject) and event.reason.startswith(reason), event
 
 
+TERMS = {"type": "terms", "audition": 1, "use": "x", "until": None, "version": 4,
+         "proposed": "", "proposedUntil": None}  # fmt: skip
+
+
+def _without(key: str) -> dict[str, object]:
+    return {k: v for k, v in TERMS.items() if k != key}
+
+
 @pytest.mark.parametrize(
     ("message", "reason"),
     [
-        ({"type": "terms", "use": "x", "until": None, "version": 4}, "terms: audition must be"),
-        ({"type": "terms", "audition": 1, "until": None, "version": 4}, "terms: use must be a"),
-        ({"type": "terms", "audition": 1, "use": "x", "version": 4}, "terms: until must be a day"),
-        ({"type": "terms", "audition": 1, "use": "x", "until": None}, "terms: version must be"),
-        (
-            {"type": "terms", "audition": True, "use": "x", "until": None, "version": 4},
-            "terms: audition must be",
-        ),
+        (_without("audition"), "terms: audition must be"),
+        (_without("use"), "terms: use must be a"),
+        (_without("until"), "terms: until must be a day"),
+        (_without("version"), "terms: version must be"),
+        ({**TERMS, "audition": True}, "terms: audition must be"),
+        # The proposal the page showed: the room refuses agreeing to one changed since.
+        (_without("proposed"), "terms: proposed must be the proposed use the page showed"),
+        (_without("proposedUntil"), "terms: proposedUntil must be a day"),
+        ({**TERMS, "proposed": "p" * 1001}, "terms: proposed is over 1000 characters"),
+        ({**TERMS, "proposed": "casting\u200b only"}, "terms: proposed has control or invisible"),
+        ({**TERMS, "proposedUntil": "soon"}, "terms: proposedUntil must be a day"),
     ],
 )
 def test_bad_terms_are_refused_naming_the_field(message: dict[str, object], reason: str) -> None:
@@ -270,9 +286,8 @@ def test_the_audition_is_chosen_by_directors_and_agreed_by_the_actor() -> None:
         "audition: only directors steer the room"
     )
     assert _receive("actor", {**OPEN}) == Reject("audition: only directors steer the room")
-    terms = {"type": "terms", "audition": 1, "use": "x", "until": None, "version": 4}
     for role in ("director", "observer"):
-        assert _receive(role, terms) == Reject("terms: only the actor's page sends this")
+        assert _receive(role, TERMS) == Reject("terms: only the actor's page sends this")
 
 
 def test_everyone_is_sent_the_audition_as_the_record_holds_it(db: Path) -> None:
@@ -290,3 +305,104 @@ def test_everyone_is_sent_the_audition_as_the_record_holds_it(db: Path) -> None:
         },
     }  # fmt: skip
     assert json.loads(encode_server(shown(None))) == {"type": "audition", "audition": None}
+
+
+def _open(desk: CastingDesk, use: str = "", until: dt.date | None = None) -> rec.Audition:
+    choice = choosing.Choice("Hamlet", "Ophelia", "Ada Lovelace", use=use, until=until)
+    return desk.open_chosen(choice, "noir-office", "ada").result(5)
+
+
+def test_consent_to_a_proposal_changed_since_the_page_showed_it_is_refused(
+    desk: CastingDesk,
+) -> None:
+    """The director reopens the same audition with another use: its id stays, so the page's
+    audition id alone would let the actor agree to words they never read."""
+    try:
+        first = _open(desk, "Hamlet's casting only")
+        later = DAY + dt.timedelta(days=20)
+        second = _open(desk, "Hamlet's casting and its trailer", later)
+        assert second.id == first.id and second.proposed_until == later.isoformat()
+        read = choosing.Terms(first.id, first.proposed, None, 4, first.proposed, None)
+        with pytest.raises(CastingError, match=r"^the proposed use changed; read it again$"):
+            desk.agree(read).result(5)
+        assert desk.audition == second and second.consent_at is None  # nothing agreed
+        # The same text with another end is another proposal too.
+        stale_end = choosing.Terms(first.id, second.proposed, None, 4, second.proposed, None)
+        with pytest.raises(CastingError, match="the proposed use changed"):
+            desk.agree(stale_end).result(5)
+        agreed = desk.agree(
+            choosing.Terms(first.id, second.proposed, later, 4, second.proposed, later)
+        ).result(5)
+        assert (agreed.consent, agreed.consent_until) == (second.proposed, later.isoformat())
+    finally:
+        desk.stop()
+
+
+def test_reopening_with_only_a_new_end_keeps_the_use_and_applies_the_end(
+    desk: CastingDesk,
+) -> None:
+    try:
+        first = _open(desk, "Hamlet's casting only")
+        later = DAY + dt.timedelta(days=7)
+        again = _open(desk, "", later)
+        assert (again.proposed, again.proposed_until) == (first.proposed, later.isoformat())
+        kept = _open(desk)  # nothing new: the proposal as it is
+        assert (kept.proposed, kept.proposed_until) == (first.proposed, later.isoformat())
+    finally:
+        desk.stop()
+
+
+def _deleted_elsewhere(db: Path, tmp_path: Path) -> None:
+    """``immersion casting delete-actor`` in another process: its own connection."""
+    conn = open_db(db)
+    delete_actor(conn, tmp_path, "Ada Lovelace")
+    conn.close()
+
+
+def _desk(db: Path, reread_s: float, monkeypatch: pytest.MonkeyPatch) -> CastingDesk:
+    monkeypatch.setattr(desk_module, "REREAD_S", reread_s)
+    d = CastingDesk(db)
+    d.today = lambda: DAY
+    return d
+
+
+def test_the_desk_drops_an_audition_deleted_by_another_process_when_filing_fails(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = _desk(db, 3600.0, monkeypatch)  # no timed re-read: the failed filing looks again
+    told: list[rec.Audition | None] = []
+    desk.on_audition = told.append
+    desk.start()
+    try:
+        opened = _open(desk)
+        desk.file(TakeEnded("kept.jsonl", 1.0, None, None, "director", None))
+        _deleted_elsewhere(db, tmp_path)
+        with pytest.raises(CastingError):
+            desk.file(TakeEnded("lost.jsonl", 1.0, None, None, "director", None))
+        # The failure had the desk look again: the audition is gone, for every viewer.
+        assert told == [None] and desk.audition is None and desk.audition_id is None
+        desk.file(TakeEnded("later.jsonl", 1.0, None, None, "director", None))  # not filed
+        with pytest.raises(CastingError, match="no audition is open"):
+            desk.agree(choosing.Terms(opened.id, "x", None, 4, opened.proposed, None)).result(5)
+    finally:
+        desk.stop()
+    conn = open_db(db)
+    assert conn.execute("SELECT count(*) FROM takes").fetchone()[0] == 0
+    conn.close()
+
+
+def test_the_desk_rereads_its_audition_every_few_seconds(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = _desk(db, 0.05, monkeypatch)
+    told: queue.Queue[rec.Audition | None] = queue.Queue()
+    d.on_audition = told.put
+    d.start()
+    try:
+        _open(d)
+        assert told.empty()  # opened on the page: the feed tells everyone itself
+        _deleted_elsewhere(db, tmp_path)
+        assert told.get(timeout=5) is None  # no take needed: the timed re-read saw it
+        assert d.audition is None and d.audition_id is None
+    finally:
+        d.stop()

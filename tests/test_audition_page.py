@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import signal
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Page,
+    Playwright,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
 
 from immersion.casting import record as rec
 from immersion.casting.db import open_db
@@ -217,3 +225,104 @@ def test_a_performing_actor_is_asked_again_when_the_director_opens_another_audit
     (gertrude,) = rec.find_auditions(conn, rec.find_role(conn, "Gertrude"), ada)
     assert (gertrude.consent, gertrude.consent_at) == ("", None)
     conn.close()
+
+
+@pytest.mark.model
+def test_the_actor_agrees_only_to_the_proposal_they_were_shown(
+    tmp_path: Path, playwright: Playwright
+) -> None:
+    """A director reopens the same audition (same id) with another use: the actor's consent
+    screen shows it and says it changed; an Agree sent for the proposal before (the new one
+    still on its way to the page) is refused, the page shown the new one and asked again. Then
+    ``immersion casting delete-actor`` from another process: every page drops the audition."""
+    perf_take(tmp_path / "perf.jsonl")
+    (tmp_path / "takes").mkdir()
+    db = tmp_path / "takes" / "casting.db"
+    conn = open_db(db)
+    rec.add_production(conn, "Hamlet")
+    rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "ada")
+    rec.add_actor(conn, "Ada")
+    conn.close()
+    uses = ["Hamlet's casting only", "Hamlet's casting and its trailer", "Hamlet's press kit too"]
+    args = ["--source", str(tmp_path / "perf.jsonl"), "--size", "320x180", "--fps", "15"]
+    # A camera and microphone of Chromium's own: agreeing starts them (and the pose model).
+    fake = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + fake)
+    held: list[str] = []  # audition messages kept from the actor's page while holding
+    hold = [False]
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if hold[0] and isinstance(message, str) and '"type":"audition"' in message:
+                held.append(message)
+            else:
+                ws.send(message)
+
+        server.on_message(to_page)
+        ws.on_message(server.send)
+
+    try:
+        with served_room(tmp_path, [*args, "--db", str(db)]) as room:
+            page = _open(browser, room.page(room.director))
+
+            def propose(use: str) -> None:
+                expect(page.locator("#aud-production")).to_have_value("Hamlet")
+                page.select_option("#aud-role", "Ophelia")
+                page.select_option("#aud-actor", "Ada")
+                page.fill("#aud-use", use)
+                page.click("#aud-open")
+                expect(page.locator("#audition-consent")).to_contain_text(f'"{use}"')
+
+            propose(uses[0])
+            actor = browser.new_context().new_page()
+            errors: list[str] = []
+            actor.on("pageerror", lambda e: errors.append(str(e)))
+            actor.route_web_socket(re.compile(r"/feed\?"), route)
+            actor.goto(room.page(room.actor))
+            expect(actor.locator("#use-proposed")).to_have_text(uses[0])
+            expect(actor.locator("#use-changed")).to_be_hidden()
+            # Changed while the actor reads it: the new text, and a line saying so.
+            propose(uses[1])
+            expect(actor.locator("#use-proposed")).to_have_text(uses[1])
+            expect(actor.locator("#use-changed")).to_be_visible()
+            # Changed again, the news not there yet: the Agree goes for the one shown.
+            hold[0] = True
+            propose(uses[2])
+            for _ in range(100):
+                if held:
+                    break
+                actor.wait_for_timeout(50)
+            hold[0] = False
+            assert held, "the room never sent the new proposal"
+            expect(actor.locator("#use-proposed")).to_have_text(uses[1])
+            actor.click("#agree")
+            expect(actor.locator("#message")).to_contain_text(
+                "terms: the proposed use changed; read it again"
+            )
+            expect(actor.locator("#consent")).to_be_visible()  # asked again, with the new one
+            expect(actor.locator("#use-proposed")).to_have_text(uses[2])
+            expect(actor.locator("#use-changed")).to_be_visible()
+            expect(page.locator("#audition-consent")).to_contain_text("not agreed yet")
+            actor.click("#agree")
+            expect(page.locator("#audition-consent")).to_contain_text(
+                f'The actor agreed: "{uses[2]}" with no end date'
+            )
+            conn = open_db(db)  # the record, as the room filed it (another connection)
+            ada, ophelia = rec.need_actor(conn, "Ada"), rec.find_role(conn, "Ophelia")
+            (audition,) = rec.find_auditions(conn, ophelia, ada)
+            assert (audition.consent, audition.proposed) == (uses[2], uses[2])
+            conn.close()
+            # The actor deleted from another process: no page goes on showing their audition.
+            deleted = run_cli("casting", "delete-actor", "Ada", "--db", str(db), "--takes",
+                              str(room.takes))  # fmt: skip
+            assert deleted.returncode == 0, deleted.stderr
+            none = "No audition: takes rolled now are not filed."
+            expect(page.locator("#audition-on")).to_have_text(none, timeout=10_000)
+            expect(actor.locator("#use")).to_be_hidden()
+            assert page.errors == [] and errors == []  # type: ignore[attr-defined]
+            room.process.send_signal(signal.SIGINT)
+            assert room.process.wait(30) == 0
+    finally:
+        browser.close()

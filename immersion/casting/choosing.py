@@ -46,12 +46,15 @@ class Choice:
 class Terms:
     """What the actor agreed to on their page, for audition ``audition``: ``use`` in their
     words (or the proposal's), ``until`` (None: until deleted), the consent screen's
-    ``version``."""
+    ``version``; ``proposed``/``proposed_until``: the proposal the page showed them (a
+    director may change it while they read)."""
 
     audition: int
     use: str
     until: dt.date | None
     version: int
+    proposed: str
+    proposed_until: dt.date | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,8 @@ def open_chosen(
         audition = rec.get_audition(conn, int(audition_id))
         if choice.use or not audition.proposed:
             audition = rec.propose_use(conn, audition, choice.use or DEFAULT_USE, choice.until)
+        elif choice.until is not None:  # the same proposal, a new end
+            audition = rec.propose_use(conn, audition, audition.proposed, choice.until)
     return audition
 
 
@@ -132,7 +137,8 @@ def agree(
     when: dt.datetime | None = None,
 ) -> rec.Audition:
     """Record the actor's consent on the audition the room serves; terms agreed to on a page
-    that showed another audition are refused (the director changed it meanwhile)."""
+    that showed another audition, or another proposal of its use, are refused (the director
+    changed it meanwhile)."""
     if serving is None:
         raise CastingError("no audition is open in this room: there is nothing to agree to")
     if terms.audition != serving.id:
@@ -140,8 +146,12 @@ def agree(
             f"audition {terms.audition} is no longer the room's (now {serving.role} — "
             f"{serving.actor}): read its terms again"
         )
+    current = rec.get_audition(conn, serving.id)  # as the record holds it now
+    shown_until = terms.proposed_until.isoformat() if terms.proposed_until else None
+    if (terms.proposed, shown_until) != (current.proposed.strip(), current.proposed_until):
+        raise CastingError("the proposed use changed; read it again")
     _until(terms.until, today, "until")
-    return rec.agree_use(conn, serving, terms.use, terms.until, terms.version, when)
+    return rec.agree_use(conn, current, terms.use, terms.until, terms.version, when)
 
 
 def _until(until: dt.date | None, today: dt.date, what: str) -> None:

@@ -14,6 +14,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 64  # requests waiting; past it one is answered at once that the desk is busy
 FILE_WAIT_S = 10.0  # the recorder's thread waits this long for a take to be filed
+# How often the desk re-reads the audition it serves: another process (``immersion casting
+# delete-actor``) may delete it while the room runs.
+REREAD_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,7 @@ class Call:
 AuditionRequest = ListChoices | OpenChosen | CloseAudition | AgreeTerms
 Request = QueryLibrary | Rate | Select | FileTake | AuditionRequest | Call
 OnChange = Callable[[list[lib.LibraryTake]], None]
+OnAudition = Callable[[rec.Audition | None], None]
 R = TypeVar(
     "R",
     QueryLibrary, Rate, Select, FileTake, ListChoices, OpenChosen, CloseAudition, AgreeTerms, Call,
@@ -120,6 +125,9 @@ class CastingDesk:
         self.audition: rec.Audition | None = None
         self.today: Callable[[], dt.date] = dt.date.today
         self.on_change: OnChange | None = None  # set before start
+        # Told (on the desk's thread) when the audition served changed outside the room, or
+        # went (None): viewers are sent it. Set before start.
+        self.on_audition: OnAudition | None = None
         self._queue: queue.Queue[Request | None] = queue.Queue(QUEUE_SIZE)
         self._thread = threading.Thread(target=self._run, name="casting-desk", daemon=True)
         self._opened: Future[None] = Future()
@@ -228,10 +236,52 @@ class CastingDesk:
             return
         self._opened.set_result(None)
         try:
-            while (request := self._queue.get()) is not None:
-                self._carry_out(conn, request)
+            self._serve(conn)
         finally:
             conn.close()
+
+    def _serve(self, conn: sqlite3.Connection) -> None:
+        """Requests as they come; between them, every REREAD_S, the audition served re-read."""
+        next_read = time.monotonic() + REREAD_S
+        while True:
+            if time.monotonic() >= next_read:
+                self._reread(conn)
+                next_read = time.monotonic() + REREAD_S
+            try:
+                request = self._queue.get(timeout=max(0.01, next_read - time.monotonic()))
+            except queue.Empty:
+                continue
+            if request is None:
+                return
+            self._carry_out(conn, request)
+
+    def _reread(self, conn: sqlite3.Connection) -> None:
+        """The audition served as the record holds it now; gone (deleted by another process),
+        the room serves none, so takes are no longer filed under it. Viewers are told of any
+        change."""
+        if self.audition_id is None:
+            return
+        try:
+            now: rec.Audition | None = rec.get_audition(conn, self.audition_id)
+        except CastingError:  # not in the record any more
+            now = None
+        except sqlite3.Error as exc:  # busy or locked: the next read tries again
+            log.warning("casting desk: re-reading audition %d failed (%s)", self.audition_id, exc)
+            return
+        if now == self.audition:
+            return
+        if now is None:
+            log.warning(
+                "audition %d is gone from the casting record: takes are no longer filed",
+                self.audition_id,
+            )
+            self.audition_id = None
+        self.audition = now
+        if self.on_audition is not None:
+            try:
+                self.on_audition(now)
+            except Exception:  # a viewer's trouble must not stop the record
+                log.exception("telling viewers of the audition failed")
 
     def _carry_out(self, conn: sqlite3.Connection, request: Request) -> None:
         if not request.reply.set_running_or_notify_cancel():
@@ -254,14 +304,14 @@ class CastingDesk:
             else:
                 changed = _file(conn, request)
         except CastingError as exc:
-            request.reply.set_exception(exc)
+            self._failed(conn, request, exc)
             return
         except sqlite3.Error as exc:
-            request.reply.set_exception(CastingError(f"--db {self.db}: {exc}"))
+            self._failed(conn, request, CastingError(f"--db {self.db}: {exc}"))
             return
         except Exception as exc:  # a bug: this request fails, the desk goes on
             log.exception("casting desk: %s failed", type(request).__name__)
-            request.reply.set_exception(CastingError(f"the casting record failed ({exc})"))
+            self._failed(conn, request, CastingError(f"the casting record failed ({exc})"))
             return
         request.reply.set_result(changed)
         if changed and self.on_change is not None:
@@ -269,6 +319,11 @@ class CastingDesk:
                 self.on_change(changed)
             except Exception:  # a viewer's trouble must not stop the record
                 log.exception("telling viewers of a library change failed")
+
+    def _failed(self, conn: sqlite3.Connection, request: Request, exc: CastingError) -> None:
+        request.reply.set_exception(exc)
+        if isinstance(request, FileTake):  # its audition may be gone: then no more filing
+            self._reread(conn)
 
     def _audition_request(self, conn: sqlite3.Connection, request: AuditionRequest) -> None:
         """The page's audition requests; whatever the desk serves changes here, on its own
@@ -284,7 +339,8 @@ class CastingDesk:
             audition = choosing.open_chosen(
                 conn, request.choice, self.today(), request.pack, request.avatar
             )
-        else:
+        else:  # agreed to what the record holds now (a refusal sends the page that)
+            self._reread(conn)
             audition = choosing.agree(conn, self.audition, request.terms, self.today())
         self.audition, self.audition_id = audition, audition.id
         request.reply.set_result(audition)

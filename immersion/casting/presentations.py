@@ -23,6 +23,7 @@ from typing import Any
 from immersion.casting import record as rec
 from immersion.casting.db import transaction
 from immersion.errors import CastingError
+from immersion.text_checks import hidden
 
 TOKEN_BYTES = 24  # secrets.token_urlsafe(24): 32 characters, 192 bits
 TITLE_CHARS = 200
@@ -124,7 +125,7 @@ def _iso(when: dt.datetime) -> str:
 
 def _text(value: str, what: str, limit: int) -> str:
     text = value.strip()
-    if not text or len(text) > limit or any(ord(c) < 32 for c in text):
+    if not text or len(text) > limit or hidden(text):
         raise CastingError(f"{what} {value[:40]!r}: give 1 to {limit} printable characters")
     return text
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from immersion.casting.db import transaction
 from immersion.errors import CastingError
+from immersion.text_checks import hidden
 
 NAME_CHARS = 200
 NOTE_KINDS = ("note", "marker")
@@ -101,7 +102,7 @@ def _camel(name: str) -> str:
 
 def _name(value: str, what: str) -> str:
     name = value.strip()
-    if not name or len(name) > NAME_CHARS or any(ord(c) < 32 for c in name):
+    if not name or len(name) > NAME_CHARS or hidden(name):
         raise CastingError(
             f"{what} {value!r}: give 1 to {NAME_CHARS} printable characters on one line"
         )

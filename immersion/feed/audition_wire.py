@@ -11,8 +11,9 @@ rate and hands the object here; a :class:`FieldError` names the field at fault.
     (a new role's; the room's own when left out), contact?, agent? (a new actor's), use?,
     until?: "YYYY-MM-DD"|null (the use of the takes proposed to the actor)}; ``audition``
     {action: "close"} (takes are no longer filed). Refused while a take rolls.
-  * the actor: ``terms`` {audition, use, until: "YYYY-MM-DD"|null, version} (what the actor
-    agrees to, for the audition their page showed).
+  * the actor: ``terms`` {audition, use, until: "YYYY-MM-DD"|null, version, proposed,
+    proposedUntil} (what the actor agrees to, for the audition and the proposal of its use
+    their page showed: a proposal changed since is refused, "read it again").
   * to everyone, on connecting (in a room with a casting record) and at each change:
     ``audition`` {audition: {id, production, role, actor, date, consent, consentUntil,
     proposed, proposedUntil, consentAt, consentVersion} | null}.
@@ -22,19 +23,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from immersion.casting.choosing import ADDABLE, USE_CHARS, Choice, Choices, Terms
 from immersion.casting.record import NAME_CHARS, Audition, to_json
+from immersion.text_checks import hidden
 
 AUDITION_ACTIONS = ("choices", "open", "close")
 DETAIL_CHARS = 200  # a new actor's contact or agent: one line
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# Control, format (bidi overrides, zero-width), separator and lone-surrogate characters.
-_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _OPEN_FIELDS = frozenset(
     {"type", "action", "production", "role", "actor", "add", "pack", "avatar", "contact",
      "agent", "use", "until"}
@@ -129,9 +128,20 @@ def parse_terms(data: Mapping[str, Any]) -> TermsAgreed:
     version = data.get("version")
     if type(version) is not int or not 0 < version < 1000:
         raise FieldError("version must be the consent text's version number")
-    if "until" not in data:
-        raise FieldError('until must be a day "YYYY-MM-DD", or null for no end')
-    return TermsAgreed(Terms(audition, _words(data, "use"), _date(data, "until"), version))
+    for key in ("until", "proposedUntil"):
+        if key not in data:
+            raise FieldError(f'{key} must be a day "YYYY-MM-DD", or null for no end')
+    if "proposed" not in data:
+        raise FieldError("proposed must be the proposed use the page showed")
+    terms = Terms(
+        audition,
+        _words(data, "use"),
+        _date(data, "until"),
+        version,
+        _words(data, "proposed", required=False),
+        _date(data, "proposedUntil"),
+    )
+    return TermsAgreed(terms)
 
 
 def _line(data: Mapping[str, Any], key: str, limit: int, required: bool = True) -> str:
@@ -140,7 +150,7 @@ def _line(data: Mapping[str, Any], key: str, limit: int, required: bool = True) 
         raise FieldError(f"{key} must be {'a non-empty' if required else 'a'} string")
     if len(value) > limit:
         raise FieldError(f"{key} is over {limit} characters")
-    if any(unicodedata.category(c) in _INVISIBLE for c in value):
+    if hidden(value):
         raise FieldError(f"{key} must be one line without control or invisible characters")
     return value.strip()
 
@@ -152,7 +162,7 @@ def _words(data: Mapping[str, Any], key: str, required: bool = True) -> str:
         raise FieldError(f"{key} must be {'a non-empty' if required else 'a'} string")
     if len(value) > USE_CHARS:
         raise FieldError(f"{key} is over {USE_CHARS} characters")
-    if any(unicodedata.category(c) in _INVISIBLE and c not in "\n" for c in value):
+    if hidden(value, "\n"):
         raise FieldError(f"{key} has control or invisible formatting characters")
     return value.strip()
 

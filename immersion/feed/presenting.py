@@ -12,11 +12,11 @@ its playback: a screening, not a private copy each.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from immersion.casting.presentations import VIEWER_CHARS, Presentation, ShownTake
+from immersion.text_checks import hidden
 
 SHOWN_STATES = ("playing", "paused")  # a replay still loading shows the live avatar
 IN_AUDITION = "the room is in an audition: a replay can start when it ends"
@@ -166,7 +166,7 @@ def viewer_name(value: str | None) -> str:
         raise ValueError("name: say who is watching (the page asks once)")
     if len(name) > VIEWER_CHARS:
         raise ValueError(f"name: at most {VIEWER_CHARS} characters")
-    if any(unicodedata.category(c)[0] == "C" for c in name):
+    if hidden(name):
         raise ValueError("name: control or invisible characters")
     return name
 

@@ -145,7 +145,6 @@ import dataclasses
 import json
 import math
 import struct
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
@@ -172,10 +171,8 @@ from immersion.feed.audition_wire import (
 )
 from immersion.room.replay import ACTIONS as REPLAY_ACTIONS
 from immersion.room.replay import MAX_TAKES as REPLAY_TAKES
+from immersion.text_checks import hidden
 
-# Control, format (bidi overrides, zero-width), separator and lone-surrogate characters: they
-# can make a note in the take list read as something else.
-_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 VERSION = 1
 MAGIC = b"IMF1"
 HEADER = struct.Struct(">4sBBBxIHHHxxdddI")
@@ -1146,7 +1143,7 @@ def _library(data: dict[str, Any], limits: Limits) -> LibraryRequest:
     text = data.get("query", "")
     if not isinstance(text, str) or len(text) > limits.query_chars:
         raise ProtocolError(f"query must be text of at most {limits.query_chars} characters")
-    if any(unicodedata.category(c) in _INVISIBLE for c in text):
+    if hidden(text):
         raise ProtocolError("query has control or invisible formatting characters")
     names = {k: _text(data, k, limits.query_chars) if data.get(k) is not None else None
              for k in ("role", "actor")}  # fmt: skip
@@ -1176,6 +1173,6 @@ def _text(data: dict[str, Any], key: str, limit: int) -> str:
         raise ProtocolError(f"{key} must be a non-empty string")
     if len(value) > limit:
         raise ProtocolError(f"{key} is over {limit} characters")
-    if any(unicodedata.category(c) in _INVISIBLE and c not in "\n\t" for c in value):
+    if hidden(value, "\n\t"):  # a note may hold lines and tabs, nothing invisible
         raise ProtocolError(f"{key} has control or invisible formatting characters")
     return value.strip()

@@ -48,6 +48,7 @@ from capture.cache import models_dir, tasks_vision_dir
 from immersion.casting.choosing import Choices
 from immersion.casting.desk import CastingDesk
 from immersion.casting.library import LibraryQuery, LibraryTake
+from immersion.casting.record import Audition
 from immersion.config import EncoderSettings, FeedSettings
 from immersion.errors import CastingError
 from immersion.feed import audition_wire
@@ -322,6 +323,14 @@ class Feed:
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to tell
                 loop.call_soon_threadsafe(self._broadcast, message, CASTING_TEAM)
 
+    def _on_audition_changed(self, audition: Audition | None) -> None:
+        """On the desk's thread: the audition served changed outside the room (None: deleted,
+        e.g. by ``immersion casting delete-actor``), for everyone."""
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to tell
+                loop.call_soon_threadsafe(self._broadcast, audition_wire.shown(audition), EVERYONE)
+
     # On the loop ------------------------------------------------------------------------------
 
     def _publish(self, frame: EncodedFrame) -> None:
@@ -463,6 +472,7 @@ class Feed:
         self.room.on_event = self._on_room_event
         if self.desk is not None:
             self.desk.on_change = self._on_library_change
+            self.desk.on_audition = self._on_audition_changed
         server = await serve(
             self.handler,
             host,
@@ -704,6 +714,10 @@ class Feed:
             answer = Error(f"the casting record did not answer within {RECORDER_ANSWER_S:g} s")
         except CastingError as exc:
             answer = Error(f"{kind}: {exc}")
+            if isinstance(event, TermsAgreed):  # and what the page should show instead
+                with contextlib.suppress(ConnectionClosed):
+                    await viewer.conn.send(encode_server(answer))
+                answer = audition_wire.shown(desk.audition)
         else:
             if isinstance(done, Choices):
                 answer = audition_wire.listed(done)

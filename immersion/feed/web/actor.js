@@ -24,6 +24,7 @@ const terms = new TermsPanel(document); // the use of the takes, in a room with 
 let socket = null;
 let role = null;
 let consented = false; // the actor agreed (on this page, once)
+let starting = false; // they agreed and the camera and models are starting (not consented yet)
 let joined = false; // this socket has told the room so: only then does anything else go
 let left = false;
 let retries = 0;
@@ -595,9 +596,10 @@ function stopDevices() {
   stream = null; mic = null;
 }
 
-// The room's audition: a new one while the actor performs asks them to agree to its use.
+// The room's audition: a new one (or a new proposal for it) while the actor performs, or starts
+// to, asks them to agree to its use.
 function audition(a) {
-  if (terms.shown(a) && consented && !$("consent").open) {
+  if (terms.shown(a) && (consented || starting) && !$("consent").open) {
     $("agree").textContent = "I agree to this use";
     $("consent").showModal();
   }
@@ -611,7 +613,10 @@ $("agree").onclick = (event) => {
     return;
   }
   if (agreed) sendJson(agreed);
-  if (!consented) start();
+  if (!consented && !starting) {
+    starting = true;
+    start().finally(() => { starting = false; });
+  }
 };
 $("decline").onclick = () => {
   if (consented) { // a new audition's use, not agreed: the performance goes on, its takes unagreed
