@@ -1,7 +1,7 @@
 // The casting page: connects with the token from its own URL, hands video to the decoder
 // worker, plays the actor's voice in step with the picture, shows status, and sends a
 // director's controls and talkback. No build step, no dependencies.
-import { MicEncoder, VoicePlayer, opusSupported, parseAudio, voiceMessage } from "/audio.js";
+import { MicEncoder, PictureLag, VoicePlayer, VoiceTiming, opusSupported, parseAudio, voiceMessage } from "/audio.js";
 import { showSides } from "/prompter.js";
 import { Library } from "/library.js";
 import { ReplayBar } from "/replay.js";
@@ -115,7 +115,7 @@ worker.onmessage = (event) => {
   } else if (msg.type === "drawn") {
     send({ type: "ack", frame: msg.frame });
     // Capture (room clock) → drawn here (our clock): what the voice is delayed to match.
-    videoLag.add(msg.drawnAt * 1000 - performance.timeOrigin - msg.captureT * 1000, true);
+    videoLag.add(msg.drawnAt * 1000 - performance.timeOrigin - msg.captureT * 1000);
     if (clockOffset !== Infinity) {
       glass.push((msg.drawnAt - clockOffset - msg.renderT) * 1000);
       if (glass.length > 3000) glass.splice(0, glass.length - 3000);
@@ -364,9 +364,8 @@ const audioWanted = true; // every page takes the voice; Listen decides whether 
 let player = null;
 let playerStarting = null;
 let voiceKey = 0;
-const voiceLags = []; // capture → arrival here, ms, the last second of packets
-const videoLag = { values: [], add(v) { this.values.push(v); if (this.values.length > 60) this.values.shift(); },
-                   get() { return this.values.length ? median(this.values) : null; } };
+const voiceTiming = new VoiceTiming(JITTER_MS);
+const videoLag = new PictureLag();
 const avOffsets = [];
 const voiceDelays = []; // capture → played here, ms (room clock to ours: see status's offset)
 
@@ -395,12 +394,9 @@ function voice(packet) {
   if (packet.source === "reader") { readerVoice(packet); return; }
   if (packet.source !== "voice") return;
   if (!player) { ensurePlayer(); return; }
-  const arrived = performance.now();
-  const captured = packet.captureT * 1000; // room clock, ms; the lags below carry the offset
-  voiceLags.push(arrived - captured);
-  if (voiceLags.length > 50) voiceLags.shift();
+  const captured = packet.captureT * 1000; // room clock, ms; the lags carry the offset
   const video = videoLag.get();
-  const delay = Math.max(Math.max(...voiceLags) + JITTER_MS, video ?? 0);
+  const delay = voiceTiming.delay(captured, performance.now(), video);
   if (video !== null) { avOffsets.push(delay - video); if (avOffsets.length > 500) avOffsets.shift(); }
   voiceDelays.push(delay); if (voiceDelays.length > 500) voiceDelays.shift();
   player.push(packet.opus, captured + delay, (voiceKey += 20000));

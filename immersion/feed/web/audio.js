@@ -160,3 +160,26 @@ export class VoicePlayer {
     if (this.context) this.context.close();
   }
 }
+
+// The picture's lag here (capture → drawn, ms): the median of the last 60 pictures.
+export class PictureLag {
+  constructor(kept = 60) { this.values = []; this.kept = kept; }
+  add(ms) { this.values.push(ms); if (this.values.length > this.kept) this.values.shift(); }
+  get() {
+    if (!this.values.length) return null;
+    const sorted = [...this.values].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+  }
+}
+
+// When a voice packet plays, as a delay after its capture (ms): never before the picture of the
+// same moment is drawn, and never before the latest of the last 50 packets' arrivals plus
+// ``jitterMs`` (packets come in bursts when the sender's computer is busy).
+export class VoiceTiming {
+  constructor(jitterMs = 10) { this.lags = []; this.jitterMs = jitterMs; }
+  delay(capturedMs, arrivedMs, pictureMs) {
+    this.lags.push(arrivedMs - capturedMs);
+    if (this.lags.length > 50) this.lags.shift();
+    return Math.max(Math.max(...this.lags) + this.jitterMs, pictureMs ?? 0);
+  }
+}

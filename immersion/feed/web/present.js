@@ -3,7 +3,7 @@
 // takes and replays them, one or several side by side. The room has one stage: pictures come
 // only while it plays this presentation's takes, and everyone watching shares that playback.
 // The viewer's name and the time are drawn into the picture by this page (decoder.js).
-import { VoicePlayer, opusSupported, parseAudio } from "/audio.js";
+import { PictureLag, VoicePlayer, VoiceTiming, opusSupported, parseAudio } from "/audio.js";
 import { el, clock } from "/dom.js";
 const $ = (id) => document.getElementById(id);
 const NAME_KEY = "immersion.viewerName";
@@ -195,9 +195,8 @@ function status(s) {
 }
 
 // Voice: played when the picture of the same moment is drawn (as on the casting page).
-const videoLag = { values: [], add(v) { this.values.push(v); if (this.values.length > 60) this.values.shift(); },
-                   get() { return this.values.length ? [...this.values].sort((a, b) => a - b)[this.values.length >> 1] : null; } };
-const voiceLags = [];
+const videoLag = new PictureLag();
+const voiceTiming = new VoiceTiming();
 let player = null;
 let playerStarting = null;
 let voiceKey = 0;
@@ -222,10 +221,8 @@ $("listen").onclick = async () => { const p = await ensurePlayer(); if (p) { awa
 function voice(packet) {
   if (packet.source !== "voice") return;
   if (!player) { ensurePlayer(); return; }
-  const arrived = performance.now(), captured = packet.captureT * 1000;
-  voiceLags.push(arrived - captured);
-  if (voiceLags.length > 50) voiceLags.shift();
-  const delay = Math.max(Math.max(...voiceLags) + 10, videoLag.get() ?? 0);
+  const captured = packet.captureT * 1000;
+  const delay = voiceTiming.delay(captured, performance.now(), videoLag.get());
   player.push(packet.opus, captured + delay, (voiceKey += 20000));
 }
 
