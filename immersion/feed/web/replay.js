@@ -108,7 +108,7 @@ export class ReplayBar {
     this.showRows(on && several ? s : null);
     this.showStrips(on && several && s.strips === takes.length ? takes : []);
     const marks = s.marks || [];
-    const key = `${s.take}|${marks.length}`;
+    const key = JSON.stringify([s.take, s.duration, marks.map((m) => m.t)]); // a realignment moves them
     if (key === this.marksKey) return;
     this.marksKey = key;
     this.ticks.replaceChildren(...marks.map((m) => {
