@@ -177,6 +177,8 @@ def side_by_side_shot(out: Path) -> None:
             page.locator("#replay-takes .replay-align").nth(1).select_option("0")
             page.locator("#strips .strip-label").nth(1).wait_for(timeout=60_000)
             page.wait_for_timeout(2500)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(300)
             page.screenshot(path=str(out / "side-by-side.jpg"), quality=85, type="jpeg")
             browser.close()
     print(f"wrote {out / 'side-by-side.jpg'}")

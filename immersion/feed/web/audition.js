@@ -10,6 +10,10 @@ export function describe(a) { return `${a.role} — ${a.actor}, ${a.production}`
 
 // The actor's consent as the record holds it, in a line.
 export function consentLine(a) {
+  if (!a.consentAt && a.consent) { // given on the command line (serve --consent), not on the page
+    return `Consent on record: "${a.consent}" ${a.consentUntil ? `until ${a.consentUntil}` : "with no end date"}.`;
+  }
+  if (!a.consentAt && !a.proposed) return "No use of the takes proposed to the actor yet.";
   if (!a.consentAt) {
     return `Proposed to the actor: "${a.proposed}"${a.proposedUntil ? ` until ${a.proposedUntil}` : ""}`
       + " — not agreed yet.";
