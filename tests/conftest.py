@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,3 +82,28 @@ def actor_face_video() -> Path:
 def actor_voice() -> Path:
     """The actor page tests' fake microphone, a WAV for --use-file-for-fake-audio-capture."""
     return _need(cache.actor_voice())
+
+
+# Chromium (Debian's, through Playwright): one per test module --------------------------------
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    """One Playwright for the module: a second sync one cannot start while the first runs."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support import CHROMIUM
+
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any) -> Iterator[Any]:
+    """Headless chromium without a camera (the actor's page tests give theirs a fake one)."""
+    from tests.support import CHROMIUM, CHROMIUM_ARGS
+
+    launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()

@@ -216,6 +216,19 @@ def bounded(read: Callable[[], object]) -> object:
     return result
 
 
+def open_page(browser: Any, url: str, requests: list[str] | None = None, **context: Any) -> Any:
+    """A page of its own context at ``url``; its script errors gather in ``page.errors`` (a
+    test asserts there are none), the URLs it asks for in ``requests`` when given."""
+    page = browser.new_context(**context).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    if requests is not None:
+        page.on("request", lambda r: requests.append(r.url))
+    page.goto(url)
+    page.errors = errors
+    return page
+
+
 def page_until(page: Any, check: Callable[[], bool], what: str, timeout: float = 30) -> None:
     """Poll ``check`` (which may ask the page with ``page.evaluate``: the pages' CSP forbids
     Playwright's ``wait_for_function``, which evaluates a string) until true or ``timeout``."""
@@ -223,3 +236,22 @@ def page_until(page: Any, check: Callable[[], bool], what: str, timeout: float =
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         page.wait_for_timeout(100)
+
+
+def hamlet_room(tmp: Path, *actors: str) -> Path:
+    """A room's folder for Hamlet's Ophelia: tmp/perf.jsonl (a still source) and the record
+    tmp/takes/casting.db holding the production, the role (noir-office, ada) and ``actors``;
+    the record's path."""
+    from immersion.casting import record as rec
+    from immersion.casting.db import open_db
+
+    perf_take(tmp / "perf.jsonl")
+    (tmp / "takes").mkdir()
+    db = tmp / "takes" / "casting.db"
+    conn = open_db(db)
+    rec.add_production(conn, "Hamlet")
+    rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "ada")
+    for actor in actors:
+        rec.add_actor(conn, actor)
+    conn.close()
+    return db

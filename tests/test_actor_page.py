@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect
 
 from capture.face import ARKIT
 from capture.landmarks import HandLandmark
@@ -36,12 +36,14 @@ from tests.support import (
     CHROMIUM_ARGS,
     ServedRoom,
     fake_devices,
+    open_page,
     page_until,
     perf_take,
     served_room,
 )
 
 pytestmark = [pytest.mark.model, pytest.mark.fixtures]
+VIEWPORT = {"width": 1280, "height": 800}  # a laptop's page
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +55,6 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRoom]:
 
 
 @pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    """One Playwright for the module: a second sync one cannot start while the first runs."""
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="module")
 def browser(playwright: Playwright, actor_video: Path, actor_voice: Path) -> Iterator[Browser]:
     devices = fake_devices(actor_video, actor_voice)
     browser = playwright.chromium.launch(
@@ -68,17 +62,6 @@ def browser(playwright: Playwright, actor_video: Path, actor_voice: Path) -> Ite
     )
     yield browser
     browser.close()
-
-
-def _open(browser: Browser, url: str, requests: list[str] | None = None) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    if requests is not None:
-        page.on("request", lambda r: requests.append(r.url))
-    page.goto(url)
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
 
 
 def _change(a: dict[str, Any], b: dict[str, Any]) -> float:
@@ -128,7 +111,7 @@ def _follows(heard: np.ndarray, wav: np.ndarray) -> float:
 def test_an_actor_performs_from_the_browser_and_the_director_sees_and_hears_them(
     room: ServedRoom, browser: Browser, actor_voice: Path
 ) -> None:
-    director = _open(browser, room.page(room.director))
+    director = open_page(browser, room.page(room.director), viewport=VIEWPORT)
     expect(director.locator("#role")).to_have_text("director")
     page_until(
         director, lambda: director.evaluate("window.immersion.framesDrawn()") >= 10, "frames"
@@ -136,7 +119,7 @@ def test_an_actor_performs_from_the_browser_and_the_director_sees_and_hears_them
     still = _movement(director, 2.0)  # the room's own source: a still take
 
     requests: list[str] = []
-    actor = _open(browser, room.page(room.actor), requests)
+    actor = open_page(browser, room.page(room.actor), requests, viewport=VIEWPORT)
     expect(actor.locator("#role")).to_have_text("actor")
     consent = actor.locator("#consent")
     expect(consent).to_be_visible()
@@ -190,7 +173,7 @@ def test_an_actor_performs_from_the_browser_and_the_director_sees_and_hears_them
     assert abs(voice.start + voice.duration - length) < 0.5, (voice.start, voice.duration, length)
     recorded = voice_levels(voice.path).dbfs
     assert np.mean(recorded > -45) > 0.2, "the recorded voice is silent"
-    assert actor.errors == [] and director.errors == []  # type: ignore[attr-defined]
+    assert actor.errors == [] and director.errors == []
 
     # The actor leaves: the room's own source drives the avatar again.
     actor.click("#leave")
@@ -213,9 +196,9 @@ def _perform(
 ) -> Performed:
     """The actor performs from their page while the director rolls a take, until the page's
     ``window.immersion.sent()`` says ``enough`` (a JS expression over ``s``)."""
-    director = _open(browser, room.page(room.director))
+    director = open_page(browser, room.page(room.director), viewport=VIEWPORT)
     expect(director.locator("#role")).to_have_text("director")
-    actor = _open(browser, room.page(room.actor))
+    actor = open_page(browser, room.page(room.actor), viewport=VIEWPORT)
     frames: list[bytes | str] = []
     actor.on("websocket", lambda ws: ws.on("framesent", lambda f: frames.append(f)))
     expect(actor.locator("#consent")).to_be_visible()
@@ -235,7 +218,7 @@ def _perform(
     expect(director.locator("#actor-state")).to_contain_text("No actor's page connected")
     # Counted after the page has left (it sends nothing more): the same frames as `frames`.
     sent = actor.evaluate("window.immersion.sent()")
-    assert actor.errors == []  # type: ignore[attr-defined]
+    assert actor.errors == []
     for page in (actor, director):  # nothing left decoding the room's video for later tests
         page.context.close()
     protocol = ViewerProtocol("actor", 0.0)
@@ -315,9 +298,9 @@ SIDES = "INT. MARLOWE'S OFFICE - NIGHT\n\nSAM\nSit down.\n\nLILA\nI'd rather sta
 def test_sides_go_on_the_actors_teleprompter_and_either_of_them_scrolls(
     room: ServedRoom, browser: Browser
 ) -> None:
-    director = _open(browser, room.page(room.director))
+    director = open_page(browser, room.page(room.director), viewport=VIEWPORT)
     expect(director.locator("#role")).to_have_text("director")
-    actor = _open(browser, room.page(room.actor))
+    actor = open_page(browser, room.page(room.actor), viewport=VIEWPORT)
     expect(actor.locator("#consent")).to_be_visible()
     actor.click("#agree")
     director.fill("#sides-text", SIDES)
@@ -332,13 +315,13 @@ def test_sides_go_on_the_actors_teleprompter_and_either_of_them_scrolls(
     director.click("#sides-up")
     expect(actor.locator("#sides-where")).to_have_text("line 2 of 27")
     # Someone joining later is shown the same; an observer cannot change them.
-    observer = _open(browser, room.page(room.observer))
+    observer = open_page(browser, room.page(room.observer), viewport=VIEWPORT)
     expect(observer.locator("#sides-where")).to_have_text("line 2 of 27")
     expect(observer.locator("#sides-form")).to_be_hidden()
     expect(observer.locator("#sides-up")).to_be_hidden()
     actor.click("#leave")
     for page in (actor, director, observer):
-        assert page.errors == []  # type: ignore[attr-defined]
+        assert page.errors == []
         page.context.close()
 
 
@@ -456,16 +439,16 @@ def test_the_page_turns_the_head_as_the_python_estimator_does(
 
 
 def test_a_wrong_actor_token_is_refused(room: ServedRoom, browser: Browser) -> None:
-    page = _open(browser, f"{room.base}/actor?token={room.actor}x")
+    page = open_page(browser, f"{room.base}/actor?token={room.actor}x", viewport=VIEWPORT)
     expect(page.locator("#message")).to_contain_text("Refused")
     expect(page.locator("#consent")).to_be_hidden()
 
 
 def test_observers_have_no_talkback_and_directors_do(room: ServedRoom, browser: Browser) -> None:
-    observer = _open(browser, room.page(room.observer))
+    observer = open_page(browser, room.page(room.observer), viewport=VIEWPORT)
     expect(observer.locator("#role")).to_have_text("observer")
     expect(observer.locator("#talk")).to_be_hidden()
-    director = _open(browser, room.page(room.director))
+    director = open_page(browser, room.page(room.director), viewport=VIEWPORT)
     expect(director.locator("#role")).to_have_text("director")
     expect(director.locator("#talk")).to_be_visible()
 
@@ -473,9 +456,9 @@ def test_observers_have_no_talkback_and_directors_do(room: ServedRoom, browser: 
 def test_a_slow_computer_is_told_its_rate_and_a_dropped_page_comes_back(
     room: ServedRoom, browser: Browser
 ) -> None:
-    director = _open(browser, room.page(room.director))
+    director = open_page(browser, room.page(room.director), viewport=VIEWPORT)
     expect(director.locator("#role")).to_have_text("director")
-    actor = _open(browser, room.page(room.actor))
+    actor = open_page(browser, room.page(room.actor), viewport=VIEWPORT)
     expect(actor.locator("#consent")).to_be_visible()
     actor.select_option("#model", "full")
     actor.click("#agree")

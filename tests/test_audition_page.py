@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import re
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,6 @@ from playwright.sync_api import (
     Playwright,
     WebSocketRoute,
     expect,
-    sync_playwright,
 )
 
 from immersion.casting import record as rec
@@ -28,36 +27,14 @@ from tests.support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     fake_devices,
+    hamlet_room,
+    open_page,
     perf_take,
     run_cli,
     served_room,
 )
 
 pytestmark = pytest.mark.fixtures
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    """One Playwright for the module: a second sync one cannot start while the first runs."""
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield launched
-    launched.close()
-
-
-def _open(browser: Browser, url: str) -> Page:
-    page = browser.new_context().new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
 
 
 def _refusal(page: Page, token: str, message: Mapping[str, object]) -> object:
@@ -83,7 +60,7 @@ def test_a_director_opens_an_audition_on_the_page_and_the_actor_agrees_in_their_
     words = "Macbeth's casting only; never to train a model"
     args = ["--source", str(tmp_path / "perf.jsonl"), "--size", "320x180", "--fps", "15"]
     with served_room(tmp_path, [*args, "--db", str(db)]) as room:
-        page = _open(browser, room.page(room.director))
+        page = open_page(browser, room.page(room.director))
         expect(page.locator("#audition-panel")).to_be_visible()
         expect(page.locator("#audition-on")).to_have_text(
             "No audition: takes rolled now are not filed."
@@ -106,11 +83,11 @@ def test_a_director_opens_an_audition_on_the_page_and_the_actor_agrees_in_their_
         # The record's new names come back to choose from next time.
         expect(page.locator("#aud-production")).to_have_value("Macbeth", timeout=5_000)
 
-        watcher = _open(browser, room.page(room.observer))
+        watcher = open_page(browser, room.page(room.observer))
         expect(watcher.locator("#audition-on")).to_contain_text(on)
         expect(watcher.locator("#audition-form")).to_be_hidden()
 
-        actor = _open(browser, room.page(room.actor))
+        actor = open_page(browser, room.page(room.actor))
         expect(actor.locator("#consent")).to_be_visible()
         expect(actor.locator("#use")).to_be_visible()
         expect(actor.locator("#consent-room")).to_have_text("Lady Macbeth (Macbeth)")
@@ -141,7 +118,7 @@ def test_a_director_opens_an_audition_on_the_page_and_the_actor_agrees_in_their_
         take = page.locator('.lib-role[data-role="Lady Macbeth"] .lib-actor[data-actor="Bo Diddley"] .lib-take')  # fmt: skip
         expect(take).to_have_count(1, timeout=15_000)
         file = take.get_attribute("data-file")
-        assert page.errors == [] and watcher.errors == []  # type: ignore[attr-defined]
+        assert page.errors == [] and watcher.errors == []
         room.process.send_signal(signal.SIGINT)
         assert room.process.wait(30) == 0
 
@@ -168,13 +145,7 @@ def test_a_performing_actor_is_asked_again_when_the_director_opens_another_audit
     """A room served with --role/--actor/--consent: the actor accepts that use and performs;
     the director then opens another role for them on the page; the actor's page asks again,
     and declining leaves the performance on and the new audition unagreed."""
-    perf_take(tmp_path / "perf.jsonl")
-    (tmp_path / "takes").mkdir()
-    db = tmp_path / "takes" / "casting.db"
-    conn = open_db(db)
-    rec.add_production(conn, "Hamlet")
-    rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "ada")
-    conn.close()
+    db = hamlet_room(tmp_path)
     args = ["--source", str(tmp_path / "perf.jsonl"), "--size", "320x180", "--fps", "15"]
     args += ["--role", "Ophelia", "--actor", "Ada", "--consent", "Hamlet's casting only"]
     browser = playwright.chromium.launch(
@@ -182,7 +153,7 @@ def test_a_performing_actor_is_asked_again_when_the_director_opens_another_audit
     )
     try:
         with served_room(tmp_path, args) as room:
-            actor = _open(browser, room.page(room.actor))
+            actor = open_page(browser, room.page(room.actor))
             expect(actor.locator("#use-proposed")).to_have_text("Hamlet's casting only")
             actor.click("#agree")  # the proposal as it is
             expect(actor.locator("#consent")).to_be_hidden()
@@ -192,7 +163,7 @@ def test_a_performing_actor_is_asked_again_when_the_director_opens_another_audit
                 actor.wait_for_timeout(100)
             assert actor.evaluate("window.immersion.consented()") is True
 
-            page = _open(browser, room.page(room.director))
+            page = open_page(browser, room.page(room.director))
             expect(page.locator("#audition-consent")).to_contain_text(
                 'The actor agreed: "Hamlet\'s casting only" with no end date'
             )
@@ -212,7 +183,7 @@ def test_a_performing_actor_is_asked_again_when_the_director_opens_another_audit
             expect(actor.locator("#message")).to_contain_text("You did not agree")
             assert actor.evaluate("window.immersion.consented()") is True  # still performing
             expect(page.locator("#audition-consent")).to_contain_text("not agreed yet")
-            assert page.errors == [] and actor.errors == []  # type: ignore[attr-defined]
+            assert page.errors == [] and actor.errors == []
             room.process.send_signal(signal.SIGINT)
             assert room.process.wait(30) == 0
     finally:
@@ -235,14 +206,7 @@ def test_the_actor_agrees_only_to_the_proposal_they_were_shown(
     screen shows it and says it changed; an Agree sent for the proposal before (the new one
     still on its way to the page) is refused, the page shown the new one and asked again. Then
     ``immersion casting delete-actor`` from another process: every page drops the audition."""
-    perf_take(tmp_path / "perf.jsonl")
-    (tmp_path / "takes").mkdir()
-    db = tmp_path / "takes" / "casting.db"
-    conn = open_db(db)
-    rec.add_production(conn, "Hamlet")
-    rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "ada")
-    rec.add_actor(conn, "Ada")
-    conn.close()
+    db = hamlet_room(tmp_path, "Ada")
     uses = ["Hamlet's casting only", "Hamlet's casting and its trailer", "Hamlet's press kit too"]
     args = ["--source", str(tmp_path / "perf.jsonl"), "--size", "320x180", "--fps", "15"]
     # A camera and microphone of Chromium's own: agreeing starts them (and the pose model).
@@ -265,7 +229,7 @@ def test_the_actor_agrees_only_to_the_proposal_they_were_shown(
 
     try:
         with served_room(tmp_path, [*args, "--db", str(db)]) as room:
-            page = _open(browser, room.page(room.director))
+            page = open_page(browser, room.page(room.director))
 
             def propose(use: str) -> None:
                 expect(page.locator("#aud-production")).to_have_value("Hamlet")
@@ -321,7 +285,7 @@ def test_the_actor_agrees_only_to_the_proposal_they_were_shown(
             none = "No audition: takes rolled now are not filed."
             expect(page.locator("#audition-on")).to_have_text(none, timeout=10_000)
             expect(actor.locator("#use")).to_be_hidden()
-            assert page.errors == [] and errors == []  # type: ignore[attr-defined]
+            assert page.errors == [] and errors == []
             room.process.send_signal(signal.SIGINT)
             assert room.process.wait(30) == 0
     finally:

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import re
 import statistics
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect
 
 from capture.take import read_take
 from immersion.catalogue import find_pack
 from immersion.scenes.manifest import load_pack
-from tests.support import CHROMIUM, CHROMIUM_ARGS, ServedRoom, perf_take, served_room
+from tests.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ServedRoom,
+    open_page,
+    page_until,
+    perf_take,
+    served_room,
+)
 
 pytestmark = [pytest.mark.model, pytest.mark.fixtures]
 
@@ -28,36 +35,6 @@ pytestmark = [pytest.mark.model, pytest.mark.fixtures]
 def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRoom]:
     with served_room(tmp_path_factory.mktemp("page"), ["--size", "640x360"]) as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-
-
-def _open(browser: Browser, url: str, **context: Any) -> Page:
-    page = browser.new_context(**context).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-def _wait(page: Page, check: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        page.wait_for_timeout(100)
 
 
 def _probe(page: Page) -> dict[str, Any]:
@@ -74,9 +51,11 @@ def _changed_cells(a: dict[str, Any], b: dict[str, Any]) -> int:
 
 
 def test_the_page_draws_the_live_view_over_h264(room: ServedRoom, browser: Browser) -> None:
-    page = _open(browser, room.page(room.director), viewport={"width": 1440, "height": 900})
+    page = open_page(browser, room.page(room.director), viewport={"width": 1440, "height": 900})
     expect(page.locator("#role")).to_have_text("director")
-    _wait(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 20, "20 frames drawn")
+    page_until(
+        page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 20, "20 frames drawn"
+    )
     expect(page.locator("#codec")).to_have_text("H264")
     picture = _probe(page)
     # The set itself, not a blank or uniform canvas: the noir office is dim but far from flat.
@@ -87,12 +66,12 @@ def test_the_page_draws_the_live_view_over_h264(room: ServedRoom, browser: Brows
     expect(page.locator("#latency")).to_have_text(re.compile(r"^\d+ ms$"))
     latencies = page.evaluate("window.immersion.latencies()")
     assert len(latencies) >= 10 and 0 < statistics.median(latencies) < 500, latencies
-    assert page.errors == []  # type: ignore[attr-defined]
+    assert page.errors == []
 
 
 def test_a_camera_click_changes_the_picture(room: ServedRoom, browser: Browser) -> None:
-    page = _open(browser, room.page(room.director))
-    _wait(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 10, "frames")
+    page = open_page(browser, room.page(room.director))
+    page_until(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 10, "frames")
     # What the moving actor alone changes over the same interval, with the camera held.
     still = _probe(page)
     page.wait_for_timeout(1000)
@@ -110,7 +89,7 @@ def test_a_camera_click_changes_the_picture(room: ServedRoom, browser: Browser) 
 
 
 def test_a_take_from_the_page_is_listed_and_on_disk(room: ServedRoom, browser: Browser) -> None:
-    page = _open(browser, room.page(room.director))
+    page = open_page(browser, room.page(room.director))
     expect(page.locator("#role")).to_have_text("director")
     page.click("#take-start")
     expect(page.locator("#rolling")).to_be_visible()
@@ -134,10 +113,10 @@ def test_a_take_from_the_page_is_listed_and_on_disk(room: ServedRoom, browser: B
 
 
 def test_observers_watch_without_controls(room: ServedRoom, browser: Browser) -> None:
-    page = _open(browser, room.page(room.observer))
+    page = open_page(browser, room.page(room.observer))
     expect(page.locator("#role")).to_have_text("observer")
     expect(page.locator("footer.controls")).to_be_hidden()
-    _wait(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 5, "frames")
+    page_until(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 5, "frames")
 
 
 def test_without_webcodecs_the_page_falls_back_to_jpeg(room: ServedRoom, browser: Browser) -> None:
@@ -145,7 +124,7 @@ def test_without_webcodecs_the_page_falls_back_to_jpeg(room: ServedRoom, browser
     context.add_init_script("delete window.VideoDecoder;")
     page = context.new_page()
     page.goto(room.page(room.observer))
-    _wait(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 10, "JPEG frames")
+    page_until(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 10, "JPEG frames")
     expect(page.locator("#codec")).to_have_text("JPEG")
     assert _probe(page)["std"] > 10
     # Laid out for the width: nothing runs off the side.
@@ -153,7 +132,7 @@ def test_without_webcodecs_the_page_falls_back_to_jpeg(room: ServedRoom, browser
 
 
 def test_a_wrong_token_is_refused(room: ServedRoom, browser: Browser) -> None:
-    page = _open(browser, room.page(room.director[:-2] + "xx"))
+    page = open_page(browser, room.page(room.director[:-2] + "xx"))
     expect(page.locator("#message")).to_contain_text("Refused")
     expect(page.locator("#role")).to_have_text("disconnected")
     page.wait_for_timeout(500)
@@ -163,7 +142,7 @@ def test_a_wrong_token_is_refused(room: ServedRoom, browser: Browser) -> None:
 def test_after_a_scene_switch_the_camera_buttons_are_the_new_sets(
     room: ServedRoom, browser: Browser
 ) -> None:
-    page = _open(browser, room.page(room.director))
+    page = open_page(browser, room.page(room.director))
     expect(page.locator("#role")).to_have_text("director")
     saloon = [c.name for c in load_pack(find_pack("western-saloon")).cameras]
     noir = [c.name for c in load_pack(find_pack("noir-office")).cameras]
@@ -204,9 +183,9 @@ def test_on_a_network_name_h264_needs_tls_and_plain_http_says_why_it_is_jpeg(
     args += ["--name", "casting.test", *(["--tls", "self-signed"] if tls else [])]
     with served_room(tmp_path, args) as served:
         assert served.base.startswith(("https" if tls else "http") + "://casting.test:")
-        page = _open(named_browser, served.page(served.director))
+        page = open_page(named_browser, served.page(served.director))
         expect(page.locator("#role")).to_have_text("director")
-        _wait(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 10, "frames")
+        page_until(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 10, "frames")
         assert page.evaluate("window.isSecureContext") is tls
         if tls:
             expect(page.locator("#codec")).to_have_text("H264")
@@ -214,17 +193,17 @@ def test_on_a_network_name_h264_needs_tls_and_plain_http_says_why_it_is_jpeg(
         else:
             expect(page.locator("#codec")).to_have_text("JPEG")
             expect(page.locator("#message")).to_contain_text("not secure")
-        assert page.errors == []  # type: ignore[attr-defined]
+        assert page.errors == []
 
 
 def test_a_dropped_connection_comes_back_by_itself(room: ServedRoom, browser: Browser) -> None:
-    page = _open(browser, room.page(room.director))
-    _wait(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 5, "frames")
+    page = open_page(browser, room.page(room.director))
+    page_until(page, lambda: page.evaluate("window.immersion.framesDrawn()") >= 5, "frames")
     page.evaluate("window.immersion.disconnect()")
     expect(page.locator("#message")).to_contain_text("reconnecting")
     expect(page.locator("#role")).to_have_text("director", timeout=15_000)
     drawn = page.evaluate("window.immersion.framesDrawn()")
-    _wait(
+    page_until(
         page, lambda: page.evaluate("window.immersion.framesDrawn()") >= drawn + 10, "frames again"
     )
-    assert page.errors == []  # type: ignore[attr-defined]
+    assert page.errors == []

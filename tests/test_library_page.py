@@ -8,24 +8,22 @@ import asyncio
 import contextlib
 import json
 import signal
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 from websockets.asyncio.client import connect
 
 from immersion.casting import record as rec
 from immersion.casting.db import open_db
 from tests.support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     ServedRoom,
+    hamlet_room,
     hello,
+    open_page,
     page_until,
-    perf_take,
     served_room,
     until,
 )
@@ -33,27 +31,9 @@ from tests.support import (
 pytestmark = pytest.mark.fixtures
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 def _serve(tmp: Path) -> contextlib.AbstractContextManager[ServedRoom]:
     args = ["--source", str(tmp / "perf.jsonl"), "--size", "320x180", "--fps", "15"]
     return served_room(tmp, [*args, "--role", "Ophelia", "--actor", "Ada Lovelace"])
-
-
-def _open(browser: Browser, url: str) -> Page:
-    page = browser.new_context().new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
 
 
 def _take(page: Page, file: str) -> Locator:
@@ -72,15 +52,10 @@ def _stop(room: ServedRoom) -> None:
 def test_the_library_lists_rates_and_selects_and_they_persist(
     tmp_path: Path, browser: Browser
 ) -> None:
-    perf_take(tmp_path / "perf.jsonl")
-    (tmp_path / "takes").mkdir()
-    conn = open_db(tmp_path / "takes" / "casting.db")
-    rec.add_production(conn, "Hamlet")
-    rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "ada")
-    conn.close()
+    hamlet_room(tmp_path)
 
     with _serve(tmp_path) as room:
-        page = _open(browser, room.page(room.director))
+        page = open_page(browser, room.page(room.director))
         expect(page.locator("#role")).to_have_text("director")
         expect(page.locator("#library-panel")).to_be_visible()
         expect(page.locator("#library")).to_contain_text("No takes in the casting record yet")
@@ -105,7 +80,7 @@ def test_the_library_lists_rates_and_selects_and_they_persist(
         _take(page, second).locator(".lib-select").select_option("1")
 
         # A second director's page is told at once, without asking.
-        other = _open(browser, room.page(room.director))
+        other = open_page(browser, room.page(room.director))
         expect(_take(other, second).locator(".lib-select")).to_have_value("1")
         page.reload()
         expect(_take(page, first).locator(".stars")).to_have_attribute("data-rating", "4")
@@ -115,11 +90,11 @@ def test_the_library_lists_rates_and_selects_and_they_persist(
         expect(takes).to_have_count(2)
         page.fill("#library-search", "zebra")
         expect(page.locator("#library")).to_contain_text("No take matches.")
-        assert page.errors == [] and other.errors == []  # type: ignore[attr-defined]
+        assert page.errors == [] and other.errors == []
         _stop(room)
 
     with _serve(tmp_path) as room:  # the same takes folder and record, new tokens
-        page = _open(browser, room.page(room.director))
+        page = open_page(browser, room.page(room.director))
         expect(_take(page, first).locator(".stars")).to_have_attribute("data-rating", "4")
         expect(_take(page, second).locator(".lib-select")).to_have_value("1")
 
@@ -129,7 +104,7 @@ def test_the_library_lists_rates_and_selects_and_they_persist(
         page.click("#replay-stop")
         expect(page.locator("#replay-state")).to_contain_text("No replay")
 
-        watcher = _open(browser, room.page(room.observer))
+        watcher = open_page(browser, room.page(room.observer))
         expect(watcher.locator("#role")).to_have_text("observer")
         expect(_take(watcher, first).locator(".stars")).to_have_attribute("data-rating", "4")
         expect(_take(watcher, second).locator(".select-number")).to_have_text("#1")
@@ -147,7 +122,7 @@ def test_the_library_lists_rates_and_selects_and_they_persist(
             room.observer,
         )
         assert refused == "rate: observers see ratings and selects; directors set them"
-        assert watcher.errors == []  # type: ignore[attr-defined]
+        assert watcher.errors == []
         _stop(room)
 
     conn = open_db(tmp_path / "takes" / "casting.db")
@@ -197,14 +172,9 @@ def _halves_differ(page: Page) -> float:
 
 
 def test_two_takes_play_side_by_side_from_the_library(tmp_path: Path, browser: Browser) -> None:
-    perf_take(tmp_path / "perf.jsonl")
-    (tmp_path / "takes").mkdir()
-    conn = open_db(tmp_path / "takes" / "casting.db")
-    rec.add_production(conn, "Hamlet")
-    rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "ada")
-    conn.close()
+    hamlet_room(tmp_path)
     with _serve(tmp_path) as room:
-        page = _open(browser, room.page(room.director))
+        page = open_page(browser, room.page(room.director))
         expect(page.locator("#library-panel")).to_be_visible()
         for k in range(2):
             page.click("#take-start")
@@ -270,5 +240,5 @@ def test_two_takes_play_side_by_side_from_the_library(tmp_path: Path, browser: B
         expect(page.locator("#strips")).to_be_hidden()
         page.wait_for_timeout(800)  # one-view frames reach the page
         assert _halves_differ(page) > 2 * split  # the room's picture is one view again
-        assert page.errors == []  # type: ignore[attr-defined]
+        assert page.errors == []
         _stop(room)

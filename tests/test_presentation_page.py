@@ -8,49 +8,20 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from immersion.casting import presentations as present
-from immersion.casting import record as rec
 from immersion.casting.db import open_db
-from tests.support import CHROMIUM, CHROMIUM_ARGS, perf_take, served_room
+from tests.support import hamlet_room, open_page, page_until, served_room
 
 pytestmark = pytest.mark.fixtures
 GUEST = "Sam Producer"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing; run ./dev setup"
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def _open(browser: Browser, url: str) -> Page:
-    page = browser.new_context().new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-def _until(page: Page, expression: str, timeout_s: float = 15.0) -> None:
-    """Poll ``expression`` in the page (the page's policy refuses wait_for_function's eval)."""
-    deadline = time.monotonic() + timeout_s
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"not within {timeout_s:g} s: {expression}"
-        page.wait_for_timeout(100)
 
 
 def _picture(page: Page) -> NDArray[np.float64]:
@@ -74,16 +45,10 @@ def _top(page: Page) -> NDArray[np.float64]:
 def test_a_presentation_shows_its_take_stamps_the_viewer_and_is_refused_when_revoked(
     tmp_path: Path, browser: Browser
 ) -> None:
-    perf_take(tmp_path / "perf.jsonl")
-    (tmp_path / "takes").mkdir()
-    db = tmp_path / "takes" / "casting.db"
-    conn = open_db(db)
-    rec.add_production(conn, "Hamlet")
-    rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "ada")
-    conn.close()
+    db = hamlet_room(tmp_path)
     args = ["--source", str(tmp_path / "perf.jsonl"), "--size", "320x180", "--fps", "15"]
     with served_room(tmp_path, [*args, "--role", "Ophelia", "--actor", "Ada Lovelace"]) as room:
-        director = _open(browser, room.page(room.director))
+        director = open_page(browser, room.page(room.director))
         expect(director.locator("#present-panel")).to_be_visible()
         director.click("#take-start")
         expect(director.locator("#rolling")).to_be_visible()
@@ -106,7 +71,7 @@ def test_a_presentation_shows_its_take_stamps_the_viewer_and_is_refused_when_rev
         expect(director.locator(".present-item")).to_contain_text("Ophelia for the producers")
 
         # A guest: asked their name once; shown the presentation's take only; no live room.
-        guest = _open(browser, url)
+        guest = open_page(browser, url)
         expect(guest.locator("#name-form")).to_be_visible()
         guest.fill("#viewer-name", GUEST)
         guest.click("#name-form button[type=submit]")
@@ -121,7 +86,11 @@ def test_a_presentation_shows_its_take_stamps_the_viewer_and_is_refused_when_rev
         guest.click(".play-take")
         expect(guest.locator("#placeholder")).to_be_hidden(timeout=10_000)
         expect(guest.locator("#replay-state")).to_contain_text("Ophelia — Ada Lovelace")
-        _until(guest, "window.immersion.drawn() > 5")
+        page_until(
+            guest,
+            lambda: guest.evaluate("window.immersion.drawn() > 5"),
+            "window.immersion.drawn() > 5",
+        )
         # Pause: the room shows one still picture to both pages; the guest's carries the name
         # in its bottom row, the director's (the same frames) does not.
         guest.click("#pause")
@@ -144,9 +113,11 @@ def test_a_presentation_shows_its_take_stamps_the_viewer_and_is_refused_when_rev
         director.click(".present-revoke")
         expect(guest.locator("#refused")).to_be_visible(timeout=10_000)
         expect(guest.locator("#refused-why")).to_contain_text("revoked")
-        _until(guest, "!window.immersion.open()")
+        page_until(
+            guest, lambda: guest.evaluate("!window.immersion.open()"), "!window.immersion.open()"
+        )
         expect(director.locator(".present-item")).to_have_attribute("data-state", "revoked")
-        again = _open(browser, url)
+        again = open_page(browser, url)
         again.fill("#viewer-name", GUEST)
         again.click("#name-form button[type=submit]")
         expect(again.locator("#refused-why")).to_contain_text("revoked")
@@ -162,10 +133,10 @@ def test_a_presentation_shows_its_take_stamps_the_viewer_and_is_refused_when_rev
             "UPDATE presentations SET expires = ? WHERE id = ?", (past, old.presentation.id)
         )
         conn.close()
-        late = _open(browser, f"{room.base}/?present={old.token}")
+        late = open_page(browser, f"{room.base}/?present={old.token}")
         late.fill("#viewer-name", GUEST)
         late.click("#name-form button[type=submit]")
         expect(late.locator("#refused-why")).to_contain_text("expired")
         assert late.evaluate("window.immersion.drawn()") == 0
         for page in (director, guest, again, late):
-            assert page.errors == []  # type: ignore[attr-defined]
+            assert page.errors == []

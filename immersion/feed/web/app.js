@@ -1,7 +1,9 @@
 // The casting page: connects with the token from its own URL, hands video to the decoder
 // worker, plays the actor's voice in step with the picture, shows status, and sends a
 // director's controls and talkback. No build step, no dependencies.
-import { MicEncoder, PictureLag, VoicePlayer, VoiceTiming, opusSupported, parseAudio, voiceMessage } from "/audio.js";
+import {
+  MicEncoder, PictureLag, VoicePlayer, VoiceTiming, lazyPlayer, parseAudio, showListening, voiceMessage,
+} from "/audio.js";
 import { showSides } from "/prompter.js";
 import { Library } from "/library.js";
 import { ReplayBar } from "/replay.js";
@@ -362,33 +364,21 @@ $("note-form").onsubmit = (e) => {
 const JITTER_MS = 10; // past the latest recent arrival
 const audioWanted = true; // every page takes the voice; Listen decides whether it is heard
 let player = null;
-let playerStarting = null;
 let voiceKey = 0;
 const voiceTiming = new VoiceTiming(JITTER_MS);
 const videoLag = new PictureLag();
 const avOffsets = [];
 const voiceDelays = []; // capture → played here, ms (room clock to ours: see status's offset)
 
-function ensurePlayer() {
-  if (!playerStarting) {
-    playerStarting = opusSupported().then(async (ok) => {
-      if (!ok) { say("This browser cannot decode the actor's voice (no WebCodecs Opus).", 8, "error"); return null; }
-      const made = new VoicePlayer();
-      await made.start();
-      made.setVolume(Number($("volume").value));
-      made.onLevel = (db) => { $("voice-level").style.width = `${Math.max(0, 100 + db * 100 / 60)}%`; };
-      player = made;
-      listenButton();
-      return made;
-    });
-  }
-  return playerStarting;
-}
-
-function listenButton() {
-  $("listen").textContent = !player || player.suspended ? "Listen" : "Listening";
-  $("listen").classList.toggle("active", Boolean(player && !player.suspended));
-}
+const ensurePlayer = lazyPlayer(
+  () => say("This browser cannot decode the actor's voice (no WebCodecs Opus).", 8, "error"),
+  (made) => {
+    made.setVolume(Number($("volume").value));
+    made.onLevel = (db) => { $("voice-level").style.width = `${Math.max(0, 100 + db * 100 / 60)}%`; };
+    player = made;
+    listenButton();
+  });
+const listenButton = () => showListening($("listen"), player);
 
 function voice(packet) {
   if (packet.source === "reader") { readerVoice(packet); return; }

@@ -183,3 +183,27 @@ export class VoiceTiming {
     return Math.max(Math.max(...this.lags) + this.jitterMs, pictureMs ?? 0);
   }
 }
+
+// The page's one VoicePlayer, started on first need: ``unsupported()`` when this browser has no
+// Opus in WebCodecs, else ``ready(player)`` once it plays. Returns the function to call for it.
+export function lazyPlayer(unsupported, ready) {
+  let starting = null;
+  return () => {
+    if (!starting) {
+      starting = opusSupported().then(async (ok) => {
+        if (!ok) { unsupported(); return null; }
+        const made = new VoicePlayer();
+        await made.start();
+        ready(made);
+        return made;
+      });
+    }
+    return starting;
+  };
+}
+
+// A Listen button's words and look for ``player`` (null: not started).
+export function showListening(button, player) {
+  button.textContent = !player || player.suspended ? "Listen" : "Listening";
+  button.classList.toggle("active", Boolean(player && !player.suspended));
+}

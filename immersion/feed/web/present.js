@@ -3,7 +3,7 @@
 // takes and replays them, one or several side by side. The room has one stage: pictures come
 // only while it plays this presentation's takes, and everyone watching shares that playback.
 // The viewer's name and the time are drawn into the picture by this page (decoder.js).
-import { PictureLag, VoicePlayer, VoiceTiming, opusSupported, parseAudio } from "/audio.js";
+import { PictureLag, VoiceTiming, lazyPlayer, parseAudio, showListening } from "/audio.js";
 import { el, clock } from "/dom.js";
 const $ = (id) => document.getElementById(id);
 const NAME_KEY = "immersion.viewerName";
@@ -198,25 +198,11 @@ function status(s) {
 const videoLag = new PictureLag();
 const voiceTiming = new VoiceTiming();
 let player = null;
-let playerStarting = null;
 let voiceKey = 0;
-function ensurePlayer() {
-  if (!playerStarting) {
-    playerStarting = opusSupported().then(async (ok) => {
-      if (!ok) { say("This browser cannot play the takes' voice (no WebCodecs Opus).", 8, "error"); return null; }
-      const made = new VoicePlayer();
-      await made.start();
-      player = made;
-      listenButton();
-      return made;
-    });
-  }
-  return playerStarting;
-}
-function listenButton() {
-  $("listen").textContent = !player || player.suspended ? "Listen" : "Listening";
-  $("listen").classList.toggle("active", Boolean(player && !player.suspended));
-}
+const ensurePlayer = lazyPlayer(
+  () => say("This browser cannot play the takes' voice (no WebCodecs Opus).", 8, "error"),
+  (made) => { player = made; listenButton(); });
+const listenButton = () => showListening($("listen"), player);
 $("listen").onclick = async () => { const p = await ensurePlayer(); if (p) { await p.resume(); listenButton(); } };
 function voice(packet) {
   if (packet.source !== "voice") return;
