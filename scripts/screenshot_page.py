@@ -35,7 +35,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument(
-        "--only", choices=["library", "side-by-side"], help="take only this one picture"
+        "--only",
+        choices=["library", "side-by-side", "presentation"],
+        help="take only this one picture",
     )
     args = parser.parse_args()
     out: Path = args.out
@@ -44,6 +46,9 @@ def main() -> None:
         return
     if args.only == "side-by-side":
         side_by_side_shot(out)
+        return
+    if args.only == "presentation":
+        presentation_shot(out)
         return
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -75,6 +80,7 @@ def main() -> None:
     preview_shot(out)
     library_shot(out)
     side_by_side_shot(out)
+    presentation_shot(out)
 
 
 def library_shot(out: Path) -> None:
@@ -182,6 +188,52 @@ def side_by_side_shot(out: Path) -> None:
             page.screenshot(path=str(out / "side-by-side.jpg"), quality=85, type="jpeg")
             browser.close()
     print(f"wrote {out / 'side-by-side.jpg'}")
+
+
+def presentation_shot(out: Path) -> None:
+    """A presentation as a producer sees it: a room on the demo clip (a real person, captured
+    live) serving Ada's audition for Ophelia rolls two takes; a director presents them; a guest
+    gives their name and watches the second, its name drawn on the picture."""
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        folder = Path(tmp)
+        (folder / "takes").mkdir()
+        from immersion.casting import record as rec
+        from immersion.casting.db import open_db
+
+        conn = open_db(folder / "takes" / "casting.db")
+        rec.add_production(conn, "Hamlet")
+        rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "detective")
+        conn.close()
+        with served_room(folder, ["--role", "Ophelia", "--actor", "Ada Lovelace"]) as room:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            director = browser.new_page(viewport={"width": 1440, "height": 900})
+            director.goto(room.page(room.director))
+            director.wait_for_timeout(3000)
+            for wait in (2500, 4000):
+                director.click("#take-start")
+                director.wait_for_timeout(wait)
+                director.click("#take-stop")
+                director.wait_for_timeout(1500)
+            rows = director.locator(".lib-take")
+            rows.nth(1).wait_for()
+            for k in range(2):
+                rows.nth(k).locator(".lib-pick").check()
+            director.fill("#present-title", "Ophelia: Ada Lovelace for the producers")
+            director.click("#present-create")
+            director.wait_for_function("document.querySelector('#present-url')?.value")
+            url = director.locator("#present-url").input_value()
+            guest = browser.new_page(viewport={"width": 1440, "height": 900})
+            guest.goto(url)
+            guest.fill("#viewer-name", "Sam Producer")
+            guest.click("#name-form button[type=submit]")
+            guest.locator(".play-take").nth(1).click()
+            guest.locator("#placeholder").wait_for(state="hidden", timeout=30_000)
+            guest.wait_for_timeout(2500)
+            guest.click("#pause")
+            guest.wait_for_timeout(1500)
+            guest.screenshot(path=str(out / "presentation.jpg"), quality=85, type="jpeg")
+            browser.close()
+    print(f"wrote {out / 'presentation.jpg'}")
 
 
 def actor_shots(out: Path) -> None:

@@ -114,10 +114,11 @@ function welcome(msg) {
   $("title").textContent = shown.title;
   $("expires").textContent = `· link open until ${shown.expires.replace("T", " ").replace("+00:00", " UTC")}`;
   document.title = `${shown.title} — Immersion`;
-  $("present-takes").replaceChildren(...shown.takes.map((t) => takeRow(t)));
+  $("present-takes").replaceChildren(...shown.takes.map((t, k) => takeRow(t, k)));
 }
 
-function takeRow(t) {
+// A take's row: its number in the presentation tells two takes of one actor apart.
+function takeRow(t, k) {
   const li = el("li", "present-take");
   li.dataset.file = t.file;
   const pick = el("input", "pick");
@@ -129,7 +130,7 @@ function takeRow(t) {
   play.type = "button";
   play.onclick = () => send({ type: "replay", action: "start", take: t.file });
   const line = el("div", "lib-line");
-  line.append(pick, el("span", "lib-name", `${t.role} — ${t.actor}`), el("span", "lib-meta", clock(t.duration)), play);
+  line.append(pick, el("span", "lib-name", `${k + 1}. ${t.role} — ${t.actor}`), el("span", "lib-meta", clock(t.duration)), play);
   li.append(line);
   if (t.notes && t.notes.length) {
     const notes = el("ul", "notes");
