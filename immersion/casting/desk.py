@@ -321,9 +321,9 @@ class CastingDesk:
                 log.exception("telling viewers of a library change failed")
 
     def _failed(self, conn: sqlite3.Connection, request: Request, exc: CastingError) -> None:
-        request.reply.set_exception(exc)
         if isinstance(request, FileTake):  # its audition may be gone: then no more filing
-            self._reread(conn)
+            self._reread(conn)  # before the answer: whoever hears of the failure sees its end
+        request.reply.set_exception(exc)
 
     def _audition_request(self, conn: sqlite3.Connection, request: AuditionRequest) -> None:
         """The page's audition requests; whatever the desk serves changes here, on its own
