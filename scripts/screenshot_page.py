@@ -12,9 +12,12 @@ a director's cue.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import sync_playwright
 
@@ -146,47 +149,56 @@ def library_shot(out: Path) -> None:
     print(f"wrote {out / 'casting-library.jpg'}")
 
 
-def side_by_side_shot(out: Path) -> None:
-    """Side by side: a room on the demo clip (a real person, captured live) serving Ada's
-    audition for Ophelia rolls two takes a few seconds apart; a director compares them."""
+@contextlib.contextmanager
+def _ophelias_room() -> Iterator[tuple[Any, Any]]:
+    """A room on the demo clip (a real person, captured live) serving Ada's audition for
+    Hamlet's Ophelia, chromium, and a director's page on it at laptop size: (browser, page)."""
+    from immersion.casting import record as rec
+    from immersion.casting.db import open_db
+
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         folder = Path(tmp)
         (folder / "takes").mkdir()
-        from immersion.casting import record as rec
-        from immersion.casting.db import open_db
-
         conn = open_db(folder / "takes" / "casting.db")
         rec.add_production(conn, "Hamlet")
         rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "detective")
         conn.close()
-        args = ["--role", "Ophelia", "--actor", "Ada Lovelace"]
-        with served_room(folder, args) as room:
+        with served_room(folder, ["--role", "Ophelia", "--actor", "Ada Lovelace"]) as room:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.goto(room.page(room.director))
             page.wait_for_timeout(3000)
-            for wait in (2500, 1500):
-                page.click("#take-start")
-                page.wait_for_timeout(wait)
-                page.click("#marker")
-                page.wait_for_timeout(3000)
-                page.click("#take-stop")
-                page.wait_for_timeout(1500)
-            takes = page.locator(".lib-take")
-            takes.nth(1).wait_for()
-            for k in range(2):
-                takes.nth(k).locator(".compare-pick input").check()
-            page.click("#compare-start")
-            page.locator("#strips .strip-label").nth(1).wait_for(timeout=60_000)
-            page.locator("#replay-takes .replay-align").nth(0).select_option("0")
+            try:
+                yield browser, page
+            finally:
+                browser.close()
+
+
+def side_by_side_shot(out: Path) -> None:
+    """Side by side: a room on the demo clip (a real person, captured live) serving Ada's
+    audition for Ophelia rolls two takes a few seconds apart; a director compares them."""
+    with _ophelias_room() as (_, page):
+        for wait in (2500, 1500):
+            page.click("#take-start")
+            page.wait_for_timeout(wait)
+            page.click("#marker")
+            page.wait_for_timeout(3000)
+            page.click("#take-stop")
             page.wait_for_timeout(1500)
-            page.locator("#replay-takes .replay-align").nth(1).select_option("0")
-            page.locator("#strips .strip-label").nth(1).wait_for(timeout=60_000)
-            page.wait_for_timeout(2500)
-            page.evaluate("window.scrollTo(0, 0)")
-            page.wait_for_timeout(300)
-            page.screenshot(path=str(out / "side-by-side.jpg"), quality=85, type="jpeg")
-            browser.close()
+        takes = page.locator(".lib-take")
+        takes.nth(1).wait_for()
+        for k in range(2):
+            takes.nth(k).locator(".compare-pick input").check()
+        page.click("#compare-start")
+        page.locator("#strips .strip-label").nth(1).wait_for(timeout=60_000)
+        page.locator("#replay-takes .replay-align").nth(0).select_option("0")
+        page.wait_for_timeout(1500)
+        page.locator("#replay-takes .replay-align").nth(1).select_option("0")
+        page.locator("#strips .strip-label").nth(1).wait_for(timeout=60_000)
+        page.wait_for_timeout(2500)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(out / "side-by-side.jpg"), quality=85, type="jpeg")
     print(f"wrote {out / 'side-by-side.jpg'}")
 
 
@@ -194,45 +206,30 @@ def presentation_shot(out: Path) -> None:
     """A presentation as a producer sees it: a room on the demo clip (a real person, captured
     live) serving Ada's audition for Ophelia rolls two takes; a director presents them; a guest
     gives their name and watches the second, its name drawn on the picture."""
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
-        folder = Path(tmp)
-        (folder / "takes").mkdir()
-        from immersion.casting import record as rec
-        from immersion.casting.db import open_db
-
-        conn = open_db(folder / "takes" / "casting.db")
-        rec.add_production(conn, "Hamlet")
-        rec.add_role(conn, "Hamlet", "Ophelia", "noir-office", "detective")
-        conn.close()
-        with served_room(folder, ["--role", "Ophelia", "--actor", "Ada Lovelace"]) as room:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            director = browser.new_page(viewport={"width": 1440, "height": 900})
-            director.goto(room.page(room.director))
-            director.wait_for_timeout(3000)
-            for wait in (2500, 4000):
-                director.click("#take-start")
-                director.wait_for_timeout(wait)
-                director.click("#take-stop")
-                director.wait_for_timeout(1500)
-            rows = director.locator(".lib-take")
-            rows.nth(1).wait_for()
-            for k in range(2):
-                rows.nth(k).locator(".lib-pick").check()
-            director.fill("#present-title", "Ophelia: Ada Lovelace for the producers")
-            director.click("#present-create")
-            director.wait_for_function("document.querySelector('#present-url')?.value")
-            url = director.locator("#present-url").input_value()
-            guest = browser.new_page(viewport={"width": 1440, "height": 900})
-            guest.goto(url)
-            guest.fill("#viewer-name", "Sam Producer")
-            guest.click("#name-form button[type=submit]")
-            guest.locator(".play-take").nth(1).click()
-            guest.locator("#placeholder").wait_for(state="hidden", timeout=30_000)
-            guest.wait_for_timeout(2500)
-            guest.click("#pause")
-            guest.wait_for_timeout(1500)
-            guest.screenshot(path=str(out / "presentation.jpg"), quality=85, type="jpeg")
-            browser.close()
+    with _ophelias_room() as (browser, director):
+        for wait in (2500, 4000):
+            director.click("#take-start")
+            director.wait_for_timeout(wait)
+            director.click("#take-stop")
+            director.wait_for_timeout(1500)
+        rows = director.locator(".lib-take")
+        rows.nth(1).wait_for()
+        for k in range(2):
+            rows.nth(k).locator(".lib-pick").check()
+        director.fill("#present-title", "Ophelia: Ada Lovelace for the producers")
+        director.click("#present-create")
+        director.wait_for_function("document.querySelector('#present-url')?.value")
+        url = director.locator("#present-url").input_value()
+        guest = browser.new_page(viewport={"width": 1440, "height": 900})
+        guest.goto(url)
+        guest.fill("#viewer-name", "Sam Producer")
+        guest.click("#name-form button[type=submit]")
+        guest.locator(".play-take").nth(1).click()
+        guest.locator("#placeholder").wait_for(state="hidden", timeout=30_000)
+        guest.wait_for_timeout(2500)
+        guest.click("#pause")
+        guest.wait_for_timeout(1500)
+        guest.screenshot(path=str(out / "presentation.jpg"), quality=85, type="jpeg")
     print(f"wrote {out / 'presentation.jpg'}")
 
 
