@@ -25,7 +25,15 @@ from capture.take import TakeWriter, read_take
 from capture.voice import VoiceWriter, read_voice
 from immersion.catalogue import find_pack
 from immersion.feed.protocol import AudioSource, decode_audio, decode_video, is_audio
-from tests.support import CHROMIUM, CHROMIUM_ARGS, ServedRoom, hello, served_room, until
+from tests.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ServedRoom,
+    hello,
+    open_page,
+    served_room,
+    until,
+)
 from tests.test_stage_extras import _one_mark_pack
 from tests.voice_helpers import tone_packets
 
@@ -268,12 +276,8 @@ def test_the_directors_page_steers_the_reader_and_every_viewer_sees_it(
     args = [*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
-        errors: list[str] = []
-        director = browser.new_page()
-        director.on("pageerror", lambda e: errors.append(str(e)))
-        director.goto(room.page(room.director))
-        observer = browser.new_page()
-        observer.goto(room.page(room.observer))
+        director = open_page(browser, room.page(room.director))
+        observer = open_page(browser, room.page(room.observer))
         expect(director.locator("#role")).to_have_text("director")
         expect(observer.locator("#reader-form")).to_be_hidden()  # observers watch
         director.select_option("#reader-take", "waving.jsonl")
@@ -296,7 +300,7 @@ def test_the_directors_page_steers_the_reader_and_every_viewer_sees_it(
         expect(director.locator("#reader-state")).to_contain_text("plays")
         director.click("#reader-stop")
         expect(observer.locator("#reader-state")).to_contain_text("No reader")
-        assert errors == []
+        assert director.errors == []
         browser.close()
 
 

@@ -20,7 +20,7 @@ from capture.pose import Pose
 from capture.take import TakeWriter
 from capture.voice import read_voice
 from immersion.feed.protocol import AudioSource, decode_audio, decode_video, is_audio
-from tests.support import CHROMIUM, CHROMIUM_ARGS, served_room
+from tests.support import open_page, served_room
 from tests.test_reader_room import Director, _args, _moved, _picture, waving_take
 
 SOURCE_S = 4.0
@@ -136,18 +136,13 @@ def test_a_rolled_take_replays_on_the_main_avatar_with_its_voice(tmp_path: Path)
     assert _moved(still, got["back"]).sum() < 10
 
 
-def test_the_directors_page_replays_a_take_on_its_timeline(tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_the_directors_page_replays_a_take_on_its_timeline(tmp_path: Path, browser: Any) -> None:
+    from playwright.sync_api import expect
 
     source = waving_take(tmp_path, 30.0)
-    with served_room(tmp_path, _args(source)) as room, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        errors: list[str] = []
-        director = browser.new_page()
-        director.on("pageerror", lambda e: errors.append(str(e)))
-        director.goto(room.page(room.director))
-        observer = browser.new_page()
-        observer.goto(room.page(room.observer))
+    with served_room(tmp_path, _args(source)) as room:
+        director = open_page(browser, room.page(room.director))
+        observer = open_page(browser, room.page(room.observer))
         expect(director.locator("#role")).to_have_text("director")
         director.click("#take-start")
         expect(director.locator("#rolling")).to_be_visible()
@@ -177,8 +172,7 @@ def test_the_directors_page_replays_a_take_on_its_timeline(tmp_path: Path) -> No
         expect(observer.locator("#replay-state")).to_have_text(
             "No replay: the avatar performs live."
         )
-        assert errors == []
-        browser.close()
+        assert director.errors == []
 
 
 def test_the_rooms_replay_control_answers_in_one_line(tmp_path: Path) -> None:
