@@ -73,12 +73,15 @@ class Director:
         self.reader_audio: list[Any] = []
         self.texts: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
+    def heard(self, packet: Any) -> None:
+        """An audio packet came (kept: the reader's)."""
+        if packet.source is AudioSource.READER:
+            self.reader_audio.append(packet)
+
     async def run(self) -> None:
         async for message in self.ws:
             if isinstance(message, bytes) and is_audio(message):
-                packet = decode_audio(message)
-                if packet.source is AudioSource.READER:
-                    self.reader_audio.append(packet)
+                self.heard(decode_audio(message))
             elif isinstance(message, bytes):
                 self.pictures.append((time.monotonic(), _picture(message)))
                 frame = decode_video(message)[0].frame

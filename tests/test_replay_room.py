@@ -19,9 +19,9 @@ from websockets.asyncio.client import connect
 from capture.pose import Pose
 from capture.take import TakeWriter
 from capture.voice import read_voice
-from immersion.feed.protocol import AudioSource, decode_audio, decode_video, is_audio
+from immersion.feed.protocol import AudioSource
 from tests.support import open_page, served_room
-from tests.test_reader_room import Director, _args, _moved, _picture, waving_take
+from tests.test_reader_room import Director, _args, _moved, waving_take
 
 SOURCE_S = 4.0
 ROLL_S = 2.5
@@ -34,18 +34,9 @@ class ReplayDirector(Director):
         super().__init__(ws)
         self.voice: list[tuple[float, Any]] = []
 
-    async def run(self) -> None:
-        async for message in self.ws:
-            if isinstance(message, bytes) and is_audio(message):
-                packet = decode_audio(message)
-                if packet.source is AudioSource.VOICE:
-                    self.voice.append((time.monotonic(), packet))
-            elif isinstance(message, bytes):
-                self.pictures.append((time.monotonic(), _picture(message)))
-                frame = decode_video(message)[0].frame
-                await self.ws.send(json.dumps({"type": "ack", "frame": frame}))
-            else:
-                await self.texts.put(json.loads(message))
+    def heard(self, packet: Any) -> None:
+        if packet.source is AudioSource.VOICE:
+            self.voice.append((time.monotonic(), packet))
 
 
 def test_a_rolled_take_replays_on_the_main_avatar_with_its_voice(tmp_path: Path) -> None:
